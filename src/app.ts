@@ -1,0 +1,101 @@
+import type { Server } from 'node:http';
+import type { Config } from './config.js';
+import { createHttpApp } from './http/server.js';
+import { Keyring } from './lib/crypto.js';
+import type { Logger } from './log.js';
+import { createMcpHandler } from './mcp/handler.js';
+import { ToolRegistry } from './mcp/tools.js';
+import { createNotionClient } from './notion/client.js';
+import { NotionOAuth } from './notion/oauth.js';
+import { allTools } from './notion/tools/index.js';
+import { createAuthorizeHandler, createDecisionHandler } from './oauth/authorize.js';
+import { createCallbackHandler } from './oauth/callback.js';
+import { type CimdFetcher, CimdResolver, createSafeFetcher } from './oauth/cimd.js';
+import { Clients } from './oauth/clients.js';
+import { Grants } from './oauth/grants.js';
+import { createRegisterHandler } from './oauth/register.js';
+import { createRevokeHandler } from './oauth/revoke.js';
+import { createTokenHandler } from './oauth/token.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/types.js';
+
+export interface AppDeps {
+  log: Logger;
+  /** Injected in tests: the clock and the fetcher for client metadata documents. */
+  now?: () => number;
+  cimdFetch?: CimdFetcher;
+}
+
+export interface App {
+  config: Config;
+  store: Store;
+  registry: ToolRegistry;
+  http: ReturnType<typeof createHttpApp>;
+  listen(): Promise<Server>;
+  close(): Promise<void>;
+}
+
+const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
+
+/** The composition root: the only place that builds stores and clients and wires them up. */
+export function createApp(config: Config, deps: AppDeps): App {
+  const { log } = deps;
+  const now = deps.now ?? Date.now;
+  const keyring = new Keyring(config.sessionSecret);
+  const store: Store = SqliteStore.open(config.dataDir, keyring.checkValue());
+  const grants = new Grants(store, keyring, config, now);
+  const clients = new Clients(store, new CimdResolver({ fetch: deps.cimdFetch ?? createSafeFetcher(), now }));
+  const notionApi = createNotionClient(config, log);
+  const notionOAuth = new NotionOAuth(createNotionClient(config, log, { maxRetries: 1 }), config);
+  const registry = new ToolRegistry(allTools);
+
+  const http = createHttpApp({
+    config,
+    store,
+    grants,
+    log,
+    routes: {
+      register: createRegisterHandler({ store, now }),
+      authorize: createAuthorizeHandler({ config, store, clients, keyring, now }),
+      decision: createDecisionHandler({ config, store, clients, keyring, now }),
+      callback: createCallbackHandler({ config, store, grants, notion: notionOAuth, log, now }),
+      token: createTokenHandler({ config, store, clients, grants, now }),
+      revoke: createRevokeHandler({ store, clients, grants, notion: notionOAuth, log, now }),
+      mcp: createMcpHandler({ registry, notion: notionApi, log }),
+    },
+  });
+
+  const sweep = setInterval(() => {
+    store.sweep(now()).then(
+      (removed) => removed > 0 && log.debug({ removed }, 'expired rows removed'),
+      (err: unknown) => log.warn({ err }, 'sweep failed'),
+    );
+  }, SWEEP_INTERVAL_MS);
+  sweep.unref();
+
+  let server: Server | undefined;
+  return {
+    config,
+    store,
+    registry,
+    http,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        const s = http.listen(config.port, config.host);
+        s.once('listening', () => {
+          server = s;
+          resolve(s);
+        });
+        s.once('error', reject);
+      }),
+    close: async () => {
+      clearInterval(sweep);
+      if (server) {
+        const s = server;
+        // Stops accepting, lets in-flight requests finish, then closes idle keep-alive sockets.
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,202 @@
+import { z } from 'zod';
+
+/** Notion API version pinned for every upstream call (see docs/notion.md). */
+export const NOTION_VERSION = '2026-03-11';
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** One line per variable: what is wrong and how to fix it. */
+const seconds = (name: string, fallback: number) =>
+  z.coerce
+    .number({ error: `${name} must be a whole number of seconds` })
+    .int(`${name} must be a whole number of seconds`)
+    .positive(`${name} must be greater than 0`)
+    .default(fallback);
+
+const EnvSchema = z.object({
+  NOTION_OAUTH_CLIENT_ID: z
+    .string({ error: 'NOTION_OAUTH_CLIENT_ID is required: copy the OAuth client ID of your Notion public integration' })
+    .min(1, 'NOTION_OAUTH_CLIENT_ID is empty: copy the OAuth client ID of your Notion public integration'),
+  NOTION_OAUTH_CLIENT_SECRET: z
+    .string({ error: 'NOTION_OAUTH_CLIENT_SECRET is required: copy the OAuth client secret of your Notion public integration' })
+    .min(1, 'NOTION_OAUTH_CLIENT_SECRET is empty: copy the OAuth client secret of your Notion public integration'),
+  BASE_URL: z.string({ error: 'BASE_URL is required: set it to the public origin, e.g. https://mcp.example.com' }),
+  SESSION_SECRET: z.string({ error: 'SESSION_SECRET is required: generate one with `openssl rand -hex 32`' }),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce
+    .number({ error: 'PORT must be a number between 0 and 65535' })
+    .int('PORT must be a whole number')
+    .min(0, 'PORT must be between 0 and 65535')
+    .max(65535, 'PORT must be between 0 and 65535')
+    .default(8000),
+  ADDITIONAL_ALLOWED_HOSTS: z.string().default(''),
+  DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  NOTION_API_BASE_URL: z.string().default('https://api.notion.com'),
+  NOTION_OAUTH_AUTHORIZE_URL: z.string().default('https://api.notion.com/v1/oauth/authorize'),
+  REDIS_URL: z.string().optional(),
+  ACCESS_TOKEN_TTL_SECONDS: seconds('ACCESS_TOKEN_TTL_SECONDS', 30 * 86400),
+  REFRESH_TOKEN_IDLE_TTL_SECONDS: seconds('REFRESH_TOKEN_IDLE_TTL_SECONDS', 90 * 86400),
+  REFRESH_TOKEN_GRACE_SECONDS: seconds('REFRESH_TOKEN_GRACE_SECONDS', 60),
+  AUTH_CODE_TTL_SECONDS: seconds('AUTH_CODE_TTL_SECONDS', 600),
+  AUTH_FLOW_TTL_SECONDS: seconds('AUTH_FLOW_TTL_SECONDS', 600),
+  NOTION_TIMEOUT_SECONDS: seconds('NOTION_TIMEOUT_SECONDS', 30),
+  TRUST_PROXY: z.string().default('false'),
+  RATE_LIMIT_REGISTER_PER_HOUR: z.coerce
+    .number({ error: 'RATE_LIMIT_REGISTER_PER_HOUR must be a number' })
+    .int('RATE_LIMIT_REGISTER_PER_HOUR must be a whole number')
+    .positive('RATE_LIMIT_REGISTER_PER_HOUR must be greater than 0')
+    .default(300),
+});
+
+export interface Config {
+  /** Public origin without trailing slash; also our OAuth issuer (RFC 8414 §2). */
+  readonly baseUrl: string;
+  /** The protected resource users paste into Claude: `${baseUrl}/mcp`. */
+  readonly resource: string;
+  readonly secureCookies: boolean;
+  readonly host: string;
+  readonly port: number;
+  /** Lower-case `Host` header values accepted on /mcp. */
+  readonly allowedHosts: readonly string[];
+  readonly dataDir: string;
+  readonly logLevel: string;
+  readonly sessionSecret: string;
+  readonly notion: {
+    readonly clientId: string;
+    readonly clientSecret: string;
+    readonly apiBaseUrl: string;
+    readonly authorizeUrl: string;
+    readonly version: string;
+    readonly timeoutMs: number;
+  };
+  /** Express `trust proxy`: false, true, a hop count, or a list of proxy addresses/subnets. */
+  readonly trustProxy: boolean | number | string;
+  readonly rateLimits: { readonly registerPerHour: number };
+  readonly ttl: {
+    readonly accessTokenS: number;
+    readonly refreshTokenIdleS: number;
+    readonly refreshGraceS: number;
+    readonly authCodeS: number;
+    readonly flowS: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the environment once; lists every problem at once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(issue.message);
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+
+  const base = checkOrigin('BASE_URL', e.BASE_URL, problems, true);
+  const apiBase = checkOrigin('NOTION_API_BASE_URL', e.NOTION_API_BASE_URL, problems, false);
+  checkUrl('NOTION_OAUTH_AUTHORIZE_URL', e.NOTION_OAUTH_AUTHORIZE_URL, problems);
+  if (!hasEnoughEntropy(e.SESSION_SECRET)) {
+    problems.push('SESSION_SECRET must hold at least 32 bytes of entropy: generate one with `openssl rand -hex 32`');
+  }
+  if (e.REDIS_URL) {
+    problems.push('REDIS_URL is set, but this version only supports the embedded SQLite store: remove REDIS_URL');
+  }
+  if (problems.length > 0 || !base || !apiBase) throw new ConfigError(problems);
+
+  const baseHost = new URL(base).host.toLowerCase();
+  const extraHosts = e.ADDITIONAL_ALLOWED_HOSTS.split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+
+  return Object.freeze({
+    baseUrl: base,
+    resource: `${base}/mcp`,
+    secureCookies: base.startsWith('https://'),
+    host: e.HOST,
+    port: e.PORT,
+    allowedHosts: Object.freeze([...new Set([baseHost, ...extraHosts])]),
+    dataDir: e.DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+    sessionSecret: e.SESSION_SECRET,
+    notion: Object.freeze({
+      clientId: e.NOTION_OAUTH_CLIENT_ID,
+      clientSecret: e.NOTION_OAUTH_CLIENT_SECRET,
+      apiBaseUrl: apiBase,
+      authorizeUrl: e.NOTION_OAUTH_AUTHORIZE_URL,
+      version: NOTION_VERSION,
+      timeoutMs: e.NOTION_TIMEOUT_SECONDS * 1000,
+    }),
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    rateLimits: Object.freeze({ registerPerHour: e.RATE_LIMIT_REGISTER_PER_HOUR }),
+    ttl: Object.freeze({
+      accessTokenS: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenIdleS: e.REFRESH_TOKEN_IDLE_TTL_SECONDS,
+      refreshGraceS: e.REFRESH_TOKEN_GRACE_SECONDS,
+      authCodeS: e.AUTH_CODE_TTL_SECONDS,
+      flowS: e.AUTH_FLOW_TTL_SECONDS,
+    }),
+  });
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  const v = value.trim().toLowerCase();
+  if (v === '' || v === 'false' || v === '0') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  return value.trim();
+}
+
+/** Returns the origin without trailing slash, or records a problem. */
+function checkOrigin(name: string, value: string, problems: string[], loopbackOnlyHttp: boolean): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`${name} is not a URL: set it to an origin such as https://mcp.example.com`);
+    return undefined;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    problems.push(`${name} must start with https://`);
+    return undefined;
+  }
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
+    problems.push(`${name} must be a bare origin without path, query or credentials, e.g. https://mcp.example.com`);
+    return undefined;
+  }
+  if (loopbackOnlyHttp && url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    problems.push(`${name} must use https:// (http:// is only allowed for 127.0.0.1, localhost or [::1])`);
+    return undefined;
+  }
+  return url.origin;
+}
+
+function checkUrl(name: string, value: string, problems: string[]): void {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('scheme');
+  } catch {
+    problems.push(`${name} must be an http(s) URL`);
+  }
+}
+
+/** Estimates entropy from length and alphabet; rejects short or repetitive secrets. */
+export function hasEnoughEntropy(secret: string): boolean {
+  if (new Set(secret).size < 12) return false;
+  const bitsPerChar = /^[0-9a-fA-F]+$/.test(secret) ? 4 : 6;
+  return secret.length * bitsPerChar >= 256;
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || hostname === '::1';
+}

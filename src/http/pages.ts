@@ -1,0 +1,95 @@
+import type { Response } from 'express';
+import type { PageError } from '../errors.js';
+
+/** Server-rendered pages. Everything interpolated goes through `esc`. No client script. */
+
+export function esc(value: unknown): string {
+  return String(value ?? '').replace(
+    /[&<>"'`=/]/g,
+    (c) => `&#${c.charCodeAt(0)};`,
+  );
+}
+
+const STYLE = `
+:root{color-scheme:light dark;--fg:#1b1b1b;--muted:#4a4a4a;--bg:#f6f5f2;--card:#fff;--line:#d9d6d0;--accent:#1f4fd6;--warn-bg:#fff4d6;--warn-fg:#5c3d00}
+@media (prefers-color-scheme:dark){:root{--fg:#f1f1f1;--muted:#c4c4c4;--bg:#191919;--card:#242424;--line:#3b3b3b;--accent:#8fb0ff;--warn-bg:#3d2f00;--warn-fg:#ffe3a0}}
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--fg)}
+main{max-width:34rem;margin:2rem auto;padding:0 1rem}
+.card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:1.5rem}
+h1{font-size:1.35rem;margin:0 0 1rem}p{margin:.5rem 0}.muted{color:var(--muted)}
+.who{font-size:1.15rem;font-weight:650}.host{font-family:ui-monospace,monospace;background:var(--bg);padding:.1rem .35rem;border-radius:4px;word-break:break-all}
+.warn{background:var(--warn-bg);color:var(--warn-fg);border-radius:8px;padding:.75rem;margin:1rem 0}
+fieldset{border:1px solid var(--line);border-radius:8px;margin:1rem 0;padding:.5rem 1rem}legend{padding:0 .25rem;font-weight:600}
+label{display:block;padding:.35rem 0}
+.actions{display:flex;gap:.75rem;flex-wrap:wrap;margin-top:1.25rem}
+button{font:inherit;border-radius:8px;padding:.6rem 1.2rem;border:1px solid var(--line);background:var(--card);color:var(--fg);cursor:pointer;min-height:44px}
+button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
+@media (prefers-color-scheme:dark){button.primary{color:#111}}
+button:focus-visible,a:focus-visible,input:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+a{color:var(--accent)}
+`;
+
+function layout(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)}</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>`;
+}
+
+/** Pages that take decisions must never be framed (clickjacking), cached, or leak the referrer. */
+export function sendPage(res: Response, status: number, title: string, body: string): void {
+  res
+    .status(status)
+    .set({
+      'Content-Type': 'text/html; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https: http:; frame-ancestors 'none'; base-uri 'none'",
+      'X-Frame-Options': 'DENY',
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+    })
+    .send(layout(title, body));
+}
+
+export function sendErrorPage(res: Response, err: PageError): void {
+  sendPage(
+    res,
+    err.status,
+    err.title,
+    `<div class="card" role="alert"><h1>${esc(err.title)}</h1><p>${esc(err.detail)}</p><p class="muted">${esc(err.next)}</p></div>`,
+  );
+}
+
+export interface ConsentView {
+  clientName: string;
+  redirectHost: string;
+  loopback: boolean;
+  /** The client asked for write access too, so the user may choose. */
+  canWrite: boolean;
+  consentId: string;
+  csrf: string;
+}
+
+export function sendConsentPage(res: Response, v: ConsentView): void {
+  const warn = v.loopback
+    ? `<p class="warn" role="note"><strong>Check this:</strong> after you approve, the access is sent to <span class="host">${esc(v.redirectHost)}</span>, a program on your own computer. Approve only if you started this connection from an app you trust on this device.</p>`
+    : '';
+  const access = v.canWrite
+    ? `<fieldset><legend>Access</legend>
+<label><input type="radio" name="access" value="write" checked> Read and write: search, read, create and edit pages</label>
+<label><input type="radio" name="access" value="read"> Read only: search and read, never change anything</label></fieldset>`
+    : `<p>Access: <strong>read only</strong> (search and read, never change anything).</p><input type="hidden" name="access" value="read">`;
+  sendPage(
+    res,
+    200,
+    `Connect ${v.clientName} to Notion`,
+    `<div class="card"><h1>Connect to your Notion</h1>
+<p class="who">${esc(v.clientName)}</p>
+<p>wants to use your Notion through this connector. It will get access only to the pages you pick on Notion's next screen.</p>
+<p>Approval is sent to <span class="host">${esc(v.redirectHost)}</span>.</p>
+${warn}
+<form method="post" action="/authorize">
+<input type="hidden" name="consent" value="${esc(v.consentId)}"><input type="hidden" name="csrf" value="${esc(v.csrf)}">
+${access}
+<div class="actions"><button class="primary" type="submit" name="decision" value="approve">Approve and choose pages</button><button type="submit" name="decision" value="deny">Deny</button></div>
+</form>
+<p class="muted">If you did not start this from ${esc(v.clientName)}, choose Deny.</p></div>`,
+  );
+}

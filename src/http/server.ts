@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import type { Config } from '../config.js';
+import { OAuthError, PageError, sendOAuthError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { authorizationServerMetadata, protectedResourceMetadata } from '../oauth/metadata.js';
+import type { Store } from '../store/types.js';
+import { hostAndOriginGuard, postOnly, requireBearer } from './guards.js';
+import { sendErrorPage } from './pages.js';
+import type { Grants } from '../oauth/grants.js';
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+
+export interface Routes {
+  register: Handler;
+  authorize: Handler;
+  decision: Handler;
+  callback: Handler;
+  token: Handler;
+  revoke: Handler;
+  mcp: Handler;
+}
+
+/** How errors on a route reach the caller: OAuth JSON, a page for people, or JSON-RPC. */
+type Style = 'oauth' | 'page' | 'mcp';
+const as = (style: Style) => (_req: Request, res: Response, next: NextFunction) => {
+  res.locals.style = style;
+  next();
+};
+
+export function createHttpApp(deps: { config: Config; store: Store; grants: Grants; log: Logger; routes: Routes }) {
+  const { config, log, routes } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+
+  // Request id on every log line and response; the path is logged without its query string.
+  app.use((req, res, next) => {
+    const given = req.get('x-request-id');
+    const id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+    res.locals.log = log.child({ reqId: id });
+    res.set('X-Request-Id', id);
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      (res.locals.log as Logger).info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    next();
+  });
+
+  app.get('/health', async (_req, res) => {
+    try {
+      await deps.store.ping();
+      res.json({ status: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'unavailable', error: 'the store does not answer' });
+    }
+  });
+
+  const asMetadata = authorizationServerMetadata(config);
+  const prMetadata = protectedResourceMetadata(config);
+  app.get('/.well-known/oauth-authorization-server', (_req, res) => void res.set('Cache-Control', 'public, max-age=3600').json(asMetadata));
+  app.get(['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp'], (_req, res) =>
+    void res.set('Cache-Control', 'public, max-age=3600').json(prMetadata),
+  );
+
+  const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 50 });
+  const json = (limit: string) => express.json({ limit, strict: true });
+  const registerLimit = rateLimit({
+    windowMs: 60 * 60 * 1000,
+    limit: config.rateLimits.registerPerHour,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    handler: (_req, res, _next, options) => {
+      res
+        .status(429)
+        .set('Retry-After', String(Math.ceil(options.windowMs / 1000)))
+        .json({ error: 'too_many_requests', error_description: 'Too many client registrations from this address; try again later' });
+    },
+  });
+
+  app.post('/register', as('oauth'), registerLimit, json('64kb'), routes.register);
+  app.get('/authorize', as('page'), routes.authorize);
+  app.post('/authorize', as('page'), form, routes.decision);
+  app.get('/oauth/callback', as('page'), routes.callback);
+  app.post('/token', as('oauth'), form, json('64kb'), routes.token);
+  app.post('/revoke', as('oauth'), form, json('64kb'), routes.revoke);
+
+  app.all(
+    '/mcp',
+    as('mcp'),
+    hostAndOriginGuard(config),
+    postOnly,
+    requireBearer(config, deps.grants),
+    (req, res, next) => {
+      if (req.is('application/json')) return next();
+      res.status(415).json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Unsupported Media Type: Content-Type must be application/json' } });
+    },
+    json('4mb'),
+    routes.mcp,
+  );
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not_found' });
+  });
+
+  // The one place where errors become responses.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const style = res.locals.style as Style | undefined;
+    const reqLog = (res.locals.log as Logger | undefined) ?? log;
+    if (res.headersSent) {
+      reqLog.error({ err }, 'error after response started');
+      return;
+    }
+    const bodyError = err as { type?: string; status?: number };
+    if (bodyError.type === 'entity.too.large' || bodyError.type === 'entity.parse.failed' || bodyError.type?.startsWith('encoding.') || bodyError.type === 'charset.unsupported') {
+      const tooLarge = bodyError.type === 'entity.too.large';
+      const status = tooLarge ? 413 : bodyError.status === 415 ? 415 : 400;
+      const message = tooLarge ? 'Request body too large' : 'Request body is not valid JSON or form data';
+      if (style === 'mcp') res.status(status).json({ jsonrpc: '2.0', id: null, error: { code: tooLarge ? -32600 : -32700, message: tooLarge ? message : 'Parse error' } });
+      else if (style === 'page') sendErrorPage(res, new PageError('Something was wrong with that form', message, 'Go back and try again.', status));
+      else res.status(status).json({ error: 'invalid_request', error_description: message });
+      return;
+    }
+    if (err instanceof OAuthError) {
+      if (style === 'page') sendErrorPage(res, new PageError('This request could not be completed', err.description, 'Go back to your app and start the connection again.'));
+      else sendOAuthError(res, err);
+      return;
+    }
+    if (err instanceof PageError) {
+      sendErrorPage(res, err);
+      return;
+    }
+    const storeDown = String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_');
+    reqLog.error({ err }, storeDown ? 'store failure' : 'unhandled error');
+    const status = storeDown ? 503 : 500;
+    const message = storeDown ? 'Storage is unavailable; try again shortly' : 'Internal error';
+    if (style === 'page') sendErrorPage(res, new PageError(storeDown ? 'The connector is unavailable' : 'Something went wrong', message, 'Try again in a few minutes.', status));
+    else if (style === 'mcp') res.status(status).json({ jsonrpc: '2.0', id: null, error: { code: -32603, message } });
+    else res.status(status).json({ error: storeDown ? 'temporarily_unavailable' : 'server_error', error_description: message });
+  });
+
+  return app;
+}

@@ -1,0 +1,43 @@
+import { existsSync } from 'node:fs';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+import { StoreOpenError } from './store/sqlite.js';
+
+/** Entry point: .env, config, app, listen; SIGTERM/SIGINT drain and exit 0. */
+async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const config = loadConfig(process.env);
+  const log = createLogger(config.logLevel);
+  const app = createApp(config, { log });
+  await app.listen();
+  log.info({ baseUrl: config.baseUrl, host: config.host, port: config.port, tools: app.registry.size }, `listening; connector URL ${config.resource}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  // One readable line for operator mistakes; no stack trace.
+  if (err instanceof ConfigError || err instanceof StoreOpenError) {
+    process.stderr.write(`notion-mcp-remote: ${err.message}\n`);
+  } else if ((err as { code?: string }).code === 'EADDRINUSE') {
+    process.stderr.write(`notion-mcp-remote: the port is already in use: set PORT to a free port\n`);
+  } else {
+    process.stderr.write(`notion-mcp-remote: failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,114 @@
+import type { Client } from '@notionhq/client';
+import {
+  ErrorCode,
+  InitializeRequestSchema,
+  JSONRPCMessageSchema,
+  LATEST_PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Request, Response } from 'express';
+import { ToolError, toolErrorResult } from '../errors.js';
+import type { Logger } from '../log.js';
+import { NotionSession } from '../notion/session.js';
+import type { AuthContext } from '../oauth/grants.js';
+import type { ToolRegistry } from './tools.js';
+
+export const SERVER_INFO = { name: 'notion-mcp-remote', title: 'Notion', version: '0.1.0' };
+const INSTRUCTIONS =
+  'Tools for the Notion pages this user shared with the connector. Find things with `search`, then read them by ID; any ID parameter also takes a notion.so URL.';
+const MAX_BATCH = 20;
+
+type Id = string | number;
+type Reply = { jsonrpc: '2.0'; id: Id | null; result?: unknown; error?: { code: number; message: string } };
+
+const failure = (id: Id | null, code: number, message: string): Reply => ({ jsonrpc: '2.0', id, error: { code, message } });
+
+/**
+ * Stateless Streamable HTTP (MCP 2025-11-25 §transports) with JSON responses.
+ *
+ * Why not the SDK transport: in stateless mode it needs a new server and transport per request,
+ * answers `Accept: *\/*` with 406, and cannot be told to never issue session IDs per request.
+ * Claude.ai needs all three handled. The wire schemas and version list still come from the SDK.
+ * No session ID is issued and any incoming one is ignored; the user's Notion token comes from
+ * the bearer token verified for this request only.
+ */
+export function createMcpHandler(deps: { registry: ToolRegistry; notion: Client; log: Logger }) {
+  const { registry } = deps;
+
+  async function dispatch(message: Record<string, unknown>, auth: AuthContext): Promise<Reply | null> {
+    const parsed = JSONRPCMessageSchema.safeParse(message);
+    const rawId = message.id;
+    const id: Id | null = typeof rawId === 'string' || typeof rawId === 'number' ? rawId : null;
+    if (!parsed.success) return failure(id, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
+    const msg = parsed.data;
+    if (!('method' in msg) || !('id' in msg)) return null; // notification or response: nothing to answer
+    const method = msg.method;
+    const params = (msg.params ?? {}) as Record<string, unknown>;
+    const reply = (result: unknown): Reply => ({ jsonrpc: '2.0', id: msg.id, result });
+
+    switch (method) {
+      case 'initialize': {
+        const init = InitializeRequestSchema.safeParse(msg);
+        if (!init.success) return failure(id, ErrorCode.InvalidParams, 'Invalid params: initialize needs protocolVersion, capabilities and clientInfo');
+        const asked = init.data.params.protocolVersion;
+        return reply({
+          protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(asked) ? asked : LATEST_PROTOCOL_VERSION,
+          capabilities: { tools: { listChanged: false } },
+          serverInfo: SERVER_INFO,
+          instructions: INSTRUCTIONS,
+        });
+      }
+      case 'ping':
+        return reply({});
+      case 'tools/list':
+        return reply(registry.list(auth));
+      case 'tools/call': {
+        if (typeof params.name !== 'string') return failure(id, ErrorCode.InvalidParams, 'Invalid params: tools/call needs a tool name');
+        const args = params.arguments;
+        if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
+          return failure(id, ErrorCode.InvalidParams, 'Invalid params: arguments must be an object');
+        }
+        try {
+          const output = await registry.call(params.name, args, { notion: new NotionSession(deps.notion, auth), auth });
+          return reply({ content: [{ type: 'text', text: JSON.stringify(output) }] });
+        } catch (err) {
+          if (err instanceof ToolError) return reply(toolErrorResult(err));
+          deps.log.error({ err, tool: params.name }, 'tool failed');
+          return reply(toolErrorResult(new ToolError('internal_error', 'The connector failed to run this tool.')));
+        }
+      }
+      default:
+        return failure(id, ErrorCode.MethodNotFound, `Method not found: ${method}`);
+    }
+  }
+
+  return async (req: Request, res: Response): Promise<void> => {
+    const auth = res.locals.auth as AuthContext;
+    const version = req.get('mcp-protocol-version');
+    // A missing header means 2025-03-26 (spec); an unknown one is refused.
+    if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      res.status(400).json(failure(null, ErrorCode.InvalidRequest, `Unsupported MCP-Protocol-Version ${version.slice(0, 40)}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`));
+      return;
+    }
+    const body: unknown = req.body;
+    const batch = Array.isArray(body);
+    const messages = batch ? body : [body];
+    if (messages.length === 0 || messages.length > MAX_BATCH) {
+      res.status(400).json(failure(null, ErrorCode.InvalidRequest, `Invalid Request: send one message or a batch of 1 to ${MAX_BATCH}`));
+      return;
+    }
+    const replies: Reply[] = [];
+    for (const m of messages) {
+      const r =
+        typeof m === 'object' && m !== null && !Array.isArray(m)
+          ? await dispatch(m as Record<string, unknown>, auth)
+          : failure(null, ErrorCode.InvalidRequest, 'Invalid Request: a message must be a JSON object');
+      if (r) replies.push(r);
+    }
+    if (replies.length === 0) {
+      res.status(202).end();
+      return;
+    }
+    res.status(200).json(batch ? replies : replies[0]);
+  };
+}

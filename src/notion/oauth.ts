@@ -1,0 +1,52 @@
+import type { Client } from '@notionhq/client';
+import type { Config } from '../config.js';
+
+/** What we keep from Notion's token response (refresh_token may be null). */
+export interface NotionTokenResponse {
+  access_token: string;
+  refresh_token: string | null;
+  bot_id: string;
+  workspace_id: string;
+  workspace_name: string | null;
+  owner:
+    | { type: 'user'; user: { id: string; name?: string | null; person?: { email?: string } } }
+    | { type: 'workspace'; workspace: true };
+}
+
+/**
+ * Our side of Notion's OAuth for public integrations: Basic auth with our static client,
+ * JSON bodies, all under NOTION_API_BASE_URL (/v1/oauth/token, /v1/oauth/revoke).
+ */
+export class NotionOAuth {
+  private readonly auth: { client_id: string; client_secret: string };
+
+  constructor(
+    private readonly client: Client,
+    private readonly config: Config,
+  ) {
+    this.auth = { client_id: config.notion.clientId, client_secret: config.notion.clientSecret };
+  }
+
+  get redirectUri(): string {
+    return `${this.config.baseUrl}/oauth/callback`;
+  }
+
+  async exchangeCode(code: string): Promise<NotionTokenResponse> {
+    const res = await this.client.oauth.token({
+      ...this.auth,
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: this.redirectUri,
+    });
+    return res as NotionTokenResponse;
+  }
+
+  async refresh(refreshToken: string): Promise<NotionTokenResponse> {
+    const res = await this.client.oauth.token({ ...this.auth, grant_type: 'refresh_token', refresh_token: refreshToken });
+    return res as NotionTokenResponse;
+  }
+
+  async revoke(token: string): Promise<void> {
+    await this.client.oauth.revoke({ ...this.auth, token });
+  }
+}

@@ -1,0 +1,190 @@
+import type { Request, Response } from 'express';
+import type { Config } from '../config.js';
+import { isLoopbackHost } from '../config.js';
+import { OAuthError, PageError } from '../errors.js';
+import { sendConsentPage } from '../http/pages.js';
+import { type Keyring, randomSecret, safeEqual, sha256 } from '../lib/crypto.js';
+import type { Store } from '../store/types.js';
+import type { Clients } from './clients.js';
+import { ensureBrowserId, readBrowserId } from './browser.js';
+import { SCOPE_READ, SCOPE_WRITE, parseRequestedScope } from './scopes.js';
+import { redirectUriMatches, resourceProblem } from './uris.js';
+
+/** An authorization request that passed validation, waiting for the user's decision. */
+export interface PendingAuthorization {
+  clientId: string;
+  clientName: string;
+  redirectUri: string;
+  state: string | null;
+  codeChallenge: string;
+  scopes: string[];
+  resource: string;
+  /** SHA-256 of the browser cookie the flow is bound to. */
+  browser: string;
+}
+
+export interface AuthorizeDeps {
+  config: Config;
+  store: Store;
+  clients: Clients;
+  keyring: Keyring;
+  now: () => number;
+}
+
+const CODE_CHALLENGE = /^[A-Za-z0-9._~-]{43,128}$/;
+
+/** Appends OAuth response parameters, always with `iss` (RFC 9207). */
+export function clientRedirect(config: Config, redirectUri: string, params: Record<string, string | null | undefined>): string {
+  const url = new URL(redirectUri);
+  for (const [k, v] of Object.entries(params)) if (v) url.searchParams.set(k, v);
+  url.searchParams.set('iss', config.baseUrl);
+  return url.toString();
+}
+
+function single(req: Request, name: string): string | undefined {
+  const value = req.query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new OAuthError('invalid_request', `${name} must appear once`);
+  return value;
+}
+
+/**
+ * GET /authorize. Client and redirect URI are checked first and their errors are shown as a
+ * page, never redirected (OAuth 2.1 §4.1.2.1). Later errors go back to the client with `state`.
+ * A valid request shows our consent page; nothing goes to Notion before the user approves.
+ */
+export function createAuthorizeHandler(deps: AuthorizeDeps) {
+  const { config, clients } = deps;
+  return async (req: Request, res: Response): Promise<void> => {
+    const clientId = typeof req.query.client_id === 'string' ? req.query.client_id : '';
+    if (!clientId) {
+      throw new PageError('This link is incomplete', 'The request has no client_id.', 'Start the connection again from your app.');
+    }
+    let client;
+    try {
+      client = await clients.get(clientId);
+    } catch (err) {
+      if (!(err instanceof OAuthError)) throw err;
+      throw new PageError('This app could not be verified', err.description, 'Ask the app maker to fix its client metadata, then try again.');
+    }
+    if (!client) {
+      throw new PageError(
+        'This app is not registered here',
+        'The connector does not know this client. Its registration may have been removed.',
+        'Remove the connector in your app and add it again.',
+      );
+    }
+    const requested = req.query.redirect_uri;
+    let redirectUri: string;
+    if (requested === undefined && client.redirectUris.length === 1) {
+      redirectUri = client.redirectUris[0]!;
+    } else if (typeof requested === 'string' && redirectUriMatches(client.redirectUris, requested)) {
+      redirectUri = requested;
+    } else {
+      throw new PageError(
+        'This redirect address is not allowed',
+        'The app asked to send you back to an address it did not register, so the request was stopped.',
+        'Start the connection again from your app. If it keeps happening, contact the app maker.',
+      );
+    }
+
+    const state = typeof req.query.state === 'string' ? req.query.state : null;
+    try {
+      if (single(req, 'response_type') !== 'code') {
+        throw new OAuthError('unsupported_response_type', 'response_type must be code');
+      }
+      const challenge = single(req, 'code_challenge');
+      if (!challenge) throw new OAuthError('invalid_request', 'code_challenge is required (PKCE)');
+      if (single(req, 'code_challenge_method') !== 'S256') {
+        throw new OAuthError('invalid_request', 'code_challenge_method must be S256');
+      }
+      if (!CODE_CHALLENGE.test(challenge)) throw new OAuthError('invalid_request', 'code_challenge is malformed');
+      if (Array.isArray(req.query.resource)) throw new OAuthError('invalid_target', 'only one resource is supported');
+      const resource = single(req, 'resource');
+      if (resource !== undefined) {
+        const problem = resourceProblem(resource, config.resource);
+        if (problem) throw new OAuthError('invalid_target', problem);
+      }
+      const scopes = parseRequestedScope(single(req, 'scope'));
+
+      const browserId = ensureBrowserId(req, res, config);
+      const consentId = randomSecret();
+      const pending: PendingAuthorization = {
+        clientId: client.clientId,
+        clientName: client.clientName ?? 'An unnamed app',
+        redirectUri,
+        state,
+        codeChallenge: challenge,
+        scopes,
+        resource: config.resource,
+        browser: sha256(browserId),
+      };
+      await deps.store.putFlow(sha256(consentId), 'consent', pending, deps.now() + config.ttl.flowS * 1000);
+      const target = new URL(redirectUri);
+      sendConsentPage(res, {
+        clientName: pending.clientName,
+        redirectHost: target.host,
+        loopback: isLoopbackHost(target.hostname),
+        canWrite: scopes.includes(SCOPE_WRITE),
+        consentId,
+        csrf: deps.keyring.sign(`csrf:${consentId}:${browserId}`),
+      });
+    } catch (err) {
+      if (!(err instanceof OAuthError)) throw err;
+      res.redirect(302, clientRedirect(config, redirectUri, { error: err.code, error_description: err.description, state }));
+    }
+  };
+}
+
+const expired = () =>
+  new PageError(
+    'This approval has expired',
+    'The approval page was open too long, or it was already used.',
+    'Go back to your app and start the connection again.',
+  );
+
+/**
+ * POST /authorize: the user's decision on the consent page. Checks the single-use consent
+ * record, the browser cookie and the CSRF token. Approve sends the browser to Notion with a
+ * fresh single-use `state`; deny returns access_denied to the client.
+ */
+export function createDecisionHandler(deps: AuthorizeDeps) {
+  const { config } = deps;
+  return async (req: Request, res: Response): Promise<void> => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const consentId = typeof body.consent === 'string' ? body.consent : '';
+    const csrf = typeof body.csrf === 'string' ? body.csrf : '';
+    const browserId = readBrowserId(req, config);
+    if (!consentId || !browserId) throw expired();
+    const pending = (await deps.store.takeFlow(sha256(consentId), 'consent', deps.now())) as PendingAuthorization | null;
+    if (!pending) throw expired();
+    if (!safeEqual(pending.browser, sha256(browserId)) || !safeEqual(csrf, deps.keyring.sign(`csrf:${consentId}:${browserId}`))) {
+      throw new PageError(
+        'This approval came from somewhere else',
+        'The form was not sent from the page this browser opened, so it was ignored.',
+        'Go back to your app and start the connection again.',
+        403,
+      );
+    }
+    if (body.decision !== 'approve') {
+      res.redirect(303, clientRedirect(config, pending.redirectUri, {
+        error: 'access_denied',
+        error_description: 'The user denied the request',
+        state: pending.state,
+      }));
+      return;
+    }
+    const wantsWrite = body.access === 'write' && pending.scopes.includes(SCOPE_WRITE);
+    const approved: PendingAuthorization = { ...pending, scopes: wantsWrite ? [SCOPE_READ, SCOPE_WRITE] : [SCOPE_READ] };
+    // The upstream state exists only from here on: after consent, single use, bound to this browser.
+    const state = randomSecret();
+    await deps.store.putFlow(sha256(state), 'notion', approved, deps.now() + config.ttl.flowS * 1000);
+    const notion = new URL(config.notion.authorizeUrl);
+    notion.searchParams.set('client_id', config.notion.clientId);
+    notion.searchParams.set('response_type', 'code');
+    notion.searchParams.set('owner', 'user');
+    notion.searchParams.set('redirect_uri', `${config.baseUrl}/oauth/callback`);
+    notion.searchParams.set('state', state);
+    res.redirect(303, notion.toString());
+  };
+}

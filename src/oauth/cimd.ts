@@ -1,0 +1,347 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { request } from 'node:https';
+import { BlockList, isIP } from 'node:net';
+import { OAuthError } from '../errors.js';
+import type { ClientRecord } from '../store/types.js';
+
+/**
+ * OAuth Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document):
+ * a client_id that is an https URL names a JSON document describing the client.
+ * We fetch it ourselves, so the fetch is hardened against SSRF: https only, public
+ * addresses only (checked after DNS resolution), no redirects, small bodies, short timeout.
+ */
+
+export interface FetchedDocument {
+  status: number;
+  /** Header names are lower-case. */
+  headers: Record<string, string | undefined>;
+  body: string;
+}
+
+/** Fetches a URL; throws on network error, timeout, size overflow or a refused address. */
+export type CimdFetcher = (url: string, opts: { timeoutMs: number; maxBytes: number }) => Promise<FetchedDocument>;
+
+/**
+ * True for a URL usable as a CIMD client_id: https, a path other than "/", no userinfo,
+ * query or fragment, no dot segments. The URL must already be in canonical form, because the
+ * document's client_id is compared with it as a plain string (and URL() would silently
+ * resolve dot segments or drop a default port).
+ */
+export function isCimdClientId(clientId: string): boolean {
+  if (clientId.length > 2048 || clientId.includes('?') || clientId.includes('#')) return false;
+  let url: URL;
+  try {
+    url = new URL(clientId);
+  } catch {
+    return false;
+  }
+  return (
+    url.protocol === 'https:' &&
+    url.username === '' &&
+    url.password === '' &&
+    url.pathname !== '/' &&
+    url.href === clientId
+  );
+}
+
+// Special-purpose IPv4 ranges (RFC 6890 and successors): none of these is a public server.
+const V4_BLOCKED: [string, number][] = [
+  ['0.0.0.0', 8], // "this network", includes unspecified
+  ['10.0.0.0', 8], // private
+  ['100.64.0.0', 10], // CGNAT
+  ['127.0.0.0', 8], // loopback
+  ['169.254.0.0', 16], // link-local, includes cloud metadata 169.254.169.254
+  ['172.16.0.0', 12], // private
+  ['192.0.0.0', 24], // IETF protocol assignments
+  ['192.0.2.0', 24], // TEST-NET-1
+  ['192.88.99.0', 24], // 6to4 relay anycast (deprecated)
+  ['192.168.0.0', 16], // private
+  ['198.18.0.0', 15], // benchmarking
+  ['198.51.100.0', 24], // TEST-NET-2
+  ['203.0.113.0', 24], // TEST-NET-3
+  ['224.0.0.0', 4], // multicast
+  ['240.0.0.0', 4], // reserved, includes broadcast 255.255.255.255
+];
+// IPv6 is an allow-list: only global unicast 2000::/3, minus its special blocks. This rejects
+// ::, ::1, fc00::/7, fe80::/10, ff00::/8, NAT64 and every other odd prefix in one go.
+const V6_BLOCKED: [string, number][] = [
+  ['2001::', 23], // IETF protocol assignments (Teredo, benchmarking, ORCHID...)
+  ['2001:db8::', 32], // documentation
+  ['2002::', 16], // 6to4: embeds an arbitrary IPv4 address
+  ['3fff::', 20], // documentation (RFC 9637)
+];
+
+const v4Blocked = new BlockList();
+for (const [net, prefix] of V4_BLOCKED) v4Blocked.addSubnet(net, prefix, 'ipv4');
+const v6Blocked = new BlockList();
+for (const [net, prefix] of V6_BLOCKED) v6Blocked.addSubnet(net, prefix, 'ipv6');
+const v6Global = new BlockList();
+v6Global.addSubnet('2000::', 3, 'ipv6');
+
+/** True when `ip` is a literal IP address that is safe for us to connect to. Fails closed. */
+export function isPublicAddress(ip: string): boolean {
+  const version = isIP(ip);
+  if (version === 4) return !v4Blocked.check(ip, 'ipv4');
+  if (version !== 6) return false;
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${ip}]`).hostname.slice(1, -1); // also rejects zone ids
+  } catch {
+    return false;
+  }
+  // IPv4-mapped (::ffff:a.b.c.d, serialized as ::ffff:XXXX:XXXX): judge the IPv4 address.
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (mapped) {
+    const n = (parseInt(mapped[1] ?? '', 16) << 16) | parseInt(mapped[2] ?? '', 16);
+    return isPublicAddress([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'));
+  }
+  return v6Global.check(canonical, 'ipv6') && !v6Blocked.check(canonical, 'ipv6');
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * The real fetcher. The address check sits in the socket's `lookup`, i.e. after DNS
+ * resolution and on the very address we connect to, so DNS rebinding cannot slip through.
+ */
+export function createSafeFetcher(lookup: typeof dnsLookup = dnsLookup): CimdFetcher {
+  const guardedLookup = (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
+    (lookup as unknown as (h: string, o: LookupOptions, cb: LookupCallback) => void)(hostname, options, (err, address, family) => {
+      if (err) return callback(err, address, family);
+      // Node asks for all addresses when it races IPv4/IPv6 (autoSelectFamily): check each.
+      const all = Array.isArray(address) ? address : [{ address, family: family ?? 0 }];
+      const bad = all.find((a) => !isPublicAddress(a.address));
+      if (bad) return callback(new Error(`${hostname} resolves to ${bad.address}, which is not a public address`), address, family);
+      callback(null, address, family);
+    });
+  };
+
+  return (rawUrl, { timeoutMs, maxBytes }) =>
+    new Promise<FetchedDocument>((resolve, reject) => {
+      const url = new URL(rawUrl);
+      if (url.protocol !== 'https:') return reject(new Error(`refusing ${url.protocol} URL: only https is allowed`));
+      // Node skips `lookup` for IP literals, so check those here.
+      const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+      if (isIP(host) && !isPublicAddress(host)) return reject(new Error(`${host} is not a public address`));
+
+      const req = request(
+        url,
+        { method: 'GET', headers: { accept: 'application/json' }, lookup: guardedLookup, agent: false },
+        (res) => {
+          const declared = Number(res.headers['content-length']);
+          if (declared > maxBytes) return req.destroy(new Error(`response is over ${maxBytes} bytes`));
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > maxBytes) return req.destroy(new Error(`response is over ${maxBytes} bytes`));
+            chunks.push(chunk);
+          });
+          res.on('error', reject);
+          res.on('end', () => {
+            clearTimeout(timer);
+            const headers: Record<string, string | undefined> = {};
+            for (const [name, value] of Object.entries(res.headers)) {
+              headers[name] = Array.isArray(value) ? value.join(', ') : value;
+            }
+            resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') });
+          });
+        },
+      );
+      // One deadline for the whole exchange (DNS, connect, TLS, headers and body).
+      const timer = setTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      req.on('close', () => clearTimeout(timer));
+      req.end();
+    });
+}
+
+const ALLOWED_GRANT_TYPES = ['authorization_code', 'refresh_token'];
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const MAX_NAME_LENGTH = 100;
+
+interface CacheEntry {
+  client: ClientRecord;
+  expiresAt: number;
+}
+
+export class CimdResolver {
+  private readonly fetch: CimdFetcher;
+  private readonly now: () => number;
+  private readonly timeoutMs: number;
+  private readonly maxBytes: number;
+  private readonly maxCacheTtlMs: number;
+  private readonly defaultCacheTtlMs: number;
+  private readonly maxEntries: number;
+  /** Map keeps insertion order: re-inserting on a hit makes the first key the least recently used. */
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly inflight = new Map<string, Promise<ClientRecord>>();
+
+  constructor(opts: {
+    fetch: CimdFetcher;
+    now?: () => number;
+    timeoutMs?: number;
+    maxBytes?: number;
+    maxCacheTtlMs?: number;
+    defaultCacheTtlMs?: number;
+    maxEntries?: number;
+  }) {
+    this.fetch = opts.fetch;
+    this.now = opts.now ?? Date.now;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.maxBytes = opts.maxBytes ?? 5120;
+    this.maxCacheTtlMs = opts.maxCacheTtlMs ?? 24 * 60 * 60 * 1000;
+    this.defaultCacheTtlMs = opts.defaultCacheTtlMs ?? 5 * 60 * 1000;
+    this.maxEntries = opts.maxEntries ?? 1000;
+  }
+
+  /** Returns the validated client, from cache when fresh. Throws OAuthError('invalid_client', ...). */
+  async resolve(clientId: string): Promise<ClientRecord> {
+    if (!isCimdClientId(clientId)) throw new OAuthError('invalid_client', `${clientId} is not a valid client metadata document URL`);
+    const hit = this.cache.get(clientId);
+    if (hit) {
+      this.cache.delete(clientId);
+      if (hit.expiresAt > this.now()) {
+        this.cache.set(clientId, hit);
+        return hit.client;
+      }
+    }
+    // Concurrent callers share one fetch.
+    let pending = this.inflight.get(clientId);
+    if (!pending) {
+      pending = this.load(clientId).finally(() => this.inflight.delete(clientId));
+      this.inflight.set(clientId, pending);
+    }
+    return pending;
+  }
+
+  private async load(url: string): Promise<ClientRecord> {
+    const fail: (problem: string) => never = (problem) => {
+      throw new OAuthError('invalid_client', `client metadata document at ${url} ${problem}`);
+    };
+    let doc: FetchedDocument;
+    try {
+      doc = await this.fetch(url, { timeoutMs: this.timeoutMs, maxBytes: this.maxBytes });
+    } catch (err) {
+      return fail(`could not be fetched: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (doc.status >= 300 && doc.status < 400) fail(`answered with a redirect (HTTP ${doc.status}), which is not followed`);
+    if (doc.status !== 200) fail(`answered with HTTP ${doc.status}, expected 200`);
+    // Also enforced here so that a lax fetcher cannot hand us an arbitrarily large document.
+    if (Buffer.byteLength(doc.body, 'utf8') > this.maxBytes) fail(`is too large (over ${this.maxBytes} bytes)`);
+
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(doc.body);
+    } catch {
+      return fail('is not valid JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail('is not a JSON object');
+    const client = this.validate(url, parsed as Record<string, unknown>, fail);
+
+    const ttl = this.cacheTtl(doc.headers['cache-control']);
+    if (ttl > 0) {
+      if (this.cache.size >= this.maxEntries) {
+        const oldest = this.cache.keys().next();
+        if (!oldest.done) this.cache.delete(oldest.value);
+      }
+      this.cache.set(url, { client, expiresAt: this.now() + ttl });
+    }
+    return client;
+  }
+
+  private validate(url: string, doc: Record<string, unknown>, fail: (problem: string) => never): ClientRecord {
+    if (doc.client_id !== url) fail(`has client_id ${JSON.stringify(doc.client_id)}, which is not its own URL`);
+    // A document anyone can read cannot hold a secret, and we never issue one to such a client.
+    if ('client_secret' in doc || 'client_secret_expires_at' in doc) fail('must not contain a client secret');
+    if (doc.token_endpoint_auth_method !== undefined && doc.token_endpoint_auth_method !== 'none') {
+      fail(`uses token_endpoint_auth_method ${JSON.stringify(doc.token_endpoint_auth_method)}; only "none" is supported`);
+    }
+
+    const redirectUris = doc.redirect_uris;
+    if (!isStringArray(redirectUris) || redirectUris.length === 0) return fail('must list redirect_uris (a non-empty array of strings)');
+    for (const uri of redirectUris) {
+      const problem = redirectUriProblem(uri);
+      if (problem) fail(`has redirect_uri ${JSON.stringify(uri)}: ${problem}`);
+    }
+
+    let grantTypes = ALLOWED_GRANT_TYPES;
+    if (doc.grant_types !== undefined) {
+      if (!isStringArray(doc.grant_types) || doc.grant_types.length === 0) return fail('has grant_types that is not a non-empty array of strings');
+      const unsupported = doc.grant_types.find((g) => !ALLOWED_GRANT_TYPES.includes(g));
+      if (unsupported) fail(`has unsupported grant type ${JSON.stringify(unsupported)}`);
+      grantTypes = doc.grant_types;
+    }
+    if (doc.response_types !== undefined && (!isStringArray(doc.response_types) || doc.response_types.some((r) => r !== 'code'))) {
+      fail('has response_types other than "code"');
+    }
+
+    let clientName: string | undefined;
+    if (doc.client_name !== undefined) {
+      if (typeof doc.client_name !== 'string') fail('has a client_name that is not a string');
+      // Cut by code points so a surrogate pair is never split; the name is shown on the consent page.
+      clientName = Array.from(doc.client_name.trim()).slice(0, MAX_NAME_LENGTH).join('');
+    }
+
+    const metadata: Record<string, unknown> = { client_id: url, redirect_uris: redirectUris };
+    if (clientName !== undefined) metadata.client_name = clientName;
+    // Cosmetic fields are kept only when well-formed: a bad logo should not lock a client out.
+    for (const key of ['client_uri', 'logo_uri'] as const) {
+      if (typeof doc[key] === 'string' && isHttpsUrl(doc[key])) metadata[key] = doc[key];
+    }
+    if (doc.grant_types !== undefined) metadata.grant_types = grantTypes;
+    if (doc.response_types !== undefined) metadata.response_types = doc.response_types;
+    if (doc.token_endpoint_auth_method !== undefined) metadata.token_endpoint_auth_method = 'none';
+    if (typeof doc.scope === 'string') metadata.scope = doc.scope;
+
+    return {
+      clientId: url,
+      clientName,
+      redirectUris,
+      grantTypes,
+      tokenEndpointAuthMethod: 'none',
+      metadata,
+      createdAt: this.now(),
+    };
+  }
+
+  /** Seconds from Cache-Control, as ms; 0 means do not cache. */
+  private cacheTtl(cacheControl: string | undefined): number {
+    const directives = (cacheControl ?? '').toLowerCase().split(',').map((d) => d.trim());
+    if (directives.includes('no-store') || directives.includes('no-cache')) return 0;
+    for (const d of directives) {
+      const m = /^max-age=(\d+)$/.exec(d);
+      if (m) return Math.min(Number(m[1]) * 1000, this.maxCacheTtlMs);
+    }
+    return Math.min(this.defaultCacheTtlMs, this.maxCacheTtlMs);
+  }
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+function isHttpsUrl(value: string): boolean {
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** https anywhere, or http to this machine (native apps, RFC 8252 §7.3); never a fragment. */
+function redirectUriProblem(uri: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    return 'not an absolute URL';
+  }
+  if (uri.includes('#')) return 'must not contain a fragment';
+  if (parsed.protocol === 'https:') return undefined;
+  if (parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname)) return undefined;
+  return 'must be https (or http to a loopback address)';
+}

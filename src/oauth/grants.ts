@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
+import { Keyring, newGrantKey, open, randomSecret, seal, sha256 } from '../lib/crypto.js';
+import type { CodeRecord, GrantRecord, Store, TokenRecord } from '../store/types.js';
+
+/** The user's Notion credentials, as sealed inside a grant. */
+export interface NotionCredentials {
+  accessToken: string;
+  refreshToken: string | null;
+}
+
+/** What a verified access token gives the MCP layer: whose Notion, and what they allowed. */
+export interface AuthContext {
+  grantId: string;
+  clientId: string;
+  scopes: ReadonlySet<string>;
+  expiresAt: number;
+  notion: NotionCredentials;
+  /** The unwrapped grant key, so a refreshed Notion token can be sealed again. */
+  grantKey: Buffer;
+}
+
+export interface IssuedTokens {
+  accessToken: string;
+  refreshToken: string;
+  records: TokenRecord[];
+}
+
+/** "Last used" is recorded at most this often per grant, to keep writes off the hot path. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+/** Token prefixes make our secrets recognisable to secret scanners and to us. */
+const PREFIX = { access: 'nmr_at_', refresh: 'nmr_rt_', code: 'nmr_ac_' } as const;
+
+/**
+ * Mints and opens grants, codes and tokens. The grant key never touches storage in clear:
+ * each code or token carries its own wrapped copy (see lib/crypto.ts).
+ */
+export class Grants {
+  constructor(
+    private readonly store: Store,
+    private readonly keyring: Keyring,
+    private readonly config: Config,
+    private readonly now: () => number,
+  ) {}
+
+  /** Creates a grant holding the user's Notion credentials, plus the code that redeems it. */
+  async createWithCode(args: {
+    clientId: string;
+    redirectUri: string;
+    codeChallenge: string;
+    resource: string;
+    scope: string;
+    notion: NotionCredentials;
+    notionUserId: string | null;
+    notionWorkspaceId: string | null;
+    info: GrantRecord['info'];
+  }): Promise<string> {
+    const now = this.now();
+    const grantId = randomUUID();
+    const grantKey = newGrantKey();
+    const code = PREFIX.code + randomSecret();
+    const grant: GrantRecord = {
+      id: grantId,
+      clientId: args.clientId,
+      scope: args.scope,
+      resource: args.resource,
+      notionUserId: args.notionUserId,
+      notionWorkspaceId: args.notionWorkspaceId,
+      info: args.info,
+      sealedNotion: seal(grantKey, JSON.stringify(args.notion), grantId),
+      createdAt: now,
+      lastUsedAt: null,
+    };
+    const record: CodeRecord = {
+      hash: sha256(code),
+      grantId,
+      clientId: args.clientId,
+      redirectUri: args.redirectUri,
+      codeChallenge: args.codeChallenge,
+      resource: args.resource,
+      scope: args.scope,
+      wrappedKey: this.keyring.wrapGrantKey(code, grantKey),
+      expiresAt: now + this.config.ttl.authCodeS * 1000,
+      usedAt: null,
+    };
+    await this.store.createGrant(grant, record);
+    return code;
+  }
+
+  /** Unwraps the grant key with a token (code, access or refresh) that holds a wrapped copy. */
+  openKey(token: string, wrappedKey: string): Buffer {
+    return this.keyring.unwrapGrantKey(token, wrappedKey);
+  }
+
+  openNotion(grant: GrantRecord, grantKey: Buffer): NotionCredentials {
+    return JSON.parse(open(grantKey, grant.sealedNotion, grant.id)) as NotionCredentials;
+  }
+
+  sealNotion(grantId: string, grantKey: Buffer, notion: NotionCredentials): string {
+    return seal(grantKey, JSON.stringify(notion), grantId);
+  }
+
+  /**
+   * A fresh access and refresh token for the grant, not yet stored. The access token may carry
+   * a narrowed scope; the refresh token keeps the grant's, so a later refresh can ask again.
+   */
+  mintPair(grantId: string, grantKey: Buffer, accessScope: string, refreshScope: string): IssuedTokens {
+    const now = this.now();
+    const accessToken = PREFIX.access + randomSecret();
+    const refreshToken = PREFIX.refresh + randomSecret();
+    const record = (token: string, kind: TokenRecord['kind'], scope: string, ttlS: number): TokenRecord => ({
+      hash: sha256(token),
+      grantId,
+      kind,
+      scope,
+      wrappedKey: this.keyring.wrapGrantKey(token, grantKey),
+      expiresAt: now + ttlS * 1000,
+      createdAt: now,
+      replacedAt: null,
+    });
+    return {
+      accessToken,
+      refreshToken,
+      records: [
+        record(accessToken, 'access', accessScope, this.config.ttl.accessTokenS),
+        record(refreshToken, 'refresh', refreshScope, this.config.ttl.refreshTokenIdleS),
+      ],
+    };
+  }
+
+  /**
+   * Verifies one of our access tokens and opens the grant's Notion credentials.
+   * Returns null for anything that is not a live access token of a live grant.
+   */
+  async verifyAccessToken(token: string): Promise<AuthContext | null> {
+    if (!token.startsWith(PREFIX.access)) return null;
+    const found = await this.store.getToken(sha256(token));
+    if (!found || found.token.kind !== 'access' || found.token.expiresAt <= this.now()) return null;
+    const { token: rec, grant } = found;
+    // Audience check: a token is only good for the resource it was issued for.
+    if (grant.resource !== this.config.resource) return null;
+    let grantKey: Buffer;
+    let notion: NotionCredentials;
+    try {
+      grantKey = this.openKey(token, rec.wrappedKey);
+      notion = this.openNotion(grant, grantKey);
+    } catch {
+      return null;
+    }
+    const now = this.now();
+    if (grant.lastUsedAt === null || now - grant.lastUsedAt > TOUCH_INTERVAL_MS) {
+      // Best effort: "last used" is for display, so a failed write must not fail the request.
+      this.store.touchGrant(grant.id, now).catch(() => undefined);
+    }
+    return {
+      grantId: grant.id,
+      clientId: grant.clientId,
+      scopes: new Set(rec.scope.split(' ')),
+      expiresAt: rec.expiresAt,
+      notion,
+      grantKey,
+    };
+  }
+}

@@ -1,0 +1,67 @@
+import type { Request, Response } from 'express';
+import { OAuthError } from '../errors.js';
+import { sha256 } from '../lib/crypto.js';
+import type { Logger } from '../log.js';
+import type { NotionOAuth } from '../notion/oauth.js';
+import type { GrantRecord, Store } from '../store/types.js';
+import type { Clients } from './clients.js';
+import type { Grants } from './grants.js';
+
+export interface RevokeDeps {
+  store: Store;
+  clients: Clients;
+  grants: Grants;
+  notion: NotionOAuth;
+  log: Logger;
+  now: () => number;
+}
+
+/**
+ * Ends a grant: deletes it with all its tokens, then revokes the Notion token upstream.
+ * Needs a live token of the grant, because only that can open the sealed Notion credentials.
+ */
+export async function endGrant(deps: RevokeDeps, grant: GrantRecord, token: string, wrappedKey: string): Promise<void> {
+  let notionToken: string | null = null;
+  try {
+    notionToken = deps.grants.openNotion(grant, deps.grants.openKey(token, wrappedKey)).accessToken;
+  } catch {
+    deps.log.warn({ grantId: grant.id }, 'could not open grant for upstream revocation');
+  }
+  await deps.store.deleteGrant(grant.id);
+  if (!notionToken) return;
+  try {
+    await deps.notion.revoke(notionToken);
+  } catch (err) {
+    // Our side is already revoked; Notion keeps the page access until the user removes it there.
+    deps.log.warn({ grantId: grant.id, status: (err as { status?: number }).status }, 'notion token revocation failed');
+  }
+}
+
+/**
+ * POST /revoke (RFC 7009). Revoking a refresh token ends the whole grant (§2.1); revoking an
+ * access token ends the grant once nothing else of it is alive. Unknown tokens and tokens of
+ * other clients get the same 200, so the endpoint tells nothing about tokens it did not issue
+ * to the caller, and never revokes them.
+ */
+export function createRevokeHandler(deps: RevokeDeps) {
+  return async (req: Request, res: Response): Promise<void> => {
+    res.set('Cache-Control', 'no-store');
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const client = await deps.clients.authenticate(req);
+    if (typeof body.token !== 'string' || !body.token) throw new OAuthError('invalid_request', 'token is required');
+    const token = body.token;
+    const found = await deps.store.getToken(sha256(token));
+    if (found && found.grant.clientId === client.clientId) {
+      const { token: record, grant } = found;
+      if (record.kind === 'refresh') {
+        await endGrant(deps, grant, token, record.wrappedKey);
+      } else {
+        await deps.store.deleteToken(record.hash);
+        if ((await deps.store.countLiveCredentials(grant.id, deps.now())) === 0) {
+          await endGrant(deps, grant, token, record.wrappedKey);
+        }
+      }
+    }
+    res.status(200).json({});
+  };
+}

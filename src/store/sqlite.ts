@@ -1,0 +1,362 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  ClientRecord,
+  CodeRecord,
+  FlowKind,
+  GrantRecord,
+  Store,
+  StoreStats,
+  TokenRecord,
+} from './types.js';
+
+export const SQLITE_FILE = 'notion-mcp-remote.db';
+const SCHEMA_VERSION = '1';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS clients (
+  client_id TEXT PRIMARY KEY,
+  record TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS flows (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  data TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS grants (
+  id TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  notion_user_id TEXT,
+  notion_workspace_id TEXT,
+  info TEXT NOT NULL,
+  sealed_notion TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS codes (
+  hash TEXT PRIMARY KEY,
+  grant_id TEXT NOT NULL REFERENCES grants(id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL,
+  redirect_uri TEXT NOT NULL,
+  code_challenge TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  wrapped_key TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS tokens (
+  hash TEXT PRIMARY KEY,
+  grant_id TEXT NOT NULL REFERENCES grants(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  wrapped_key TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  replaced_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS codes_grant ON codes(grant_id);
+CREATE INDEX IF NOT EXISTS tokens_grant ON tokens(grant_id);
+CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens(expires_at);
+CREATE INDEX IF NOT EXISTS flows_expiry ON flows(expires_at);
+CREATE INDEX IF NOT EXISTS grants_user ON grants(notion_user_id);
+`;
+
+/** Start-up failures that must stop the server rather than let it "start fresh". */
+export class StoreOpenError extends Error {
+  override name = 'StoreOpenError';
+}
+
+interface GrantRow {
+  id: string;
+  client_id: string;
+  scope: string;
+  resource: string;
+  notion_user_id: string | null;
+  notion_workspace_id: string | null;
+  info: string;
+  sealed_notion: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+interface TokenRow {
+  hash: string;
+  grant_id: string;
+  kind: 'access' | 'refresh';
+  scope: string;
+  wrapped_key: string;
+  expires_at: number;
+  created_at: number;
+  replaced_at: number | null;
+}
+interface CodeRow {
+  hash: string;
+  grant_id: string;
+  client_id: string;
+  redirect_uri: string;
+  code_challenge: string;
+  resource: string;
+  scope: string;
+  wrapped_key: string;
+  expires_at: number;
+  used_at: number | null;
+}
+
+const toGrant = (r: GrantRow): GrantRecord => ({
+  id: r.id,
+  clientId: r.client_id,
+  scope: r.scope,
+  resource: r.resource,
+  notionUserId: r.notion_user_id,
+  notionWorkspaceId: r.notion_workspace_id,
+  info: JSON.parse(r.info) as GrantRecord['info'],
+  sealedNotion: r.sealed_notion,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+});
+const toToken = (r: TokenRow): TokenRecord => ({
+  hash: r.hash,
+  grantId: r.grant_id,
+  kind: r.kind,
+  scope: r.scope,
+  wrappedKey: r.wrapped_key,
+  expiresAt: r.expires_at,
+  createdAt: r.created_at,
+  replacedAt: r.replaced_at,
+});
+const toCode = (r: CodeRow): CodeRecord => ({
+  hash: r.hash,
+  grantId: r.grant_id,
+  clientId: r.client_id,
+  redirectUri: r.redirect_uri,
+  codeChallenge: r.code_challenge,
+  resource: r.resource,
+  scope: r.scope,
+  wrappedKey: r.wrapped_key,
+  expiresAt: r.expires_at,
+  usedAt: r.used_at,
+});
+
+/**
+ * The embedded store: one SQLite file in DATA_DIR, WAL mode, every multi-row change in one
+ * transaction with synchronous=FULL, so a crash at any point leaves either the old or the new state.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmt;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+    this.stmt = {
+      insertClient: db.prepare('INSERT INTO clients (client_id, record, created_at) VALUES (?, ?, ?)'),
+      getClient: db.prepare<[string], { record: string }>('SELECT record FROM clients WHERE client_id = ?'),
+      putFlow: db.prepare('INSERT OR REPLACE INTO flows (id, kind, data, expires_at) VALUES (?, ?, ?, ?)'),
+      takeFlow: db.prepare<[string, string], { data: string; expires_at: number }>(
+        'DELETE FROM flows WHERE id = ? AND kind = ? RETURNING data, expires_at',
+      ),
+      insertGrant: db.prepare(
+        `INSERT INTO grants (id, client_id, scope, resource, notion_user_id, notion_workspace_id, info, sealed_notion, created_at, last_used_at)
+         VALUES (@id, @clientId, @scope, @resource, @notionUserId, @notionWorkspaceId, @info, @sealedNotion, @createdAt, @lastUsedAt)`,
+      ),
+      insertCode: db.prepare(
+        `INSERT INTO codes (hash, grant_id, client_id, redirect_uri, code_challenge, resource, scope, wrapped_key, expires_at, used_at)
+         VALUES (@hash, @grantId, @clientId, @redirectUri, @codeChallenge, @resource, @scope, @wrappedKey, @expiresAt, @usedAt)`,
+      ),
+      getCode: db.prepare<[string], CodeRow>('SELECT * FROM codes WHERE hash = ?'),
+      useCode: db.prepare('UPDATE codes SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?'),
+      insertToken: db.prepare(
+        `INSERT INTO tokens (hash, grant_id, kind, scope, wrapped_key, expires_at, created_at, replaced_at)
+         VALUES (@hash, @grantId, @kind, @scope, @wrappedKey, @expiresAt, @createdAt, @replacedAt)`,
+      ),
+      getToken: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE hash = ?'),
+      getGrant: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE id = ?'),
+      // A rotated refresh token lives on only for the grace period.
+      markReplaced: db.prepare('UPDATE tokens SET replaced_at = @now, expires_at = MIN(expires_at, @until) WHERE hash = @hash'),
+      dropOtherRefresh: db.prepare(
+        "DELETE FROM tokens WHERE grant_id = ? AND kind = 'refresh' AND hash <> ? AND (created_at > ? OR replaced_at IS NOT NULL)",
+      ),
+      deleteToken: db.prepare('DELETE FROM tokens WHERE hash = ?'),
+      countLive: db.prepare<{ grantId: string; now: number }, { n: number }>(
+        `SELECT (SELECT COUNT(*) FROM tokens WHERE grant_id = @grantId AND expires_at > @now AND replaced_at IS NULL)
+              + (SELECT COUNT(*) FROM codes WHERE grant_id = @grantId AND used_at IS NULL AND expires_at > @now) AS n`,
+      ),
+      deleteGrant: db.prepare('DELETE FROM grants WHERE id = ?'),
+      updateNotion: db.prepare('UPDATE grants SET sealed_notion = ? WHERE id = ?'),
+      touchGrant: db.prepare('UPDATE grants SET last_used_at = ? WHERE id = ?'),
+    };
+  }
+
+  /**
+   * Opens (or creates) the store and checks it: integrity, schema version, and that it was
+   * written with the same SESSION_SECRET (`keyCheck`). Any mismatch throws StoreOpenError.
+   */
+  static open(dataDir: string, keyCheck: string): SqliteStore {
+    const dir = resolve(dataDir);
+    const file = join(dir, SQLITE_FILE);
+    let db: Database.Database;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
+      db.exec(SCHEMA);
+    } catch (err) {
+      throw new StoreOpenError(
+        `cannot open the store at ${file}: ${(err as Error).message}. ` +
+          'Check DATA_DIR and its permissions; restore the file from a backup if it is corrupt (it is never replaced automatically).',
+      );
+    }
+    const meta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+    const version = meta.get('schema_version')?.value;
+    if (version && version !== SCHEMA_VERSION) {
+      db.close();
+      throw new StoreOpenError(`the store at ${file} has schema version ${version}; this build reads version ${SCHEMA_VERSION}`);
+    }
+    const stored = meta.get('key_check')?.value;
+    if (stored && stored !== keyCheck) {
+      db.close();
+      throw new StoreOpenError(
+        `SESSION_SECRET does not match the one the store at ${file} was written with. ` +
+          'Restore the previous SESSION_SECRET; the data is never replaced automatically.',
+      );
+    }
+    if (!stored) {
+      const put = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
+      db.transaction(() => {
+        put.run('schema_version', SCHEMA_VERSION);
+        put.run('key_check', keyCheck);
+      })();
+    }
+    return new SqliteStore(db);
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async createClient(client: ClientRecord): Promise<void> {
+    this.stmt.insertClient.run(client.clientId, JSON.stringify(client), client.createdAt);
+  }
+
+  async getClient(clientId: string): Promise<ClientRecord | null> {
+    const row = this.stmt.getClient.get(clientId);
+    return row ? (JSON.parse(row.record) as ClientRecord) : null;
+  }
+
+  async putFlow(id: string, kind: FlowKind, data: unknown, expiresAt: number): Promise<void> {
+    this.stmt.putFlow.run(id, kind, JSON.stringify(data), expiresAt);
+  }
+
+  async takeFlow(id: string, kind: FlowKind, now: number): Promise<unknown | null> {
+    const row = this.stmt.takeFlow.get(id, kind);
+    if (!row || row.expires_at <= now) return null;
+    return JSON.parse(row.data) as unknown;
+  }
+
+  async createGrant(grant: GrantRecord, code: CodeRecord): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt.insertGrant.run({ ...grant, info: JSON.stringify(grant.info) });
+      this.stmt.insertCode.run(code);
+    })();
+  }
+
+  async getCode(hash: string): Promise<CodeRecord | null> {
+    const row = this.stmt.getCode.get(hash);
+    return row ? toCode(row) : null;
+  }
+
+  async redeemCode(hash: string, now: number, tokens: TokenRecord[]): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.stmt.useCode.run(now, hash, now).changes !== 1) return false;
+      for (const t of tokens) this.stmt.insertToken.run(t);
+      return true;
+    }).immediate();
+  }
+
+  async getToken(hash: string): Promise<{ token: TokenRecord; grant: GrantRecord } | null> {
+    const row = this.stmt.getToken.get(hash);
+    if (!row) return null;
+    const grant = this.stmt.getGrant.get(row.grant_id);
+    return grant ? { token: toToken(row), grant: toGrant(grant) } : null;
+  }
+
+  async rotateRefreshToken(oldHash: string, now: number, graceMs: number, tokens: TokenRecord[]): Promise<boolean> {
+    return this.db.transaction(() => {
+      const old = this.stmt.getToken.get(oldHash);
+      if (!old || old.kind !== 'refresh' || old.expires_at <= now) return false;
+      if (old.replaced_at !== null) {
+        // A retry with the previous token inside its grace period (its expiry was cut to it):
+        // it supersedes the successor that the client evidently never received.
+        this.stmt.dropOtherRefresh.run(old.grant_id, oldHash, old.created_at);
+      } else {
+        // Keep at most one previous token per grant: this one.
+        this.stmt.dropOtherRefresh.run(old.grant_id, oldHash, Number.MAX_SAFE_INTEGER);
+        this.stmt.markReplaced.run({ now, until: now + graceMs, hash: oldHash });
+      }
+      for (const t of tokens) this.stmt.insertToken.run(t);
+      return true;
+    }).immediate();
+  }
+
+  async deleteToken(hash: string): Promise<void> {
+    this.stmt.deleteToken.run(hash);
+  }
+
+  async countLiveCredentials(grantId: string, now: number): Promise<number> {
+    return this.stmt.countLive.get({ grantId, now })?.n ?? 0;
+  }
+
+  async deleteGrant(grantId: string): Promise<void> {
+    this.stmt.deleteGrant.run(grantId);
+  }
+
+  async updateGrantNotion(grantId: string, sealedNotion: string): Promise<void> {
+    this.stmt.updateNotion.run(sealedNotion, grantId);
+  }
+
+  async touchGrant(grantId: string, now: number): Promise<void> {
+    this.stmt.touchGrant.run(now, grantId);
+  }
+
+  async sweep(now: number): Promise<number> {
+    return this.db.transaction(() => {
+      let removed = 0;
+      removed += this.db.prepare('DELETE FROM flows WHERE expires_at <= ?').run(now).changes;
+      removed += this.db.prepare('DELETE FROM tokens WHERE expires_at <= ?').run(now).changes;
+      removed += this.db.prepare('DELETE FROM codes WHERE expires_at <= ?').run(now).changes;
+      // A grant with nothing left that could ever use it is dead.
+      removed += this.db
+        .prepare(
+          `DELETE FROM grants WHERE NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.grant_id = grants.id)
+             AND NOT EXISTS (SELECT 1 FROM codes WHERE codes.grant_id = grants.id)`,
+        )
+        .run().changes;
+      return removed;
+    })();
+  }
+
+  async stats(now: number): Promise<StoreStats> {
+    const one = (sql: string, ...args: unknown[]) =>
+      (this.db.prepare(sql).get(...args) as { n: number }).n;
+    return {
+      clients: one('SELECT COUNT(*) AS n FROM clients'),
+      grants: one('SELECT COUNT(*) AS n FROM grants'),
+      liveTokens: one('SELECT COUNT(*) AS n FROM tokens WHERE expires_at > ?', now),
+      pendingFlows: one('SELECT COUNT(*) AS n FROM flows WHERE expires_at > ?', now),
+    };
+  }
+}

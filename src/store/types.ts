@@ -1,0 +1,115 @@
+/**
+ * The storage contract. The OAuth and MCP code talk only to this interface; each backend
+ * (SQLite by default) must keep every guarantee documented here. All times are epoch ms.
+ * docs/storage.md describes the records and which fields are hashed or encrypted.
+ */
+
+export type TokenEndpointAuthMethod = 'none' | 'client_secret_post' | 'client_secret_basic';
+
+export interface ClientRecord {
+  clientId: string;
+  /** SHA-256 of the client secret; absent for public clients. */
+  secretHash?: string;
+  clientName?: string;
+  redirectUris: string[];
+  grantTypes: string[];
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  /** Registration metadata as accepted, echoed back by DCR. */
+  metadata: Record<string, unknown>;
+  createdAt: number;
+}
+
+/** What the user approved, and the Notion connection it runs on. */
+export interface GrantRecord {
+  id: string;
+  clientId: string;
+  /** Space-separated scopes granted by the user. */
+  scope: string;
+  resource: string;
+  notionUserId: string | null;
+  notionWorkspaceId: string | null;
+  /** Display data: workspace name, user name/email, client name. Never secret. */
+  info: Record<string, string | null>;
+  /** Notion tokens sealed under the grant key (see lib/crypto.ts). */
+  sealedNotion: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export interface CodeRecord {
+  hash: string;
+  grantId: string;
+  clientId: string;
+  redirectUri: string;
+  codeChallenge: string;
+  resource: string;
+  scope: string;
+  wrappedKey: string;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+export type TokenKind = 'access' | 'refresh';
+
+export interface TokenRecord {
+  hash: string;
+  grantId: string;
+  kind: TokenKind;
+  scope: string;
+  wrappedKey: string;
+  expiresAt: number;
+  createdAt: number;
+  /** Set on a refresh token once it has been rotated; it then lives only for the grace period. */
+  replacedAt: number | null;
+}
+
+export type FlowKind = 'consent' | 'notion';
+
+export interface StoreStats {
+  clients: number;
+  grants: number;
+  liveTokens: number;
+  pendingFlows: number;
+}
+
+export interface Store {
+  /** Throws when the backend does not answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  createClient(client: ClientRecord): Promise<void>;
+  getClient(clientId: string): Promise<ClientRecord | null>;
+
+  /** Short-lived browser flow state (consent screen, Notion round trip). */
+  putFlow(id: string, kind: FlowKind, data: unknown, expiresAt: number): Promise<void>;
+  /** Returns and deletes the flow in one step: a second call gets null. */
+  takeFlow(id: string, kind: FlowKind, now: number): Promise<unknown | null>;
+
+  /** Stores a new grant together with its authorization code, atomically. */
+  createGrant(grant: GrantRecord, code: CodeRecord): Promise<void>;
+  getCode(hash: string): Promise<CodeRecord | null>;
+  /**
+   * Marks the code used and stores the tokens issued from it, atomically.
+   * Returns false when the code was already used (or is gone): the caller treats that as replay.
+   */
+  redeemCode(hash: string, now: number, tokens: TokenRecord[]): Promise<boolean>;
+
+  getToken(hash: string): Promise<{ token: TokenRecord; grant: GrantRecord } | null>;
+  /**
+   * Rotates a refresh token, atomically: marks `oldHash` replaced (or, if it already was and is
+   * within `graceMs`, drops its newer successors), then stores `tokens`.
+   * Returns false when `oldHash` is unknown, expired or past its grace period.
+   */
+  rotateRefreshToken(oldHash: string, now: number, graceMs: number, tokens: TokenRecord[]): Promise<boolean>;
+  deleteToken(hash: string): Promise<void>;
+  /** Number of tokens and unused codes of the grant that can still be used. */
+  countLiveCredentials(grantId: string, now: number): Promise<number>;
+  /** Deletes the grant with all its tokens and codes. */
+  deleteGrant(grantId: string): Promise<void>;
+  updateGrantNotion(grantId: string, sealedNotion: string): Promise<void>;
+  touchGrant(grantId: string, now: number): Promise<void>;
+
+  /** Removes expired rows. Returns how many were removed. */
+  sweep(now: number): Promise<number>;
+  stats(now: number): Promise<StoreStats>;
+}

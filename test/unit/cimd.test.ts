@@ -1,0 +1,414 @@
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import type { lookup as dnsLookup, LookupOptions } from 'node:dns';
+import { describe, it, expect } from 'vitest';
+import { OAuthError } from '../../src/errors.js';
+import { CimdResolver, createSafeFetcher, isCimdClientId, isPublicAddress, type CimdFetcher, type FetchedDocument } from '../../src/oauth/cimd.js';
+
+const CLAUDE_URL = 'https://claude.ai/oauth/mcp-oauth-client-metadata';
+const CLAUDE_DOC = {
+  client_id: CLAUDE_URL,
+  client_name: 'Claude',
+  client_uri: 'https://claude.ai',
+  redirect_uris: ['https://claude.ai/api/mcp/auth_callback', 'https://claude.com/api/mcp/auth_callback'],
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'none',
+};
+
+/** A fetcher serving fixed responses, counting calls. */
+function fakeFetcher(respond: (url: string) => Partial<FetchedDocument> & { json?: unknown }) {
+  const calls: string[] = [];
+  const fetch: CimdFetcher = async (url) => {
+    calls.push(url);
+    const r = respond(url);
+    return { status: r.status ?? 200, headers: r.headers ?? {}, body: r.body ?? JSON.stringify(r.json) };
+  };
+  return { fetch, calls };
+}
+
+const serve = (json: unknown, headers: Record<string, string> = {}) => fakeFetcher(() => ({ json, headers }));
+
+async function rejection(p: Promise<unknown>): Promise<OAuthError> {
+  const err = await p.then(
+    () => expect.fail('expected a rejection'),
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OAuthError);
+  expect((err as OAuthError).code).toBe('invalid_client');
+  return err as OAuthError;
+}
+
+describe('CimdResolver: validation', () => {
+  it("accepts Claude's real document", async () => {
+    const { fetch } = serve(CLAUDE_DOC);
+    const client = await new CimdResolver({ fetch, now: () => 1234 }).resolve(CLAUDE_URL);
+    expect(client).toEqual({
+      clientId: CLAUDE_URL,
+      clientName: 'Claude',
+      redirectUris: CLAUDE_DOC.redirect_uris,
+      grantTypes: ['authorization_code', 'refresh_token'],
+      tokenEndpointAuthMethod: 'none',
+      metadata: CLAUDE_DOC,
+      createdAt: 1234,
+    });
+    expect(client.secretHash).toBeUndefined();
+  });
+
+  it('defaults grant types and keeps only present metadata fields', async () => {
+    const { fetch } = serve({ client_id: CLAUDE_URL, redirect_uris: ['http://127.0.0.1:3000/cb'], extra: 'dropped' });
+    const client = await new CimdResolver({ fetch }).resolve(CLAUDE_URL);
+    expect(client.grantTypes).toEqual(['authorization_code', 'refresh_token']);
+    expect(client.metadata).toEqual({ client_id: CLAUDE_URL, redirect_uris: ['http://127.0.0.1:3000/cb'] });
+  });
+
+  it('truncates a long client_name to 100 characters', async () => {
+    const { fetch } = serve({ ...CLAUDE_DOC, client_name: 'x'.repeat(300) });
+    const client = await new CimdResolver({ fetch }).resolve(CLAUDE_URL);
+    expect(client.clientName).toBe('x'.repeat(100));
+  });
+
+  it('rejects a client_id that is not the URL itself', async () => {
+    const { fetch } = serve({ ...CLAUDE_DOC, client_id: 'https://claude.ai/other' });
+    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    expect(err.description).toMatch(/client_id/);
+  });
+
+  it('rejects a client_id that is not a CIMD URL without fetching', async () => {
+    const { fetch, calls } = serve(CLAUDE_DOC);
+    await rejection(new CimdResolver({ fetch }).resolve('http://claude.ai/oauth/x'));
+    expect(calls).toHaveLength(0);
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['empty', []],
+    ['not strings', [42]],
+  ])('rejects redirect_uris %s', async (_label, redirectUris) => {
+    const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: redirectUris });
+    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    expect(err.description).toMatch(/redirect_uris/);
+  });
+
+  it.each(['http://evil.example/cb', 'http://10.0.0.1/cb', 'https://claude.ai/cb#frag', 'myapp:/cb', '/relative'])(
+    'rejects redirect_uri %s',
+    async (uri) => {
+      const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: ['https://claude.ai/ok', uri] });
+      const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+      expect(err.description).toContain(JSON.stringify(uri));
+    },
+  );
+
+  it.each(['http://localhost:8080/cb', 'http://127.0.0.1/cb', 'http://[::1]:9/cb'])('accepts loopback http redirect_uri %s', async (uri) => {
+    const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: [uri] });
+    expect((await new CimdResolver({ fetch }).resolve(CLAUDE_URL)).redirectUris).toEqual([uri]);
+  });
+
+  it.each([
+    ['client_secret', { client_secret: 's3cret' }, /secret/],
+    ['client_secret_expires_at', { client_secret_expires_at: 0 }, /secret/],
+    ['client_secret_post', { token_endpoint_auth_method: 'client_secret_post' }, /token_endpoint_auth_method/],
+    ['private_key_jwt', { token_endpoint_auth_method: 'private_key_jwt' }, /token_endpoint_auth_method/],
+    ['an unsupported grant type', { grant_types: ['authorization_code', 'client_credentials'] }, /client_credentials/],
+    ['a non-string client_name', { client_name: 7 }, /client_name/],
+    ['response_types token', { response_types: ['token'] }, /response_types/],
+  ])('rejects %s', async (_label, extra, message) => {
+    const { fetch } = serve({ ...CLAUDE_DOC, ...extra });
+    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    expect(err.description).toMatch(message);
+  });
+
+  it('rejects a document larger than maxBytes even when the fetcher returned it', async () => {
+    const { fetch } = serve({ ...CLAUDE_DOC, client_uri: `https://claude.ai/${'a'.repeat(6000)}` });
+    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    expect(err.description).toBe(`client metadata document at ${CLAUDE_URL} is too large (over 5120 bytes)`);
+  });
+
+  it('passes limits to the fetcher and reports its failure', async () => {
+    const seen: unknown[] = [];
+    const fetch: CimdFetcher = async (_url, opts) => {
+      seen.push(opts);
+      throw new Error('response is over 5120 bytes');
+    };
+    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    expect(seen).toEqual([{ timeoutMs: 5000, maxBytes: 5120 }]);
+    expect(err.description).toContain('over 5120 bytes');
+  });
+
+  it.each([404, 500, 204])('rejects HTTP %i', async (status) => {
+    const { fetch } = fakeFetcher(() => ({ status, json: CLAUDE_DOC }));
+    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    expect(err.description).toContain(`HTTP ${status}`);
+  });
+
+  it.each([301, 302, 307, 308])('rejects a %i redirect', async (status) => {
+    const { fetch } = fakeFetcher(() => ({ status, headers: { location: 'http://127.0.0.1/' }, body: '' }));
+    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    expect(err.description).toMatch(/redirect/);
+  });
+
+  it.each([
+    ['not JSON', '<html>hello</html>', /not valid JSON/],
+    ['a JSON array', '[]', /not a JSON object/],
+    ['JSON null', 'null', /not a JSON object/],
+  ])('rejects a body that is %s', async (_label, body, message) => {
+    const { fetch } = fakeFetcher(() => ({ body }));
+    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    expect(err.description).toMatch(message);
+  });
+});
+
+describe('CimdResolver: caching', () => {
+  it('serves a second resolve from cache', async () => {
+    const { fetch, calls } = serve(CLAUDE_DOC);
+    const resolver = new CimdResolver({ fetch });
+    const a = await resolver.resolve(CLAUDE_URL);
+    const b = await resolver.resolve(CLAUDE_URL);
+    expect(b).toEqual(a);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('does not cache with Cache-Control: no-store', async () => {
+    const { fetch, calls } = serve(CLAUDE_DOC, { 'cache-control': 'private, no-store' });
+    const resolver = new CimdResolver({ fetch });
+    await resolver.resolve(CLAUDE_URL);
+    await resolver.resolve(CLAUDE_URL);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('honours max-age with an injected clock', async () => {
+    let now = 0;
+    const { fetch, calls } = serve(CLAUDE_DOC, { 'cache-control': 'public, max-age=60' });
+    const resolver = new CimdResolver({ fetch, now: () => now });
+    await resolver.resolve(CLAUDE_URL);
+    now = 59_999;
+    await resolver.resolve(CLAUDE_URL);
+    expect(calls).toHaveLength(1);
+    now = 60_000;
+    await resolver.resolve(CLAUDE_URL);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('caps max-age at maxCacheTtlMs and defaults to defaultCacheTtlMs', async () => {
+    let now = 0;
+    const capped = serve(CLAUDE_DOC, { 'cache-control': 'max-age=999999' });
+    const r1 = new CimdResolver({ fetch: capped.fetch, now: () => now, maxCacheTtlMs: 1000 });
+    await r1.resolve(CLAUDE_URL);
+    now = 1000;
+    await r1.resolve(CLAUDE_URL);
+    expect(capped.calls).toHaveLength(2);
+
+    now = 0;
+    const plain = serve(CLAUDE_DOC);
+    const r2 = new CimdResolver({ fetch: plain.fetch, now: () => now, defaultCacheTtlMs: 500 });
+    await r2.resolve(CLAUDE_URL);
+    now = 499;
+    await r2.resolve(CLAUDE_URL);
+    expect(plain.calls).toHaveLength(1);
+    now = 500;
+    await r2.resolve(CLAUDE_URL);
+    expect(plain.calls).toHaveLength(2);
+  });
+
+  it('never caches failures', async () => {
+    let status = 500;
+    const { fetch, calls } = fakeFetcher(() => ({ status, json: CLAUDE_DOC }));
+    const resolver = new CimdResolver({ fetch });
+    await rejection(resolver.resolve(CLAUDE_URL));
+    status = 200;
+    expect((await resolver.resolve(CLAUDE_URL)).clientId).toBe(CLAUDE_URL);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('shares one in-flight fetch between concurrent resolves', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const fetch: CimdFetcher = async () => {
+      calls++;
+      await gate;
+      return { status: 200, headers: { 'cache-control': 'no-store' }, body: JSON.stringify(CLAUDE_DOC) };
+    };
+    const resolver = new CimdResolver({ fetch });
+    const both = Promise.all([resolver.resolve(CLAUDE_URL), resolver.resolve(CLAUDE_URL)]);
+    release();
+    const [a, b] = await both;
+    expect(a).toBe(b);
+    expect(calls).toBe(1);
+  });
+
+  it('evicts the least recently used entry beyond maxEntries', async () => {
+    const urls = ['https://a.example/c', 'https://b.example/c', 'https://c.example/c'];
+    const { fetch, calls } = fakeFetcher((url) => ({ json: { client_id: url, redirect_uris: ['https://a.example/cb'] } }));
+    const resolver = new CimdResolver({ fetch, maxEntries: 2 });
+    await resolver.resolve(urls[0]!);
+    await resolver.resolve(urls[1]!);
+    await resolver.resolve(urls[0]!); // a is now the most recent
+    await resolver.resolve(urls[2]!); // evicts b
+    expect(calls).toEqual([urls[0], urls[1], urls[2]]);
+    await resolver.resolve(urls[0]!);
+    await resolver.resolve(urls[1]!);
+    expect(calls).toEqual([urls[0], urls[1], urls[2], urls[1]]);
+  });
+});
+
+describe('isCimdClientId', () => {
+  it.each([
+    [CLAUDE_URL, true],
+    ['https://example.com/client.json', true],
+    ['https://example.com:8443/c', true],
+    ['http://example.com/c', false],
+    ['https://example.com', false],
+    ['https://example.com/', false],
+    ['https://example.com/c?x=1', false],
+    ['https://example.com/c?', false],
+    ['https://example.com/c#f', false],
+    ['https://user:pw@example.com/c', false],
+    ['https://user@example.com/c', false],
+    ['https://example.com/a/../c', false],
+    ['https://example.com/./c', false],
+    ['https://example.com/a/%2e%2e/c', false],
+    ['HTTPS://Example.com/c', false],
+    ['not a url', false],
+    ['', false],
+  ])('%s → %s', (id, expected) => {
+    expect(isCimdClientId(id)).toBe(expected);
+  });
+});
+
+describe('isPublicAddress', () => {
+  it.each([
+    ['8.8.8.8', true],
+    ['1.1.1.1', true],
+    ['93.184.216.34', true],
+    ['2606:4700::1111', true],
+    ['2001:4860:4860::8888', true],
+    ['::ffff:8.8.8.8', true],
+    ['127.0.0.1', false],
+    ['127.255.255.254', false],
+    ['10.0.0.1', false],
+    ['172.16.0.1', false],
+    ['172.31.255.255', false],
+    ['192.168.1.1', false],
+    ['169.254.169.254', false],
+    ['100.64.0.1', false],
+    ['0.0.0.0', false],
+    ['0.1.2.3', false],
+    ['224.0.0.1', false],
+    ['240.0.0.1', false],
+    ['255.255.255.255', false],
+    ['192.0.2.1', false],
+    ['198.51.100.1', false],
+    ['203.0.113.1', false],
+    ['198.18.0.1', false],
+    ['::1', false],
+    ['::', false],
+    ['fe80::1', false],
+    ['fc00::1', false],
+    ['fd12:3456::1', false],
+    ['ff02::1', false],
+    ['2001:db8::1', false],
+    ['2002:7f00:1::1', false],
+    ['::ffff:127.0.0.1', false],
+    ['::ffff:10.0.0.1', false],
+    ['::ffff:169.254.169.254', false],
+    ['0:0:0:0:0:ffff:7f00:1', false],
+    ['64:ff9b::7f00:1', false],
+    ['fe80::1%eth0', false],
+    ['not-an-ip', false],
+    ['', false],
+  ])('%s → %s', (ip, expected) => {
+    expect(isPublicAddress(ip)).toBe(expected);
+  });
+});
+
+describe('createSafeFetcher', () => {
+  const opts = { timeoutMs: 2000, maxBytes: 5120 };
+
+  /** A TCP listener that only counts connections: proves nothing ever reached it. */
+  async function tcpCounter(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+    let count = 0;
+    const server: Server = createNetServer((socket) => {
+      count++;
+      socket.destroy();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      port: (server.address() as AddressInfo).port,
+      connections: () => count,
+      close: () => new Promise<void>((r) => server.close(() => r())),
+    };
+  }
+
+  /** A fake dns.lookup answering every name with the given addresses. */
+  function fakeLookup(addresses: string[]) {
+    const asked: string[] = [];
+    const lookup = ((hostname: string, options: LookupOptions, cb: (...args: unknown[]) => void) => {
+      asked.push(hostname);
+      const all = addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+      if (options.all) cb(null, all);
+      else cb(null, all.at(-1)?.address, all.at(-1)?.family);
+    }) as unknown as typeof dnsLookup;
+    return { lookup, asked };
+  }
+
+  it('refuses a literal loopback IP before connecting', async () => {
+    const counter = await tcpCounter();
+    try {
+      await expect(createSafeFetcher()(`https://127.0.0.1:${counter.port}/x`, opts)).rejects.toThrow(/127\.0\.0\.1 is not a public address/);
+      await expect(createSafeFetcher()(`https://[::ffff:127.0.0.1]:${counter.port}/x`, opts)).rejects.toThrow(/not a public address/);
+      expect(counter.connections()).toBe(0);
+    } finally {
+      await counter.close();
+    }
+  });
+
+  it('refuses a name that resolves to a non-public address (DNS rebinding)', async () => {
+    const counter = await tcpCounter();
+    const { lookup, asked } = fakeLookup(['127.0.0.1']);
+    try {
+      await expect(createSafeFetcher(lookup)(`https://evil.example:${counter.port}/x`, opts)).rejects.toThrow(
+        /evil\.example resolves to 127\.0\.0\.1, which is not a public address/,
+      );
+      expect(asked).toEqual(['evil.example']);
+      expect(counter.connections()).toBe(0);
+    } finally {
+      await counter.close();
+    }
+  });
+
+  it('refuses when any resolved address is non-public', async () => {
+    const counter = await tcpCounter();
+    const { lookup } = fakeLookup(['8.8.8.8', '10.0.0.1']);
+    try {
+      await expect(createSafeFetcher(lookup)(`https://mixed.example:${counter.port}/x`, opts)).rejects.toThrow(/10\.0\.0\.1, which is not a public address/);
+      expect(counter.connections()).toBe(0);
+    } finally {
+      await counter.close();
+    }
+  });
+
+  it('never contacts a plain-HTTP server', async () => {
+    let requests = 0;
+    const server = createHttpServer((_req, res) => {
+      requests++;
+      res.end(JSON.stringify(CLAUDE_DOC));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const { lookup, asked } = fakeLookup(['8.8.8.8']);
+    try {
+      await expect(createSafeFetcher(lookup)(`http://localhost:${port}/x`, opts)).rejects.toThrow(/only https/);
+      expect(requests).toBe(0);
+      expect(asked).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('turns a refusal into invalid_client through the resolver', async () => {
+    const { lookup } = fakeLookup(['169.254.169.254']);
+    const err = await rejection(new CimdResolver({ fetch: createSafeFetcher(lookup) }).resolve('https://metadata.example/c'));
+    expect(err.description).toMatch(/not a public address/);
+  });
+});
