@@ -66,7 +66,8 @@ export function createHttpApp(deps: { config: Config; store: Store; grants: Gran
   );
 
   const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 50 });
-  const json = (limit: string) => express.json({ limit, strict: true });
+  // Not strict: a bare JSON value must reach the JSON-RPC layer as Invalid Request, not a parse error.
+  const json = (limit: string) => express.json({ limit, strict: false });
   const registerLimit = rateLimit({
     windowMs: 60 * 60 * 1000,
     limit: config.rateLimits.registerPerHour,

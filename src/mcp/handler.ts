@@ -109,6 +109,8 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: Client;
       res.status(202).end();
       return;
     }
-    res.status(200).json(batch ? replies : replies[0]);
+    // Nothing valid at all is a bad HTTP request too; otherwise errors travel inside JSON-RPC.
+    const allInvalid = replies.length === messages.length && replies.every((r) => r.error?.code === ErrorCode.InvalidRequest);
+    res.status(allInvalid ? 400 : 200).json(batch ? replies : replies[0]);
   };
 }
