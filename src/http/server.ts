@@ -121,7 +121,7 @@ export function createHttpApp(deps: { config: Config; store: Store; grants: Gran
       const message = tooLarge ? 'Request body too large' : 'Request body is not valid JSON or form data';
       if (style === 'mcp') res.status(status).json({ jsonrpc: '2.0', id: null, error: { code: tooLarge ? -32600 : -32700, message: tooLarge ? message : 'Parse error' } });
       else if (style === 'page') sendErrorPage(res, new PageError('Something was wrong with that form', message, 'Go back and try again.', status));
-      else res.status(status).json({ error: 'invalid_request', error_description: message });
+      else res.status(status).set('Cache-Control', 'no-store').json({ error: 'invalid_request', error_description: message });
       return;
     }
     if (err instanceof OAuthError) {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
@@ -144,6 +144,29 @@ const toCode = (r: CodeRow): CodeRecord => ({
 });
 
 /**
+ * Read-only checks of an existing store: integrity, schema version, and the SESSION_SECRET check
+ * value. Throws a plain error for an unreadable file and StoreOpenError for a mismatch.
+ */
+function verify(db: Database.Database, file: string, keyCheck: string): void {
+  const check = db.pragma('quick_check', { simple: true });
+  if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+  if (!hasMeta) return;
+  const meta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+  const version = meta.get('schema_version')?.value;
+  if (version && version !== SCHEMA_VERSION) {
+    throw new StoreOpenError(`the store at ${file} has schema version ${version}; this build reads version ${SCHEMA_VERSION}`);
+  }
+  const stored = meta.get('key_check')?.value;
+  if (stored && stored !== keyCheck) {
+    throw new StoreOpenError(
+      `SESSION_SECRET does not match the one the store at ${file} was written with. ` +
+        'Restore the previous SESSION_SECRET; the data is never replaced automatically.',
+    );
+  }
+}
+
+/**
  * The embedded store: one SQLite file in DATA_DIR, WAL mode, every multi-row change in one
  * transaction with synchronous=FULL, so a crash at any point leaves either the old or the new state.
  */
@@ -178,9 +201,7 @@ export class SqliteStore implements Store {
       getGrant: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE id = ?'),
       // A rotated refresh token lives on only for the grace period.
       markReplaced: db.prepare('UPDATE tokens SET replaced_at = @now, expires_at = MIN(expires_at, @until) WHERE hash = @hash'),
-      dropOtherRefresh: db.prepare(
-        "DELETE FROM tokens WHERE grant_id = ? AND kind = 'refresh' AND hash <> ? AND (created_at > ? OR replaced_at IS NOT NULL)",
-      ),
+      dropOtherRefresh: db.prepare("DELETE FROM tokens WHERE grant_id = ? AND kind = 'refresh' AND hash <> ?"),
       deleteToken: db.prepare('DELETE FROM tokens WHERE hash = ?'),
       countLive: db.prepare<{ grantId: string; now: number }, { n: number }>(
         `SELECT (SELECT COUNT(*) FROM tokens WHERE grant_id = @grantId AND expires_at > @now AND replaced_at IS NULL)
@@ -195,47 +216,60 @@ export class SqliteStore implements Store {
   /**
    * Opens (or creates) the store and checks it: integrity, schema version, and that it was
    * written with the same SESSION_SECRET (`keyCheck`). Any mismatch throws StoreOpenError.
+   *
+   * An existing file is checked over a read-only connection first, so a store that is corrupt or
+   * belongs to another SESSION_SECRET is left byte for byte as it was: no switch to WAL mode, no
+   * schema changes, and no checkpoint of a pending -wal file on close.
    */
   static open(dataDir: string, keyCheck: string): SqliteStore {
     const dir = resolve(dataDir);
     const file = join(dir, SQLITE_FILE);
-    let db: Database.Database;
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      db = new Database(file);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('foreign_keys = ON');
-      db.pragma('busy_timeout = 5000');
-      const check = db.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
-      db.exec(SCHEMA);
-    } catch (err) {
-      throw new StoreOpenError(
+    const cannotOpen = (err: unknown) =>
+      new StoreOpenError(
         `cannot open the store at ${file}: ${(err as Error).message}. ` +
           'Check DATA_DIR and its permissions; restore the file from a backup if it is corrupt (it is never replaced automatically).',
       );
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw cannotOpen(err);
     }
-    const meta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
-    const version = meta.get('schema_version')?.value;
-    if (version && version !== SCHEMA_VERSION) {
-      db.close();
-      throw new StoreOpenError(`the store at ${file} has schema version ${version}; this build reads version ${SCHEMA_VERSION}`);
+
+    let checked = false;
+    if (existsSync(file)) {
+      let probe: Database.Database | undefined;
+      try {
+        probe = new Database(file, { readonly: true, fileMustExist: true });
+        probe.pragma('busy_timeout = 5000');
+        verify(probe, file, keyCheck);
+        checked = true;
+      } catch (err) {
+        // Only a writer can run crash recovery (hot journal, stale WAL index): then check below.
+        if (err instanceof StoreOpenError) throw err;
+        if (!/^SQLITE_(READONLY|CANTOPEN|BUSY)/.test(String((err as { code?: unknown }).code))) throw cannotOpen(err);
+      } finally {
+        probe?.close();
+      }
     }
-    const stored = meta.get('key_check')?.value;
-    if (stored && stored !== keyCheck) {
-      db.close();
-      throw new StoreOpenError(
-        `SESSION_SECRET does not match the one the store at ${file} was written with. ` +
-          'Restore the previous SESSION_SECRET; the data is never replaced automatically.',
-      );
-    }
-    if (!stored) {
+
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file);
+      db.pragma('busy_timeout = 5000');
+      if (!checked) verify(db, file, keyCheck);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      db.exec(SCHEMA);
       const put = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
-      db.transaction(() => {
+      const conn = db;
+      conn.transaction(() => {
         put.run('schema_version', SCHEMA_VERSION);
         put.run('key_check', keyCheck);
       })();
+    } catch (err) {
+      db?.close();
+      throw err instanceof StoreOpenError ? err : cannotOpen(err);
     }
     return new SqliteStore(db);
   }
@@ -298,15 +332,12 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       const old = this.stmt.getToken.get(oldHash);
       if (!old || old.kind !== 'refresh' || old.expires_at <= now) return false;
-      if (old.replaced_at !== null) {
-        // A retry with the previous token inside its grace period (its expiry was cut to it):
-        // it supersedes the successor that the client evidently never received.
-        this.stmt.dropOtherRefresh.run(old.grant_id, oldHash, old.created_at);
-      } else {
-        // Keep at most one previous token per grant: this one.
-        this.stmt.dropOtherRefresh.run(old.grant_id, oldHash, Number.MAX_SAFE_INTEGER);
-        this.stmt.markReplaced.run({ now, until: now + graceMs, hash: oldHash });
-      }
+      // A grant has one current refresh token and at most one previous one, so every other
+      // refresh token goes: on a fresh rotation the older previous one, on a retry with the
+      // previous token (inside its grace period, to which its expiry was cut) the successor
+      // that the client evidently never received.
+      this.stmt.dropOtherRefresh.run(old.grant_id, oldHash);
+      if (old.replaced_at === null) this.stmt.markReplaced.run({ now, until: now + graceMs, hash: oldHash });
       for (const t of tokens) this.stmt.insertToken.run(t);
       return true;
     }).immediate();

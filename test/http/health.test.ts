@@ -16,6 +16,6 @@ describe('GET /health', () => {
     await stack.app.store.close();
     const down = await fetch(`${stack.baseUrl}/health`);
     expect(down.status).toBe(503);
-    expect((await down.json()).status).toBe('unavailable');
+    expect(((await down.json()) as { status: string }).status).toBe('unavailable');
   });
 });
