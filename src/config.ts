@@ -22,7 +22,7 @@ const EnvSchema = z.object({
     .min(1, 'NOTION_OAUTH_CLIENT_SECRET is empty: copy the OAuth client secret of your Notion public integration'),
   BASE_URL: z.string({ error: 'BASE_URL is required: set it to the public origin, e.g. https://mcp.example.com' }),
   SESSION_SECRET: z.string({ error: 'SESSION_SECRET is required: generate one with `openssl rand -hex 32`' }),
-  HOST: z.string().min(1).default('127.0.0.1'),
+  HOST: z.string().min(1, 'HOST is empty: set it to the address to listen on, e.g. 127.0.0.1').default('127.0.0.1'),
   PORT: z.coerce
     .number({ error: 'PORT must be a number between 0 and 65535' })
     .int('PORT must be a whole number')
@@ -30,7 +30,7 @@ const EnvSchema = z.object({
     .max(65535, 'PORT must be between 0 and 65535')
     .default(8000),
   ADDITIONAL_ALLOWED_HOSTS: z.string().default(''),
-  DATA_DIR: z.string().min(1).default('./data'),
+  DATA_DIR: z.string().min(1, 'DATA_DIR is empty: set it to the directory for the store, e.g. ./data').default('./data'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
@@ -93,26 +93,45 @@ export class ConfigError extends Error {
   }
 }
 
+const REQUIRED = new Set(['NOTION_OAUTH_CLIENT_ID', 'NOTION_OAUTH_CLIENT_SECRET', 'BASE_URL', 'SESSION_SECRET']);
+
+/**
+ * Optional variables set to an empty string (`PORT=` in a .env template) count as unset, so they
+ * take their default; an empty PORT would otherwise coerce to 0 and listen on a random port.
+ */
+function withoutBlankOptionals(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (!REQUIRED.has(key) && key in EnvSchema.shape && value !== undefined && value.trim() === '') continue;
+    out[key] = value;
+  }
+  return out;
+}
+
 /** Reads and validates the environment once; lists every problem at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = EnvSchema.safeParse(env);
-  const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(issue.message);
-    throw new ConfigError(problems);
-  }
-  const e = parsed.data;
+  const input = withoutBlankOptionals(env);
+  const parsed = EnvSchema.safeParse(input);
+  const problems: string[] = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
+  // The checks below also run when the schema failed, so a missing variable does not hide an invalid one.
+  const text = (name: keyof typeof EnvSchema.shape, fallback?: string): string | undefined => {
+    const value = input[name] ?? fallback;
+    return typeof value === 'string' ? value : undefined;
+  };
 
-  const base = checkOrigin('BASE_URL', e.BASE_URL, problems, true);
-  const apiBase = checkOrigin('NOTION_API_BASE_URL', e.NOTION_API_BASE_URL, problems, false);
-  checkUrl('NOTION_OAUTH_AUTHORIZE_URL', e.NOTION_OAUTH_AUTHORIZE_URL, problems);
-  if (!hasEnoughEntropy(e.SESSION_SECRET)) {
+  const baseUrl = text('BASE_URL');
+  const base = baseUrl === undefined ? undefined : checkOrigin('BASE_URL', baseUrl, problems, true);
+  const apiBase = checkOrigin('NOTION_API_BASE_URL', text('NOTION_API_BASE_URL', 'https://api.notion.com')!, problems, false);
+  checkUrl('NOTION_OAUTH_AUTHORIZE_URL', text('NOTION_OAUTH_AUTHORIZE_URL', 'https://api.notion.com/v1/oauth/authorize')!, problems);
+  const sessionSecret = text('SESSION_SECRET');
+  if (sessionSecret !== undefined && !hasEnoughEntropy(sessionSecret)) {
     problems.push('SESSION_SECRET must hold at least 32 bytes of entropy: generate one with `openssl rand -hex 32`');
   }
-  if (e.REDIS_URL) {
+  if (text('REDIS_URL')) {
     problems.push('REDIS_URL is set, but this version only supports the embedded SQLite store: remove REDIS_URL');
   }
-  if (problems.length > 0 || !base || !apiBase) throw new ConfigError(problems);
+  if (!parsed.success || problems.length > 0 || !base || !apiBase) throw new ConfigError(problems);
+  const e = parsed.data;
 
   const baseHost = new URL(base).host.toLowerCase();
   const extraHosts = e.ADDITIONAL_ALLOWED_HOSTS.split(',')
@@ -190,11 +209,28 @@ function checkUrl(name: string, value: string, problems: string[]): void {
   }
 }
 
-/** Estimates entropy from length and alphabet; rejects short or repetitive secrets. */
+/**
+ * Estimates entropy from length and alphabet; rejects short or repetitive secrets. A secret that
+ * repeats a block (`abcdefghijklmnop` four times) counts only as long as that block.
+ */
 export function hasEnoughEntropy(secret: string): boolean {
   if (new Set(secret).size < 12) return false;
   const bitsPerChar = /^[0-9a-fA-F]+$/.test(secret) ? 4 : 6;
-  return secret.length * bitsPerChar >= 256;
+  // Only a block repeated at least twice counts: a random secret often ends the way it starts.
+  const period = smallestPeriod(secret);
+  const effectiveLength = period * 2 <= secret.length ? period : secret.length;
+  return effectiveLength * bitsPerChar >= 256;
+}
+
+/** Length of the shortest block whose repetition spells `s` (KMP failure function). */
+function smallestPeriod(s: string): number {
+  const fail = new Array<number>(s.length).fill(0);
+  for (let i = 1, k = 0; i < s.length; i++) {
+    while (k > 0 && s[i] !== s[k]) k = fail[k - 1]!;
+    if (s[i] === s[k]) k++;
+    fail[i] = k;
+  }
+  return s.length - (fail[s.length - 1] ?? 0);
 }
 
 export function isLoopbackHost(hostname: string): boolean {

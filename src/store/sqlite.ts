@@ -262,8 +262,7 @@ export class SqliteStore implements Store {
       db.pragma('foreign_keys = ON');
       db.exec(SCHEMA);
       const put = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
-      const conn = db;
-      conn.transaction(() => {
+      db.transaction(() => {
         put.run('schema_version', SCHEMA_VERSION);
         put.run('key_check', keyCheck);
       })();

@@ -1,0 +1,530 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomSecret, sha256 } from '../../src/lib/crypto.js';
+import { SQLITE_FILE, SqliteStore, StoreOpenError } from '../../src/store/sqlite.js';
+import type { ClientRecord, CodeRecord, GrantRecord, Store, TokenKind, TokenRecord } from '../../src/store/types.js';
+
+/**
+ * One backend under test. `open` opens (or reopens) the same backing data with a key check value;
+ * `dispose` removes the data after the test.
+ */
+export interface StoreBackend {
+  open(keyCheck: string): Promise<Store>;
+  dispose(): Promise<void>;
+}
+
+const KEY_CHECK = 'key-check-value-A';
+const T0 = 1_700_000_000_000;
+const MIN = 60_000;
+const DAY = 24 * 60 * MIN;
+
+function client(overrides: Partial<ClientRecord> = {}): ClientRecord {
+  return {
+    clientId: `client_${randomSecret(8)}`,
+    secretHash: sha256(randomSecret()),
+    clientName: 'Claude',
+    redirectUris: ['https://claude.ai/api/mcp/auth_callback'],
+    grantTypes: ['authorization_code', 'refresh_token'],
+    tokenEndpointAuthMethod: 'client_secret_post',
+    metadata: { client_name: 'Claude', nested: { list: [1, 'two', null] } },
+    createdAt: T0,
+    ...overrides,
+  };
+}
+
+function grant(overrides: Partial<GrantRecord> = {}): GrantRecord {
+  return {
+    id: `grant_${randomSecret(8)}`,
+    clientId: 'client_x',
+    scope: 'notion:read notion:write',
+    resource: 'https://mcp.example.com/mcp',
+    notionUserId: `user-${randomSecret(4)}`,
+    notionWorkspaceId: 'ws-1',
+    info: { workspaceName: 'Workspace A', userName: 'Ada', userEmail: null },
+    sealedNotion: `sealed.${randomSecret()}`,
+    createdAt: T0,
+    lastUsedAt: null,
+    ...overrides,
+  };
+}
+
+function code(grantId: string, overrides: Partial<CodeRecord> = {}): CodeRecord {
+  return {
+    hash: sha256(randomSecret()),
+    grantId,
+    clientId: 'client_x',
+    redirectUri: 'https://claude.ai/api/mcp/auth_callback',
+    codeChallenge: randomSecret(),
+    resource: 'https://mcp.example.com/mcp',
+    scope: 'notion:read notion:write',
+    wrappedKey: `kid.${randomSecret(40)}`,
+    expiresAt: T0 + 10 * MIN,
+    usedAt: null,
+    ...overrides,
+  };
+}
+
+function token(grantId: string, kind: TokenKind, overrides: Partial<TokenRecord> = {}): TokenRecord {
+  return {
+    hash: sha256(randomSecret()),
+    grantId,
+    kind,
+    scope: 'notion:read notion:write',
+    wrappedKey: `kid.${randomSecret(40)}`,
+    expiresAt: T0 + (kind === 'access' ? 30 : 90) * DAY,
+    createdAt: T0,
+    replacedAt: null,
+    ...overrides,
+  };
+}
+
+/**
+ * The guarantees of the Store interface (src/store/types.ts), for any backend: run it with
+ * `storeContract('redis', makeRedisBackend)` once another backend exists.
+ */
+export function storeContract(name: string, makeStore: () => Promise<StoreBackend>): void {
+  describe(`Store contract: ${name}`, () => {
+    let backend: StoreBackend;
+    let store: Store;
+
+    beforeEach(async () => {
+      backend = await makeStore();
+      store = await backend.open(KEY_CHECK);
+    });
+    afterEach(async () => {
+      await store.close();
+      await backend.dispose();
+    });
+
+    /** A grant with its code, stored; returns both. */
+    async function seedGrant(g: Partial<GrantRecord> = {}, c: Partial<CodeRecord> = {}) {
+      const gr = grant(g);
+      const co = code(gr.id, c);
+      await store.createGrant(gr, co);
+      return { grant: gr, code: co };
+    }
+
+    /** A grant whose code was redeemed for an access and a refresh token at `at`. */
+    async function seedTokens(at = T0) {
+      const { grant: gr, code: co } = await seedGrant();
+      const access = token(gr.id, 'access', { createdAt: at });
+      const refresh = token(gr.id, 'refresh', { createdAt: at });
+      expect(await store.redeemCode(co.hash, at, [access, refresh])).toBe(true);
+      return { grant: gr, code: co, access, refresh };
+    }
+
+    describe('ping and clients', () => {
+      it('answers ping', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+
+      it('round-trips a client record, and returns null for an unknown id', async () => {
+        const c = client();
+        await store.createClient(c);
+        expect(await store.getClient(c.clientId)).toEqual(c);
+        expect(await store.getClient('client_unknown')).toBeNull();
+      });
+
+      it('round-trips a public client without secretHash', async () => {
+        const c = client({ tokenEndpointAuthMethod: 'none' });
+        delete c.secretHash;
+        await store.createClient(c);
+        const got = await store.getClient(c.clientId);
+        expect(got).toEqual(c);
+        expect(got).not.toHaveProperty('secretHash');
+      });
+
+      it('refuses a second client with the same id', async () => {
+        const c = client();
+        await store.createClient(c);
+        await expect(store.createClient({ ...c, clientName: 'Impostor' })).rejects.toThrow();
+        expect((await store.getClient(c.clientId))?.clientName).toBe('Claude');
+      });
+    });
+
+    describe('flows', () => {
+      it('returns the flow data once, then null', async () => {
+        const data = { clientId: 'c', state: 'xyz', nested: { a: [1, 2] } };
+        await store.putFlow('flow-1', 'consent', data, T0 + 10 * MIN);
+        expect(await store.takeFlow('flow-1', 'consent', T0)).toEqual(data);
+        expect(await store.takeFlow('flow-1', 'consent', T0)).toBeNull();
+      });
+
+      it('does not hand a flow out under another kind', async () => {
+        await store.putFlow('flow-2', 'notion', { n: 1 }, T0 + 10 * MIN);
+        expect(await store.takeFlow('flow-2', 'consent', T0)).toBeNull();
+        expect(await store.takeFlow('unknown', 'notion', T0)).toBeNull();
+      });
+
+      it('refuses an expired flow, also at exactly its expiry, and does not hand it out later', async () => {
+        await store.putFlow('flow-3', 'consent', { n: 3 }, T0 + 10 * MIN);
+        expect(await store.takeFlow('flow-3', 'consent', T0 + 10 * MIN + 1)).toBeNull();
+        // Even with a clock that went back, the expired flow was consumed.
+        expect(await store.takeFlow('flow-3', 'consent', T0)).toBeNull();
+        await store.putFlow('flow-4', 'consent', { n: 4 }, T0 + 10 * MIN);
+        expect(await store.takeFlow('flow-4', 'consent', T0 + 10 * MIN)).toBeNull();
+      });
+
+      it('gives a flow taken concurrently to one caller only', async () => {
+        await store.putFlow('flow-5', 'notion', { n: 5 }, T0 + 10 * MIN);
+        const results = await Promise.all([
+          store.takeFlow('flow-5', 'notion', T0),
+          store.takeFlow('flow-5', 'notion', T0),
+          store.takeFlow('flow-5', 'notion', T0),
+        ]);
+        expect(results.filter((r) => r !== null)).toEqual([{ n: 5 }]);
+      });
+    });
+
+    describe('grants and codes', () => {
+      it('stores the grant with its code; getCode returns the code and getCode of an unknown hash null', async () => {
+        const { code: co } = await seedGrant();
+        expect(await store.getCode(co.hash)).toEqual(co);
+        expect(await store.getCode(sha256('unknown'))).toBeNull();
+      });
+
+      it('is atomic: a code that cannot be stored leaves no grant behind', async () => {
+        const first = await seedGrant();
+        const g = grant();
+        // Same code hash as an existing code: the insert of the code fails.
+        await expect(store.createGrant(g, code(g.id, { hash: first.code.hash }))).rejects.toThrow();
+        expect((await store.stats(T0)).grants).toBe(1);
+        expect(await store.countLiveCredentials(g.id, T0)).toBe(0);
+      });
+
+      it('redeems a code once: stores the tokens, marks the code used, and a second redeem returns false', async () => {
+        const { grant: gr, code: co } = await seedGrant();
+        const access = token(gr.id, 'access');
+        const refresh = token(gr.id, 'refresh');
+        expect(await store.redeemCode(co.hash, T0 + MIN, [access, refresh])).toBe(true);
+        expect((await store.getCode(co.hash))?.usedAt).toBe(T0 + MIN);
+        const got = await store.getToken(access.hash);
+        expect(got?.token).toEqual(access);
+        expect(got?.grant).toEqual(gr);
+        expect((await store.getToken(refresh.hash))?.token).toEqual(refresh);
+
+        const replayAccess = token(gr.id, 'access');
+        expect(await store.redeemCode(co.hash, T0 + 2 * MIN, [replayAccess])).toBe(false);
+        expect(await store.getToken(replayAccess.hash)).toBeNull();
+        expect((await store.getCode(co.hash))?.usedAt).toBe(T0 + MIN);
+      });
+
+      it('redeems a code once when two redemptions race', async () => {
+        const { grant: gr, code: co } = await seedGrant();
+        const a = token(gr.id, 'access');
+        const b = token(gr.id, 'access');
+        const results = await Promise.all([store.redeemCode(co.hash, T0, [a]), store.redeemCode(co.hash, T0, [b])]);
+        expect([...results].sort()).toEqual([false, true]);
+        const stored = [await store.getToken(a.hash), await store.getToken(b.hash)].filter(Boolean);
+        expect(stored).toHaveLength(1);
+        // The winner's token is the one stored.
+        expect(stored[0]?.token.hash).toBe(results[0] ? a.hash : b.hash);
+      });
+
+      it('refuses to redeem an expired or unknown code', async () => {
+        const { grant: gr, code: co } = await seedGrant({}, { expiresAt: T0 + MIN });
+        const t = token(gr.id, 'access');
+        expect(await store.redeemCode(co.hash, T0 + MIN, [t])).toBe(false);
+        expect(await store.getToken(t.hash)).toBeNull();
+        expect((await store.getCode(co.hash))?.usedAt).toBeNull();
+        expect(await store.redeemCode(sha256('nope'), T0, [token(gr.id, 'access')])).toBe(false);
+      });
+
+      it('updates the sealed Notion credentials and last use of a grant', async () => {
+        const { access, grant: gr } = await seedTokens();
+        await store.updateGrantNotion(gr.id, 'sealed.new');
+        await store.touchGrant(gr.id, T0 + 5 * MIN);
+        const got = await store.getToken(access.hash);
+        expect(got?.grant.sealedNotion).toBe('sealed.new');
+        expect(got?.grant.lastUsedAt).toBe(T0 + 5 * MIN);
+      });
+
+      it('deleteToken removes just that token', async () => {
+        const { access, refresh } = await seedTokens();
+        await store.deleteToken(access.hash);
+        expect(await store.getToken(access.hash)).toBeNull();
+        expect(await store.getToken(refresh.hash)).not.toBeNull();
+      });
+    });
+
+    describe('rotateRefreshToken', () => {
+      const GRACE = 60_000;
+
+      it('marks the old token replaced, cuts its expiry to now + grace, and stores the new tokens', async () => {
+        const { grant: gr, refresh } = await seedTokens();
+        const at = T0 + DAY;
+        const next = [token(gr.id, 'access', { createdAt: at }), token(gr.id, 'refresh', { createdAt: at })];
+        expect(await store.rotateRefreshToken(refresh.hash, at, GRACE, next)).toBe(true);
+        const old = await store.getToken(refresh.hash);
+        expect(old?.token.replacedAt).toBe(at);
+        expect(old?.token.expiresAt).toBe(at + GRACE);
+        for (const t of next) expect((await store.getToken(t.hash))?.token).toEqual(t);
+      });
+
+      it('never extends the old expiry when the grace period reaches past it', async () => {
+        const { grant: gr, refresh } = await seedTokens();
+        const at = refresh.expiresAt - 1000;
+        expect(await store.rotateRefreshToken(refresh.hash, at, GRACE, [token(gr.id, 'refresh', { createdAt: at })])).toBe(true);
+        expect((await store.getToken(refresh.hash))?.token.expiresAt).toBe(refresh.expiresAt);
+      });
+
+      it('accepts a retry with the old token inside the grace period and drops the successor it replaces', async () => {
+        const { grant: gr, refresh } = await seedTokens();
+        const at = T0 + DAY;
+        const successor = token(gr.id, 'refresh', { createdAt: at });
+        expect(await store.rotateRefreshToken(refresh.hash, at, GRACE, [successor])).toBe(true);
+
+        const retryAt = at + GRACE / 2;
+        const second = token(gr.id, 'refresh', { createdAt: retryAt });
+        expect(await store.rotateRefreshToken(refresh.hash, retryAt, GRACE, [second])).toBe(true);
+        expect(await store.getToken(successor.hash)).toBeNull();
+        expect((await store.getToken(second.hash))?.token).toEqual(second);
+        // The retry does not extend the old token's grace period.
+        expect((await store.getToken(refresh.hash))?.token.expiresAt).toBe(at + GRACE);
+        // Exactly one refresh token can still be used: the retry's.
+        expect(await store.countLiveCredentials(gr.id, retryAt)).toBe(2 /* first access + second refresh */);
+      });
+
+      it('drops the successor on a retry even when both were created in the same millisecond', async () => {
+        const { grant: gr, refresh } = await seedTokens(T0);
+        const successor = token(gr.id, 'refresh', { createdAt: T0 });
+        expect(await store.rotateRefreshToken(refresh.hash, T0, GRACE, [successor])).toBe(true);
+        const second = token(gr.id, 'refresh', { createdAt: T0 });
+        expect(await store.rotateRefreshToken(refresh.hash, T0, GRACE, [second])).toBe(true);
+        expect(await store.getToken(successor.hash)).toBeNull();
+        expect((await store.getToken(second.hash))?.token).toEqual(second);
+      });
+
+      it('refuses the old token after the grace period, storing nothing', async () => {
+        const { grant: gr, refresh } = await seedTokens();
+        const at = T0 + DAY;
+        const successor = token(gr.id, 'refresh', { createdAt: at });
+        expect(await store.rotateRefreshToken(refresh.hash, at, GRACE, [successor])).toBe(true);
+        const late = token(gr.id, 'refresh', { createdAt: at + GRACE });
+        expect(await store.rotateRefreshToken(refresh.hash, at + GRACE, GRACE, [late])).toBe(false);
+        expect(await store.rotateRefreshToken(refresh.hash, at + 10 * GRACE, GRACE, [late])).toBe(false);
+        expect(await store.getToken(late.hash)).toBeNull();
+        expect((await store.getToken(successor.hash))?.token).toEqual(successor);
+      });
+
+      it('rotates the successor normally, which retires the previous token', async () => {
+        const { grant: gr, refresh } = await seedTokens();
+        const r1 = token(gr.id, 'refresh', { createdAt: T0 + DAY });
+        expect(await store.rotateRefreshToken(refresh.hash, T0 + DAY, GRACE, [r1])).toBe(true);
+        const r2 = token(gr.id, 'refresh', { createdAt: T0 + DAY + 1000 });
+        expect(await store.rotateRefreshToken(r1.hash, T0 + DAY + 1000, GRACE, [r2])).toBe(true);
+        // At most one previous token per grant: the first one is gone, not merely replaced.
+        expect(await store.rotateRefreshToken(refresh.hash, T0 + DAY + 2000, GRACE, [token(gr.id, 'refresh')])).toBe(false);
+        expect((await store.getToken(r1.hash))?.token.replacedAt).toBe(T0 + DAY + 1000);
+        expect((await store.getToken(r2.hash))?.token.replacedAt).toBeNull();
+      });
+
+      it('returns false for an unknown hash and for an access token, storing nothing', async () => {
+        const { grant: gr, access } = await seedTokens();
+        const t = token(gr.id, 'refresh');
+        expect(await store.rotateRefreshToken(sha256('unknown'), T0, GRACE, [t])).toBe(false);
+        expect(await store.rotateRefreshToken(access.hash, T0, GRACE, [t])).toBe(false);
+        expect(await store.getToken(t.hash)).toBeNull();
+        expect((await store.getToken(access.hash))?.token.replacedAt).toBeNull();
+      });
+
+      it('returns false for an expired refresh token', async () => {
+        const { grant: gr, refresh } = await seedTokens();
+        expect(await store.rotateRefreshToken(refresh.hash, refresh.expiresAt, GRACE, [token(gr.id, 'refresh')])).toBe(false);
+        expect((await store.getToken(refresh.hash))?.token.replacedAt).toBeNull();
+      });
+    });
+
+    describe('countLiveCredentials', () => {
+      it('counts unused, unexpired codes and unreplaced, unexpired tokens only', async () => {
+        const { grant: gr, code: co } = await seedGrant();
+        expect(await store.countLiveCredentials(gr.id, T0)).toBe(1); // the unused code
+        expect(await store.countLiveCredentials(gr.id, co.expiresAt)).toBe(0); // expired code
+
+        const access = token(gr.id, 'access', { expiresAt: T0 + 30 * MIN });
+        const refresh = token(gr.id, 'refresh');
+        expect(await store.redeemCode(co.hash, T0, [access, refresh])).toBe(true);
+        expect(await store.countLiveCredentials(gr.id, T0)).toBe(2); // used code no longer counts
+        expect(await store.countLiveCredentials(gr.id, T0 + 30 * MIN)).toBe(1); // access expired
+
+        const next = token(gr.id, 'refresh', { createdAt: T0 + MIN });
+        expect(await store.rotateRefreshToken(refresh.hash, T0 + MIN, 60_000, [next])).toBe(true);
+        // The replaced token is still in its grace period but does not count.
+        expect(await store.countLiveCredentials(gr.id, T0 + MIN)).toBe(2);
+        expect(await store.countLiveCredentials('grant_unknown', T0)).toBe(0);
+      });
+    });
+
+    describe('deleteGrant', () => {
+      it('removes the grant with all its tokens and codes, leaving other grants alone', async () => {
+        const a = await seedTokens();
+        const b = await seedTokens();
+        await store.deleteGrant(a.grant.id);
+        expect(await store.getToken(a.access.hash)).toBeNull();
+        expect(await store.getToken(a.refresh.hash)).toBeNull();
+        expect(await store.getCode(a.code.hash)).toBeNull();
+        expect(await store.countLiveCredentials(a.grant.id, T0)).toBe(0);
+        expect((await store.getToken(b.access.hash))?.grant.id).toBe(b.grant.id);
+        expect(await store.getCode(b.code.hash)).not.toBeNull();
+        expect((await store.stats(T0)).grants).toBe(1);
+      });
+    });
+
+    describe('sweep and stats', () => {
+      it('removes expired flows, tokens and codes and orphan grants, and keeps live ones', async () => {
+        const now = T0 + DAY;
+        await store.createClient(client());
+        await store.putFlow('live-flow', 'consent', { live: true }, now + MIN);
+        await store.putFlow('dead-flow', 'notion', { live: false }, now - 1);
+
+        // A grant with a live access token and an expired refresh token.
+        const live = await seedGrant();
+        const liveAccess = token(live.grant.id, 'access', { expiresAt: now + DAY });
+        const deadRefresh = token(live.grant.id, 'refresh', { expiresAt: now - 1 });
+        expect(await store.redeemCode(live.code.hash, T0, [liveAccess, deadRefresh])).toBe(true);
+
+        // A grant whose only code has expired: an orphan after the sweep.
+        const orphan = await seedGrant({}, { expiresAt: now - 1 });
+        // A grant with an unused live code.
+        const pending = await seedGrant({}, { expiresAt: now + MIN });
+        // A grant whose tokens all expired.
+        const expired = await seedGrant({}, { expiresAt: now - 1 });
+        expect(await store.redeemCode(expired.code.hash, T0, [token(expired.grant.id, 'access', { expiresAt: now - 1 })])).toBe(true);
+
+        expect(await store.stats(now)).toEqual({ clients: 1, grants: 4, liveTokens: 1, pendingFlows: 1 });
+
+        const removed = await store.sweep(now);
+        // dead flow, expired refresh, expired access, 3 expired codes (live, orphan, expired grants), 2 orphan grants
+        expect(removed).toBe(8);
+
+        expect(await store.takeFlow('dead-flow', 'notion', T0)).toBeNull();
+        expect(await store.takeFlow('live-flow', 'consent', now)).toEqual({ live: true });
+        expect((await store.getToken(liveAccess.hash))?.grant.id).toBe(live.grant.id);
+        expect(await store.getToken(deadRefresh.hash)).toBeNull();
+        expect(await store.getCode(orphan.code.hash)).toBeNull();
+        expect(await store.getCode(pending.code.hash)).toEqual(pending.code);
+        expect(await store.stats(now)).toEqual({ clients: 1, grants: 2, liveTokens: 1, pendingFlows: 0 });
+
+        // Nothing left to remove.
+        expect(await store.sweep(now)).toBe(0);
+      });
+
+      it('counts clients, grants, live tokens (including those in grace) and pending flows', async () => {
+        expect(await store.stats(T0)).toEqual({ clients: 0, grants: 0, liveTokens: 0, pendingFlows: 0 });
+        await store.createClient(client());
+        await store.createClient(client());
+        await store.putFlow('f', 'consent', {}, T0 + MIN);
+        const { grant: gr, refresh } = await seedTokens();
+        expect(await store.rotateRefreshToken(refresh.hash, T0, 60_000, [token(gr.id, 'refresh')])).toBe(true);
+        expect(await store.stats(T0)).toEqual({ clients: 2, grants: 1, liveTokens: 3, pendingFlows: 1 });
+        expect(await store.stats(T0 + MIN)).toEqual({ clients: 2, grants: 1, liveTokens: 2, pendingFlows: 0 });
+      });
+    });
+
+    describe('opening', () => {
+      it('refuses to open data written with another key check', async () => {
+        const c = client();
+        await store.createClient(c);
+        await store.close();
+        await expect(backend.open('key-check-value-B')).rejects.toThrow(StoreOpenError);
+        await expect(backend.open('key-check-value-B')).rejects.toThrow(/SESSION_SECRET/);
+        // The refused open did not wipe anything.
+        store = await backend.open(KEY_CHECK);
+        expect(await store.getClient(c.clientId)).toEqual(c);
+      });
+
+      it('keeps everything across close and reopen', async () => {
+        const c = client();
+        await store.createClient(c);
+        await store.putFlow('persist', 'notion', { x: 1 }, T0 + MIN);
+        const { grant: gr, code: co, access, refresh } = await seedTokens();
+        await store.close();
+
+        store = await backend.open(KEY_CHECK);
+        expect(await store.getClient(c.clientId)).toEqual(c);
+        expect(await store.getCode(co.hash)).toEqual({ ...co, usedAt: T0 });
+        expect(await store.getToken(access.hash)).toEqual({ token: access, grant: gr });
+        expect((await store.getToken(refresh.hash))?.token).toEqual(refresh);
+        expect(await store.takeFlow('persist', 'notion', T0)).toEqual({ x: 1 });
+        // A redeemed code stays redeemed.
+        expect(await store.redeemCode(co.hash, T0, [])).toBe(false);
+      });
+    });
+  });
+}
+
+function sqliteBackend(): Promise<StoreBackend> {
+  const dir = mkdtempSync(join(tmpdir(), 'nmr-store-'));
+  const dataDir = join(dir, 'data');
+  return Promise.resolve({
+    open: async (keyCheck: string) => SqliteStore.open(dataDir, keyCheck),
+    dispose: async () => rmSync(dir, { recursive: true, force: true }),
+  });
+}
+
+storeContract('sqlite', sqliteBackend);
+
+describe('SqliteStore specifics', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'nmr-store-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates a nested DATA_DIR and the database file in it', async () => {
+    const dataDir = join(dir, 'a', 'b');
+    const store = SqliteStore.open(dataDir, KEY_CHECK);
+    await store.ping();
+    await store.close();
+    expect(existsSync(join(dataDir, SQLITE_FILE))).toBe(true);
+  });
+
+  it('throws StoreOpenError naming the path when DATA_DIR cannot be created', () => {
+    const file = join(dir, 'file');
+    writeFileSync(file, 'not a directory');
+    expect(() => SqliteStore.open(join(file, 'data'), KEY_CHECK)).toThrow(StoreOpenError);
+    expect(() => SqliteStore.open(join(file, 'data'), KEY_CHECK)).toThrow(/DATA_DIR/);
+  });
+
+  it('throws StoreOpenError on a file that is not a database, and leaves it as it was', () => {
+    const garbage = Buffer.from('this is not a SQLite database '.repeat(200));
+    writeFileSync(join(dir, SQLITE_FILE), garbage);
+    expect(() => SqliteStore.open(dir, KEY_CHECK)).toThrow(StoreOpenError);
+    expect(Buffer.compare(readFileSync(join(dir, SQLITE_FILE)), garbage)).toBe(0);
+  });
+
+  it('refuses another key check without touching the file, even in rollback-journal mode', async () => {
+    const store = SqliteStore.open(dir, KEY_CHECK);
+    await store.close();
+    const file = join(dir, SQLITE_FILE);
+    const db = new Database(file);
+    db.pragma('journal_mode = DELETE');
+    db.close();
+    const before = readFileSync(file);
+    expect(() => SqliteStore.open(dir, 'another-key-check')).toThrow(StoreOpenError);
+    expect(Buffer.compare(readFileSync(file), before)).toBe(0);
+    // The right key check opens it (and may switch it to WAL).
+    await SqliteStore.open(dir, KEY_CHECK).close();
+  });
+
+  it('refuses a store written by another schema version, naming both versions', async () => {
+    const store = SqliteStore.open(dir, KEY_CHECK);
+    await store.close();
+    const db = new Database(join(dir, SQLITE_FILE));
+    db.prepare("UPDATE meta SET value = '99' WHERE key = 'schema_version'").run();
+    db.close();
+    expect(() => SqliteStore.open(dir, KEY_CHECK)).toThrow(StoreOpenError);
+    expect(() => SqliteStore.open(dir, KEY_CHECK)).toThrow(/schema version 99.*version 1/);
+  });
+
+  it('fails ping once closed', async () => {
+    const store = SqliteStore.open(dir, KEY_CHECK);
+    await store.close();
+    await expect(store.ping()).rejects.toThrow();
+    // Closing twice is harmless.
+    await store.close();
+  });
+});
