@@ -7,6 +7,8 @@ import { createMcpHandler } from './mcp/handler.js';
 import { ToolRegistry } from './mcp/tools.js';
 import { createNotionClient } from './notion/client.js';
 import { NotionOAuth } from './notion/oauth.js';
+import { RateGate } from './notion/rate-gate.js';
+import { NotionRefresher } from './notion/session.js';
 import { allTools } from './notion/tools/index.js';
 import { createAuthorizeHandler, createDecisionHandler } from './oauth/authorize.js';
 import { createCallbackHandler } from './oauth/callback.js';
@@ -45,8 +47,12 @@ export function createApp(config: Config, deps: AppDeps): App {
   const store: Store = SqliteStore.open(config.dataDir, keyring.checkValue());
   const grants = new Grants(store, keyring, config, now);
   const clients = new Clients(store, new CimdResolver({ fetch: deps.cimdFetch ?? createSafeFetcher(), now }));
-  const notionApi = createNotionClient(config, log);
   const notionOAuth = new NotionOAuth(createNotionClient(config, log, { maxRetries: 1 }), config);
+  const notion = {
+    client: createNotionClient(config, log),
+    gate: new RateGate(),
+    refresher: new NotionRefresher(store, grants, notionOAuth, log),
+  };
   const registry = new ToolRegistry(allTools);
 
   const http = createHttpApp({
@@ -61,7 +67,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       callback: createCallbackHandler({ config, store, grants, notion: notionOAuth, log, now }),
       token: createTokenHandler({ config, store, clients, grants, now }),
       revoke: createRevokeHandler({ store, clients, grants, notion: notionOAuth, log, now }),
-      mcp: createMcpHandler({ registry, notion: notionApi, log }),
+      mcp: createMcpHandler({ registry, notion, log }),
     },
   });
 

@@ -1,4 +1,3 @@
-import type { Client } from '@notionhq/client';
 import {
   ErrorCode,
   InitializeRequestSchema,
@@ -9,7 +8,7 @@ import {
 import type { Request, Response } from 'express';
 import { ToolError, toolErrorResult } from '../errors.js';
 import type { Logger } from '../log.js';
-import { NotionSession } from '../notion/session.js';
+import { type NotionDeps, NotionSession } from '../notion/session.js';
 import type { AuthContext } from '../oauth/grants.js';
 import type { ToolRegistry } from './tools.js';
 
@@ -32,7 +31,7 @@ const failure = (id: Id | null, code: number, message: string): Reply => ({ json
  * No session ID is issued and any incoming one is ignored; the user's Notion token comes from
  * the bearer token verified for this request only.
  */
-export function createMcpHandler(deps: { registry: ToolRegistry; notion: Client; log: Logger }) {
+export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionDeps; log: Logger }) {
   const { registry } = deps;
 
   async function dispatch(message: Record<string, unknown>, auth: AuthContext): Promise<Reply | null> {

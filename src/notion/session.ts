@@ -1,6 +1,10 @@
 import { APIErrorCode, type Client, isHTTPResponseError, RequestTimeoutError } from '@notionhq/client';
 import { ToolError } from '../errors.js';
-import type { AuthContext } from '../oauth/grants.js';
+import type { Logger } from '../log.js';
+import type { AuthContext, Grants, NotionCredentials } from '../oauth/grants.js';
+import type { Store } from '../store/types.js';
+import type { NotionOAuth } from './oauth.js';
+import type { RateGate } from './rate-gate.js';
 
 const HINTS: Partial<Record<string, string>> = {
   [APIErrorCode.ObjectNotFound]:
@@ -10,12 +14,34 @@ const HINTS: Partial<Record<string, string>> = {
   [APIErrorCode.RestrictedResource]: 'The connection lacks the Notion capability for this action, or the page is not shared with it.',
 };
 
+/** A 429 or 529 whose Retry-After is this short is retried once; longer ones go back to the model. */
+const SHORT_RETRY_MS = 2000;
+const READ_RETRY_DELAY_MS = 250;
+
+function retryAfterMs(err: { headers?: unknown }): number | null {
+  const headers = err.headers as { get?: (name: string) => string | null } | undefined;
+  const raw = headers?.get?.('retry-after');
+  if (!raw) return null;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(raw);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : null;
+}
+
 /** Maps whatever the Notion SDK throws to a tool error that keeps Notion's code and message. */
 export function toToolError(err: unknown): ToolError {
   if (err instanceof ToolError) return err;
   if (isHTTPResponseError(err)) {
     const hint = HINTS[err.code];
-    return new ToolError(err.code, err.message, { status: err.status, ...(hint ? { hint } : {}) });
+    const extra: Record<string, unknown> = { status: err.status };
+    if (hint) extra.hint = hint;
+    if (err.status === 429 || err.status === 529) {
+      const ms = retryAfterMs(err);
+      extra.retry_after_seconds = ms === null ? 60 : Math.ceil(ms / 1000);
+      const reason = err.additional_data?.rate_limit_reason;
+      if (reason) extra.rate_limit_reason = reason;
+    }
+    return new ToolError(err.code, err.message, extra);
   }
   if (RequestTimeoutError.isRequestTimeoutError(err)) {
     return new ToolError('notion_timeout', 'Notion did not answer in time. Try again in a moment.');
@@ -23,21 +49,117 @@ export function toToolError(err: unknown): ToolError {
   return new ToolError('notion_unreachable', 'Notion could not be reached. Try again in a moment.');
 }
 
+const isRateLimit = (err: unknown) => isHTTPResponseError(err) && (err.status === 429 || err.status === 529);
+const isTransient = (err: unknown) =>
+  (isHTTPResponseError(err) && err.status >= 500 && err.status !== 529) ||
+  RequestTimeoutError.isRequestTimeoutError(err) ||
+  !isHTTPResponseError(err);
+const isUnauthorized = (err: unknown) => isHTTPResponseError(err) && err.status === 401;
+
+/**
+ * Refreshes a grant's Notion token when Notion answers 401, once per grant at a time: concurrent
+ * requests of the same grant wait for the one refresh and then use its result. The rotated pair
+ * is sealed again under the grant key before anyone uses it.
+ */
+export class NotionRefresher {
+  private readonly inflight = new Map<string, Promise<NotionCredentials | null>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly grants: Grants,
+    private readonly oauth: NotionOAuth,
+    private readonly log: Logger,
+  ) {}
+
+  refresh(auth: AuthContext, rejectedToken: string): Promise<NotionCredentials | null> {
+    const running = this.inflight.get(auth.grantId);
+    if (running) return running;
+    const job = this.run(auth, rejectedToken).finally(() => this.inflight.delete(auth.grantId));
+    this.inflight.set(auth.grantId, job);
+    return job;
+  }
+
+  private async run(auth: AuthContext, rejectedToken: string): Promise<NotionCredentials | null> {
+    const grant = await this.store.getGrant(auth.grantId);
+    if (!grant) return null;
+    const current = this.grants.openNotion(grant, auth.grantKey);
+    // Another request already refreshed: use its token rather than spend the refresh token again.
+    if (current.accessToken !== rejectedToken) return current;
+    if (!current.refreshToken) return null;
+    try {
+      const res = await this.oauth.refresh(current.refreshToken);
+      const next = { accessToken: res.access_token, refreshToken: res.refresh_token ?? current.refreshToken };
+      await this.store.updateGrantNotion(grant.id, this.grants.sealNotion(grant.id, auth.grantKey, next));
+      this.log.info({ grantId: grant.id }, 'notion token refreshed');
+      return next;
+    } catch (err) {
+      this.log.warn({ grantId: grant.id, status: (err as { status?: number }).status }, 'notion token refresh failed');
+      return null;
+    }
+  }
+}
+
+export interface NotionDeps {
+  client: Client;
+  gate: RateGate;
+  refresher: NotionRefresher;
+}
+
+type Call<T> = (client: Client, auth: string) => Promise<T>;
+
 /**
  * The current user's view of Notion for one MCP request: the shared SDK client plus the token
- * taken from this request's verified grant. Never cached across requests or users.
+ * from this request's verified grant. Every call passes the per-connection rate gate.
+ * - `read` retries once on a 5xx, timeout or network error (safe to repeat);
+ * - `write` never retries those, so nothing is created twice;
+ * - both retry once after a 429/529 whose Retry-After is at most 2 s, and once after a 401
+ *   that a Notion token refresh fixed.
  */
 export class NotionSession {
   constructor(
-    private readonly client: Client,
+    private readonly deps: NotionDeps,
     private readonly auth: AuthContext,
   ) {}
 
-  async call<T>(fn: (client: Client, auth: string) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.client, this.auth.notion.accessToken);
-    } catch (err) {
-      throw toToolError(err);
+  read<T>(fn: Call<T>): Promise<T> {
+    return this.run(fn, true);
+  }
+
+  write<T>(fn: Call<T>): Promise<T> {
+    return this.run(fn, false);
+  }
+
+  private async run<T>(fn: Call<T>, idempotent: boolean): Promise<T> {
+    let retriedTransient = false;
+    let retriedRate = false;
+    let refreshed = false;
+    for (;;) {
+      await this.deps.gate.take(this.auth.grantId);
+      const token = this.auth.notion.accessToken;
+      try {
+        return await fn(this.deps.client, token);
+      } catch (err) {
+        if (isRateLimit(err) && !retriedRate) {
+          const wait = retryAfterMs(err as { headers?: unknown }) ?? Infinity;
+          if (wait <= SHORT_RETRY_MS) {
+            retriedRate = true;
+            await new Promise((r) => setTimeout(r, wait));
+            continue;
+          }
+        } else if (isUnauthorized(err) && !refreshed) {
+          refreshed = true;
+          const next = await this.deps.refresher.refresh(this.auth, token);
+          if (next) {
+            this.auth.notion = next;
+            continue;
+          }
+        } else if (idempotent && isTransient(err) && !retriedTransient) {
+          retriedTransient = true;
+          await new Promise((r) => setTimeout(r, READ_RETRY_DELAY_MS));
+          continue;
+        }
+        throw toToolError(err);
+      }
     }
   }
 }

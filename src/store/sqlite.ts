@@ -350,6 +350,11 @@ export class SqliteStore implements Store {
     return this.stmt.countLive.get({ grantId, now })?.n ?? 0;
   }
 
+  async getGrant(grantId: string): Promise<GrantRecord | null> {
+    const row = this.stmt.getGrant.get(grantId);
+    return row ? toGrant(row) : null;
+  }
+
   async deleteGrant(grantId: string): Promise<void> {
     this.stmt.deleteGrant.run(grantId);
   }

@@ -104,6 +104,7 @@ export interface Store {
   deleteToken(hash: string): Promise<void>;
   /** Number of tokens and unused codes of the grant that can still be used. */
   countLiveCredentials(grantId: string, now: number): Promise<number>;
+  getGrant(grantId: string): Promise<GrantRecord | null>;
   /** Deletes the grant with all its tokens and codes. */
   deleteGrant(grantId: string): Promise<void>;
   updateGrantNotion(grantId: string, sealedNotion: string): Promise<void>;

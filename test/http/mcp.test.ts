@@ -460,16 +460,21 @@ describe('/mcp resource server and transport', () => {
       expect((await callTool(stack.baseUrl, tokenA, 'search', { query: 'x' })).isError).toBe(false);
     });
 
-    it('Notion 500: isError with Notion\'s code', async () => {
+    it('Notion 500 on a read: retried once, then isError with Notion\'s code', async () => {
       stack.fake.reset();
-      stack.fake.enqueue({
-        status: 500,
-        body: { object: 'error', status: 500, code: 'internal_server_error', message: 'Unexpected error occurred.' },
-        pathPrefix: '/v1/pages/',
-      });
+      const err = { status: 500, body: { object: 'error', status: 500, code: 'internal_server_error', message: 'Unexpected error occurred.' }, pathPrefix: '/v1/pages/' };
+      stack.fake.enqueue(err);
+      const recovered = await callTool(stack.baseUrl, tokenA, 'get_page', { page_id: hexId(1) });
+      expect(recovered.isError).toBe(false);
+      expect(stack.fake.requests.filter((r) => r.path.startsWith('/v1/pages/'))).toHaveLength(2);
+
+      stack.fake.reset();
+      stack.fake.enqueue(err);
+      stack.fake.enqueue(err);
       const res = await callTool(stack.baseUrl, tokenA, 'get_page', { page_id: hexId(1) });
       expect(res.isError).toBe(true);
       expect(res.data.error.code).toBe('internal_server_error');
+      expect(stack.fake.requests.filter((r) => r.path.startsWith('/v1/pages/'))).toHaveLength(2);
     });
 
     it('Notion down: isError with a clear message, quickly', async () => {

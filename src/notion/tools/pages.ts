@@ -12,6 +12,6 @@ export const pageTools = [
       filter_properties: z.array(z.string()).optional().describe('Property IDs to return; omit for all'),
     },
     annotations: { title: 'Get page', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-    run: async (args, { notion }) => shape(await notion.call((n, auth) => n.pages.retrieve({ ...args, auth }))),
+    run: async (args, { notion }) => shape(await notion.read((n, auth) => n.pages.retrieve({ ...args, auth }))),
   }),
 ];

@@ -20,6 +20,6 @@ export const searchTools = [
       page_size: z.number().int().min(1).max(100).optional(),
     },
     annotations: { title: 'Search Notion', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-    run: async (args, { notion }) => shape(await notion.call((n, auth) => n.search({ ...args, auth }))),
+    run: async (args, { notion }) => shape(await notion.read((n, auth) => n.search({ ...args, auth }))),
   }),
 ];
