@@ -53,9 +53,8 @@ export class ToolRegistry {
     for (const def of defs) {
       if (this.tools.has(def.name)) throw new Error(`duplicate tool ${def.name}`);
       const schema = z.object(def.input);
-      const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+      const json = compactSchema(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })) as Record<string, unknown>;
       delete json.$schema;
-      delete json.additionalProperties;
       const properties = (json.properties ?? {}) as Record<string, Record<string, unknown>>;
       const jsonFields = Object.entries(properties)
         .filter(([, p]) => acceptsStructured(p))
@@ -91,6 +90,23 @@ export class ToolRegistry {
     if (!parsed.success) throw new ToolError('invalid_arguments', formatIssues(parsed.error));
     return tool.def.run(parsed.data, ctx);
   }
+}
+
+/**
+ * Drops what JSON Schema implies anyway (`additionalProperties: {}`, string property names, empty
+ * `properties`), so tools/list spends its bytes on meaning. Unknown keys are still stripped by zod.
+ */
+function compactSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(compactSchema);
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === 'additionalProperties' && (v === false || (typeof v === 'object' && v !== null && Object.keys(v).length === 0))) continue;
+    if (k === 'propertyNames' && (v as { type?: string }).type === 'string') continue;
+    if (k === 'properties' && typeof v === 'object' && v !== null && Object.keys(v).length === 0) continue;
+    out[k] = compactSchema(v);
+  }
+  return out;
 }
 
 function acceptsStructured(p: Record<string, unknown>): boolean {

@@ -1,0 +1,3 @@
+import type { ToolDef } from '../../mcp/tools.js';
+
+export const viewsTools: ToolDef[] = [];
