@@ -50,7 +50,7 @@ export function createApp(config: Config, deps: AppDeps): App {
   const notionOAuth = new NotionOAuth(createNotionClient(config, log, { maxRetries: 1 }), config);
   const notion = {
     client: createNotionClient(config, log),
-    gate: new RateGate(),
+    gate: new RateGate(config.notion.ratePerSecond, config.notion.burst),
     refresher: new NotionRefresher(store, grants, notionOAuth, log),
   };
   const registry = new ToolRegistry(allTools);

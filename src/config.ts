@@ -45,6 +45,15 @@ const EnvSchema = z.object({
   AUTH_CODE_TTL_SECONDS: seconds('AUTH_CODE_TTL_SECONDS', 600),
   AUTH_FLOW_TTL_SECONDS: seconds('AUTH_FLOW_TTL_SECONDS', 600),
   NOTION_TIMEOUT_SECONDS: seconds('NOTION_TIMEOUT_SECONDS', 30),
+  NOTION_RATE_LIMIT_PER_SECOND: z.coerce
+    .number({ error: 'NOTION_RATE_LIMIT_PER_SECOND must be a number' })
+    .positive('NOTION_RATE_LIMIT_PER_SECOND must be greater than 0')
+    .default(3),
+  NOTION_RATE_LIMIT_BURST: z.coerce
+    .number({ error: 'NOTION_RATE_LIMIT_BURST must be a number' })
+    .int('NOTION_RATE_LIMIT_BURST must be a whole number')
+    .positive('NOTION_RATE_LIMIT_BURST must be greater than 0')
+    .default(10),
   TRUST_PROXY: z.string().default('false'),
   RATE_LIMIT_REGISTER_PER_HOUR: z.coerce
     .number({ error: 'RATE_LIMIT_REGISTER_PER_HOUR must be a number' })
@@ -73,6 +82,9 @@ export interface Config {
     readonly authorizeUrl: string;
     readonly version: string;
     readonly timeoutMs: number;
+    /** Per-connection request budget we keep to (Notion allows about 3/s on average). */
+    readonly ratePerSecond: number;
+    readonly burst: number;
   };
   /** Express `trust proxy`: false, true, a hop count, or a list of proxy addresses/subnets. */
   readonly trustProxy: boolean | number | string;
@@ -155,6 +167,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authorizeUrl: e.NOTION_OAUTH_AUTHORIZE_URL,
       version: NOTION_VERSION,
       timeoutMs: e.NOTION_TIMEOUT_SECONDS * 1000,
+      ratePerSecond: e.NOTION_RATE_LIMIT_PER_SECOND,
+      burst: e.NOTION_RATE_LIMIT_BURST,
     }),
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     rateLimits: Object.freeze({ registerPerHour: e.RATE_LIMIT_REGISTER_PER_HOUR }),

@@ -197,6 +197,7 @@ function shapeBlock(b: Obj): Obj {
   if (isObj(content)) {
     const c: Obj = {};
     for (const [k, v] of Object.entries(content)) {
+      if (v === null || DEFAULTS[k] === v) continue;
       if ((k === 'rich_text' || k === 'caption' || k === 'title') && Array.isArray(v)) {
         const text = richText(v);
         if (text) c[k === 'rich_text' ? 'text' : k] = text;

@@ -20,7 +20,6 @@ export function authorizationServerMetadata(config: Config): Record<string, unkn
     scopes_supported: ALL_SCOPES,
     client_id_metadata_document_supported: true,
     authorization_response_iss_parameter_supported: true,
-    service_documentation: `${base}/`,
   };
 }
 
@@ -32,7 +31,6 @@ export function protectedResourceMetadata(config: Config): Record<string, unknow
     bearer_methods_supported: ['header'],
     scopes_supported: ALL_SCOPES,
     resource_name: 'Notion',
-    resource_documentation: `${config.baseUrl}/`,
   };
 }
 

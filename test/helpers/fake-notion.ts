@@ -96,6 +96,8 @@ export interface FakeNotion {
    * GET /v1/oauth/authorize (what Notion's page picker would do). Null: the screen says so.
    */
   authorizeAs: FakeWorkspace | null;
+  /** Whether codes from the consent screen come with a refresh token (Notion may send null). */
+  consentRefreshTokens: boolean;
   /** When true, sockets are destroyed without an answer (simulated outage). */
   down: boolean;
   /** Clears requests, queue and handler, and restores latencyMs = 0, down = false. Tokens are kept. */
@@ -642,6 +644,7 @@ class FakeNotionServer implements FakeNotion {
   latencyMs = 0;
   down = false;
   authorizeAs: FakeWorkspace | null = null;
+  consentRefreshTokens = true;
 
   private readonly server: Server;
   private readonly state: ServerState;
@@ -738,7 +741,7 @@ class FakeNotionServer implements FakeNotion {
     const q = req.query;
     const back = new URL(q.redirect_uri ?? 'about:blank');
     if (req.path === '/v1/oauth/authorize/allow' && this.authorizeAs) {
-      back.searchParams.set('code', this.issueCode(this.authorizeAs, { redirectUri: q.redirect_uri }));
+      back.searchParams.set('code', this.issueCode(this.authorizeAs, { redirectUri: q.redirect_uri, refreshToken: this.consentRefreshTokens }));
       back.searchParams.set('state', q.state ?? '');
       res.writeHead(302, { location: back.toString() }).end();
       return;

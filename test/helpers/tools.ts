@@ -23,7 +23,8 @@ export interface ToolStack {
 }
 
 export async function startToolStack(): Promise<ToolStack> {
-  const stack = await startStack();
+  // Many calls on one connection: lift the per-connection rate gate (tested on its own).
+  const stack = await startStack({ env: { NOTION_RATE_LIMIT_PER_SECOND: '1000', NOTION_RATE_LIMIT_BURST: '1000' } });
   const ws = fakeWorkspace('A');
   const { tokens } = await connect(stack, ws, 'write');
   const readOnly = await connect(stack, ws, 'read');

@@ -1,6 +1,44 @@
+import { APIErrorCode, extractBlockId, extractNotionId } from '@notionhq/client';
 import { z } from 'zod';
+import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
+import type { NotionSession } from '../session.js';
 import { shape } from '../shape.js';
+
+const isNotFound = (err: unknown) => err instanceof ToolError && err.code === APIErrorCode.ObjectNotFound;
+
+/**
+ * Works out what an id or URL points at. A block lookup answers for pages (child_page) and
+ * databases (child_database) too, so one call tells the kind; only data sources, which are not
+ * blocks, need a second lookup.
+ */
+async function fetchAnything(notion: NotionSession, raw: string, withContent: boolean): Promise<unknown> {
+  const trimmed = raw.trim();
+  const collection = /^collection:\/\/(.+)$/.exec(trimmed);
+  // A URL with a #block fragment points at that block, not at the page.
+  const id = collection ? extractNotionId(collection[1]!) : (extractBlockId(trimmed) ?? extractNotionId(trimmed));
+  if (!id) throw new ToolError('invalid_arguments', 'id: expected a Notion URL, an ID (with or without dashes) or collection://<data source id>');
+  const dataSource = async () => ({ kind: 'data_source', data_source: shape(await notion.read((c, auth) => c.dataSources.retrieve({ data_source_id: id, auth }))) });
+  if (collection) return dataSource();
+
+  let block: { type?: string };
+  try {
+    block = (await notion.read((c, auth) => c.blocks.retrieve({ block_id: id, auth }))) as { type?: string };
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    return dataSource();
+  }
+  if (block.type === 'child_page') {
+    const page = shape(await notion.read((c, auth) => c.pages.retrieve({ page_id: id, auth })));
+    if (!withContent) return { kind: 'page', page };
+    const md = (await notion.read((c, auth) => c.pages.retrieveMarkdown({ page_id: id, auth }))) as { markdown?: string; truncated?: boolean };
+    return { kind: 'page', page, markdown: md.markdown ?? '', ...(md.truncated ? { truncated: true } : {}) };
+  }
+  if (block.type === 'child_database') {
+    return { kind: 'database', database: shape(await notion.read((c, auth) => c.databases.retrieve({ database_id: id, auth }))) };
+  }
+  return { kind: 'block', block: shape(block) };
+}
 
 export const searchTools = [
   defineTool({
@@ -21,5 +59,16 @@ export const searchTools = [
     },
     annotations: { title: 'Search Notion', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     run: async (args, { notion }) => shape(await notion.read((n, auth) => n.search({ ...args, auth }))),
+  }),
+  defineTool({
+    name: 'fetch',
+    description:
+      'Tell what a Notion URL or ID is (page, database, data source or block) and return it; a page comes with its content as Markdown.',
+    input: {
+      id: z.string().min(1).describe('notion.so URL, ID, or collection://<data source id>'),
+      include_content: z.boolean().optional().describe('Page body as Markdown (default true)'),
+    },
+    annotations: { title: 'Fetch by URL or ID', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    run: async (args, { notion }) => fetchAnything(notion, args.id, args.include_content !== false),
   }),
 ];
