@@ -59,7 +59,8 @@ export class ToolRegistry {
       const jsonFields = Object.entries(properties)
         .filter(([, p]) => acceptsStructured(p))
         .map(([k]) => k);
-      const wire = { name: def.name, title: def.annotations.title, description: def.description, inputSchema: json, annotations: def.annotations };
+      // The human title lives in annotations.title (every client reads it there); not repeated.
+      const wire = { name: def.name, description: def.description, inputSchema: json, annotations: def.annotations };
       this.tools.set(def.name, { def, schema, jsonFields, wire, readOnly: def.annotations.readOnlyHint });
     }
     const all = [...this.tools.values()];

@@ -371,8 +371,6 @@ describe('/mcp resource server and transport', () => {
       expect(names).toContain('get_page');
       expect(new Set(names).size).toBe(names.length);
       for (const t of result.tools) {
-        expect(typeof t.title, t.name).toBe('string');
-        expect(t.title.length, t.name).toBeGreaterThan(0);
         expect(typeof t.description, t.name).toBe('string');
         expect(t.description.length, t.name).toBeGreaterThan(0);
         expect(t.inputSchema?.type, t.name).toBe('object');
@@ -381,6 +379,7 @@ describe('/mcp resource server and transport', () => {
           expect(typeof t.annotations[hint], `${t.name}.${hint}`).toBe('boolean');
         }
         expect(typeof t.annotations.title, t.name).toBe('string');
+        expect(t.annotations.title.length, t.name).toBeGreaterThan(0);
       }
       const search = result.tools.find((t) => t.name === 'search')!;
       expect(search.annotations.readOnlyHint).toBe(true);

@@ -43,17 +43,11 @@ async function fetchAnything(notion: NotionSession, raw: string, withContent: bo
 export const searchTools = [
   defineTool({
     name: 'search',
-    description:
-      'Search pages and data sources shared with this connection by title. Results keep `object` ("page" or "data_source"), `id`, `url` and `parent`. Paginate with start_cursor = next_cursor.',
+    description: 'Find pages and data sources shared with this connection by title. Page with start_cursor = next_cursor.',
     input: {
-      query: z.string().optional().describe('Text to match in titles; omit to list everything shared'),
-      filter: z
-        .object({ property: z.literal('object'), value: z.enum(['page', 'data_source']) })
-        .optional()
-        .describe('Only pages or only data sources'),
-      sort: z
-        .object({ timestamp: z.literal('last_edited_time'), direction: z.enum(['ascending', 'descending']) })
-        .optional(),
+      query: z.string().optional().describe('Title text; omit to list all'),
+      filter: z.object({ property: z.literal('object'), value: z.enum(['page', 'data_source']) }).optional(),
+      sort: z.object({ timestamp: z.literal('last_edited_time'), direction: z.enum(['ascending', 'descending']) }).optional(),
       start_cursor: z.string().optional(),
       page_size: z.number().int().min(1).max(100).optional(),
     },
@@ -62,8 +56,7 @@ export const searchTools = [
   }),
   defineTool({
     name: 'fetch',
-    description:
-      'Tell what a Notion URL or ID is (page, database, data source or block) and return it; a page comes with its content as Markdown.',
+    description: 'Say what a Notion URL or ID is (page, database, data source, block) and return it; pages come with Markdown content.',
     input: {
       id: z.string().min(1).describe('notion.so URL, ID, or collection://<data source id>'),
       include_content: z.boolean().optional().describe('Page body as Markdown (default true)'),
