@@ -1,4 +1,4 @@
-import { APIErrorCode, type Client, isHTTPResponseError, RequestTimeoutError } from '@notionhq/client';
+import { APIErrorCode, type Client, InvalidPathParameterError, isHTTPResponseError, RequestTimeoutError } from '@notionhq/client';
 import { ToolError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AuthContext, Grants, NotionCredentials } from '../oauth/grants.js';
@@ -46,14 +46,21 @@ export function toToolError(err: unknown): ToolError {
   if (RequestTimeoutError.isRequestTimeoutError(err)) {
     return new ToolError('notion_timeout', 'Notion did not answer in time. Try again in a moment.');
   }
-  return new ToolError('notion_unreachable', 'Notion could not be reached. Try again in a moment.');
+  if (isNetworkError(err)) return new ToolError('notion_unreachable', 'Notion could not be reached. Try again in a moment.');
+  if (InvalidPathParameterError.isInvalidPathParameterError(err) || err instanceof URIError) {
+    return new ToolError('invalid_arguments', 'An ID or property name contains characters Notion does not accept.');
+  }
+  return new ToolError('internal_error', 'The connector failed to call Notion.');
 }
+
+/** fetch() rejects with a TypeError when the connection fails (refused, reset, DNS). */
+const isNetworkError = (err: unknown) => err instanceof TypeError && /fetch failed|network/i.test(err.message);
 
 const isRateLimit = (err: unknown) => isHTTPResponseError(err) && (err.status === 429 || err.status === 529);
 const isTransient = (err: unknown) =>
   (isHTTPResponseError(err) && err.status >= 500 && err.status !== 529) ||
   RequestTimeoutError.isRequestTimeoutError(err) ||
-  !isHTTPResponseError(err);
+  isNetworkError(err);
 const isUnauthorized = (err: unknown) => isHTTPResponseError(err) && err.status === 401;
 
 /**

@@ -1,17 +1,409 @@
+import type { Client, CreatePageParameters, UpdatePageParameters } from '@notionhq/client';
 import { z } from 'zod';
-import { defineTool } from '../../mcp/tools.js';
+import { ToolError } from '../../errors.js';
+import { defineTool, type ToolAnnotations } from '../../mcp/tools.js';
 import { notionId } from '../ids.js';
-import { shape } from '../shape.js';
+import type { NotionSession } from '../session.js';
+import { propertyValue, shape } from '../shape.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+// ---------------------------------------------------------------------------------------------
+// Shared argument pieces
+// ---------------------------------------------------------------------------------------------
+
+const PARENT_KEYS = ['page_id', 'data_source_id', 'database_id', 'workspace'] as const;
+type ParentKey = (typeof PARENT_KEYS)[number];
+type Parent = { page_id: string } | { data_source_id: string } | { database_id: string } | { workspace: true };
+
+/**
+ * A parent: a page ID or URL (→ page_id), or an object with exactly one of `keys`. Notion's own
+ * `{type, <type>: id}` form is accepted too; every ID is normalised like `notionId`.
+ */
+function parentArg(keys: readonly ParentKey[], describe: string) {
+  return z
+    .union([z.string(), z.record(z.string(), z.unknown())])
+    .describe(describe)
+    .transform((v, ctx): Parent => {
+      if (typeof v === 'string') {
+        const id = notionId('page').safeParse(v);
+        if (id.success) return { page_id: id.data };
+        ctx.addIssue({ code: 'custom', message: `expected a page ID or URL, or an object with one of ${keys.join(', ')}` });
+        return z.NEVER;
+      }
+      const present = keys.filter((k) => v[k] !== undefined && v[k] !== null && v[k] !== false);
+      const key = present[0];
+      if (present.length !== 1 || key === undefined) {
+        ctx.addIssue({ code: 'custom', message: `give exactly one of ${keys.join(', ')}` });
+        return z.NEVER;
+      }
+      if (key === 'workspace') {
+        if (v.workspace === true) return { workspace: true };
+        ctx.addIssue({ code: 'custom', message: 'expected true', path: ['workspace'] });
+        return z.NEVER;
+      }
+      const id = notionId(key.slice(0, -3).replace('_', ' ')).safeParse(v[key]);
+      if (id.success) return { [key]: id.data } as Parent;
+      ctx.addIssue({ code: 'custom', message: id.error.issues[0]?.message ?? 'invalid ID', path: [key] });
+      return z.NEVER;
+    });
+}
+
+const looksLikeUrl = (s: string) => /^https?:\/\//i.test(s.trim());
+
+/** Icon: an emoji, an image URL, or Notion's icon object; null removes it. */
+const iconArg = z
+  .union([z.string(), z.record(z.string(), z.unknown()), z.null()])
+  .optional()
+  .describe('Emoji, image URL or icon object')
+  .transform((v) => (typeof v === 'string' ? (looksLikeUrl(v) ? { type: 'external', external: { url: v.trim() } } : { type: 'emoji', emoji: v }) : v));
+
+/** Cover: an image URL or Notion's cover object; null removes it. */
+const coverArg = z
+  .union([z.string(), z.record(z.string(), z.unknown()), z.null()])
+  .optional()
+  .describe('Image URL or cover object')
+  .transform((v) => (typeof v === 'string' ? { type: 'external', external: { url: v.trim() } } : v));
+
+const propertiesArg = z.record(z.string(), z.unknown());
+
+const annotations = (title: string, a: Partial<ToolAnnotations>): ToolAnnotations => ({
+  title,
+  readOnlyHint: false,
+  destructiveHint: false,
+  idempotentHint: false,
+  openWorldHint: true,
+  ...a,
+});
+
+// ---------------------------------------------------------------------------------------------
+// Parent resolution
+// ---------------------------------------------------------------------------------------------
+
+type PageParent = NonNullable<CreatePageParameters['parent']>;
+
+/**
+ * A `database_id` parent becomes the database's data source: pages live in data sources since
+ * 2025-09-03. One data source: used. Several: the model must choose (never a guess). An ID that
+ * is not a database is tried as a data source, as the legacy connector did.
+ */
+async function resolveParent(parent: Parent, notion: NotionSession): Promise<{ parent: PageParent; notFound?: ToolError }> {
+  if (!('database_id' in parent)) return { parent };
+  const databaseId = parent.database_id;
+  let db: Obj;
+  try {
+    db = (await notion.read((n, auth) => n.databases.retrieve({ database_id: databaseId, auth }))) as Obj;
+  } catch (err) {
+    if (err instanceof ToolError && err.code === 'object_not_found') return { parent: { data_source_id: databaseId }, notFound: err };
+    throw err;
+  }
+  const sources = (Array.isArray(db.data_sources) ? db.data_sources : []).filter(isObj).map((s) => ({ id: String(s.id), name: String(s.name ?? '') }));
+  const only = sources[0];
+  if (sources.length === 1 && only) return { parent: { data_source_id: only.id } };
+  if (sources.length === 0) {
+    throw new ToolError('invalid_parent', 'This database has no data source to hold pages. Pick another parent.', { database_id: databaseId });
+  }
+  throw new ToolError(
+    'ambiguous_database',
+    `This database has ${sources.length} data sources: ${sources.map((s) => `"${s.name}" (${s.id})`).join(', ')}. Ask the user which one, then call again with parent {"data_source_id": "<id>"}.`,
+    { database_id: databaseId, data_sources: sources },
+  );
+}
+
+/** Runs a write whose parent may have been guessed from a `database_id`; a miss reports the database. */
+async function withParent<T>(parent: Parent, notion: NotionSession, write: (parent: PageParent) => Promise<T>): Promise<T> {
+  const resolved = await resolveParent(parent, notion);
+  try {
+    return await write(resolved.parent);
+  } catch (err) {
+    if (resolved.notFound && err instanceof ToolError && err.code === 'object_not_found') throw resolved.notFound;
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output summaries
+// ---------------------------------------------------------------------------------------------
+
+function markdownResult(res: unknown): Obj {
+  const r = (isObj(res) ? res : {}) as Obj;
+  const out: Obj = { markdown: r.markdown ?? '', truncated: r.truncated === true };
+  if (Array.isArray(r.unknown_block_ids) && r.unknown_block_ids.length > 0) out.unknown_block_ids = r.unknown_block_ids;
+  return out;
+}
+
+/**
+ * A property item, single or paginated, as one readable value: `{ object, id, type, <type>: value }`
+ * (the same value shape `get_page` shows), plus `has_more` / `next_cursor` for paginated ones.
+ */
+function propertyItemResult(res: unknown): unknown {
+  if (!isObj(res)) return shape(res);
+  if (res.object === 'property_item') {
+    const type = String(res.type);
+    return dropNull({ object: 'property_item', id: res.id, type, ...(propertyValue(res) as Obj) });
+  }
+  if (res.object !== 'list' || !isObj(res.property_item)) return shape(res);
+  const meta = res.property_item;
+  const type = String(meta.type);
+  const items = (Array.isArray(res.results) ? res.results : []).filter(isObj);
+  let value: unknown;
+  if (type === 'rollup') {
+    const rollup = isObj(meta.rollup) ? meta.rollup : {};
+    value =
+      rollup.type === 'array'
+        ? items.map((i) => propertyValue(i))
+        : (propertyValue({ type: 'rollup', rollup }) as Obj).rollup;
+  } else {
+    value = (propertyValue({ type, [type]: items.map((i) => i[type]) }) as Obj)[type];
+  }
+  const out: Obj = dropNull({ object: 'property_item', id: meta.id, type, [type]: value });
+  out.has_more = res.has_more === true;
+  if (res.next_cursor) out.next_cursor = res.next_cursor;
+  return out;
+}
+
+function dropNull(o: Obj): Obj {
+  for (const [k, v] of Object.entries(o)) if (v === null || v === undefined) delete o[k];
+  return o;
+}
+
+/** Notion property IDs arrive URL-encoded ("%3AUPp"); a decoded one is encoded for the path. */
+function propertyPathId(id: string): string {
+  try {
+    return encodeURIComponent(decodeURIComponent(id));
+  } catch {
+    return encodeURIComponent(id);
+  }
+}
+
+/** The SDK percent-decodes each filter_properties value; one that is not valid encoding is encoded first. */
+function queryPropertyId(id: string): string {
+  try {
+    decodeURIComponent(id);
+    return id;
+  } catch {
+    return encodeURIComponent(id);
+  }
+}
+
+const hasTitle = (props: Obj) => 'title' in props || Object.values(props).some((p) => isObj(p) && ('title' in p || p.type === 'title'));
+
+function templateArg(v: string | Obj | undefined): CreatePageParameters['template'] {
+  if (v === undefined || isObj(v)) return v as CreatePageParameters['template'];
+  if (v === 'none' || v === 'default') return { type: v };
+  return { type: 'template_id', template_id: v };
+}
+
+function positionArg(v: Obj | undefined): CreatePageParameters['position'] {
+  if (!v) return undefined;
+  if (v.type === 'start') return { type: 'page_start' };
+  if (v.type === 'end') return { type: 'page_end' };
+  const after = isObj(v.after_block) ? notionId('block').safeParse(v.after_block.id) : undefined;
+  if (after?.success) return { type: 'after_block', after_block: { id: after.data } };
+  return v as CreatePageParameters['position'];
+}
+
+
+/** The three PATCH /v1/pages/{id}/markdown commands this connector sends (SDK 5.26 body shapes). */
+type MarkdownBody =
+  | {
+      type: 'update_content';
+      update_content: { content_updates: { old_str: string; new_str: string; replace_all_matches?: boolean }[]; allow_deleting_content?: boolean };
+    }
+  | { type: 'insert_content'; insert_content: { content: string; after?: string; position?: { type: 'start' } | { type: 'end' } } }
+  | { type: 'replace_content'; replace_content: { new_str: string; allow_deleting_content?: boolean } };
+
+// ---------------------------------------------------------------------------------------------
+// Tools
+// ---------------------------------------------------------------------------------------------
 
 export const pageTools = [
+  defineTool({
+    name: 'create_page',
+    description:
+      'Create a page under a page, data source or database (a database ID resolves to its data source). Body: markdown, or children blocks (max 100 per call; append more with append_block_children).',
+    input: {
+      parent: parentArg(PARENT_KEYS, 'Page ID/URL, or {page_id}|{data_source_id}|{database_id}|{workspace:true}'),
+      properties: propertiesArg
+        .optional()
+        .describe('By name or ID, e.g. {"Name":{"title":[{"text":{"content":"Hi"}}]},"Tags":{"multi_select":[{"name":"A"}]}}'),
+      title: z.string().optional().describe('Sets the title property if properties lack one'),
+      markdown: z.string().optional().describe('Notion-flavoured Markdown body; not with children'),
+      children: z.array(z.record(z.string(), z.unknown())).max(100).optional().describe('Block objects'),
+      template: z
+        .union([z.string(), z.record(z.string(), z.unknown())])
+        .optional()
+        .describe('"default", "none" or a template ID'),
+      position: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .describe('{type:"page_start"|"page_end"} or {type:"after_block",after_block:{id}}'),
+      icon: iconArg,
+      cover: coverArg,
+    },
+    annotations: annotations('Create page', {}),
+    run: async (args, { notion }) => {
+      if (args.markdown !== undefined && args.children !== undefined) {
+        throw new ToolError('invalid_arguments', 'Give the body as markdown or as children, not both.');
+      }
+      const properties: Obj = { ...(args.properties ?? {}) };
+      if (args.title !== undefined && !hasTitle(properties)) properties.title = { title: [{ text: { content: args.title } }] };
+      const body: Omit<CreatePageParameters, 'parent'> = {};
+      if (Object.keys(properties).length > 0) body.properties = properties as CreatePageParameters['properties'];
+      if (args.markdown !== undefined) body.markdown = args.markdown;
+      if (args.children !== undefined) body.children = args.children as CreatePageParameters['children'];
+      if (args.template !== undefined) body.template = templateArg(args.template);
+      if (args.position !== undefined) body.position = positionArg(args.position);
+      if (args.icon !== undefined) body.icon = args.icon as CreatePageParameters['icon'];
+      if (args.cover !== undefined) body.cover = args.cover as CreatePageParameters['cover'];
+      return shape(await withParent(args.parent, notion, (parent) => notion.write((n, auth) => n.pages.create({ parent, ...body, auth }))));
+    },
+  }),
   defineTool({
     name: 'get_page',
     description: "Retrieve a page's properties (not its content). Accepts a page ID or a notion.so URL.",
     input: {
       page_id: notionId('page'),
-      filter_properties: z.array(z.string()).optional().describe('Property IDs to return; omit for all'),
+      filter_properties: z
+        .array(z.string())
+        .optional()
+        .describe('Property IDs to return; omit for all')
+        .transform((ids) => ids?.map(queryPropertyId)),
     },
     annotations: { title: 'Get page', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     run: async (args, { notion }) => shape(await notion.read((n, auth) => n.pages.retrieve({ ...args, auth }))),
   }),
+  defineTool({
+    name: 'get_page_property_item',
+    description: 'Retrieve one property value in full (titles, text, people and relations past 25 items, rollups). Paginated.',
+    input: {
+      page_id: notionId('page'),
+      property_id: z.string().min(1).describe('Property ID (from get_page or the schema)'),
+      start_cursor: z.string().optional(),
+      page_size: z.number().int().min(1).max(100).optional(),
+    },
+    annotations: annotations('Get page property', { readOnlyHint: true, idempotentHint: true }),
+    run: async (args, { notion }) =>
+      propertyItemResult(
+        await notion.read((n, auth) =>
+          n.pages.properties.retrieve({
+            page_id: args.page_id,
+            property_id: propertyPathId(args.property_id),
+            ...(args.start_cursor !== undefined ? { start_cursor: args.start_cursor } : {}),
+            ...(args.page_size !== undefined ? { page_size: args.page_size } : {}),
+            auth,
+          }),
+        ),
+      ),
+  }),
+  defineTool({
+    name: 'update_page',
+    description:
+      "Update a page's properties (same shapes as create_page; only those given change), icon, cover, lock or trash state. erase_content deletes the whole body.",
+    input: {
+      page_id: notionId('page'),
+      properties: propertiesArg.optional().describe('Values by property name or ID'),
+      erase_content: z.boolean().optional(),
+      icon: iconArg,
+      cover: coverArg,
+      in_trash: z.boolean().optional(),
+      is_locked: z.boolean().optional(),
+    },
+    annotations: annotations('Update page', { destructiveHint: true, idempotentHint: true }),
+    run: async ({ page_id, ...rest }, { notion }) => {
+      const body = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<UpdatePageParameters, 'page_id'>;
+      if (Object.keys(body).length === 0) {
+        throw new ToolError('invalid_arguments', 'Nothing to update: give properties, icon, cover, in_trash, is_locked or erase_content.');
+      }
+      return shape(await notion.write((n, auth) => n.pages.update({ page_id, ...body, auth })));
+    },
+  }),
+  defineTool({
+    name: 'archive_page',
+    description: 'Move a page to the trash (undo with restore_from_trash).',
+    input: { page_id: notionId('page') },
+    annotations: annotations('Archive page', { destructiveHint: true, idempotentHint: true }),
+    run: async (args, { notion }) => shape(await notion.write((n, auth) => n.pages.update({ page_id: args.page_id, in_trash: true, auth }))),
+  }),
+  defineTool({
+    name: 'move_page',
+    description: 'Move a page under another page or data source (a database ID resolves to its data source).',
+    input: {
+      page_id: notionId('page'),
+      parent: parentArg(['page_id', 'data_source_id', 'database_id'], 'Page ID/URL, or {page_id}|{data_source_id}|{database_id}'),
+    },
+    annotations: annotations('Move page', { idempotentHint: true }),
+    run: async (args, { notion }) =>
+      shape(
+        await withParent(args.parent, notion, (parent) =>
+          notion.write((n, auth) => n.pages.move({ page_id: args.page_id, parent: parent as Parameters<Client['pages']['move']>[0]['parent'], auth })),
+        ),
+      ),
+  }),
+  defineTool({
+    name: 'get_page_markdown',
+    description: "Read a page's content as Notion-flavoured Markdown. If truncated, call again with ids from unknown_block_ids.",
+    input: {
+      page_id: notionId('page'),
+      include_transcript: z.boolean().optional().describe('Include meeting-note transcripts'),
+    },
+    annotations: annotations('Get page Markdown', { readOnlyHint: true, idempotentHint: true }),
+    run: async (args, { notion }) => markdownResult(await notion.read((n, auth) => n.pages.retrieveMarkdown({ ...args, auth }))),
+  }),
+  defineTool({
+    name: 'update_page_markdown',
+    description:
+      "Edit a page's content in Markdown: edits (search-and-replace, preferred), markdown alone (replaces everything), or markdown with after/position (inserts). Child pages and databases are only deleted with allow_deleting_content; ask the user first.",
+    input: {
+      page_id: notionId('page'),
+      markdown: z.string().optional().describe('New content, or content to insert'),
+      edits: z
+        .array(z.object({ old_str: z.string().min(1), new_str: z.string(), replace_all_matches: z.boolean().optional() }))
+        .min(1)
+        .max(100)
+        .optional(),
+      after: z.string().min(1).optional().describe('Insert after this text ("start...end" selection)'),
+      position: z.enum(['start', 'end']).optional().describe('Insert at page start or end'),
+      allow_deleting_content: z.boolean().optional(),
+    },
+    annotations: annotations('Update page Markdown', { destructiveHint: true }),
+    run: async (args, { notion }) => {
+      const body = markdownUpdate(args);
+      return markdownResult(await notion.write((n, auth) => n.pages.updateMarkdown({ page_id: args.page_id, ...body, auth })));
+    },
+  }),
 ];
+
+function markdownUpdate(a: {
+  markdown?: string | undefined;
+  edits?: { old_str: string; new_str: string; replace_all_matches?: boolean | undefined }[] | undefined;
+  after?: string | undefined;
+  position?: 'start' | 'end' | undefined;
+  allow_deleting_content?: boolean | undefined;
+}): MarkdownBody {
+  const allow = a.allow_deleting_content !== undefined ? { allow_deleting_content: a.allow_deleting_content } : {};
+  const insert = a.after !== undefined || a.position !== undefined;
+  if (a.edits) {
+    if (a.markdown !== undefined || insert) {
+      throw new ToolError('invalid_arguments', 'edits works alone: do not also give markdown, after or position.');
+    }
+    const content_updates = a.edits.map((e) => ({
+      old_str: e.old_str,
+      new_str: e.new_str,
+      ...(e.replace_all_matches !== undefined ? { replace_all_matches: e.replace_all_matches } : {}),
+    }));
+    return { type: 'update_content', update_content: { content_updates, ...allow } };
+  }
+  if (a.markdown === undefined) {
+    throw new ToolError('invalid_arguments', 'Give markdown (to replace or insert) or edits (to search and replace).');
+  }
+  if (insert) {
+    if (a.after !== undefined && a.position !== undefined) throw new ToolError('invalid_arguments', 'Give after or position, not both.');
+    return {
+      type: 'insert_content',
+      insert_content: { content: a.markdown, ...(a.after !== undefined ? { after: a.after } : { position: { type: a.position! } }) },
+    };
+  }
+  return { type: 'replace_content', replace_content: { new_str: a.markdown, ...allow } };
+}
