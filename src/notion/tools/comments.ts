@@ -1,3 +1,146 @@
-import type { ToolDef } from '../../mcp/tools.js';
+import { type CreateCommentParameters, extractNotionId, type UpdateCommentParameters } from '@notionhq/client';
+import { z } from 'zod';
+import { ToolError } from '../../errors.js';
+import { defineTool } from '../../mcp/tools.js';
+import { notionId } from '../ids.js';
+import { shape } from '../shape.js';
+import { blockId, pageSize, startCursor, toBlockId } from './blocks.js';
 
-export const commentsTools: ToolDef[] = [];
+/** Notion's limit for one rich text item's `text.content`. */
+const MAX_TEXT = 2000;
+
+type RichText = Extract<CreateCommentParameters, { rich_text: unknown }>['rich_text'];
+
+const richTextArg = z
+  .union([z.string(), z.array(z.record(z.string(), z.unknown()))])
+  .optional()
+  .describe('Plain string or rich text array');
+const markdownArg = z.string().optional().describe('Text as Markdown (instead of rich_text)');
+
+/**
+ * A plain string becomes text items of at most 2,000 UTF-16 units each (Notion's limit), never
+ * splitting a surrogate pair.
+ */
+function toRichText(value: string | Record<string, unknown>[]): RichText {
+  if (typeof value !== 'string') return value as RichText;
+  const items: { text: { content: string } }[] = [];
+  for (let i = 0; i < value.length; ) {
+    let end = Math.min(i + MAX_TEXT, value.length);
+    const last = value.charCodeAt(end - 1);
+    if (end < value.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    items.push({ text: { content: value.slice(i, end) } });
+    i = end;
+  }
+  return items;
+}
+
+/** Exactly one of rich_text and markdown, as the body Notion takes. */
+function commentText(rich_text: string | Record<string, unknown>[] | undefined, markdown: string | undefined): { rich_text: RichText } | { markdown: string } {
+  if (rich_text !== undefined && markdown !== undefined) throw new ToolError('invalid_arguments', 'rich_text: give rich_text or markdown, not both');
+  if (markdown !== undefined) {
+    if (!markdown.trim()) throw new ToolError('invalid_arguments', 'markdown: empty');
+    return { markdown };
+  }
+  if (rich_text === undefined) throw new ToolError('invalid_arguments', 'rich_text: required (or give markdown)');
+  if (rich_text.length === 0 || (typeof rich_text === 'string' && !rich_text.trim())) throw new ToolError('invalid_arguments', 'rich_text: empty');
+  return { rich_text: toRichText(rich_text) };
+}
+
+type Parent = { page_id: string } | { block_id: string };
+
+/**
+ * A comment's parent: a page ID or URL (a URL's `#<block id>` fragment names a block), or
+ * `{page_id}` / `{block_id}`, with or without `type`.
+ */
+function commentParent(value: string | Record<string, unknown>): Parent {
+  const bad = () => new ToolError('invalid_arguments', 'parent: expected a page ID or URL, {"page_id":…} or {"block_id":…}');
+  if (typeof value === 'string') {
+    const trimmed = value.trim();
+    const id = toBlockId(trimmed);
+    if (!id) throw bad();
+    const pageId = extractNotionId(trimmed);
+    return pageId && pageId !== id ? { block_id: id } : { page_id: id };
+  }
+  const key = typeof value.page_id === 'string' ? 'page_id' : typeof value.block_id === 'string' ? 'block_id' : undefined;
+  // A page_id names the page even in a URL with a #block fragment; a block_id honours the fragment.
+  const id = key ? (key === 'page_id' ? extractNotionId : toBlockId)(value[key] as string) : null;
+  if (!key || !id) throw bad();
+  return key === 'page_id' ? { page_id: id } : { block_id: id };
+}
+
+/** A discussion id, also from a `?d=<id>` comment link or `discussion://<id>`. */
+function discussionId() {
+  return z
+    .string()
+    .describe('Discussion ID to reply in a thread')
+    .transform((value, ctx) => {
+      const v = value.trim();
+      const id = extractNotionId(/[?&]d=([0-9a-f]{32})/i.exec(v)?.[1] ?? v.replace(/^discussion:\/\//i, ''));
+      if (!id) {
+        ctx.addIssue({ code: 'custom', message: 'expected a discussion ID (UUID, with or without dashes)' });
+        return z.NEVER;
+      }
+      return id;
+    });
+}
+
+const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true } as const;
+
+export const commentsTools = [
+  defineTool({
+    name: 'create_comment',
+    description:
+      'Comment on a page or block (parent), or reply in a thread (discussion_id). Text as markdown or rich_text.',
+    input: {
+      parent: z
+        .union([z.string(), z.record(z.string(), z.unknown())])
+        .optional()
+        .describe('Page ID/URL, {"page_id":…} or {"block_id":…}'),
+      rich_text: richTextArg,
+      markdown: markdownArg,
+      discussion_id: discussionId().optional(),
+    },
+    annotations: { title: 'Add comment', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    run: async ({ parent, rich_text, markdown, discussion_id }, { notion }) => {
+      const text = commentText(rich_text, markdown);
+      // A reply needs only its thread; a parent sent along as well would be refused by Notion.
+      let target: { discussion_id: string } | { parent: Parent };
+      if (discussion_id) target = { discussion_id };
+      else if (parent !== undefined) target = { parent: commentParent(parent) };
+      else throw new ToolError('invalid_arguments', 'parent: required (or give discussion_id)');
+      const params = { ...target, ...text } as CreateCommentParameters;
+      return shape(await notion.write((n, auth) => n.comments.create({ ...params, auth })));
+    },
+  }),
+  defineTool({
+    name: 'get_comments',
+    description: 'List the open comments on a page or block, oldest first (more: start_cursor = next_cursor).',
+    input: { block_id: blockId('Page or block ID or URL'), start_cursor: startCursor, page_size: pageSize },
+    annotations: { title: 'Get comments', ...READ },
+    run: async (args, { notion }) => shape(await notion.read((n, auth) => n.comments.list({ ...args, auth }))),
+  }),
+  defineTool({
+    name: 'get_comment',
+    description: 'Retrieve one comment by its ID.',
+    input: { comment_id: notionId('comment') },
+    annotations: { title: 'Get comment', ...READ },
+    run: async ({ comment_id }, { notion }) => shape(await notion.read((n, auth) => n.comments.retrieve({ comment_id, auth }))),
+  }),
+  defineTool({
+    name: 'update_comment',
+    description: "Replace a comment's text with markdown or rich_text.",
+    input: { comment_id: notionId('comment'), rich_text: richTextArg, markdown: markdownArg },
+    annotations: { title: 'Update comment', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    run: async ({ comment_id, rich_text, markdown }, { notion }) => {
+      const params = { comment_id, ...commentText(rich_text, markdown) } as UpdateCommentParameters;
+      return shape(await notion.write((n, auth) => n.comments.update({ ...params, auth })));
+    },
+  }),
+  defineTool({
+    name: 'delete_comment',
+    description: 'Delete a comment by its ID.',
+    input: { comment_id: notionId('comment') },
+    annotations: { title: 'Delete comment', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    run: async ({ comment_id }, { notion }) => shape(await notion.write((n, auth) => n.comments.delete({ comment_id, auth }))),
+  }),
+];
