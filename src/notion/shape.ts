@@ -172,6 +172,11 @@ function schemaProperty(p: unknown): Json {
   if (Array.isArray(config.groups)) out.groups = config.groups.map((g) => (isObj(g) ? g.name : g));
   for (const [k, v] of Object.entries(config)) {
     if (k === 'options' || k === 'groups') continue;
+    // A config's own `type` (a relation's "dual_property") must not replace the property type.
+    if (k === 'type') {
+      out[`${type}_type`] = v;
+      continue;
+    }
     const s = shapeGeneric(v);
     if (s !== undefined) out[k] = s;
   }

@@ -144,7 +144,8 @@ describe('page tools', () => {
       const res = await ts.call('create_page', { parent: { database_id: IDS.database }, title: 'New task' });
       expect(res.isError).toBe(true);
       expect(res.data.error).toMatchObject({ code: 'ambiguous_database', database_id: IDS.database, data_sources: sources });
-      expect(res.data.error.message).toContain(`2 data sources: "Tasks" (${IDS.dataSource}), "Archive" (${IDS.dataSource2}). Ask the user which one`);
+      expect(res.data.error.message).toContain(`2 data sources: "Tasks" (${IDS.dataSource}), "Archive" (${IDS.dataSource2}).`);
+      expect(res.data.error.message).toContain('Ask the user which one');
       expect(res.data.error.message).toContain('data_source_id');
       const calls = ts.apiRequests();
       expect(calls).toHaveLength(1);

@@ -1,3 +1,232 @@
-import type { ToolDef } from '../../mcp/tools.js';
+import type { CreateDataSourceParameters, QueryDataSourceParameters, QueryDataSourceResponse, UpdateDataSourceParameters } from '@notionhq/client';
+import { z } from 'zod';
+import { ToolError } from '../../errors.js';
+import { defineTool } from '../../mcp/tools.js';
+import { notionId } from '../ids.js';
+import { onDataSource, withResolved } from '../resolve.js';
+import type { NotionSession } from '../session.js';
+import { shape } from '../shape.js';
 
-export const dataSourcesTools: ToolDef[] = [];
+// ---------------------------------------------------------------------------------------------
+// Argument pieces shared by the database, data source and view tools
+// ---------------------------------------------------------------------------------------------
+
+const obj = z.record(z.string(), z.unknown());
+type Obj = Record<string, unknown>;
+
+/** Objects and arrays become their JSON text, which `toRichText` / `toIcon` / `toCover` read back. */
+const asText = (v: unknown) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : v);
+/**
+ * An optional argument typed as a string in tools/list (cheap to describe) that still takes
+ * Notion's own object or array (rich text, icon, cover), sent as such or as JSON text.
+ */
+export const looseString = (describe?: string) => {
+  const inner = describe ? z.string().describe(describe) : z.string();
+  return z.preprocess(asText, inner).optional();
+};
+export const filterArg = obj;
+export const sortsArg = z.array(obj);
+/** 1–100; checked here rather than in the schema, where zod's integer bounds would cost bytes. */
+export const pageSizeArg = z
+  .number()
+  .refine((n) => Number.isInteger(n) && n >= 1 && n <= 100, 'expected an integer from 1 to 100')
+  .optional();
+
+type RichTextRequest = NonNullable<UpdateDataSourceParameters['title']>;
+type IconRequest = NonNullable<UpdateDataSourceParameters['icon']>;
+
+/** JSON text of an object or array, else undefined. */
+function parseJson(value: string, open: '[' | '{'): unknown {
+  const t = value.trim();
+  if (!t.startsWith(open)) return undefined;
+  try {
+    return JSON.parse(t);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Notion takes at most 2,000 characters per rich text item. */
+const MAX_TEXT = 2000;
+
+/** Plain text becomes text items; a rich text array (or its JSON text) is sent as given. */
+export function toRichText(text: string): RichTextRequest {
+  const parsed = parseJson(text, '[');
+  if (Array.isArray(parsed) && parsed.every((i) => typeof i === 'object' && i !== null)) return parsed as RichTextRequest;
+  const items: Obj[] = [];
+  for (let i = 0; i < text.length; i += MAX_TEXT) items.push({ type: 'text', text: { content: text.slice(i, i + MAX_TEXT) } });
+  return (items.length ? items : [{ type: 'text', text: { content: '' } }]) as RichTextRequest;
+}
+
+const isUrl = (s: string) => /^https?:\/\//i.test(s.trim());
+
+/** "🚀" → emoji icon; "https://…" → external icon; an icon object (or its JSON text) as given. */
+export function toIcon(value: string): IconRequest {
+  const parsed = parseJson(value, '{');
+  if (parsed && typeof parsed === 'object') return parsed as IconRequest;
+  return (isUrl(value) ? { type: 'external', external: { url: value.trim() } } : { type: 'emoji', emoji: value.trim() }) as IconRequest;
+}
+
+/** "https://…" → external cover; a cover object (or its JSON text) as given. */
+export function toCover<T>(value: string): T {
+  const parsed = parseJson(value, '{');
+  return (parsed && typeof parsed === 'object' ? parsed : { type: 'external', external: { url: value.trim() } }) as T;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+// ---------------------------------------------------------------------------------------------
+
+export const queryInput = {
+  filter: filterArg.optional().describe('e.g. {"property":"Status","status":{"equals":"Done"}}; nest in {"and":[…]}'),
+  sorts: sortsArg.optional().describe('e.g. [{"property":"Due","direction":"ascending"}]'),
+  start_cursor: z.string().optional(),
+  page_size: pageSizeArg,
+  filter_properties: z.array(z.string()).optional().describe('Property IDs'),
+  in_trash: z.boolean().optional(),
+  archived: z.boolean().optional().describe('= in_trash'),
+};
+
+export interface QueryArgs {
+  filter?: Obj | undefined;
+  sorts?: Obj[] | undefined;
+  start_cursor?: string | undefined;
+  page_size?: number | undefined;
+  filter_properties?: string[] | undefined;
+  in_trash?: boolean | undefined;
+  archived?: boolean | undefined;
+  result_type?: 'page' | 'data_source' | undefined;
+}
+
+/** The query body Notion takes: `archived` (the legacy name) is sent as `in_trash`. */
+export function queryParams(dataSourceId: string, args: QueryArgs): QueryDataSourceParameters {
+  const params: Obj = { data_source_id: dataSourceId };
+  if (args.filter) params.filter = args.filter;
+  if (args.sorts) params.sorts = args.sorts;
+  if (args.start_cursor) params.start_cursor = args.start_cursor;
+  if (args.page_size !== undefined) params.page_size = args.page_size;
+  if (args.filter_properties?.length) params.filter_properties = args.filter_properties;
+  const inTrash = args.in_trash ?? args.archived;
+  if (inTrash !== undefined) params.in_trash = inTrash;
+  if (args.result_type) params.result_type = args.result_type;
+  return params as unknown as QueryDataSourceParameters;
+}
+
+export function runQuery(notion: NotionSession, dataSourceId: string, args: QueryArgs): Promise<QueryDataSourceResponse> {
+  return notion.read((n, auth) => n.dataSources.query({ ...queryParams(dataSourceId, args), auth }));
+}
+
+/** Row fields that are the same for every row or rarely matter, dropped from query results. */
+const ROW_NOISE = ['parent', 'created_time'];
+
+/**
+ * A query result as a model reads it: one compact entry per row (`object`, `id`, `url`,
+ * properties as `{type: value}`), the data source the rows belong to once at the top, and
+ * `incomplete` when Notion stopped at its 10,000-row limit.
+ */
+export function shapeRows(res: QueryDataSourceResponse, dataSourceId: string): Obj {
+  const list = shape(res) as Obj;
+  const rows = (list.results as Obj[]).map((row) => {
+    if (row.object !== 'page') return row;
+    const out = { ...row };
+    for (const k of ROW_NOISE) delete out[k];
+    return out;
+  });
+  const out: Obj = { object: 'list', data_source_id: dataSourceId, results: rows, has_more: list.has_more };
+  if (list.next_cursor) out.next_cursor = list.next_cursor;
+  if (res.request_status?.type === 'incomplete') out.incomplete = 'Notion stopped at its row limit: narrow the filter';
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools
+// ---------------------------------------------------------------------------------------------
+
+const dataSourceId = notionId('data source');
+const RO = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true } as const;
+
+export const dataSourcesTools = [
+  defineTool({
+    name: 'get_data_source',
+    description: "Get a data source's schema: property types and options. A database ID resolves to its data source.",
+    input: { data_source_id: dataSourceId },
+    annotations: { title: 'Get data source', ...RO },
+    run: async ({ data_source_id }, { notion }) => {
+      const r = await onDataSource(notion, data_source_id, (id) => notion.read((n, auth) => n.dataSources.retrieve({ data_source_id: id, auth })));
+      return withResolved(shape(r.value), r.resolvedDataSourceId);
+    },
+  }),
+  defineTool({
+    name: 'update_data_source',
+    description:
+      'Change a data source\'s schema, title or icon, or trash it. properties: {"P":{"number":{}}} adds/retypes, {"P":{"name":"Q"}} renames, {"P":null} deletes.',
+    input: {
+      data_source_id: dataSourceId,
+      properties: obj.optional(),
+      title: looseString(),
+      icon: looseString('Emoji or image URL'),
+      in_trash: z.boolean().optional(),
+    },
+    annotations: { title: 'Update data source', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    run: async (args, { notion }) => {
+      const body: Obj = {};
+      if (args.properties) body.properties = args.properties;
+      if (args.title !== undefined) body.title = toRichText(args.title);
+      if (args.icon !== undefined) body.icon = toIcon(args.icon);
+      if (args.in_trash !== undefined) body.in_trash = args.in_trash;
+      if (Object.keys(body).length === 0) throw new ToolError('invalid_arguments', 'Nothing to update: give properties, title, icon or in_trash.');
+      const r = await onDataSource(notion, args.data_source_id, (id) =>
+        notion.write((n, auth) => n.dataSources.update({ ...(body as Partial<UpdateDataSourceParameters>), data_source_id: id, auth })),
+      );
+      return withResolved(shape(r.value), r.resolvedDataSourceId);
+    },
+  }),
+  defineTool({
+    name: 'query_data_source',
+    description: 'List rows of a data source, filtered and sorted (more: start_cursor = next_cursor). A database ID resolves to its data source.',
+    input: {
+      data_source_id: dataSourceId,
+      ...queryInput,
+      result_type: z.enum(['page', 'data_source']).optional(),
+    },
+    annotations: { title: 'Query data source', ...RO },
+    run: async ({ data_source_id, ...args }, { notion }) => {
+      const r = await onDataSource(notion, data_source_id, (id) => runQuery(notion, id, args));
+      return withResolved(shapeRows(r.value, r.resolvedDataSourceId ?? data_source_id), r.resolvedDataSourceId);
+    },
+  }),
+  defineTool({
+    name: 'list_data_source_templates',
+    description: "List a data source's page templates.",
+    input: {
+      data_source_id: dataSourceId,
+      name: z.string().optional().describe('Name filter'),
+      start_cursor: z.string().optional(),
+      page_size: pageSizeArg,
+    },
+    annotations: { title: 'List data source templates', ...RO },
+    run: async ({ data_source_id, ...args }, { notion }) => {
+      const r = await onDataSource(notion, data_source_id, (id) =>
+        notion.read((n, auth) => n.dataSources.listTemplates({ ...args, data_source_id: id, auth })),
+      );
+      return withResolved(shape(r.value), r.resolvedDataSourceId);
+    },
+  }),
+  defineTool({
+    name: 'create_data_source',
+    description: 'Add a data source (table with its own schema) to a database.',
+    input: {
+      database_id: notionId('database'),
+      properties: obj.describe('e.g. {"Name":{"title":{}},"Done":{"checkbox":{}}}'),
+      title: looseString(),
+      icon: looseString('Emoji or image URL'),
+    },
+    annotations: { title: 'Create data source', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    run: async (args, { notion }) => {
+      const params: Obj = { parent: { type: 'database_id', database_id: args.database_id }, properties: args.properties };
+      if (args.title !== undefined) params.title = toRichText(args.title);
+      if (args.icon !== undefined) params.icon = toIcon(args.icon);
+      return shape(await notion.write((n, auth) => n.dataSources.create({ ...(params as unknown as CreateDataSourceParameters), auth })));
+    },
+  }),
+];

@@ -1,3 +1,149 @@
-import type { ToolDef } from '../../mcp/tools.js';
+import type { CreateDatabaseParameters, UpdateDatabaseParameters } from '@notionhq/client';
+import { z } from 'zod';
+import { ToolError } from '../../errors.js';
+import { defineTool } from '../../mcp/tools.js';
+import { notionId } from '../ids.js';
+import { getDatabase, isNotFound, isWrongKind, soleDataSource } from '../resolve.js';
+import { shape } from '../shape.js';
+import { looseString, queryInput, runQuery, shapeRows, toCover, toIcon, toRichText } from './data-sources.js';
 
-export const databasesTools: ToolDef[] = [];
+type Obj = Record<string, unknown>;
+
+type DatabaseParent = CreateDatabaseParameters['parent'];
+const pageId = notionId('page');
+const PARENT_SHAPE = 'expected a page ID or URL, {"page_id":"…"} or {"workspace":true}';
+
+/**
+ * A page ID or URL, Notion's `{"type":"page_id","page_id":…}` or `{"workspace":true}`. The page ID
+ * goes through `notionId` either way; the schema stays a short string-or-object.
+ */
+const parentArg = z
+  .union([z.string(), z.record(z.string(), z.unknown())])
+  .describe('Parent page ID/URL, or {"workspace":true}')
+  .transform((v, ctx): DatabaseParent => {
+    if (typeof v === 'object' && (v.workspace === true || v.type === 'workspace')) return { type: 'workspace', workspace: true };
+    const id = pageId.safeParse(typeof v === 'string' ? v : v.page_id);
+    if (id.success) return { type: 'page_id', page_id: id.data };
+    ctx.addIssue({ code: 'custom', message: PARENT_SHAPE });
+    return z.NEVER;
+  });
+
+const databaseId = notionId('database');
+const RO = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true } as const;
+
+/** `initial_data_source` is `{properties}`; a bare properties map is accepted too. */
+function initialDataSource(v: Obj): Obj {
+  return 'properties' in v ? v : { properties: v };
+}
+
+export const databasesTools = [
+  defineTool({
+    name: 'create_database',
+    description:
+      'Create a database under a page; its schema goes in initial_data_source: {"properties":{"Name":{"title":{}},"Due":{"date":{}}}}.',
+    input: {
+      parent: parentArg,
+      title: looseString(),
+      initial_data_source: z.record(z.string(), z.unknown()).optional(),
+      description: looseString(),
+      is_inline: z.boolean().optional(),
+      icon: looseString('Emoji or image URL'),
+      cover: looseString('Image URL'),
+    },
+    annotations: { title: 'Create database', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    run: async (args, { notion }) => {
+      const params: Obj = { parent: args.parent };
+      if (args.title !== undefined) params.title = toRichText(args.title);
+      if (args.initial_data_source) params.initial_data_source = initialDataSource(args.initial_data_source);
+      if (args.description !== undefined) params.description = toRichText(args.description);
+      if (args.is_inline !== undefined) params.is_inline = args.is_inline;
+      if (args.icon !== undefined) params.icon = toIcon(args.icon);
+      if (args.cover !== undefined) params.cover = toCover(args.cover);
+      return shape(await notion.write((n, auth) => n.databases.create({ ...(params as unknown as CreateDatabaseParameters), auth })));
+    },
+  }),
+  defineTool({
+    name: 'get_database',
+    description: 'Get a database and its data_sources (schema: get_data_source). Also takes a data source ID.',
+    input: { database_id: databaseId },
+    annotations: { title: 'Get database', ...RO },
+    run: async ({ database_id }, { notion }) => {
+      try {
+        return shape(await getDatabase(notion, database_id));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        let ds;
+        try {
+          ds = await notion.read((n, auth) => n.dataSources.retrieve({ data_source_id: database_id, auth }));
+        } catch (lookup) {
+          throw isWrongKind(lookup) ? err : lookup;
+        }
+        return { resolved_as: 'data_source', ...(shape(ds) as Obj) };
+      }
+    },
+  }),
+  defineTool({
+    name: 'update_database',
+    description: "Change a database's title, description, icon, cover or is_inline (schema: update_data_source).",
+    input: {
+      database_id: databaseId,
+      title: looseString(),
+      description: looseString(),
+      icon: looseString('Emoji or image URL'),
+      cover: looseString('Image URL'),
+      is_inline: z.boolean().optional(),
+    },
+    annotations: { title: 'Update database', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    run: async (args, { notion }) => {
+      const body: Obj = {};
+      if (args.title !== undefined) body.title = toRichText(args.title);
+      if (args.description !== undefined) body.description = toRichText(args.description);
+      if (args.icon !== undefined) body.icon = toIcon(args.icon);
+      if (args.cover !== undefined) body.cover = toCover(args.cover);
+      if (args.is_inline !== undefined) body.is_inline = args.is_inline;
+      if (Object.keys(body).length === 0) {
+        throw new ToolError('invalid_arguments', 'Nothing to update: give title, description, icon, cover or is_inline.');
+      }
+      return shape(
+        await notion.write((n, auth) => n.databases.update({ ...(body as Partial<UpdateDatabaseParameters>), database_id: args.database_id, auth })),
+      );
+    },
+  }),
+  defineTool({
+    name: 'archive_database',
+    description: 'Move a database to the trash.',
+    input: { database_id: databaseId },
+    annotations: { title: 'Archive database', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    run: async ({ database_id }, { notion }) =>
+      shape(await notion.write((n, auth) => n.databases.update({ database_id, in_trash: true, auth }))),
+  }),
+  defineTool({
+    name: 'query_database',
+    description:
+      "List a database's rows via its data source (pass data_source_id if it has several). More: start_cursor = next_cursor.",
+    input: {
+      database_id: databaseId,
+      ...queryInput,
+      data_source_id: notionId('data source').optional(),
+    },
+    annotations: { title: 'Query database', ...RO },
+    run: async ({ database_id, data_source_id, ...args }, { notion }) => {
+      let target = data_source_id;
+      if (!target) {
+        try {
+          target = soleDataSource(await getDatabase(notion, database_id), 'Pass its ID as data_source_id.');
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+          // Not a database: it may be a data source ID (search returns those). Try that once.
+          try {
+            return shapeRows(await runQuery(notion, database_id, args), database_id);
+          } catch (second) {
+            // A 400 here is about the filter or sorts, so only a 404 keeps the database's error.
+            throw isNotFound(second) ? err : second;
+          }
+        }
+      }
+      return shapeRows(await runQuery(notion, target, args), target);
+    },
+  }),
+];

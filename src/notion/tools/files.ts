@@ -90,7 +90,7 @@ export const filesTools = [
   defineTool({
     name: 'upload_file',
     description:
-      'Upload a file from a public https `url` (Notion fetches it) or inline `content` (max 1 MiB) and optionally attach it: attach_to {page_id, property} replaces that files property, {page_id, as} sets cover or icon, {block_id} appends an image/pdf/video/audio/file block. Unattached uploads expire after about an hour.',
+      'Upload from a public https `url` or inline `content` (≤1 MiB) and attach it: {page_id, property} replaces a files property, {page_id, as} sets cover/icon, {block_id} appends a file block. Unattached uploads expire in ~1 h.',
     input: {
       filename: z.string().min(1).describe('With extension'),
       url: z.string().optional().describe('Public https URL'),

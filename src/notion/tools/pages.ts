@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool, type ToolAnnotations } from '../../mcp/tools.js';
 import { notionId } from '../ids.js';
+import { getDatabase, isNotFound, soleDataSource } from '../resolve.js';
 import type { NotionSession } from '../session.js';
 import { propertyValue, shape } from '../shape.js';
 
@@ -91,24 +92,14 @@ type PageParent = NonNullable<CreatePageParameters['parent']>;
 async function resolveParent(parent: Parent, notion: NotionSession): Promise<{ parent: PageParent; notFound?: ToolError }> {
   if (!('database_id' in parent)) return { parent };
   const databaseId = parent.database_id;
-  let db: Obj;
+  let db;
   try {
-    db = (await notion.read((n, auth) => n.databases.retrieve({ database_id: databaseId, auth }))) as Obj;
+    db = await getDatabase(notion, databaseId);
   } catch (err) {
-    if (err instanceof ToolError && err.code === 'object_not_found') return { parent: { data_source_id: databaseId }, notFound: err };
+    if (isNotFound(err)) return { parent: { data_source_id: databaseId }, notFound: err };
     throw err;
   }
-  const sources = (Array.isArray(db.data_sources) ? db.data_sources : []).filter(isObj).map((s) => ({ id: String(s.id), name: String(s.name ?? '') }));
-  const only = sources[0];
-  if (sources.length === 1 && only) return { parent: { data_source_id: only.id } };
-  if (sources.length === 0) {
-    throw new ToolError('invalid_parent', 'This database has no data source to hold pages. Pick another parent.', { database_id: databaseId });
-  }
-  throw new ToolError(
-    'ambiguous_database',
-    `This database has ${sources.length} data sources: ${sources.map((s) => `"${s.name}" (${s.id})`).join(', ')}. Ask the user which one, then call again with parent {"data_source_id": "<id>"}.`,
-    { database_id: databaseId, data_sources: sources },
-  );
+  return { parent: { data_source_id: soleDataSource(db, 'Ask the user which one, then call again with parent {"data_source_id": "<id>"}.') } };
 }
 
 /** Runs a write whose parent may have been guessed from a `database_id`; a miss reports the database. */
@@ -117,7 +108,7 @@ async function withParent<T>(parent: Parent, notion: NotionSession, write: (pare
   try {
     return await write(resolved.parent);
   } catch (err) {
-    if (resolved.notFound && err instanceof ToolError && err.code === 'object_not_found') throw resolved.notFound;
+    if (resolved.notFound && isNotFound(err)) throw resolved.notFound;
     throw err;
   }
 }

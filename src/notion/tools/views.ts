@@ -1,3 +1,159 @@
-import type { ToolDef } from '../../mcp/tools.js';
+import { type CreateViewParameters, extractNotionId, type GetViewQueryResultsResponse, type UpdateViewParameters, type ViewQueryResponse } from '@notionhq/client';
+import { z } from 'zod';
+import { ToolError } from '../../errors.js';
+import { defineTool } from '../../mcp/tools.js';
+import { notionId } from '../ids.js';
+import { dataSourceOfDatabase, isNotFound } from '../resolve.js';
+import { shape } from '../shape.js';
+import { filterArg, pageSizeArg, sortsArg } from './data-sources.js';
 
-export const viewsTools: ToolDef[] = [];
+type Obj = Record<string, unknown>;
+
+const UUID = '[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}';
+const VIEW_PARAM = new RegExp(`[?&]v=(${UUID})(?![0-9a-f])`, 'i');
+
+/** A view ID from a UUID, a dashless ID or a database URL's `?v=` (a view's "Copy link"). */
+export function toViewId(value: string): string | null {
+  const fromQuery = VIEW_PARAM.exec(value.trim())?.[1];
+  return extractNotionId(fromQuery ?? value);
+}
+
+const viewId = z
+  .string()
+  .describe('view ID or URL with ?v=')
+  .transform((value, ctx) => {
+    const id = toViewId(value);
+    if (!id) {
+      ctx.addIssue({ code: 'custom', message: 'expected a view ID (UUID, with or without dashes) or a Notion URL with ?v=' });
+      return z.NEVER;
+    }
+    return id;
+  });
+
+const VIEW_TYPES = ['table', 'board', 'list', 'calendar', 'timeline', 'gallery', 'form', 'chart', 'map', 'dashboard'] as const;
+const configurationArg = z.record(z.string(), z.unknown()).describe('Layout, e.g. {"type":"board","group_by":{…}}');
+const RO = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true } as const;
+
+/** A view query page as a model reads it: the row IDs, the query to page on, and the cursor. */
+function shapeViewQuery(res: ViewQueryResponse | GetViewQueryResultsResponse, queryId: string): Obj {
+  const out: Obj = { object: 'list', query_id: queryId };
+  if ('total_count' in res) out.total_count = res.total_count;
+  out.results = shape(res.results);
+  out.has_more = res.has_more;
+  if (res.next_cursor) out.next_cursor = res.next_cursor;
+  if (res.request_status?.type === 'incomplete') out.incomplete = 'Notion stopped at its row limit';
+  return out;
+}
+
+export const viewsTools = [
+  defineTool({
+    name: 'list_views',
+    description: "List a database's views (IDs), or one data source's.",
+    input: {
+      database_id: notionId('database').optional(),
+      data_source_id: notionId('data source').optional(),
+      start_cursor: z.string().optional(),
+      page_size: pageSizeArg,
+    },
+    annotations: { title: 'List views', ...RO },
+    run: async ({ database_id, data_source_id, ...page }, { notion }) => {
+      if (!database_id && !data_source_id) throw new ToolError('invalid_arguments', 'Invalid arguments. database_id: give database_id or data_source_id');
+      const target = data_source_id ? { data_source_id } : { database_id: database_id! };
+      return shape(await notion.read((n, auth) => n.views.list({ ...target, ...page, auth })));
+    },
+  }),
+  defineTool({
+    name: 'get_view',
+    description: "Get a view's type, data source, filter, sorts and layout.",
+    input: { view_id: viewId },
+    annotations: { title: 'Get view', ...RO },
+    run: async ({ view_id }, { notion }) => shape(await notion.read((n, auth) => n.views.retrieve({ view_id, auth }))),
+  }),
+  defineTool({
+    name: 'create_view',
+    description:
+      'Add a view to a database. Give database_id (plus data_source_id if it has several) or data_source_id; filter/sorts as in query_data_source.',
+    input: {
+      database_id: notionId('database').optional(),
+      data_source_id: notionId('data source').optional(),
+      name: z.string(),
+      type: z.enum(VIEW_TYPES),
+      filter: filterArg.optional(),
+      sorts: sortsArg.optional(),
+      configuration: configurationArg.optional(),
+    },
+    annotations: { title: 'Create view', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    run: async (args, { notion }) => {
+      let { database_id, data_source_id } = args;
+      if (!database_id && !data_source_id) throw new ToolError('invalid_arguments', 'Invalid arguments. database_id: give database_id or data_source_id');
+      if (!data_source_id) data_source_id = await dataSourceOfDatabase(notion, database_id!, 'Pass its ID as data_source_id.');
+      if (!database_id) {
+        const ds = await notion.read((n, auth) => n.dataSources.retrieve({ data_source_id: data_source_id!, auth }));
+        const parent = 'parent' in ds ? (ds.parent as { database_id?: string }) : undefined;
+        if (!parent?.database_id) throw new ToolError('invalid_arguments', 'Invalid arguments. database_id: this data source has no database; give database_id');
+        database_id = parent.database_id;
+      }
+      const body: Obj = { database_id, data_source_id, name: args.name, type: args.type };
+      if (args.filter) body.filter = args.filter;
+      if (args.sorts) body.sorts = args.sorts;
+      if (args.configuration) body.configuration = args.configuration;
+      return shape(await notion.write((n, auth) => n.views.create({ ...(body as unknown as CreateViewParameters), auth })));
+    },
+  }),
+  defineTool({
+    name: 'update_view',
+    description: "Change a view's name, filter, sorts or layout; null clears filter or sorts.",
+    input: {
+      view_id: viewId,
+      name: z.string().optional(),
+      filter: filterArg.nullable().optional(),
+      sorts: sortsArg.nullable().optional(),
+      configuration: z.record(z.string(), z.unknown()).optional(),
+    },
+    annotations: { title: 'Update view', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    run: async ({ view_id, ...args }, { notion }) => {
+      const body: Obj = {};
+      for (const [k, v] of Object.entries(args)) if (v !== undefined) body[k] = v;
+      if (Object.keys(body).length === 0) throw new ToolError('invalid_arguments', 'Nothing to update: give name, filter, sorts or configuration.');
+      return shape(await notion.write((n, auth) => n.views.update({ ...(body as Partial<UpdateViewParameters>), view_id, auth })));
+    },
+  }),
+  defineTool({
+    name: 'delete_view',
+    description: "Delete a view (not its rows). A database's last view can't be deleted.",
+    input: { view_id: viewId },
+    annotations: { title: 'Delete view', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    run: async ({ view_id }, { notion }) => shape(await notion.write((n, auth) => n.views.delete({ view_id, auth }))),
+  }),
+  defineTool({
+    name: 'query_view',
+    description:
+      'Rows (page IDs) a view shows, in order. Next page: pass the returned query_id and start_cursor = next_cursor (within 15 min).',
+    input: {
+      view_id: viewId,
+      query_id: notionId('query').optional(),
+      start_cursor: z.string().optional(),
+      page_size: pageSizeArg,
+    },
+    annotations: { title: 'Query view', ...RO },
+    run: async ({ view_id, query_id, start_cursor, page_size }, { notion }) => {
+      if (!query_id) {
+        if (start_cursor) throw new ToolError('invalid_arguments', 'Invalid arguments. query_id: start_cursor needs the query_id of the first call');
+        const created = await notion.read((n, auth) => n.views.queries.create({ view_id, ...(page_size ? { page_size } : {}), auth }));
+        return shapeViewQuery(created, created.id);
+      }
+      try {
+        const page = await notion.read((n, auth) =>
+          n.views.queries.results({ view_id, query_id, ...(start_cursor ? { start_cursor } : {}), ...(page_size ? { page_size } : {}), auth }),
+        );
+        return shapeViewQuery(page, query_id);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        throw new ToolError('query_expired', 'This view query has expired (they last 15 minutes). Call query_view again without query_id and start_cursor.', {
+          view_id,
+          query_id,
+        });
+      }
+    },
+  }),
+];

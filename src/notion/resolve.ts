@@ -1,0 +1,93 @@
+/**
+ * Database vs data source resolution (Notion 2025-09-03 and later).
+ *
+ * A database is a container of one or more data sources; schemas, rows and queries belong to a
+ * data source. Models often hold the other kind of ID (search returns data sources, URLs name
+ * databases), so tools resolve explicitly and at most once:
+ * - from a database: GET /v1/databases/{id}; exactly one data source is used, several are an
+ *   `ambiguous_database` error that lists them;
+ * - from a data source ID that Notion does not know: check once whether it is a database.
+ */
+import type { GetDatabaseResponse } from '@notionhq/client';
+import { ToolError } from '../errors.js';
+import { richText } from './shape.js';
+import type { NotionSession } from './session.js';
+
+export interface DataSourceRef {
+  id: string;
+  name: string;
+}
+
+export const isNotFound = (err: unknown): err is ToolError => err instanceof ToolError && err.code === 'object_not_found';
+
+/** A lookup that failed because the ID is not that kind of object (404, or 400 "is a page"). */
+export const isWrongKind = (err: unknown): boolean =>
+  err instanceof ToolError && (err.code === 'object_not_found' || err.code === 'validation_error' || err.extra.status === 400);
+
+export function getDatabase(notion: NotionSession, databaseId: string): Promise<GetDatabaseResponse> {
+  return notion.read((n, auth) => n.databases.retrieve({ database_id: databaseId, auth }));
+}
+
+/** The data sources a database lists, as `{ id, name }`. */
+export function dataSourcesOf(db: GetDatabaseResponse): DataSourceRef[] {
+  return 'data_sources' in db ? db.data_sources.map((s) => ({ id: s.id, name: s.name })) : [];
+}
+
+/**
+ * The one data source of a database. Several: `ambiguous_database`, naming each so the model can
+ * pick; none: `no_data_source`.
+ * @param how what the model should do with its choice, e.g. 'Pass its ID as data_source_id.'
+ */
+export function soleDataSource(db: GetDatabaseResponse, how = 'Call again with its ID as data_source_id.'): string {
+  const sources = dataSourcesOf(db);
+  if (sources.length === 1) return sources[0]!.id;
+  const title = 'title' in db ? richText(db.title) : '';
+  const name = title ? `Database "${title}"` : `Database ${db.id}`;
+  if (sources.length === 0) {
+    throw new ToolError('no_data_source', `${name} has no data source shared with this connection.`, { database_id: db.id });
+  }
+  const list = sources.map((s) => `"${s.name}" (${s.id})`).join(', ');
+  throw new ToolError('ambiguous_database', `${name} has ${sources.length} data sources: ${list}. Which one? ${how}`, {
+    database_id: db.id,
+    data_sources: sources,
+  });
+}
+
+/** GET the database and return its one data source (see `soleDataSource`). */
+export async function dataSourceOfDatabase(notion: NotionSession, databaseId: string, how?: string): Promise<string> {
+  return soleDataSource(await getDatabase(notion, databaseId), how);
+}
+
+export interface Resolved<T> {
+  value: T;
+  /** Set when the ID given was a database and the call ran on its data source instead. */
+  resolvedDataSourceId?: string;
+}
+
+/**
+ * Runs `call` on a data source ID. Only if Notion answers 404 does it check, once, whether the ID
+ * is a database: with one data source the call runs again on that; with several the model gets
+ * `ambiguous_database`; if it is no database either, the original 404 stands.
+ * With a correct data source ID this is exactly one upstream call.
+ */
+export async function onDataSource<T>(notion: NotionSession, id: string, call: (dataSourceId: string) => Promise<T>): Promise<Resolved<T>> {
+  try {
+    return { value: await call(id) };
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    let db: GetDatabaseResponse;
+    try {
+      db = await getDatabase(notion, id);
+    } catch (lookup) {
+      throw isWrongKind(lookup) ? err : lookup;
+    }
+    const dataSourceId = soleDataSource(db);
+    return { value: await call(dataSourceId), resolvedDataSourceId: dataSourceId };
+  }
+}
+
+/** Adds `resolved_data_source_id` to a shaped result when resolution happened. */
+export function withResolved(shaped: unknown, resolvedDataSourceId: string | undefined): unknown {
+  if (!resolvedDataSourceId || typeof shaped !== 'object' || shaped === null) return shaped;
+  return { resolved_data_source_id: resolvedDataSourceId, ...(shaped as Record<string, unknown>) };
+}
