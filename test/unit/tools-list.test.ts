@@ -19,7 +19,31 @@ const LEGACY = [
   'get_users', 'get_user', 'get_self', 'create_comment', 'get_comments', 'search',
 ];
 
+/**
+ * Every tool's hints, reviewed one by one: read-only / destructive / idempotent (T or F).
+ * Destructive: deletes, trashes or overwrites existing content. Idempotent: repeating the same
+ * call changes nothing more. openWorldHint is true everywhere (every tool reaches Notion).
+ */
+const HINTS: Record<string, string> = {
+  search: 'TFT', fetch: 'TFT',
+  create_page: 'FFF', get_page: 'TFT', get_page_property_item: 'TFT', update_page: 'FTT', archive_page: 'FTT',
+  move_page: 'FFT', get_page_markdown: 'TFT', update_page_markdown: 'FTF',
+  get_block: 'TFT', get_block_children: 'TFT', append_block_children: 'FFF', update_block: 'FTT', delete_block: 'FTT',
+  create_database: 'FFF', get_database: 'TFT', update_database: 'FTT', archive_database: 'FTT', query_database: 'TFT',
+  get_data_source: 'TFT', update_data_source: 'FTT', query_data_source: 'TFT', list_data_source_templates: 'TFT', create_data_source: 'FFF',
+  list_views: 'TFT', get_view: 'TFT', create_view: 'FFF', update_view: 'FTT', delete_view: 'FTT', query_view: 'TFT',
+  create_comment: 'FFF', get_comments: 'TFT', get_comment: 'TFT', update_comment: 'FTT', delete_comment: 'FTT',
+  get_users: 'TFT', get_user: 'TFT', get_self: 'TFT',
+  upload_file: 'FTF', list_custom_emojis: 'TFT', get_async_task: 'TFT', restore_from_trash: 'FFT',
+};
+
 describe('tools/list', () => {
+  it('has exactly the reviewed annotations on every tool', () => {
+    const b = (x: boolean) => (x ? 'T' : 'F');
+    const actual = Object.fromEntries(tools.map((t) => [t.name, `${b(t.annotations.readOnlyHint)}${b(t.annotations.destructiveHint)}${b(t.annotations.idempotentHint)}`]));
+    expect(actual).toEqual(HINTS);
+  });
+
   it('stays within 30,000 bytes of compact JSON for at least 40 tools', () => {
     const bytes = Buffer.byteLength(JSON.stringify(tools));
     console.log(`tools/list: ${tools.length} tools, ${bytes} bytes (${Math.round(bytes / tools.length)} per tool)`);
