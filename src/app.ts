@@ -1,5 +1,7 @@
 import type { Server } from 'node:http';
 import type { Config } from './config.js';
+import { createConnectionsHandlers } from './http/connections.js';
+import { createLandingHandler, createPolicyHandler } from './http/landing.js';
 import { createHttpApp } from './http/server.js';
 import { Keyring } from './lib/crypto.js';
 import type { Logger } from './log.js';
@@ -54,6 +56,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     refresher: new NotionRefresher(store, grants, notionOAuth, log),
   };
   const registry = new ToolRegistry(allTools);
+  const connections = createConnectionsHandlers({ config, store, keyring, notion: notionOAuth, log, now });
 
   const http = createHttpApp({
     config,
@@ -64,10 +67,17 @@ export function createApp(config: Config, deps: AppDeps): App {
       register: createRegisterHandler({ store, now }),
       authorize: createAuthorizeHandler({ config, store, clients, keyring, now }),
       decision: createDecisionHandler({ config, store, clients, keyring, now }),
-      callback: createCallbackHandler({ config, store, grants, notion: notionOAuth, log, now }),
+      callback: createCallbackHandler({ config, store, grants, notion: notionOAuth, log, now, finishLogin: connections.finishLogin }),
       token: createTokenHandler({ config, store, clients, grants, now }),
       revoke: createRevokeHandler({ store, clients, grants, notion: notionOAuth, log, now }),
       mcp: createMcpHandler({ registry, notion, log }),
+      landing: createLandingHandler(config),
+      privacy: createPolicyHandler(config, 'privacy'),
+      terms: createPolicyHandler(config, 'terms'),
+      connections: connections.page,
+      connectionsLogin: connections.login,
+      disconnect: connections.disconnect,
+      logout: connections.logout,
     },
   });
 

@@ -55,6 +55,9 @@ const EnvSchema = z.object({
     .positive('NOTION_RATE_LIMIT_BURST must be greater than 0')
     .default(10),
   TRUST_PROXY: z.string().default('false'),
+  PRIVACY_URL: z.string().optional(),
+  TERMS_URL: z.string().optional(),
+  CONNECTIONS_SESSION_TTL_SECONDS: seconds('CONNECTIONS_SESSION_TTL_SECONDS', 1800),
   RATE_LIMIT_REGISTER_PER_HOUR: z.coerce
     .number({ error: 'RATE_LIMIT_REGISTER_PER_HOUR must be a number' })
     .int('RATE_LIMIT_REGISTER_PER_HOUR must be a whole number')
@@ -89,12 +92,16 @@ export interface Config {
   /** Express `trust proxy`: false, true, a hop count, or a list of proxy addresses/subnets. */
   readonly trustProxy: boolean | number | string;
   readonly rateLimits: { readonly registerPerHour: number };
+  /** Where /privacy and /terms send people; null shows the built-in default page. */
+  readonly links: { readonly privacyUrl: string | null; readonly termsUrl: string | null };
   readonly ttl: {
     readonly accessTokenS: number;
     readonly refreshTokenIdleS: number;
     readonly refreshGraceS: number;
     readonly authCodeS: number;
     readonly flowS: number;
+    /** Sign-in session of the /connections page. */
+    readonly connectionsSessionS: number;
   };
 }
 
@@ -135,6 +142,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const base = baseUrl === undefined ? undefined : checkOrigin('BASE_URL', baseUrl, problems, true);
   const apiBase = checkOrigin('NOTION_API_BASE_URL', text('NOTION_API_BASE_URL', 'https://api.notion.com')!, problems, false);
   checkUrl('NOTION_OAUTH_AUTHORIZE_URL', text('NOTION_OAUTH_AUTHORIZE_URL', 'https://api.notion.com/v1/oauth/authorize')!, problems);
+  for (const name of ['PRIVACY_URL', 'TERMS_URL'] as const) {
+    const value = text(name);
+    if (value !== undefined) checkUrl(name, value, problems);
+  }
   const sessionSecret = text('SESSION_SECRET');
   if (sessionSecret !== undefined && !hasEnoughEntropy(sessionSecret)) {
     problems.push('SESSION_SECRET must hold at least 32 bytes of entropy: generate one with `openssl rand -hex 32`');
@@ -172,12 +183,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     rateLimits: Object.freeze({ registerPerHour: e.RATE_LIMIT_REGISTER_PER_HOUR }),
+    links: Object.freeze({ privacyUrl: e.PRIVACY_URL ?? null, termsUrl: e.TERMS_URL ?? null }),
     ttl: Object.freeze({
       accessTokenS: e.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenIdleS: e.REFRESH_TOKEN_IDLE_TTL_SECONDS,
       refreshGraceS: e.REFRESH_TOKEN_GRACE_SECONDS,
       authCodeS: e.AUTH_CODE_TTL_SECONDS,
       flowS: e.AUTH_FLOW_TTL_SECONDS,
+      connectionsSessionS: e.CONNECTIONS_SESSION_TTL_SECONDS,
     }),
   });
 }

@@ -20,6 +20,13 @@ export interface Routes {
   token: Handler;
   revoke: Handler;
   mcp: Handler;
+  landing: Handler;
+  privacy: Handler;
+  terms: Handler;
+  connections: Handler;
+  connectionsLogin: Handler;
+  disconnect: Handler;
+  logout: Handler;
 }
 
 /** How errors on a route reach the caller: OAuth JSON, a page for people, or JSON-RPC. */
@@ -85,6 +92,13 @@ export function createHttpApp(deps: { config: Config; store: Store; grants: Gran
   app.get('/authorize', as('page'), routes.authorize);
   app.post('/authorize', as('page'), form, routes.decision);
   app.get('/oauth/callback', as('page'), routes.callback);
+  app.get('/', as('page'), routes.landing);
+  app.get('/privacy', as('page'), routes.privacy);
+  app.get('/terms', as('page'), routes.terms);
+  app.get('/connections', as('page'), routes.connections);
+  app.get('/connections/login', as('page'), routes.connectionsLogin);
+  app.post('/connections/disconnect', as('page'), form, routes.disconnect);
+  app.post('/connections/logout', as('page'), form, routes.logout);
   app.post('/token', as('oauth'), form, json('64kb'), routes.token);
   app.post('/revoke', as('oauth'), form, json('64kb'), routes.revoke);
 
@@ -102,7 +116,12 @@ export function createHttpApp(deps: { config: Config; store: Store; grants: Gran
     routes.mcp,
   );
 
-  app.use((_req, res) => {
+  // Browsers get a page; API clients (no Accept, */*, application/json) keep JSON.
+  app.use((req, res) => {
+    if (req.accepts(['json', 'html']) === 'html') {
+      sendErrorPage(res, new PageError('Page not found', 'There is nothing at this address.', 'Check the address, or start from the connector’s home page.', 404));
+      return;
+    }
     res.status(404).json({ error: 'not_found' });
   });
 

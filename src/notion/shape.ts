@@ -280,7 +280,14 @@ function shapeGeneric(value: unknown, key?: string): Json {
     case 'user':
       return key === undefined ? shapeTyped(flattenUser(value)) : userRef(value);
     case 'list': {
-      const out: Obj = { object: 'list', results: shapeGeneric(value.results) };
+      const results = shapeGeneric(value.results) as Json[];
+      const out: Obj = { object: 'list', results };
+      // Children of one block, or rows of one data source, share their parent: say it once.
+      const shared = sharedParent(results);
+      if (shared !== undefined) {
+        out.parent = shared;
+        for (const r of results) delete (r as Obj).parent;
+      }
       out.has_more = value.has_more === true;
       if (value.next_cursor) out.next_cursor = value.next_cursor;
       return out;
@@ -298,6 +305,12 @@ function shapeGeneric(value: unknown, key?: string): Json {
       return Object.keys(out).length === 0 ? undefined : out;
     }
   }
+}
+
+function sharedParent(results: Json[]): Json | undefined {
+  if (results.length < 2 || !results.every((r) => isObj(r) && r.parent !== undefined)) return undefined;
+  const first = JSON.stringify((results[0] as Obj).parent);
+  return results.every((r) => JSON.stringify((r as Obj).parent) === first) ? (results[0] as Obj).parent : undefined;
 }
 
 function flattenUser(u: Obj): Obj {

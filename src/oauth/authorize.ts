@@ -31,6 +31,9 @@ export interface AuthorizeDeps {
   now: () => number;
 }
 
+/** Redirect hosts the consent page does not flag as unfamiliar. */
+const FAMILIAR_HOSTS = new Set(['claude.ai', 'claude.com']);
+
 const CODE_CHALLENGE = /^[A-Za-z0-9._~-]{43,128}$/;
 
 /** Appends OAuth response parameters, always with `iss` (RFC 9207). */
@@ -125,6 +128,7 @@ export function createAuthorizeHandler(deps: AuthorizeDeps) {
         clientName: pending.clientName,
         redirectHost: target.host,
         loopback: isLoopbackHost(target.hostname),
+        unfamiliar: !FAMILIAR_HOSTS.has(target.hostname),
         canWrite: scopes.includes(SCOPE_WRITE),
         consentId,
         csrf: deps.keyring.sign(`csrf:${consentId}:${browserId}`),

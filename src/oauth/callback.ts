@@ -16,6 +16,8 @@ export interface CallbackDeps {
   notion: NotionOAuth;
   log: Logger;
   now: () => number;
+  /** Finishes a /connections sign-in: Notion has one redirect URI, so that flow ends here too. */
+  finishLogin: (req: Request, res: Response, flow: unknown) => Promise<void>;
 }
 
 /**
@@ -28,6 +30,12 @@ export function createCallbackHandler(deps: CallbackDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const state = typeof req.query.state === 'string' ? req.query.state : '';
     const flow = state ? ((await deps.store.takeFlow(sha256(state), 'notion', deps.now())) as PendingAuthorization | null) : null;
+    // The flow kind stored under the state tells a connector authorization from a sign-in.
+    const login = state && !flow ? await deps.store.takeFlow(sha256(state), 'login', deps.now()) : null;
+    if (login) {
+      await deps.finishLogin(req, res, login);
+      return;
+    }
     if (!flow) {
       throw new PageError(
         'This sign-in has expired',

@@ -199,6 +199,7 @@ export class SqliteStore implements Store {
       ),
       getToken: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE hash = ?'),
       getGrant: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE id = ?'),
+      grantsByUser: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE notion_user_id = ? ORDER BY created_at DESC, id'),
       // A rotated refresh token lives on only for the grace period.
       markReplaced: db.prepare('UPDATE tokens SET replaced_at = @now, expires_at = MIN(expires_at, @until) WHERE hash = @hash'),
       dropOtherRefresh: db.prepare("DELETE FROM tokens WHERE grant_id = ? AND kind = 'refresh' AND hash <> ?"),
@@ -353,6 +354,10 @@ export class SqliteStore implements Store {
   async getGrant(grantId: string): Promise<GrantRecord | null> {
     const row = this.stmt.getGrant.get(grantId);
     return row ? toGrant(row) : null;
+  }
+
+  async listGrantsByUser(notionUserId: string): Promise<GrantRecord[]> {
+    return this.stmt.grantsByUser.all(notionUserId).map(toGrant);
   }
 
   async deleteGrant(grantId: string): Promise<void> {

@@ -63,7 +63,8 @@ export interface TokenRecord {
   replacedAt: number | null;
 }
 
-export type FlowKind = 'consent' | 'notion';
+/** `login`: the Notion round trip that signs a person in to /connections (no grant is made). */
+export type FlowKind = 'consent' | 'notion' | 'login';
 
 export interface StoreStats {
   clients: number;
@@ -105,6 +106,8 @@ export interface Store {
   /** Number of tokens and unused codes of the grant that can still be used. */
   countLiveCredentials(grantId: string, now: number): Promise<number>;
   getGrant(grantId: string): Promise<GrantRecord | null>;
+  /** Every grant of one Notion user (any workspace, any client), newest first. */
+  listGrantsByUser(notionUserId: string): Promise<GrantRecord[]>;
   /** Deletes the grant with all its tokens and codes. */
   deleteGrant(grantId: string): Promise<void>;
   updateGrantNotion(grantId: string, sealedNotion: string): Promise<void>;

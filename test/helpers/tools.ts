@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import type { FakeHandler, RecordedRequest } from './fake-notion.js';
 import { fakeWorkspace } from './fake-notion.js';
 import { callTool, connect } from './oauth-client.js';
@@ -6,7 +7,8 @@ import { type Stack, startStack } from './stack.js';
 /**
  * A stack with one read-and-write and one read-only connection, for tool tests.
  * `answer` makes the fake Notion reply with a canned body to every API call (OAuth calls still
- * get the fake's own behaviour); `apiRequests()` are the Notion API calls since the last `answer`.
+ * get the fake's own behaviour); `apiRequests()` are the Notion API calls since the last `answer`,
+ * and `upstream(n)` checks them.
  */
 export interface ToolStack {
   stack: Stack;
@@ -14,26 +16,61 @@ export interface ToolStack {
   token: string;
   /** Access token of a read-only connection to workspace A. */
   readOnlyToken: string;
-  /** The Notion token that connection holds: every upstream call must carry it. */
+  /** The Notion token the read-and-write connection holds: every upstream call it makes must carry it. */
   notionToken: string;
+  /** The Notion token the read-only connection holds (its own, not the read-and-write one's). */
+  readOnlyNotionToken: string;
   call(name: string, args?: Record<string, unknown>, token?: string): Promise<{ isError: boolean; data: any }>;
   answer(handler: FakeHandler | ((req: RecordedRequest) => { status?: number; body?: unknown } | undefined)): void;
   apiRequests(): RecordedRequest[];
+  /**
+   * Asserts exactly `n` Notion API calls since the last `answer`, each with the pinned
+   * `notion-version: 2026-03-11` and `authorization: Bearer <token>` (default `notionToken`),
+   * and returns them.
+   */
+  upstream(n: number, opts?: { token?: string }): RecordedRequest[];
+  /** `upstream(1, opts)`, and that one call is `method path` with exactly `query`. */
+  oneCall(method: string, path: string, query?: Record<string, string>, opts?: { token?: string }): RecordedRequest;
   close(): Promise<void>;
+}
+
+type Reply = { status?: number; body: unknown };
+
+/** Answers by "METHOD /path"; anything else is a loud 418 so a stray call fails the test. */
+export function routes(table: Record<string, Reply | (() => Reply)>) {
+  return (req: RecordedRequest): Reply => {
+    const hit = table[`${req.method} ${req.path}`];
+    if (!hit) return { status: 418, body: { object: 'error', status: 418, code: 'unexpected', message: `no route for ${req.method} ${req.path}` } };
+    return typeof hit === 'function' ? hit() : hit;
+  };
 }
 
 export async function startToolStack(): Promise<ToolStack> {
   // Many calls on one connection: lift the per-connection rate gate (tested on its own).
   const stack = await startStack({ env: { NOTION_RATE_LIMIT_PER_SECOND: '1000', NOTION_RATE_LIMIT_BURST: '1000' } });
   const ws = fakeWorkspace('A');
+  const notionTokens = () => [...stack.fake.tokens].filter(([, w]) => w.name === ws.name).map(([t]) => t);
   const { tokens } = await connect(stack, ws, 'write');
+  const [notionToken] = notionTokens();
   const readOnly = await connect(stack, ws, 'read');
-  const notionToken = [...stack.fake.tokens].filter(([, w]) => w.name === ws.name).map(([t]) => t)[0]!;
+  const readOnlyNotionToken = notionTokens().find((t) => t !== notionToken);
+  if (!notionToken || !readOnlyNotionToken) throw new Error('startToolStack: expected one Notion token per connection');
+  const apiRequests = () => stack.fake.requests.filter((r) => r.path.startsWith('/v1/') && !r.path.startsWith('/v1/oauth/'));
+  const upstream: ToolStack['upstream'] = (n, { token = notionToken } = {}) => {
+    const reqs = apiRequests();
+    expect(reqs.map((r) => `${r.method} ${r.path}`)).toHaveLength(n);
+    for (const r of reqs) {
+      expect(r.headers['notion-version']).toBe('2026-03-11');
+      expect(r.headers.authorization).toBe(`Bearer ${token}`);
+    }
+    return reqs;
+  };
   return {
     stack,
     token: tokens.access_token,
     readOnlyToken: readOnly.tokens.access_token,
     notionToken,
+    readOnlyNotionToken,
     call: (name, args = {}, token = tokens.access_token) => callTool(stack.baseUrl, token, name, args),
     answer(handler) {
       stack.fake.reset();
@@ -43,7 +80,14 @@ export async function startToolStack(): Promise<ToolStack> {
         return r ? { status: r.status ?? 200, body: r.body, ...('headers' in r ? { headers: (r as { headers?: Record<string, string> }).headers } : {}) } : undefined;
       });
     },
-    apiRequests: () => stack.fake.requests.filter((r) => r.path.startsWith('/v1/') && !r.path.startsWith('/v1/oauth/')),
+    apiRequests,
+    upstream,
+    oneCall(method, path, query = {}, opts = {}) {
+      const [req] = upstream(1, opts);
+      expect(`${req!.method} ${req!.path}`).toBe(`${method} ${path}`);
+      expect(req!.query).toEqual(query);
+      return req!;
+    },
     close: () => stack.close(),
   };
 }

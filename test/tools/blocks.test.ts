@@ -17,7 +17,6 @@ import {
   text,
   withRequestId,
 } from '../fixtures/blocks.js';
-import type { RecordedRequest } from '../helpers/fake-notion.js';
 import { type ToolStack, startToolStack } from '../helpers/tools.js';
 
 const dashless = (id: string) => id.replace(/-/g, '');
@@ -29,31 +28,6 @@ describe('block tools', () => {
     ts = await startToolStack();
   });
   afterAll(async () => ts.close());
-
-  /**
-   * Exactly one upstream call, with the pinned Notion-Version and the connection's own Notion
-   * token (`readOnly`: the read-only connection's token, which the helper does not expose, so it
-   * is checked as "another live token of the same workspace").
-   */
-  function oneCall(method: string, path: string, query: Record<string, string> = {}, readOnly = false): RecordedRequest {
-    const calls = ts.apiRequests();
-    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([`${method} ${path}`]);
-    const req = calls[0]!;
-    expect(req.query).toEqual(query);
-    expect(req.headers['notion-version']).toBe('2026-03-11');
-    if (readOnly) {
-      const token = req.headers.authorization!.replace(/^Bearer /, '');
-      expect(token).not.toBe(ts.notionToken);
-      expect(ts.stack.fake.tokens.get(token)).toEqual(ts.stack.fake.tokens.get(ts.notionToken));
-    } else {
-      expect(req.headers.authorization).toBe(`Bearer ${ts.notionToken}`);
-    }
-    return req;
-  }
-
-  function expectNoCall() {
-    expect(ts.apiRequests()).toEqual([]);
-  }
 
   /** The fake answers every API call with `body`. */
   const answerWith = (body: unknown) => ts.answer(() => ({ body }));
@@ -70,7 +44,7 @@ describe('block tools', () => {
       );
       const res = await ts.call('get_block', { block_id: BLOCK_ID });
       expect(res.isError).toBe(false);
-      expect(oneCall('GET', `/v1/blocks/${BLOCK_ID}`).body).toBeUndefined();
+      expect(ts.oneCall('GET', `/v1/blocks/${BLOCK_ID}`).body).toBeUndefined();
       expect(res.data).toEqual({
         object: 'block',
         id: BLOCK_ID,
@@ -93,7 +67,7 @@ describe('block tools', () => {
         ts.answer(() => ({ body: paragraph(expected, 'x') }));
         const res = await ts.call('get_block', { block_id: input });
         expect(res.isError, input).toBe(false);
-        oneCall('GET', `/v1/blocks/${expected}`);
+        ts.oneCall('GET', `/v1/blocks/${expected}`);
       }
     });
 
@@ -103,7 +77,7 @@ describe('block tools', () => {
       expect(res.isError).toBe(true);
       expect(res.data.error.code).toBe('invalid_arguments');
       expect(res.data.error.message).toMatch(/^Invalid arguments\. block_id: /);
-      expectNoCall();
+      ts.upstream(0);
     });
 
     it("keeps Notion's error code and adds the sharing hint on 404", async () => {
@@ -123,7 +97,7 @@ describe('block tools', () => {
       const res = await ts.call('get_block', { block_id: BLOCK_ID }, ts.readOnlyToken);
       expect(res.isError).toBe(false);
       expect(res.data.paragraph).toEqual({ text: 'read me' });
-      oneCall('GET', `/v1/blocks/${BLOCK_ID}`, {}, true);
+      ts.oneCall('GET', `/v1/blocks/${BLOCK_ID}`, {}, { token: ts.readOnlyNotionToken });
     });
   });
 
@@ -133,20 +107,22 @@ describe('block tools', () => {
       answerWith(blockChildrenFixture(100, true));
       const res = await ts.call('get_block_children', { block_id: PAGE_URL, start_cursor: blockIdAt(0), page_size: 100 });
       expect(res.isError).toBe(false);
-      expect(oneCall('GET', `/v1/blocks/${PAGE_ID}/children`, { start_cursor: blockIdAt(0), page_size: '100' }).body).toBeUndefined();
+      expect(ts.oneCall('GET', `/v1/blocks/${PAGE_ID}/children`, { start_cursor: blockIdAt(0), page_size: '100' }).body).toBeUndefined();
 
       expect(res.data.object).toBe('list');
       expect(res.data.has_more).toBe(true);
       expect(res.data.next_cursor).toBe(cursor);
       expect(res.data.results).toHaveLength(100);
+      // All children share one parent, so it is stated once on the list.
+      expect(res.data.parent).toEqual({ page_id: PAGE_ID });
       const [h1, rich, , , todo, toggle, code, , callout, divider, image] = res.data.results;
-      expect(h1).toEqual({ object: 'block', id: blockIdAt(0), type: 'heading_1', parent: { page_id: PAGE_ID }, heading_1: { text: 'Section 0' } });
+      expect(h1).toEqual({ object: 'block', id: blockIdAt(0), type: 'heading_1', heading_1: { text: 'Section 0' } });
       expect(rich.paragraph.text).toBe('Ship the **beta** by Friday, see [the brief](https://example.com/brief) and ask @Ada Lovelace.');
       expect(todo.to_do).toEqual({ text: 'Task 4', checked: true });
       expect(toggle.has_children).toBe(true);
       expect(code.code).toEqual({ text: 'const answer = 42;\nconsole.log(answer);', language: 'typescript' });
       expect(callout.callout).toEqual({ text: 'Heads up: the API changed on 2026-03-11.', icon: '💡', color: 'gray_background' });
-      expect(divider).toEqual({ object: 'block', id: blockIdAt(9), type: 'divider', parent: { page_id: PAGE_ID } });
+      expect(divider).toEqual({ object: 'block', id: blockIdAt(9), type: 'divider' });
       expect(image.image.url).toMatch(/^https:\/\/prod-files-secure\..*diagram\.png/);
 
       const raw = JSON.stringify(res.data);
@@ -161,13 +137,13 @@ describe('block tools', () => {
       const res = await ts.call('get_block_children', { block_id: dashless(BLOCK_ID) });
       expect(res.isError).toBe(false);
       expect(res.data).toEqual({ object: 'list', results: [], has_more: false });
-      oneCall('GET', `/v1/blocks/${BLOCK_ID}/children`);
+      ts.oneCall('GET', `/v1/blocks/${BLOCK_ID}/children`);
 
       answerWith(list('block', []));
       const bad = await ts.call('get_block_children', { block_id: BLOCK_ID, page_size: 500 });
       expect(bad.isError).toBe(true);
       expect(bad.data.error.message).toMatch(/page_size/);
-      expectNoCall();
+      ts.upstream(0);
     });
 
     it('works on a read-only connection', async () => {
@@ -175,7 +151,7 @@ describe('block tools', () => {
       const res = await ts.call('get_block_children', { block_id: PAGE_ID }, ts.readOnlyToken);
       expect(res.isError).toBe(false);
       expect(res.data.results).toHaveLength(3);
-      oneCall('GET', `/v1/blocks/${PAGE_ID}/children`, {}, true);
+      ts.oneCall('GET', `/v1/blocks/${PAGE_ID}/children`, {}, { token: ts.readOnlyNotionToken });
     });
   });
 
@@ -187,13 +163,14 @@ describe('block tools', () => {
       const children = [para('First'), para('Second')];
       const res = await ts.call('append_block_children', { block_id: PAGE_URL, children });
       expect(res.isError).toBe(false);
-      expect(oneCall('PATCH', `/v1/blocks/${PAGE_ID}/children`).body).toEqual({ children });
+      expect(ts.oneCall('PATCH', `/v1/blocks/${PAGE_ID}/children`).body).toEqual({ children });
       expect(res.data).toEqual({
         object: 'list',
         results: [
-          { object: 'block', id: blockIdAt(500), type: 'paragraph', parent: { page_id: PAGE_ID }, paragraph: { text: 'First' } },
-          { object: 'block', id: blockIdAt(501), type: 'paragraph', parent: { page_id: PAGE_ID }, paragraph: { text: 'Second' } },
+          { object: 'block', id: blockIdAt(500), type: 'paragraph', paragraph: { text: 'First' } },
+          { object: 'block', id: blockIdAt(501), type: 'paragraph', paragraph: { text: 'Second' } },
         ],
+        parent: { page_id: PAGE_ID },
         has_more: false,
       });
     });
@@ -203,7 +180,7 @@ describe('block tools', () => {
       const children = [para('First')];
       const res = await ts.call('append_block_children', { block_id: BLOCK_ID, children: JSON.stringify(children) });
       expect(res.isError).toBe(false);
-      expect(oneCall('PATCH', `/v1/blocks/${BLOCK_ID}/children`).body).toEqual({ children });
+      expect(ts.oneCall('PATCH', `/v1/blocks/${BLOCK_ID}/children`).body).toEqual({ children });
     });
 
     it('sends position start / end, and after_block with a normalised id (object, JSON string or URL)', async () => {
@@ -218,7 +195,7 @@ describe('block tools', () => {
         answerWith(appended(1));
         const res = await ts.call('append_block_children', { block_id: PAGE_ID, children, position });
         expect(res.isError, JSON.stringify(position)).toBe(false);
-        expect(oneCall('PATCH', `/v1/blocks/${PAGE_ID}/children`).body).toEqual({ children, position: expected });
+        expect(ts.oneCall('PATCH', `/v1/blocks/${PAGE_ID}/children`).body).toEqual({ children, position: expected });
       }
     });
 
@@ -227,7 +204,7 @@ describe('block tools', () => {
       const children = [para('First')];
       const res = await ts.call('append_block_children', { block_id: PAGE_ID, children, after: dashless(AFTER_BLOCK_ID) });
       expect(res.isError).toBe(false);
-      expect(oneCall('PATCH', `/v1/blocks/${PAGE_ID}/children`).body).toEqual({ children, position: { type: 'after_block', after_block: { id: AFTER_BLOCK_ID } } });
+      expect(ts.oneCall('PATCH', `/v1/blocks/${PAGE_ID}/children`).body).toEqual({ children, position: { type: 'after_block', after_block: { id: AFTER_BLOCK_ID } } });
     });
 
     it('refuses more than 100 children with a clear error before calling Notion', async () => {
@@ -236,7 +213,7 @@ describe('block tools', () => {
       expect(res.isError).toBe(true);
       expect(res.data.error.code).toBe('invalid_arguments');
       expect(res.data.error.message).toMatch(/children: at most 100 blocks per call/);
-      expectNoCall();
+      ts.upstream(0);
     });
 
     it('refuses more than 1,000 blocks counting nested children', async () => {
@@ -245,7 +222,7 @@ describe('block tools', () => {
       const res = await ts.call('append_block_children', { block_id: PAGE_ID, children: Array.from({ length: 11 }, () => toggle) });
       expect(res.isError).toBe(true);
       expect(res.data.error.message).toMatch(/children: 1100 blocks .* at most 1000/);
-      expectNoCall();
+      ts.upstream(0);
     });
 
     it('names the field for a bad position or bad children', async () => {
@@ -260,7 +237,7 @@ describe('block tools', () => {
       expect(badChildren.data.error.message).toMatch(/children: /);
       const missing = await ts.call('append_block_children', { block_id: PAGE_ID });
       expect(missing.data.error.message).toMatch(/children: /);
-      expectNoCall();
+      ts.upstream(0);
     });
 
     it('is refused on a read-only connection without calling Notion', async () => {
@@ -268,7 +245,7 @@ describe('block tools', () => {
       const res = await ts.call('append_block_children', { block_id: PAGE_ID, children: [para('x')] }, ts.readOnlyToken);
       expect(res.isError).toBe(true);
       expect(res.data.error.code).toBe('read_only_connection');
-      expectNoCall();
+      ts.upstream(0);
     });
   });
 
@@ -277,7 +254,7 @@ describe('block tools', () => {
       answerWith(withRequestId(block(BLOCK_ID, 'to_do', { rich_text: [text('Call Ada')], checked: true, color: 'default' })));
       const res = await ts.call('update_block', { block_id: blockUrl(BLOCK_ID), content: { to_do: { checked: true } } });
       expect(res.isError).toBe(false);
-      expect(oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual({ to_do: { checked: true } });
+      expect(ts.oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual({ to_do: { checked: true } });
       expect(res.data).toEqual({ object: 'block', id: BLOCK_ID, type: 'to_do', parent: { page_id: PAGE_ID }, to_do: { text: 'Call Ada', checked: true } });
     });
 
@@ -286,18 +263,18 @@ describe('block tools', () => {
       const content = { paragraph: { rich_text: [{ text: { content: 'New text' } }] } };
       const res = await ts.call('update_block', { block_id: BLOCK_ID, content: JSON.stringify(content) });
       expect(res.isError).toBe(false);
-      expect(oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual(content);
+      expect(ts.oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual(content);
       expect(res.data.paragraph).toEqual({ text: 'New text' });
     });
 
     it('sends in_trash, and maps a legacy content.archived to in_trash', async () => {
       answerWith(paragraph(BLOCK_ID, 'Back', { in_trash: false }));
       expect((await ts.call('update_block', { block_id: BLOCK_ID, in_trash: false })).isError).toBe(false);
-      expect(oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual({ in_trash: false });
+      expect(ts.oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual({ in_trash: false });
 
       answerWith(paragraph(BLOCK_ID, 'Gone', { in_trash: true }));
       const res = await ts.call('update_block', { block_id: BLOCK_ID, content: { archived: true } });
-      expect(oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual({ in_trash: true });
+      expect(ts.oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual({ in_trash: true });
       expect(res.data.in_trash).toBe(true);
     });
 
@@ -311,14 +288,14 @@ describe('block tools', () => {
       expect(empty.data.error.message).toMatch(/nothing to update/);
       const badTrash = await ts.call('update_block', { block_id: BLOCK_ID, in_trash: 'yes' });
       expect(badTrash.data.error.message).toMatch(/in_trash: /);
-      expectNoCall();
+      ts.upstream(0);
     });
 
     it('is refused on a read-only connection without calling Notion', async () => {
       answerWith(paragraph(BLOCK_ID, 'x'));
       const res = await ts.call('update_block', { block_id: BLOCK_ID, content: { to_do: { checked: true } } }, ts.readOnlyToken);
       expect(res.data.error.code).toBe('read_only_connection');
-      expectNoCall();
+      ts.upstream(0);
     });
   });
 
@@ -327,7 +304,7 @@ describe('block tools', () => {
       answerWith(withRequestId(paragraph(BLOCK_ID, 'Old note', { in_trash: true })));
       const res = await ts.call('delete_block', { block_id: dashless(BLOCK_ID) });
       expect(res.isError).toBe(false);
-      expect(oneCall('DELETE', `/v1/blocks/${BLOCK_ID}`).body).toBeUndefined();
+      expect(ts.oneCall('DELETE', `/v1/blocks/${BLOCK_ID}`).body).toBeUndefined();
       expect(res.data).toEqual({ object: 'block', id: BLOCK_ID, type: 'paragraph', parent: { page_id: PAGE_ID }, in_trash: true, paragraph: { text: 'Old note' } });
     });
 
@@ -336,7 +313,7 @@ describe('block tools', () => {
       const res = await ts.call('delete_block', { block_id: BLOCK_ID }, ts.readOnlyToken);
       expect(res.isError).toBe(true);
       expect(res.data.error.code).toBe('read_only_connection');
-      expectNoCall();
+      ts.upstream(0);
     });
   });
 });

@@ -17,7 +17,7 @@ import {
   WORKSPACE_ID,
   withRequestId,
 } from '../fixtures/blocks.js';
-import { fakeWorkspace, type RecordedRequest } from '../helpers/fake-notion.js';
+import { fakeWorkspace } from '../helpers/fake-notion.js';
 import { type ToolStack, startToolStack } from '../helpers/tools.js';
 
 const dashless = (id: string) => id.replace(/-/g, '');
@@ -30,28 +30,6 @@ describe('comment and user tools', () => {
   });
   afterAll(async () => ts.close());
 
-  /**
-   * Exactly one upstream call, with the pinned Notion-Version and the connection's own Notion
-   * token (`readOnly`: the read-only connection's token, checked as "another live token of the
-   * same workspace" since the helper does not expose it).
-   */
-  function oneCall(method: string, path: string, query: Record<string, string> = {}, readOnly = false): RecordedRequest {
-    const calls = ts.apiRequests();
-    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([`${method} ${path}`]);
-    const req = calls[0]!;
-    expect(req.query).toEqual(query);
-    expect(req.headers['notion-version']).toBe('2026-03-11');
-    if (readOnly) {
-      const token = req.headers.authorization!.replace(/^Bearer /, '');
-      expect(token).not.toBe(ts.notionToken);
-      expect(ts.stack.fake.tokens.get(token)).toEqual(ts.stack.fake.tokens.get(ts.notionToken));
-    } else {
-      expect(req.headers.authorization).toBe(`Bearer ${ts.notionToken}`);
-    }
-    return req;
-  }
-
-  const expectNoCall = () => expect(ts.apiRequests()).toEqual([]);
   const answerWith = (body: unknown) => ts.answer(() => ({ body }));
   const created = () => withRequestId(comment(COMMENT_ID, 'Looks good'));
   const shapedComment = {
@@ -72,19 +50,19 @@ describe('comment and user tools', () => {
       const rich_text = [{ type: 'text', text: { content: 'Looks ' } }, { type: 'text', text: { content: 'good' }, annotations: { bold: true } }];
       const res = await ts.call('create_comment', { parent: { page_id: dashless(PAGE_ID) }, rich_text });
       expect(res.isError).toBe(false);
-      expect(oneCall('POST', '/v1/comments').body).toEqual({ parent: { page_id: PAGE_ID }, rich_text });
+      expect(ts.oneCall('POST', '/v1/comments').body).toEqual({ parent: { page_id: PAGE_ID }, rich_text });
       expect(res.data).toEqual(shapedComment);
     });
 
     it('takes rich_text as a plain string, split at 2,000 characters', async () => {
       answerWith(created());
       await ts.call('create_comment', { parent: { page_id: PAGE_ID }, rich_text: 'Looks good' });
-      expect(oneCall('POST', '/v1/comments').body).toEqual({ parent: { page_id: PAGE_ID }, rich_text: rt('Looks good') });
+      expect(ts.oneCall('POST', '/v1/comments').body).toEqual({ parent: { page_id: PAGE_ID }, rich_text: rt('Looks good') });
 
       answerWith(created());
       const long = 'a'.repeat(2000) + 'b'.repeat(2000) + 'c'.repeat(500);
       await ts.call('create_comment', { parent: { page_id: PAGE_ID }, rich_text: long });
-      expect(oneCall('POST', '/v1/comments').body).toEqual({
+      expect(ts.oneCall('POST', '/v1/comments').body).toEqual({
         parent: { page_id: PAGE_ID },
         rich_text: [...rt('a'.repeat(2000)), ...rt('b'.repeat(2000)), ...rt('c'.repeat(500))],
       });
@@ -93,7 +71,7 @@ describe('comment and user tools', () => {
       answerWith(created());
       const emoji = `${'a'.repeat(1999)}😀b`;
       await ts.call('create_comment', { parent: { page_id: PAGE_ID }, rich_text: emoji });
-      expect(oneCall('POST', '/v1/comments').body).toEqual({ parent: { page_id: PAGE_ID }, rich_text: [...rt('a'.repeat(1999)), ...rt('😀b')] });
+      expect(ts.oneCall('POST', '/v1/comments').body).toEqual({ parent: { page_id: PAGE_ID }, rich_text: [...rt('a'.repeat(1999)), ...rt('😀b')] });
     });
 
     it('takes markdown instead of rich_text, and a page id, page URL or block URL string as parent', async () => {
@@ -111,7 +89,7 @@ describe('comment and user tools', () => {
         answerWith(created());
         const res = await ts.call('create_comment', { parent, markdown: 'Ship it **today**' });
         expect(res.isError, JSON.stringify(parent)).toBe(false);
-        expect(oneCall('POST', '/v1/comments').body).toEqual({ parent: expected, markdown: 'Ship it **today**' });
+        expect(ts.oneCall('POST', '/v1/comments').body).toEqual({ parent: expected, markdown: 'Ship it **today**' });
       }
     });
 
@@ -119,11 +97,11 @@ describe('comment and user tools', () => {
       answerWith(created());
       const res = await ts.call('create_comment', { parent: { page_id: PAGE_ID }, discussion_id: dashless(DISCUSSION_ID), rich_text: 'Agreed' });
       expect(res.isError).toBe(false);
-      expect(oneCall('POST', '/v1/comments').body).toEqual({ discussion_id: DISCUSSION_ID, rich_text: rt('Agreed') });
+      expect(ts.oneCall('POST', '/v1/comments').body).toEqual({ discussion_id: DISCUSSION_ID, rich_text: rt('Agreed') });
 
       answerWith(created());
       await ts.call('create_comment', { discussion_id: `${PAGE_URL}?d=${dashless(DISCUSSION_ID)}`, markdown: 'Agreed' });
-      expect(oneCall('POST', '/v1/comments').body).toEqual({ discussion_id: DISCUSSION_ID, markdown: 'Agreed' });
+      expect(ts.oneCall('POST', '/v1/comments').body).toEqual({ discussion_id: DISCUSSION_ID, markdown: 'Agreed' });
     });
 
     it('names the field for missing or conflicting arguments, before calling Notion', async () => {
@@ -146,7 +124,7 @@ describe('comment and user tools', () => {
         expect(res.data.error.code).toBe('invalid_arguments');
         expect(res.data.error.message).toMatch(message);
       }
-      expectNoCall();
+      ts.upstream(0);
     });
 
     it('is refused on a read-only connection without calling Notion', async () => {
@@ -154,7 +132,7 @@ describe('comment and user tools', () => {
       const res = await ts.call('create_comment', { parent: PAGE_ID, rich_text: 'x' }, ts.readOnlyToken);
       expect(res.isError).toBe(true);
       expect(res.data.error.code).toBe('read_only_connection');
-      expectNoCall();
+      ts.upstream(0);
     });
   });
 
@@ -163,14 +141,14 @@ describe('comment and user tools', () => {
       answerWith(commentsFixture());
       const res = await ts.call('get_comments', { block_id: PAGE_URL, start_cursor: 'abc', page_size: 50 });
       expect(res.isError).toBe(false);
-      expect(oneCall('GET', '/v1/comments', { block_id: PAGE_ID, start_cursor: 'abc', page_size: '50' }).body).toBeUndefined();
+      expect(ts.oneCall('GET', '/v1/comments', { block_id: PAGE_ID, start_cursor: 'abc', page_size: '50' }).body).toBeUndefined();
       expect(res.data.object).toBe('list');
       expect(res.data.has_more).toBe(false);
       expect(res.data.results).toHaveLength(2);
+      expect(res.data.parent).toEqual({ page_id: PAGE_ID }); // shared by the thread, stated once
       expect(res.data.results[0]).toEqual({
         object: 'comment',
         id: COMMENT_ID,
-        parent: { page_id: PAGE_ID },
         discussion_id: DISCUSSION_ID,
         created_time: '2026-02-03T10:15:00.000Z',
         last_edited_time: '2026-03-21T16:42:00.000Z',
@@ -190,7 +168,7 @@ describe('comment and user tools', () => {
       const res = await ts.call('get_comments', { block_id: blockUrl(BLOCK_ID) }, ts.readOnlyToken);
       expect(res.isError).toBe(false);
       expect(res.data).toEqual({ object: 'list', results: [], has_more: false });
-      oneCall('GET', '/v1/comments', { block_id: BLOCK_ID }, true);
+      ts.oneCall('GET', '/v1/comments', { block_id: BLOCK_ID }, { token: ts.readOnlyNotionToken });
     });
 
     it('names block_id when it is missing', async () => {
@@ -198,7 +176,7 @@ describe('comment and user tools', () => {
       const res = await ts.call('get_comments', {});
       expect(res.isError).toBe(true);
       expect(res.data.error.message).toMatch(/block_id: /);
-      expectNoCall();
+      ts.upstream(0);
     });
   });
 
@@ -207,30 +185,30 @@ describe('comment and user tools', () => {
       answerWith(created());
       const res = await ts.call('get_comment', { comment_id: dashless(COMMENT_ID) });
       expect(res.isError).toBe(false);
-      expect(oneCall('GET', `/v1/comments/${COMMENT_ID}`).body).toBeUndefined();
+      expect(ts.oneCall('GET', `/v1/comments/${COMMENT_ID}`).body).toBeUndefined();
       expect(res.data).toEqual(shapedComment);
     });
 
     it('get_comment works on a read-only connection', async () => {
       answerWith(created());
       expect((await ts.call('get_comment', { comment_id: COMMENT_ID }, ts.readOnlyToken)).isError).toBe(false);
-      oneCall('GET', `/v1/comments/${COMMENT_ID}`, {}, true);
+      ts.oneCall('GET', `/v1/comments/${COMMENT_ID}`, {}, { token: ts.readOnlyNotionToken });
     });
 
     it('update_comment PATCHes rich_text (string or array) or markdown', async () => {
       answerWith(created());
       const res = await ts.call('update_comment', { comment_id: COMMENT_ID, rich_text: 'Looks good' });
       expect(res.isError).toBe(false);
-      expect(oneCall('PATCH', `/v1/comments/${COMMENT_ID}`).body).toEqual({ rich_text: rt('Looks good') });
+      expect(ts.oneCall('PATCH', `/v1/comments/${COMMENT_ID}`).body).toEqual({ rich_text: rt('Looks good') });
       expect(res.data).toEqual(shapedComment);
 
       answerWith(created());
       await ts.call('update_comment', { comment_id: COMMENT_ID, rich_text: JSON.stringify(rt('Looks good')) });
-      expect(oneCall('PATCH', `/v1/comments/${COMMENT_ID}`).body).toEqual({ rich_text: rt('Looks good') });
+      expect(ts.oneCall('PATCH', `/v1/comments/${COMMENT_ID}`).body).toEqual({ rich_text: rt('Looks good') });
 
       answerWith(created());
       await ts.call('update_comment', { comment_id: COMMENT_ID, markdown: 'Looks *good*' });
-      expect(oneCall('PATCH', `/v1/comments/${COMMENT_ID}`).body).toEqual({ markdown: 'Looks *good*' });
+      expect(ts.oneCall('PATCH', `/v1/comments/${COMMENT_ID}`).body).toEqual({ markdown: 'Looks *good*' });
     });
 
     it('update_comment needs new text, and is refused on a read-only connection', async () => {
@@ -239,14 +217,14 @@ describe('comment and user tools', () => {
       expect(empty.data.error.message).toMatch(/^rich_text: required/);
       const ro = await ts.call('update_comment', { comment_id: COMMENT_ID, markdown: 'x' }, ts.readOnlyToken);
       expect(ro.data.error.code).toBe('read_only_connection');
-      expectNoCall();
+      ts.upstream(0);
     });
 
     it('delete_comment sends DELETE without a body', async () => {
       answerWith(withRequestId({ object: 'comment', id: COMMENT_ID }));
       const res = await ts.call('delete_comment', { comment_id: COMMENT_ID });
       expect(res.isError).toBe(false);
-      expect(oneCall('DELETE', `/v1/comments/${COMMENT_ID}`).body).toBeUndefined();
+      expect(ts.oneCall('DELETE', `/v1/comments/${COMMENT_ID}`).body).toBeUndefined();
       expect(res.data).toEqual({ object: 'comment', id: COMMENT_ID });
     });
 
@@ -254,7 +232,7 @@ describe('comment and user tools', () => {
       answerWith({ object: 'comment', id: COMMENT_ID });
       const res = await ts.call('delete_comment', { comment_id: COMMENT_ID }, ts.readOnlyToken);
       expect(res.data.error.code).toBe('read_only_connection');
-      expectNoCall();
+      ts.upstream(0);
     });
   });
 
@@ -263,7 +241,7 @@ describe('comment and user tools', () => {
       answerWith(usersFixture());
       const res = await ts.call('get_users', { page_size: 2, start_cursor: 'c1' });
       expect(res.isError).toBe(false);
-      expect(oneCall('GET', '/v1/users', { page_size: '2', start_cursor: 'c1' }).body).toBeUndefined();
+      expect(ts.oneCall('GET', '/v1/users', { page_size: '2', start_cursor: 'c1' }).body).toBeUndefined();
       expect(res.data).toEqual({
         object: 'list',
         results: [
@@ -285,19 +263,19 @@ describe('comment and user tools', () => {
     it('get_users works on a read-only connection, with no query when none is given', async () => {
       answerWith(usersFixture());
       expect((await ts.call('get_users', {}, ts.readOnlyToken)).isError).toBe(false);
-      oneCall('GET', '/v1/users', {}, true);
+      ts.oneCall('GET', '/v1/users', {}, { token: ts.readOnlyNotionToken });
     });
 
     it('get_user GETs one user by a dashless id or URL', async () => {
       answerWith(withRequestId(personUser()));
       const res = await ts.call('get_user', { user_id: dashless(PERSON_ID) });
       expect(res.isError).toBe(false);
-      expect(oneCall('GET', `/v1/users/${PERSON_ID}`).body).toBeUndefined();
+      expect(ts.oneCall('GET', `/v1/users/${PERSON_ID}`).body).toBeUndefined();
       expect(res.data).toMatchObject({ object: 'user', id: PERSON_ID, name: 'Ada Lovelace', email: 'ada@example.com' });
 
       answerWith(personUser());
       await ts.call('get_user', { user_id: `https://www.notion.so/${dashless(PERSON_ID)}` });
-      oneCall('GET', `/v1/users/${PERSON_ID}`);
+      ts.oneCall('GET', `/v1/users/${PERSON_ID}`);
     });
 
     it('get_user passes a 404 on as a tool error with the code', async () => {
@@ -313,7 +291,7 @@ describe('comment and user tools', () => {
       answerWith(withRequestId(botUser()));
       const res = await ts.call('get_self', {});
       expect(res.isError).toBe(false);
-      expect(oneCall('GET', '/v1/users/me').body).toBeUndefined();
+      expect(ts.oneCall('GET', '/v1/users/me').body).toBeUndefined();
       expect(res.data).toEqual({ object: 'user', id: BOT_ID, name: 'Claude', type: 'bot', workspace_name: 'Acme Inc.' });
       expect(JSON.stringify(res.data)).not.toContain(WORKSPACE_ID);
     });
@@ -324,7 +302,7 @@ describe('comment and user tools', () => {
       expect(res.isError).toBe(false);
       const ws = fakeWorkspace('A');
       expect(res.data).toMatchObject({ object: 'user', id: ws.botId, type: 'bot', workspace_name: ws.name });
-      oneCall('GET', '/v1/users/me', {}, true);
+      ts.oneCall('GET', '/v1/users/me', {}, { token: ts.readOnlyNotionToken });
     });
   });
 });

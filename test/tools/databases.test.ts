@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NOTION_VERSION } from '../../src/config.js';
 import { ToolRegistry } from '../../src/mcp/tools.js';
 import { dataSourcesTools } from '../../src/notion/tools/data-sources.js';
 import { databasesTools } from '../../src/notion/tools/databases.js';
 import { viewsTools } from '../../src/notion/tools/views.js';
-import type { RecordedRequest } from '../helpers/fake-notion.js';
-import { startToolStack, type ToolStack } from '../helpers/tools.js';
+import { routes, startToolStack, type ToolStack } from '../helpers/tools.js';
 import {
   bugsDataSource,
   CURSOR,
@@ -27,17 +25,6 @@ import {
   validationError,
 } from '../fixtures/databases.js';
 
-type Reply = { status?: number; body: unknown };
-
-/** Answers by "METHOD /path"; anything else is a loud 418 so a stray call fails the test. */
-function routes(table: Record<string, Reply | (() => Reply)>) {
-  return (req: RecordedRequest) => {
-    const hit = table[`${req.method} ${req.path}`];
-    if (!hit) return { status: 418, body: { object: 'error', status: 418, code: 'unexpected', message: `no route for ${req.method} ${req.path}` } };
-    return typeof hit === 'function' ? hit() : hit;
-  };
-}
-
 const dashless = (id: string) => id.replace(/-/g, '');
 
 describe('database and data source tools', () => {
@@ -46,23 +33,6 @@ describe('database and data source tools', () => {
     ts = await startToolStack();
   });
   afterAll(async () => ts.close());
-
-  /**
-   * The upstream calls since the last `answer`: exactly `n`, each with the pinned version and the
-   * connection's own Notion token (the read-only connection holds a token of its own).
-   */
-  function calls(n: number, token = ts.notionToken): RecordedRequest[] {
-    const reqs = ts.apiRequests();
-    expect(reqs.map((r) => `${r.method} ${r.path}`)).toHaveLength(n);
-    for (const r of reqs) {
-      expect(r.headers['notion-version']).toBe(NOTION_VERSION);
-      expect(r.headers.authorization).toBe(`Bearer ${token}`);
-    }
-    return reqs;
-  }
-
-  /** The Notion token behind the read-only connection: the workspace's other token. */
-  const readOnlyNotionToken = () => [...ts.stack.fake.tokens].find(([t, w]) => w.name === 'Workspace A' && t !== ts.notionToken)![0];
 
   it('fits its share of the tools/list budget, with exact annotations', () => {
     const registry = new ToolRegistry([...databasesTools, ...dataSourcesTools, ...viewsTools]);
@@ -110,10 +80,7 @@ describe('database and data source tools', () => {
       cover: 'https://images.unsplash.com/photo-1.jpg',
     });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
-    expect(req!.method).toBe('POST');
-    expect(req!.path).toBe('/v1/databases');
-    expect(req!.query).toEqual({});
+    const req = ts.oneCall('POST', '/v1/databases', {});
     expect(req!.body).toEqual({
       parent: { type: 'page_id', page_id: PAGE_ID },
       title: [{ type: 'text', text: { content: 'Tasks' } }],
@@ -147,7 +114,7 @@ describe('database and data source tools', () => {
       icon: { type: 'external', external: { url: 'https://example.com/i.png' } },
     });
     expect(legacy.isError).toBe(false);
-    const [req] = calls(1);
+    const [req] = ts.upstream(1);
     expect(req!.body).toEqual({
       parent: { type: 'page_id', page_id: PAGE_ID },
       title: [{ type: 'text', text: { content: 'Tasks' }, annotations: { bold: true } }],
@@ -158,7 +125,7 @@ describe('database and data source tools', () => {
 
     ts.answer(routes({ 'POST /v1/databases': { body: database } }));
     await ts.call('create_database', { parent: { workspace: true }, title: 'Top' });
-    expect(calls(1)[0]!.body).toMatchObject({ parent: { type: 'workspace', workspace: true } });
+    expect(ts.upstream(1)[0]!.body).toMatchObject({ parent: { type: 'workspace', workspace: true } });
   });
 
   it('create_database: a bad parent names the field and reaches nobody', async () => {
@@ -167,17 +134,14 @@ describe('database and data source tools', () => {
     expect(res.isError).toBe(true);
     expect(res.data.error.code).toBe('invalid_arguments');
     expect(res.data.error.message).toMatch(/^Invalid arguments\. parent: /);
-    calls(0);
+    ts.upstream(0);
   });
 
   it('get_database: the container with its data sources, from a URL (view param ignored)', async () => {
     ts.answer(routes({ [`GET /v1/databases/${DB_ID}`]: { body: database } }));
     const res = await ts.call('get_database', { database_id: DB_URL });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
-    expect(req!.method).toBe('GET');
-    expect(req!.path).toBe(`/v1/databases/${DB_ID}`);
-    expect(req!.query).toEqual({});
+    const req = ts.oneCall('GET', `/v1/databases/${DB_ID}`, {});
     expect(req!.body).toBeUndefined();
     expect(res.data).toMatchObject({ object: 'database', id: DB_ID, title: 'Tasks', parent: { page_id: PAGE_ID }, data_sources: [{ id: DS_ID, name: 'Tasks' }], url: database.url });
     expect(JSON.stringify(res.data)).not.toMatch(/request_id|public_url|"archived"|"in_trash"|null/);
@@ -192,7 +156,7 @@ describe('database and data source tools', () => {
     );
     const res = await ts.call('get_database', { database_id: dashless(DS_ID) });
     expect(res.isError).toBe(false);
-    expect(calls(2).map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/databases/${DS_ID}`, `GET /v1/data_sources/${DS_ID}`]);
+    expect(ts.upstream(2).map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/databases/${DS_ID}`, `GET /v1/data_sources/${DS_ID}`]);
     expect(res.data).toMatchObject({ resolved_as: 'data_source', object: 'data_source', id: DS_ID, parent: { database_id: DB_ID } });
   });
 
@@ -209,7 +173,7 @@ describe('database and data source tools', () => {
     expect(res.data.error).toMatchObject({ code: 'object_not_found', status: 404 });
     expect(res.data.error.message).toContain('Could not find database');
     expect(res.data.error.hint).toMatch(/shared with this connector/);
-    calls(2);
+    ts.upstream(2);
   });
 
   it('update_database: sends only what changes', async () => {
@@ -217,7 +181,7 @@ describe('database and data source tools', () => {
     ts.answer(routes({ [`PATCH /v1/databases/${DB_ID}`]: { body: updated } }));
     const res = await ts.call('update_database', { database_id: dashless(DB_ID), title: 'Team tasks', is_inline: true, cover: '{"type":"external","external":{"url":"https://x.test/c.png"}}' });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
+    const [req] = ts.upstream(1);
     expect(req!.method).toBe('PATCH');
     expect(req!.path).toBe(`/v1/databases/${DB_ID}`);
     expect(req!.body).toEqual({
@@ -238,14 +202,14 @@ describe('database and data source tools', () => {
       expect(res.isError, name).toBe(true);
       expect(res.data.error.code, name).toBe('invalid_arguments');
     }
-    calls(0);
+    ts.upstream(0);
   });
 
   it('archive_database: in_trash true', async () => {
     ts.answer(routes({ [`PATCH /v1/databases/${DB_ID}`]: { body: { ...database, in_trash: true, archived: true } } }));
     const res = await ts.call('archive_database', { database_id: DB_ID });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
+    const [req] = ts.upstream(1);
     expect(req!.method).toBe('PATCH');
     expect(req!.body).toEqual({ in_trash: true });
     expect(res.data).toMatchObject({ object: 'database', id: DB_ID, in_trash: true, url: database.url });
@@ -272,7 +236,7 @@ describe('database and data source tools', () => {
       archived: false,
     });
     expect(res.isError).toBe(false);
-    const [get, query] = calls(2);
+    const [get, query] = ts.upstream(2);
     expect(`${get!.method} ${get!.path}`).toBe(`GET /v1/databases/${DB_ID}`);
     expect(query!.method).toBe('POST');
     expect(query!.path).toBe(`/v1/data_sources/${DS_ID}/query`);
@@ -313,7 +277,7 @@ describe('database and data source tools', () => {
     ts.answer(routes({ [`POST /v1/data_sources/${DS2_ID}/query`]: { body: lastQueryPage } }));
     const res = await ts.call('query_database', { database_id: MULTI_DB_ID, data_source_id: dashless(DS2_ID), start_cursor: CURSOR, in_trash: true });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
+    const [req] = ts.upstream(1);
     expect(req!.path).toBe(`/v1/data_sources/${DS2_ID}/query`);
     expect(req!.query).toEqual({});
     expect(req!.body).toEqual({ start_cursor: CURSOR, in_trash: true });
@@ -332,7 +296,7 @@ describe('database and data source tools', () => {
       { id: DS_ID, name: 'Tasks' },
       { id: DS2_ID, name: 'Bugs' },
     ]);
-    calls(1);
+    ts.upstream(1);
   });
 
   it('query_database: a data source ID (what search returns) is queried after one database lookup', async () => {
@@ -344,7 +308,7 @@ describe('database and data source tools', () => {
     );
     const res = await ts.call('query_database', { database_id: DS_ID });
     expect(res.isError).toBe(false);
-    expect(calls(2).map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/databases/${DS_ID}`, `POST /v1/data_sources/${DS_ID}/query`]);
+    expect(ts.upstream(2).map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/databases/${DS_ID}`, `POST /v1/data_sources/${DS_ID}/query`]);
     expect(res.data.data_source_id).toBe(DS_ID);
   });
 
@@ -369,7 +333,7 @@ describe('database and data source tools', () => {
     expect(res.data.error.message).toMatch(/page_size: expected an integer from 1 to 100/);
     const bad = await ts.call('query_database', { database_id: DB_ID, filter: '{"property": "Status",' });
     expect(bad.data.error.message).toMatch(/filter: /);
-    calls(0);
+    ts.upstream(0);
   });
 
   // -------------------------------------------------------------------------------------------
@@ -380,7 +344,7 @@ describe('database and data source tools', () => {
     ts.answer(routes({ [`GET /v1/data_sources/${DS_ID}`]: { body: dataSource } }));
     const res = await ts.call('get_data_source', { data_source_id: dashless(DS_ID) });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
+    const [req] = ts.upstream(1);
     expect(req!.method).toBe('GET');
     expect(req!.path).toBe(`/v1/data_sources/${DS_ID}`);
     expect(req!.body).toBeUndefined();
@@ -415,7 +379,7 @@ describe('database and data source tools', () => {
     );
     const res = await ts.call('get_data_source', { data_source_id: DB_URL });
     expect(res.isError).toBe(false);
-    expect(calls(3).map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/data_sources/${DB_ID}`, `GET /v1/databases/${DB_ID}`, `GET /v1/data_sources/${DS_ID}`]);
+    expect(ts.upstream(3).map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/data_sources/${DB_ID}`, `GET /v1/databases/${DB_ID}`, `GET /v1/data_sources/${DS_ID}`]);
     expect(res.data).toMatchObject({ resolved_data_source_id: DS_ID, object: 'data_source', id: DS_ID });
   });
 
@@ -433,7 +397,7 @@ describe('database and data source tools', () => {
       { id: DS_ID, name: 'Tasks' },
       { id: DS2_ID, name: 'Bugs' },
     ]);
-    calls(2);
+    ts.upstream(2);
   });
 
   it('get_data_source: not a database either → the original 404', async () => {
@@ -448,7 +412,7 @@ describe('database and data source tools', () => {
     expect(res.isError).toBe(true);
     expect(res.data.error.code).toBe('object_not_found');
     expect(res.data.error.message).toContain('Could not find data_source');
-    calls(2);
+    ts.upstream(2);
   });
 
   it('get_data_source: a page ID (database lookup says 400) keeps the original 404', async () => {
@@ -461,7 +425,7 @@ describe('database and data source tools', () => {
     const res = await ts.call('get_data_source', { data_source_id: PAGE_ID });
     expect(res.isError).toBe(true);
     expect(res.data.error).toMatchObject({ code: 'object_not_found', status: 404 });
-    calls(2);
+    ts.upstream(2);
   });
 
   it('update_data_source: schema changes, title and icon in one PATCH', async () => {
@@ -469,7 +433,7 @@ describe('database and data source tools', () => {
     const properties = { Estimate: { number: { format: 'dollar' } }, Notes: { name: 'Comments' }, Link: null };
     const res = await ts.call('update_data_source', { data_source_id: DS_ID, properties: JSON.stringify(properties), title: 'Tasks', icon: 'https://x.test/i.png' });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
+    const [req] = ts.upstream(1);
     expect(req!.method).toBe('PATCH');
     expect(req!.path).toBe(`/v1/data_sources/${DS_ID}`);
     expect(req!.body).toEqual({
@@ -490,7 +454,7 @@ describe('database and data source tools', () => {
     );
     const res = await ts.call('update_data_source', { data_source_id: DB_ID, in_trash: true });
     expect(res.isError).toBe(false);
-    const reqs = calls(3);
+    const reqs = ts.upstream(3);
     expect(reqs.map((r) => `${r.method} ${r.path}`)).toEqual([`PATCH /v1/data_sources/${DB_ID}`, `GET /v1/databases/${DB_ID}`, `PATCH /v1/data_sources/${DS_ID}`]);
     expect(reqs[2]!.body).toEqual({ in_trash: true });
     expect(res.data).toMatchObject({ resolved_data_source_id: DS_ID, id: DS_ID, in_trash: true });
@@ -509,10 +473,7 @@ describe('database and data source tools', () => {
       result_type: 'page',
     });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
-    expect(req!.method).toBe('POST');
-    expect(req!.path).toBe(`/v1/data_sources/${DS_ID}/query`);
-    expect(req!.query).toEqual({ filter_properties: 'title' });
+    const req = ts.oneCall('POST', `/v1/data_sources/${DS_ID}/query`, { filter_properties: 'title' });
     expect(req!.body).toEqual({
       filter: { property: 'Done', checkbox: { equals: false } },
       sorts: [{ timestamp: 'last_edited_time', direction: 'descending' }],
@@ -551,7 +512,7 @@ describe('database and data source tools', () => {
     );
     const res = await ts.call('query_data_source', { data_source_id: DB_ID, archived: true });
     expect(res.isError).toBe(false);
-    const reqs = calls(3);
+    const reqs = ts.upstream(3);
     expect(reqs[0]!.body).toEqual({ in_trash: true });
     expect(reqs[2]!.body).toEqual({ in_trash: true });
     expect(res.data).toMatchObject({ resolved_data_source_id: DS_ID, data_source_id: DS_ID, has_more: false });
@@ -561,7 +522,7 @@ describe('database and data source tools', () => {
     ts.answer(routes({ [`GET /v1/data_sources/${DS_ID}/templates`]: { body: templates } }));
     const res = await ts.call('list_data_source_templates', { data_source_id: DS_ID, name: 'Bug', page_size: 10, start_cursor: CURSOR });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
+    const [req] = ts.upstream(1);
     expect(req!.method).toBe('GET');
     expect(req!.query).toEqual({ name: 'Bug', page_size: '10', start_cursor: CURSOR });
     expect(req!.body).toBeUndefined();
@@ -584,7 +545,7 @@ describe('database and data source tools', () => {
     );
     const res = await ts.call('list_data_source_templates', { data_source_id: DB_ID });
     expect(res.isError).toBe(false);
-    calls(3);
+    ts.upstream(3);
     expect(res.data.resolved_data_source_id).toBe(DS_ID);
   });
 
@@ -593,7 +554,7 @@ describe('database and data source tools', () => {
     const properties = { Name: { title: {} }, Severity: { select: { options: [{ name: 'P0', color: 'red' }] } } };
     const res = await ts.call('create_data_source', { database_id: `https://www.notion.so/${dashless(MULTI_DB_ID)}`, properties, title: 'Bugs', icon: '🐞' });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
+    const [req] = ts.upstream(1);
     expect(req!.method).toBe('POST');
     expect(req!.path).toBe('/v1/data_sources');
     expect(req!.body).toEqual({
@@ -610,7 +571,7 @@ describe('database and data source tools', () => {
     const res = await ts.call('create_data_source', { database_id: DB_ID });
     expect(res.isError).toBe(true);
     expect(res.data.error.message).toMatch(/properties: /);
-    calls(0);
+    ts.upstream(0);
   });
 
   // -------------------------------------------------------------------------------------------
@@ -631,7 +592,7 @@ describe('database and data source tools', () => {
       expect(res.isError, name).toBe(true);
       expect(res.data.error.code, name).toBe('read_only_connection');
     }
-    calls(0);
+    ts.upstream(0);
   });
 
   it('a read-only connection can read and query', async () => {
@@ -653,6 +614,6 @@ describe('database and data source tools', () => {
       const res = await ts.call(name, args, ts.readOnlyToken);
       expect(res.isError, name).toBe(false);
     }
-    calls(6, readOnlyNotionToken());
+    ts.upstream(6, { token: ts.readOnlyNotionToken });
   });
 });

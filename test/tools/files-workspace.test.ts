@@ -77,8 +77,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     answerUpload({ content_length: 24 });
     const res = await ts.call('upload_file', { filename: 'notes.txt', content: 'Meeting notes: ship it.\n', content_type: 'text/plain' });
     expect(res.isError).toBe(false);
-    const calls = ts.apiRequests();
-    expect(calls).toHaveLength(2);
+    const calls = ts.upstream(2);
     expectCall(calls[0], 'POST', '/v1/file_uploads', { mode: 'single_part', filename: 'notes.txt', content_type: 'text/plain' });
     expectMultipart(calls[1], 'notes.txt', 'text/plain', 'Meeting notes: ship it.\n');
     expect(res.data.file_upload).toEqual({
@@ -105,8 +104,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
       attach_to: { block_id: PAGE_URL },
     });
     expect(res.isError).toBe(false);
-    const calls = ts.apiRequests();
-    expect(calls).toHaveLength(3);
+    const calls = ts.upstream(3);
     expectCall(calls[0], 'POST', '/v1/file_uploads', { mode: 'single_part', filename: 'report.pdf', content_type: 'application/pdf' });
     expectMultipart(calls[1], 'report.pdf', 'application/pdf', pdf);
     expectCall(calls[2], 'PATCH', `/v1/blocks/${PAGE_ID}/children`, {
@@ -132,8 +130,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
       attach_to: { block_id: dashless(BLOCK_ID) },
     });
     expect(res.isError).toBe(false);
-    const calls = ts.apiRequests();
-    expect(calls).toHaveLength(3);
+    const calls = ts.upstream(3);
     expectCall(calls[0], 'POST', '/v1/file_uploads', { mode: 'single_part', filename: 'dot.svg', content_type: 'image/svg+xml' });
     expectMultipart(calls[1], 'dot.svg', 'image/svg+xml', svg);
     expectCall(calls[2], 'PATCH', `/v1/blocks/${BLOCK_ID}/children`, {
@@ -146,8 +143,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     answerUpload({ filename: 'data.csv', content_type: 'text/csv' });
     const res = await ts.call('upload_file', { filename: 'data.csv', content: 'a,b\n1,2\n' });
     expect(res.isError).toBe(false);
-    const calls = ts.apiRequests();
-    expect(calls).toHaveLength(2);
+    const calls = ts.upstream(2);
     expectCall(calls[0], 'POST', '/v1/file_uploads', { mode: 'single_part', filename: 'data.csv' });
     expectMultipart(calls[1], 'data.csv', 'text/csv', 'a,b\n1,2\n');
   });
@@ -161,8 +157,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
       attach_to: { page_id: PAGE_URL, property: 'Attachments' },
     });
     expect(res.isError).toBe(false);
-    const calls = ts.apiRequests();
-    expect(calls).toHaveLength(3);
+    const calls = ts.upstream(3);
     expectCall(calls[2], 'PATCH', `/v1/pages/${PAGE_ID}`, {
       properties: { Attachments: { files: [{ type: 'file_upload', file_upload: { id: UPLOAD_ID }, name: 'report.pdf' }] } },
     });
@@ -181,8 +176,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     answerUpload({ filename: 'big.txt' });
     const res = await ts.call('upload_file', { filename: 'big.txt', content: 'a'.repeat(MAX_INLINE_BYTES), content_type: 'text/plain' });
     expect(res.isError).toBe(false);
-    const calls = ts.apiRequests();
-    expect(calls).toHaveLength(2);
+    const calls = ts.upstream(2);
     expect((calls[1]?.body as string).length).toBeGreaterThan(MAX_INLINE_BYTES);
   });
 
@@ -233,8 +227,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
       attach_to: { page_id: dashless(PAGE_ID), as: 'cover' },
     });
     expect(res.isError).toBe(false);
-    const calls = ts.apiRequests();
-    expect(calls).toHaveLength(4);
+    const calls = ts.upstream(4);
     expectCall(calls[0], 'POST', '/v1/file_uploads', { mode: 'external_url', external_url: 'https://cdn.example.com/img/diagram.png', filename: 'diagram.png' });
     expectCall(calls[1], 'GET', `/v1/file_uploads/${UPLOAD_ID}`);
     expectCall(calls[2], 'GET', `/v1/file_uploads/${UPLOAD_ID}`);
@@ -255,8 +248,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
       attach_to: { page_id: PAGE_ID, as: 'icon' },
     });
     expect(res.isError).toBe(false);
-    const calls = ts.apiRequests();
-    expect(calls).toHaveLength(2);
+    const calls = ts.upstream(2);
     expectCall(calls[0], 'POST', '/v1/file_uploads', { mode: 'external_url', external_url: 'https://cdn.example.com/logo.png', filename: 'logo.png', content_type: 'image/png' });
     expectCall(calls[1], 'PATCH', `/v1/pages/${PAGE_ID}`, { icon: { type: 'file_upload', file_upload: { id: UPLOAD_ID } } });
     expect(res.data.page.icon).toBe('https://files.example/logo.png');
@@ -366,14 +358,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     ts.answer(() => ({ body: customEmojis }));
     const res = await ts.call('list_custom_emojis', { name: 'shipit', page_size: 2, start_cursor: 'cur-1' });
     expect(res.isError).toBe(false);
-    const calls = ts.apiRequests();
-    expect(calls).toHaveLength(1);
-    expect(calls[0]?.method).toBe('GET');
-    expect(calls[0]?.path).toBe('/v1/custom_emojis');
-    expect(calls[0]?.query).toEqual({ name: 'shipit', page_size: '2', start_cursor: 'cur-1' });
-    expect(calls[0]?.headers['notion-version']).toBe('2026-03-11');
-    expect(calls[0]?.headers.authorization).toBe(`Bearer ${ts.notionToken}`);
-    expect(calls[0]?.body).toBeUndefined();
+    expect(ts.oneCall('GET', '/v1/custom_emojis', { name: 'shipit', page_size: '2', start_cursor: 'cur-1' }).body).toBeUndefined();
     expect(res.data).toEqual({
       object: 'list',
       results: customEmojis.results,
@@ -402,8 +387,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     ts.answer(() => ({ body: succeededTask }));
     const res = await ts.call('get_async_task', { task_id: TASK_ID });
     expect(res.isError).toBe(false);
-    const calls = ts.apiRequests();
-    expect(calls).toHaveLength(1);
+    const calls = ts.upstream(1);
     expectCall(calls[0], 'GET', `/v1/async_tasks/${TASK_ID}`);
     expect(calls[0]?.body).toBeUndefined();
     expect(res.data).toMatchObject({
@@ -446,13 +430,8 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     expect(emojis.data.results).toHaveLength(2);
     expect(task.isError).toBe(false);
     expect(task.data.status).toBe('running');
-    const calls = ts.apiRequests();
+    const calls = ts.upstream(2, { token: ts.readOnlyNotionToken });
     expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual(['GET /v1/custom_emojis', `GET /v1/async_tasks/${TASK_ID}`]);
-    for (const c of calls) {
-      expect(c.headers['notion-version']).toBe('2026-03-11');
-      const token = c.headers.authorization?.replace(/^Bearer /, '') ?? '';
-      expect(ts.stack.fake.tokens.get(token)?.name).toBe('Workspace A');
-    }
   });
 
   // ----------------------------------------------------------------------------------------------
@@ -463,8 +442,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     ts.answer(() => ({ body: page() }));
     const res = await ts.call('restore_from_trash', { id: PAGE_URL });
     expect(res.isError).toBe(false);
-    const calls = ts.apiRequests();
-    expect(calls).toHaveLength(1);
+    const calls = ts.upstream(1);
     expectCall(calls[0], 'PATCH', `/v1/pages/${PAGE_ID}`, { in_trash: false });
     expect(res.data).toMatchObject({ object: 'page', id: PAGE_ID, url: page().url, parent: { data_source_id: DS_ID, database_id: DB_ID } });
     expect(res.data.in_trash).toBeUndefined();
@@ -481,8 +459,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
       ts.answer(() => ({ body }));
       const res = await ts.call('restore_from_trash', { id: dashless(id), kind });
       expect(res.isError).toBe(false);
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(1);
+      const calls = ts.upstream(1);
       expectCall(calls[0], 'PATCH', path, { in_trash: false });
       expect(res.data).toMatchObject({ object: body.object, id });
     }

@@ -49,8 +49,7 @@ describe('page tools', () => {
       ts.answer(() => ({ body: childPage() }));
       const res = await ts.call('create_page', { parent: { page_id: IDS.parentPage }, title: 'Meeting notes', markdown: MEETING_MD, icon: '📝' });
       expect(res.isError).toBe(false);
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(1);
+      const calls = ts.upstream(1);
       expectCall(calls[0], 'POST', '/v1/pages', {
         parent: { page_id: IDS.parentPage },
         properties: { title: titleProp('Meeting notes') },
@@ -77,8 +76,7 @@ describe('page tools', () => {
         const res = await ts.call('create_page', { parent, title: 'Meeting notes' });
         expect(res.isError).toBe(false);
       }
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(3);
+      const calls = ts.upstream(3);
       for (const c of calls) expectCall(c, 'POST', '/v1/pages', { parent: { page_id: IDS.parentPage }, properties: { title: titleProp('Meeting notes') } });
     });
 
@@ -107,8 +105,7 @@ describe('page tools', () => {
         position: { type: 'start' },
       });
       expect(res.isError).toBe(false);
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(2);
+      const calls = ts.upstream(2);
       expectCall(calls[0], 'GET', `/v1/databases/${IDS.database}`);
       expectCall(calls[1], 'POST', '/v1/pages', {
         parent: { data_source_id: IDS.dataSource },
@@ -147,8 +144,7 @@ describe('page tools', () => {
       expect(res.data.error.message).toContain(`2 data sources: "Tasks" (${IDS.dataSource}), "Archive" (${IDS.dataSource2}).`);
       expect(res.data.error.message).toContain('Ask the user which one');
       expect(res.data.error.message).toContain('data_source_id');
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(1);
+      const calls = ts.upstream(1);
       expectCall(calls[0], 'GET', `/v1/databases/${IDS.database}`);
     });
 
@@ -156,8 +152,7 @@ describe('page tools', () => {
       ts.answer((req) => (req.method === 'GET' ? { status: 404, body: notFound('database', IDS.dataSource) } : { body: rowPage() }));
       const res = await ts.call('create_page', { parent: { database_id: IDS.dataSource }, title: 'Ship the connector' });
       expect(res.isError).toBe(false);
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(2);
+      const calls = ts.upstream(2);
       expectCall(calls[0], 'GET', `/v1/databases/${IDS.dataSource}`);
       expectCall(calls[1], 'POST', '/v1/pages', { parent: { data_source_id: IDS.dataSource }, properties: { title: titleProp('Ship the connector') } });
     });
@@ -210,8 +205,7 @@ describe('page tools', () => {
       ts.answer(() => ({ body: rowPage() }));
       const res = await ts.call('get_page', { page_id: dashless(IDS.row), filter_properties: ['title', 'Z%3ClH'] });
       expect(res.isError).toBe(false);
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(1);
+      const calls = ts.upstream(1);
       expectCall(calls[0], 'GET', `/v1/pages/${IDS.row}`);
       // The SDK decodes property ids before putting them in the query string: Notion reads 'Z<lH'.
       expect(calls[0]?.query).toEqual({ filter_properties: 'title,Z<lH' });
@@ -242,8 +236,7 @@ describe('page tools', () => {
       ts.answer(() => ({ body: titlePropertyItem }));
       const res = await ts.call('get_page_property_item', { page_id: IDS.row, property_id: 'title' });
       expect(res.isError).toBe(false);
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(1);
+      const calls = ts.upstream(1);
       expectCall(calls[0], 'GET', `/v1/pages/${IDS.row}/properties/title`);
       expect(calls[0]?.query).toEqual({});
       expect(res.data).toEqual({ object: 'property_item', id: 'title', type: 'title', title: 'Ship the **connector**', has_more: false });
@@ -282,8 +275,7 @@ describe('page tools', () => {
       const properties = { Status: { status: { name: 'Done' } }, Done: { checkbox: true } };
       const res = await ts.call('update_page', { page_id: dashless(IDS.row), properties: JSON.stringify(properties), icon: '🚀', cover: null, is_locked: true });
       expect(res.isError).toBe(false);
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(1);
+      const calls = ts.upstream(1);
       expectCall(calls[0], 'PATCH', `/v1/pages/${IDS.row}`, { properties, icon: { type: 'emoji', emoji: '🚀' }, cover: null, is_locked: true });
       expect(res.data).toMatchObject({ object: 'page', id: IDS.row, icon: '🚀', is_locked: true, parent: { data_source_id: IDS.dataSource } });
       expect(res.data.cover).toBeUndefined();
@@ -317,8 +309,7 @@ describe('page tools', () => {
       ts.answer(() => ({ body: childPage({ in_trash: true }) }));
       const res = await ts.call('archive_page', { page_id: pageUrl('Meeting notes', IDS.page) });
       expect(res.isError).toBe(false);
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(1);
+      const calls = ts.upstream(1);
       expectCall(calls[0], 'PATCH', `/v1/pages/${IDS.page}`, { in_trash: true });
       expect(res.data).toMatchObject({ object: 'page', id: IDS.page, in_trash: true, url: childPage().url, parent: { page_id: IDS.parentPage } });
     });
@@ -329,8 +320,7 @@ describe('page tools', () => {
       ts.answer(() => ({ body: childPage({ parent: { type: 'page_id', page_id: IDS.related } }) }));
       const res = await ts.call('move_page', { page_id: IDS.page, parent: pageUrl('Archive', IDS.related) });
       expect(res.isError).toBe(false);
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(1);
+      const calls = ts.upstream(1);
       expectCall(calls[0], 'POST', `/v1/pages/${IDS.page}/move`, { parent: { page_id: IDS.related } });
       expect(res.data).toMatchObject({ object: 'page', id: IDS.page, parent: { page_id: IDS.related } });
     });
@@ -339,8 +329,7 @@ describe('page tools', () => {
       ts.answer((req) => ({ body: req.method === 'GET' ? database([{ id: IDS.dataSource, name: 'Tasks' }]) : rowPage({ id: IDS.page }) }));
       const res = await ts.call('move_page', { page_id: IDS.page, parent: { database_id: IDS.database } });
       expect(res.isError).toBe(false);
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(2);
+      const calls = ts.upstream(2);
       expectCall(calls[0], 'GET', `/v1/databases/${IDS.database}`);
       expectCall(calls[1], 'POST', `/v1/pages/${IDS.page}/move`, { parent: { data_source_id: IDS.dataSource } });
     });
@@ -359,8 +348,7 @@ describe('page tools', () => {
       ts.answer(() => ({ body: pageMarkdown(MEETING_MD) }));
       const res = await ts.call('get_page_markdown', { page_id: pageUrl('Meeting notes', IDS.page), include_transcript: true });
       expect(res.isError).toBe(false);
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(1);
+      const calls = ts.upstream(1);
       expectCall(calls[0], 'GET', `/v1/pages/${IDS.page}/markdown`);
       expect(calls[0]?.query).toEqual({ include_transcript: 'true' });
       expect(res.data).toEqual({ markdown: MEETING_MD, truncated: false });
@@ -380,8 +368,7 @@ describe('page tools', () => {
       ts.answer(() => ({ body: pageMarkdown(NEW_MD) }));
       const res = await ts.call('update_page_markdown', { page_id: IDS.page, ...args });
       expect(res.isError).toBe(false);
-      const calls = ts.apiRequests();
-      expect(calls).toHaveLength(1);
+      const calls = ts.upstream(1);
       expectCall(calls[0], 'PATCH', `/v1/pages/${IDS.page}/markdown`, expected);
       expect(res.data).toEqual({ markdown: NEW_MD, truncated: false });
     };
@@ -461,17 +448,13 @@ describe('page tools', () => {
         const res = await ts.call(name, args, ts.readOnlyToken);
         expect(res.isError, name).toBe(false);
       }
-      const calls = ts.apiRequests();
+      // The read-only connection holds its own Notion token for the same workspace.
+      const calls = ts.upstream(3, { token: ts.readOnlyNotionToken });
       expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
         `GET /v1/pages/${IDS.row}`,
         `GET /v1/pages/${IDS.row}/properties/Qz%40p`,
         `GET /v1/pages/${IDS.page}/markdown`,
       ]);
-      // The read-only connection holds its own Notion token for the same workspace.
-      for (const c of calls) {
-        expect(c.headers['notion-version']).toBe('2026-03-11');
-        expect(ts.stack.fake.tokens.get(c.headers.authorization!.replace(/^Bearer /, ''))?.name).toBe('Workspace A');
-      }
     });
   });
 

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NOTION_VERSION } from '../../src/config.js';
 import { toViewId } from '../../src/notion/tools/views.js';
-import type { RecordedRequest } from '../helpers/fake-notion.js';
-import { startToolStack, type ToolStack } from '../helpers/tools.js';
+import { routes, startToolStack, type ToolStack } from '../helpers/tools.js';
 import {
   CURSOR,
   DB_ID,
@@ -25,14 +23,6 @@ import {
   viewQueryResults,
 } from '../fixtures/databases.js';
 
-type Reply = { status?: number; body: unknown };
-
-/** Answers by "METHOD /path"; anything else is a loud 418 so a stray call fails the test. */
-function routes(table: Record<string, Reply>) {
-  return (req: RecordedRequest) =>
-    table[`${req.method} ${req.path}`] ?? { status: 418, body: { object: 'error', status: 418, code: 'unexpected', message: `no route for ${req.method} ${req.path}` } };
-}
-
 const dashless = (id: string) => id.replace(/-/g, '');
 const VIEW_URL = `https://www.notion.so/acme/${dashless(DB_ID)}?v=${dashless(VIEW_ID)}`;
 
@@ -42,18 +32,6 @@ describe('view tools', () => {
     ts = await startToolStack();
   });
   afterAll(async () => ts.close());
-
-  /** Exactly `n` upstream calls, each with the pinned version and the connection's Notion token. */
-  function calls(n: number, token = ts.notionToken): RecordedRequest[] {
-    const reqs = ts.apiRequests();
-    expect(reqs.map((r) => `${r.method} ${r.path}`)).toHaveLength(n);
-    for (const r of reqs) {
-      expect(r.headers['notion-version']).toBe(NOTION_VERSION);
-      expect(r.headers.authorization).toBe(`Bearer ${token}`);
-    }
-    return reqs;
-  }
-  const readOnlyNotionToken = () => [...ts.stack.fake.tokens].find(([t, w]) => w.name === 'Workspace A' && t !== ts.notionToken)![0];
 
   it('reads a view ID from a ?v= link, a dashless ID or a UUID', () => {
     expect(toViewId(VIEW_URL)).toBe(VIEW_ID);
@@ -67,10 +45,7 @@ describe('view tools', () => {
     ts.answer(routes({ 'GET /v1/views': { body: viewList } }));
     const res = await ts.call('list_views', { database_id: DB_URL, page_size: 50, start_cursor: CURSOR });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
-    expect(req!.method).toBe('GET');
-    expect(req!.path).toBe('/v1/views');
-    expect(req!.query).toEqual({ database_id: DB_ID, page_size: '50', start_cursor: CURSOR });
+    const req = ts.oneCall('GET', '/v1/views', { database_id: DB_ID, page_size: '50', start_cursor: CURSOR });
     expect(req!.body).toBeUndefined();
     expect(res.data).toEqual({
       object: 'list',
@@ -86,7 +61,7 @@ describe('view tools', () => {
     ts.answer(routes({ 'GET /v1/views': { body: viewList } }));
     const res = await ts.call('list_views', { data_source_id: dashless(DS_ID) });
     expect(res.isError).toBe(false);
-    expect(calls(1)[0]!.query).toEqual({ data_source_id: DS_ID });
+    expect(ts.upstream(1)[0]!.query).toEqual({ data_source_id: DS_ID });
   });
 
   it('list_views: neither ID is refused, naming the field', async () => {
@@ -95,17 +70,14 @@ describe('view tools', () => {
     expect(res.isError).toBe(true);
     expect(res.data.error.code).toBe('invalid_arguments');
     expect(res.data.error.message).toMatch(/database_id: /);
-    calls(0);
+    ts.upstream(0);
   });
 
   it('get_view: from a view link, compact output', async () => {
     ts.answer(routes({ [`GET /v1/views/${VIEW_ID}`]: { body: view } }));
     const res = await ts.call('get_view', { view_id: VIEW_URL });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
-    expect(req!.method).toBe('GET');
-    expect(req!.path).toBe(`/v1/views/${VIEW_ID}`);
-    expect(req!.query).toEqual({});
+    const req = ts.oneCall('GET', `/v1/views/${VIEW_ID}`, {});
     expect(req!.body).toBeUndefined();
     expect(res.data).toMatchObject({
       object: 'view',
@@ -138,7 +110,7 @@ describe('view tools', () => {
       configuration: { type: 'board', group_by: { type: 'status', property_id: 'bXDk', group_by: 'option', sort: { type: 'manual' } } },
     });
     expect(res.isError).toBe(false);
-    const [get, post] = calls(2);
+    const [get, post] = ts.upstream(2);
     expect(`${get!.method} ${get!.path}`).toBe(`GET /v1/databases/${DB_ID}`);
     expect(post!.method).toBe('POST');
     expect(post!.path).toBe('/v1/views');
@@ -158,7 +130,7 @@ describe('view tools', () => {
     ts.answer(routes({ 'POST /v1/views': { body: { ...view, type: 'table', filter: null, sorts: null, configuration: null } } }));
     const res = await ts.call('create_view', { database_id: MULTI_DB_ID, data_source_id: dashless(DS2_ID), name: 'All bugs', type: 'table' });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
+    const [req] = ts.upstream(1);
     expect(req!.body).toEqual({ database_id: MULTI_DB_ID, data_source_id: DS2_ID, name: 'All bugs', type: 'table' });
     expect(res.data).toMatchObject({ object: 'view', id: VIEW_ID, type: 'table' });
     expect(res.data.filter).toBeUndefined();
@@ -173,7 +145,7 @@ describe('view tools', () => {
     );
     const res = await ts.call('create_view', { data_source_id: DS_ID, name: 'Calendar', type: 'calendar' });
     expect(res.isError).toBe(false);
-    const [get, post] = calls(2);
+    const [get, post] = ts.upstream(2);
     expect(`${get!.method} ${get!.path}`).toBe(`GET /v1/data_sources/${DS_ID}`);
     expect(post!.body).toEqual({ database_id: DB_ID, data_source_id: DS_ID, name: 'Calendar', type: 'calendar' });
   });
@@ -188,7 +160,7 @@ describe('view tools', () => {
       { id: DS2_ID, name: 'Bugs' },
     ]);
     expect(res.data.error.message).toMatch(/data_source_id/);
-    calls(1);
+    ts.upstream(1);
   });
 
   it('create_view: an unknown type is refused, naming the field', async () => {
@@ -197,14 +169,14 @@ describe('view tools', () => {
     expect(res.isError).toBe(true);
     expect(res.data.error.code).toBe('invalid_arguments');
     expect(res.data.error.message).toMatch(/type: /);
-    calls(0);
+    ts.upstream(0);
   });
 
   it('update_view: sends only the changes; null clears the filter', async () => {
     ts.answer(routes({ [`PATCH /v1/views/${VIEW_ID}`]: { body: { ...view, name: 'Urgent', filter: null } } }));
     const res = await ts.call('update_view', { view_id: dashless(VIEW_ID), name: 'Urgent', filter: null, sorts: '[{"property":"Due","direction":"descending"}]' });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
+    const [req] = ts.upstream(1);
     expect(req!.method).toBe('PATCH');
     expect(req!.path).toBe(`/v1/views/${VIEW_ID}`);
     expect(req!.body).toEqual({ name: 'Urgent', filter: null, sorts: [{ property: 'Due', direction: 'descending' }] });
@@ -216,7 +188,7 @@ describe('view tools', () => {
     ts.answer(routes({ [`DELETE /v1/views/${VIEW_ID}`]: { body: deletedView } }));
     const res = await ts.call('delete_view', { view_id: VIEW_URL });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
+    const [req] = ts.upstream(1);
     expect(req!.method).toBe('DELETE');
     expect(req!.path).toBe(`/v1/views/${VIEW_ID}`);
     expect(req!.body).toBeUndefined();
@@ -227,10 +199,7 @@ describe('view tools', () => {
     ts.answer(routes({ [`POST /v1/views/${VIEW_ID}/queries`]: { body: viewQuery } }));
     const res = await ts.call('query_view', { view_id: VIEW_URL, page_size: 2 });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
-    expect(req!.method).toBe('POST');
-    expect(req!.path).toBe(`/v1/views/${VIEW_ID}/queries`);
-    expect(req!.query).toEqual({});
+    const req = ts.oneCall('POST', `/v1/views/${VIEW_ID}/queries`, {});
     expect(req!.body).toEqual({ page_size: 2 });
     expect(res.data).toEqual({
       object: 'list',
@@ -249,7 +218,7 @@ describe('view tools', () => {
     ts.answer(routes({ [`GET /v1/views/${VIEW_ID}/queries/${QUERY_ID}`]: { body: viewQueryResults } }));
     const res = await ts.call('query_view', { view_id: VIEW_ID, query_id: dashless(QUERY_ID), start_cursor: CURSOR, page_size: 2 });
     expect(res.isError).toBe(false);
-    const [req] = calls(1);
+    const [req] = ts.upstream(1);
     expect(req!.method).toBe('GET');
     expect(req!.query).toEqual({ start_cursor: CURSOR, page_size: '2' });
     expect(req!.body).toBeUndefined();
@@ -262,7 +231,7 @@ describe('view tools', () => {
     expect(res.isError).toBe(true);
     expect(res.data.error.code).toBe('invalid_arguments');
     expect(res.data.error.message).toMatch(/query_id: /);
-    calls(0);
+    ts.upstream(0);
   });
 
   it('query_view: an expired query says to start again', async () => {
@@ -271,7 +240,7 @@ describe('view tools', () => {
     expect(res.isError).toBe(true);
     expect(res.data.error).toMatchObject({ code: 'query_expired', view_id: VIEW_ID, query_id: QUERY_ID });
     expect(res.data.error.message).toMatch(/without query_id/);
-    calls(1);
+    ts.upstream(1);
   });
 
   it('a read-only connection is refused view changes, before Notion', async () => {
@@ -285,7 +254,7 @@ describe('view tools', () => {
       expect(res.isError, name).toBe(true);
       expect(res.data.error.code, name).toBe('read_only_connection');
     }
-    calls(0);
+    ts.upstream(0);
   });
 
   it('a read-only connection can list, get and query views', async () => {
@@ -304,7 +273,7 @@ describe('view tools', () => {
       const res = await ts.call(name, args, ts.readOnlyToken);
       expect(res.isError, name).toBe(false);
     }
-    const reqs = calls(3, readOnlyNotionToken());
+    const reqs = ts.upstream(3, { token: ts.readOnlyNotionToken });
     expect(`${reqs[2]!.method} ${reqs[2]!.path}`).toBe(`POST /v1/views/${VIEW_ID}/queries`);
     expect(reqs[2]!.body).toEqual({});
   });

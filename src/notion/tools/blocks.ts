@@ -1,46 +1,19 @@
-import { type AppendBlockChildrenParameters, extractNotionId, type UpdateBlockParameters } from '@notionhq/client';
+import type { AppendBlockChildrenParameters, UpdateBlockParameters } from '@notionhq/client';
 // The SDK sends only these body keys of an update and silently drops the rest; checking against
 // the same list turns a would-be silent no-op into an error the model can fix.
 import { updateBlock as updateBlockEndpoint } from '@notionhq/client/build/src/api-endpoints/blocks.js';
 import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from '../args.js';
 import { shape } from '../shape.js';
 
 /** Notion's limits for one append: 100 direct children, 1,000 block elements in all. */
 export const MAX_CHILDREN = 100;
 const MAX_BLOCK_ELEMENTS = 1000;
 
-const UUID = '[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const BLOCK_FRAGMENT = new RegExp(`#(?:block-)?(${UUID})(?![0-9a-f])`, 'i');
-
-/**
- * A block id from a UUID, a dashless id or a Notion URL. A URL's `#<block id>` fragment (what
- * "Copy link to block" gives) wins over the page id in its path.
- */
-export function toBlockId(value: string): string | null {
-  const fragment = BLOCK_FRAGMENT.exec(value.trim());
-  return extractNotionId(fragment?.[1] ?? value);
-}
-
-/** An id argument that may name a block: like `notionId`, but honours `#<block id>` fragments. */
-export function blockId(describe: string) {
-  return z
-    .string()
-    .describe(describe)
-    .transform((value, ctx) => {
-      const id = toBlockId(value);
-      if (!id) {
-        ctx.addIssue({ code: 'custom', message: 'expected a block or page ID (UUID, with or without dashes) or a Notion URL' });
-        return z.NEVER;
-      }
-      return id;
-    });
-}
-
-export const startCursor = z.string().optional();
-export const pageSize = z.number().int().min(1).max(100).optional();
-
+const blockId = notionId('block', 'Block ID or URL');
+const pageOrBlockId = notionId('block', 'Page or block ID or URL');
 const blockObject = z.record(z.string(), z.unknown());
 
 const UPDATABLE = new Set<string>(updateBlockEndpoint.bodyParams);
@@ -71,27 +44,25 @@ function appendPosition(position: string | Record<string, unknown> | undefined, 
     throw new ToolError('invalid_arguments', 'position: expected "start", "end" or {"type":"after_block","after_block":{"id":<block ID>}}');
   }
   const raw = (position.after_block as { id?: unknown } | undefined)?.id;
-  const id = typeof raw === 'string' ? toBlockId(raw) : after;
+  const id = typeof raw === 'string' ? blockId.safeParse(raw).data : after;
   if (!id) throw new ToolError('invalid_arguments', 'position.after_block.id: expected the ID of a block in the parent');
   return { type: 'after_block', after_block: { id } };
 }
-
-const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true } as const;
 
 export const blocksTools = [
   defineTool({
     name: 'get_block',
     description: "Retrieve one block: type, text as Markdown, has_children. A page's content: get_block_children.",
-    input: { block_id: blockId('Block ID or URL') },
-    annotations: { title: 'Get block', ...READ },
+    input: { block_id: blockId },
+    annotations: annotations('Get block', READ),
     run: async ({ block_id }, { notion }) => shape(await notion.read((n, auth) => n.blocks.retrieve({ block_id, auth }))),
   }),
   defineTool({
     name: 'get_block_children',
     description:
       'List the blocks inside a page or block, up to 100 per call (more: start_cursor = next_cursor). Blocks with has_children need their own call.',
-    input: { block_id: blockId('Page or block ID or URL'), start_cursor: startCursor, page_size: pageSize },
-    annotations: { title: 'Get block children', ...READ },
+    input: { block_id: pageOrBlockId, start_cursor: startCursor, page_size: pageSize },
+    annotations: annotations('Get block children', READ),
     run: async (args, { notion }) => shape(await notion.read((n, auth) => n.blocks.children.list({ ...args, auth }))),
   }),
   defineTool({
@@ -99,7 +70,7 @@ export const blocksTools = [
     description:
       'Add up to 100 blocks to a page or block, e.g. {"type":"paragraph","paragraph":{"rich_text":[{"text":{"content":"Hi"}}]}}. Goes at the end unless position says otherwise.',
     input: {
-      block_id: blockId('Page or block ID or URL'),
+      block_id: pageOrBlockId,
       children: z
         .array(blockObject)
         .max(MAX_CHILDREN, `at most ${MAX_CHILDREN} blocks per call: send the rest in another call, with position after the last block added`)
@@ -108,9 +79,9 @@ export const blocksTools = [
         .union([z.enum(['start', 'end']), z.record(z.string(), z.unknown())])
         .optional()
         .describe('Default end; or {"type":"after_block","after_block":{"id":…}}'),
-      after: blockId('Legacy: insert after this block').optional(),
+      after: notionId('block', 'Legacy: insert after this block').optional(),
     },
-    annotations: { title: 'Append blocks', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    annotations: annotations('Append blocks'),
     run: async ({ block_id, children, position, after }, { notion }) => {
       const total = countBlocks(children);
       if (total > MAX_BLOCK_ELEMENTS) {
@@ -126,11 +97,11 @@ export const blocksTools = [
     description:
       'Change a block\'s content; content is its type\'s body, e.g. {"to_do":{"checked":true}} or {"paragraph":{"rich_text":[…]}}. The type cannot change. in_trash: true trashes, false restores.',
     input: {
-      block_id: blockId('Block ID or URL'),
+      block_id: blockId,
       content: z.record(z.string(), z.unknown()).optional().describe('{<block type>: body}'),
       in_trash: z.boolean().optional(),
     },
-    annotations: { title: 'Update block', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Update block', OVERWRITE),
     run: async ({ block_id, content = {}, in_trash }, { notion }) => {
       const body: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(content)) {
@@ -152,8 +123,8 @@ export const blocksTools = [
   defineTool({
     name: 'delete_block',
     description: 'Move a block to the trash (update_block with in_trash false restores it).',
-    input: { block_id: blockId('Block ID or URL') },
-    annotations: { title: 'Delete block', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    input: { block_id: blockId },
+    annotations: annotations('Delete block', OVERWRITE),
     run: async ({ block_id }, { notion }) => shape(await notion.write((n, auth) => n.blocks.delete({ block_id, auth }))),
   }),
 ];

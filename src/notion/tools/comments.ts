@@ -2,12 +2,8 @@ import { type CreateCommentParameters, extractNotionId, type UpdateCommentParame
 import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
-import { notionId } from '../ids.js';
+import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor, textChunks } from '../args.js';
 import { shape } from '../shape.js';
-import { blockId, pageSize, startCursor, toBlockId } from './blocks.js';
-
-/** Notion's limit for one rich text item's `text.content`. */
-const MAX_TEXT = 2000;
 
 type RichText = Extract<CreateCommentParameters, { rich_text: unknown }>['rich_text'];
 
@@ -17,21 +13,10 @@ const richTextArg = z
   .describe('Plain string or rich text array');
 const markdownArg = z.string().optional().describe('Text as Markdown (instead of rich_text)');
 
-/**
- * A plain string becomes text items of at most 2,000 UTF-16 units each (Notion's limit), never
- * splitting a surrogate pair.
- */
+/** A plain string becomes text items of at most 2,000 UTF-16 units each (Notion's limit). */
 function toRichText(value: string | Record<string, unknown>[]): RichText {
   if (typeof value !== 'string') return value as RichText;
-  const items: { text: { content: string } }[] = [];
-  for (let i = 0; i < value.length; ) {
-    let end = Math.min(i + MAX_TEXT, value.length);
-    const last = value.charCodeAt(end - 1);
-    if (end < value.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
-    items.push({ text: { content: value.slice(i, end) } });
-    i = end;
-  }
-  return items;
+  return textChunks(value).map((content) => ({ text: { content } }));
 }
 
 /** Exactly one of rich_text and markdown, as the body Notion takes. */
@@ -46,6 +31,8 @@ function commentText(rich_text: string | Record<string, unknown>[] | undefined, 
   return { rich_text: toRichText(rich_text) };
 }
 
+const blockId = notionId('block');
+
 type Parent = { page_id: string } | { block_id: string };
 
 /**
@@ -56,35 +43,27 @@ function commentParent(value: string | Record<string, unknown>): Parent {
   const bad = () => new ToolError('invalid_arguments', 'parent: expected a page ID or URL, {"page_id":…} or {"block_id":…}');
   if (typeof value === 'string') {
     const trimmed = value.trim();
-    const id = toBlockId(trimmed);
+    const id = blockId.safeParse(trimmed).data;
     if (!id) throw bad();
     const pageId = extractNotionId(trimmed);
     return pageId && pageId !== id ? { block_id: id } : { page_id: id };
   }
   const key = typeof value.page_id === 'string' ? 'page_id' : typeof value.block_id === 'string' ? 'block_id' : undefined;
   // A page_id names the page even in a URL with a #block fragment; a block_id honours the fragment.
-  const id = key ? (key === 'page_id' ? extractNotionId : toBlockId)(value[key] as string) : null;
+  const id = key === 'page_id' ? extractNotionId(value.page_id as string) : key === 'block_id' ? blockId.safeParse(value.block_id).data : undefined;
   if (!key || !id) throw bad();
   return key === 'page_id' ? { page_id: id } : { block_id: id };
 }
 
 /** A discussion id, also from a `?d=<id>` comment link or `discussion://<id>`. */
-function discussionId() {
-  return z
-    .string()
-    .describe('Discussion ID to reply in a thread')
-    .transform((value, ctx) => {
-      const v = value.trim();
-      const id = extractNotionId(/[?&]d=([0-9a-f]{32})/i.exec(v)?.[1] ?? v.replace(/^discussion:\/\//i, ''));
-      if (!id) {
-        ctx.addIssue({ code: 'custom', message: 'expected a discussion ID (UUID, with or without dashes)' });
-        return z.NEVER;
-      }
-      return id;
-    });
-}
-
-const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true } as const;
+const discussionId = idArg(
+  'Discussion ID to reply in a thread',
+  (value) => {
+    const v = value.trim();
+    return extractNotionId(/[?&]d=([0-9a-f]{32})/i.exec(v)?.[1] ?? v.replace(/^discussion:\/\//i, ''));
+  },
+  'expected a discussion ID (UUID, with or without dashes)',
+);
 
 export const commentsTools = [
   defineTool({
@@ -98,9 +77,9 @@ export const commentsTools = [
         .describe('Page ID/URL, {"page_id":…} or {"block_id":…}'),
       rich_text: richTextArg,
       markdown: markdownArg,
-      discussion_id: discussionId().optional(),
+      discussion_id: discussionId.optional(),
     },
-    annotations: { title: 'Add comment', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    annotations: annotations('Add comment'),
     run: async ({ parent, rich_text, markdown, discussion_id }, { notion }) => {
       const text = commentText(rich_text, markdown);
       // A reply needs only its thread; a parent sent along as well would be refused by Notion.
@@ -115,22 +94,22 @@ export const commentsTools = [
   defineTool({
     name: 'get_comments',
     description: 'List the open comments on a page or block, oldest first (more: start_cursor = next_cursor).',
-    input: { block_id: blockId('Page or block ID or URL'), start_cursor: startCursor, page_size: pageSize },
-    annotations: { title: 'Get comments', ...READ },
+    input: { block_id: notionId('block', 'Page or block ID or URL'), start_cursor: startCursor, page_size: pageSize },
+    annotations: annotations('Get comments', READ),
     run: async (args, { notion }) => shape(await notion.read((n, auth) => n.comments.list({ ...args, auth }))),
   }),
   defineTool({
     name: 'get_comment',
     description: 'Retrieve one comment by its ID.',
     input: { comment_id: notionId('comment') },
-    annotations: { title: 'Get comment', ...READ },
+    annotations: annotations('Get comment', READ),
     run: async ({ comment_id }, { notion }) => shape(await notion.read((n, auth) => n.comments.retrieve({ comment_id, auth }))),
   }),
   defineTool({
     name: 'update_comment',
     description: "Replace a comment's text with markdown or rich_text.",
     input: { comment_id: notionId('comment'), rich_text: richTextArg, markdown: markdownArg },
-    annotations: { title: 'Update comment', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Update comment', OVERWRITE),
     run: async ({ comment_id, rich_text, markdown }, { notion }) => {
       const params = { comment_id, ...commentText(rich_text, markdown) } as UpdateCommentParameters;
       return shape(await notion.write((n, auth) => n.comments.update({ ...params, auth })));
@@ -140,7 +119,7 @@ export const commentsTools = [
     name: 'delete_comment',
     description: 'Delete a comment by its ID.',
     input: { comment_id: notionId('comment') },
-    annotations: { title: 'Delete comment', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Delete comment', OVERWRITE),
     run: async ({ comment_id }, { notion }) => shape(await notion.write((n, auth) => n.comments.delete({ comment_id, auth }))),
   }),
 ];

@@ -2,7 +2,7 @@ import type { CreateDataSourceParameters, QueryDataSourceParameters, QueryDataSo
 import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
-import { notionId } from '../ids.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, textChunks } from '../args.js';
 import { onDataSource, withResolved } from '../resolve.js';
 import type { NotionSession } from '../session.js';
 import { shape } from '../shape.js';
@@ -26,11 +26,6 @@ export const looseString = (describe?: string) => {
 };
 export const filterArg = obj;
 export const sortsArg = z.array(obj);
-/** 1–100; checked here rather than in the schema, where zod's integer bounds would cost bytes. */
-export const pageSizeArg = z
-  .number()
-  .refine((n) => Number.isInteger(n) && n >= 1 && n <= 100, 'expected an integer from 1 to 100')
-  .optional();
 
 type RichTextRequest = NonNullable<UpdateDataSourceParameters['title']>;
 type IconRequest = NonNullable<UpdateDataSourceParameters['icon']>;
@@ -46,16 +41,12 @@ function parseJson(value: string, open: '[' | '{'): unknown {
   }
 }
 
-/** Notion takes at most 2,000 characters per rich text item. */
-const MAX_TEXT = 2000;
-
 /** Plain text becomes text items; a rich text array (or its JSON text) is sent as given. */
 export function toRichText(text: string): RichTextRequest {
   const parsed = parseJson(text, '[');
   if (Array.isArray(parsed) && parsed.every((i) => typeof i === 'object' && i !== null)) return parsed as RichTextRequest;
-  const items: Obj[] = [];
-  for (let i = 0; i < text.length; i += MAX_TEXT) items.push({ type: 'text', text: { content: text.slice(i, i + MAX_TEXT) } });
-  return (items.length ? items : [{ type: 'text', text: { content: '' } }]) as RichTextRequest;
+  const chunks = textChunks(text);
+  return (chunks.length ? chunks : ['']).map((content) => ({ type: 'text', text: { content } })) as RichTextRequest;
 }
 
 const isUrl = (s: string) => /^https?:\/\//i.test(s.trim());
@@ -80,8 +71,8 @@ export function toCover<T>(value: string): T {
 export const queryInput = {
   filter: filterArg.optional().describe('e.g. {"property":"Status","status":{"equals":"Done"}}; nest in {"and":[…]}'),
   sorts: sortsArg.optional().describe('e.g. [{"property":"Due","direction":"ascending"}]'),
-  start_cursor: z.string().optional(),
-  page_size: pageSizeArg,
+  start_cursor: startCursor,
+  page_size: pageSize,
   filter_properties: z.array(z.string()).optional().describe('Property IDs'),
   in_trash: z.boolean().optional(),
   archived: z.boolean().optional().describe('= in_trash'),
@@ -143,14 +134,13 @@ export function shapeRows(res: QueryDataSourceResponse, dataSourceId: string): O
 // ---------------------------------------------------------------------------------------------
 
 const dataSourceId = notionId('data source');
-const RO = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true } as const;
 
 export const dataSourcesTools = [
   defineTool({
     name: 'get_data_source',
     description: "Get a data source's schema: property types and options. A database ID resolves to its data source.",
     input: { data_source_id: dataSourceId },
-    annotations: { title: 'Get data source', ...RO },
+    annotations: annotations('Get data source', READ),
     run: async ({ data_source_id }, { notion }) => {
       const r = await onDataSource(notion, data_source_id, (id) => notion.read((n, auth) => n.dataSources.retrieve({ data_source_id: id, auth })));
       return withResolved(shape(r.value), r.resolvedDataSourceId);
@@ -167,7 +157,7 @@ export const dataSourcesTools = [
       icon: looseString('Emoji or image URL'),
       in_trash: z.boolean().optional(),
     },
-    annotations: { title: 'Update data source', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Update data source', OVERWRITE),
     run: async (args, { notion }) => {
       const body: Obj = {};
       if (args.properties) body.properties = args.properties;
@@ -189,7 +179,7 @@ export const dataSourcesTools = [
       ...queryInput,
       result_type: z.enum(['page', 'data_source']).optional(),
     },
-    annotations: { title: 'Query data source', ...RO },
+    annotations: annotations('Query data source', READ),
     run: async ({ data_source_id, ...args }, { notion }) => {
       const r = await onDataSource(notion, data_source_id, (id) => runQuery(notion, id, args));
       return withResolved(shapeRows(r.value, r.resolvedDataSourceId ?? data_source_id), r.resolvedDataSourceId);
@@ -201,10 +191,10 @@ export const dataSourcesTools = [
     input: {
       data_source_id: dataSourceId,
       name: z.string().optional().describe('Name filter'),
-      start_cursor: z.string().optional(),
-      page_size: pageSizeArg,
+      start_cursor: startCursor,
+      page_size: pageSize,
     },
-    annotations: { title: 'List data source templates', ...RO },
+    annotations: annotations('List data source templates', READ),
     run: async ({ data_source_id, ...args }, { notion }) => {
       const r = await onDataSource(notion, data_source_id, (id) =>
         notion.read((n, auth) => n.dataSources.listTemplates({ ...args, data_source_id: id, auth })),
@@ -221,7 +211,7 @@ export const dataSourcesTools = [
       title: looseString(),
       icon: looseString('Emoji or image URL'),
     },
-    annotations: { title: 'Create data source', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    annotations: annotations('Create data source'),
     run: async (args, { notion }) => {
       const params: Obj = { parent: { type: 'database_id', database_id: args.database_id }, properties: args.properties };
       if (args.title !== undefined) params.title = toRichText(args.title);

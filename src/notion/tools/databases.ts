@@ -2,7 +2,7 @@ import type { CreateDatabaseParameters, UpdateDatabaseParameters } from '@notion
 import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
-import { notionId } from '../ids.js';
+import { annotations, notionId, OVERWRITE, READ } from '../args.js';
 import { getDatabase, isNotFound, isWrongKind, soleDataSource } from '../resolve.js';
 import { shape } from '../shape.js';
 import { looseString, queryInput, runQuery, shapeRows, toCover, toIcon, toRichText } from './data-sources.js';
@@ -29,7 +29,6 @@ const parentArg = z
   });
 
 const databaseId = notionId('database');
-const RO = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true } as const;
 
 /** `initial_data_source` is `{properties}`; a bare properties map is accepted too. */
 function initialDataSource(v: Obj): Obj {
@@ -50,7 +49,7 @@ export const databasesTools = [
       icon: looseString('Emoji or image URL'),
       cover: looseString('Image URL'),
     },
-    annotations: { title: 'Create database', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    annotations: annotations('Create database'),
     run: async (args, { notion }) => {
       const params: Obj = { parent: args.parent };
       if (args.title !== undefined) params.title = toRichText(args.title);
@@ -66,7 +65,7 @@ export const databasesTools = [
     name: 'get_database',
     description: 'Get a database and its data_sources (schema: get_data_source). Also takes a data source ID.',
     input: { database_id: databaseId },
-    annotations: { title: 'Get database', ...RO },
+    annotations: annotations('Get database', READ),
     run: async ({ database_id }, { notion }) => {
       try {
         return shape(await getDatabase(notion, database_id));
@@ -93,7 +92,7 @@ export const databasesTools = [
       cover: looseString('Image URL'),
       is_inline: z.boolean().optional(),
     },
-    annotations: { title: 'Update database', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Update database', OVERWRITE),
     run: async (args, { notion }) => {
       const body: Obj = {};
       if (args.title !== undefined) body.title = toRichText(args.title);
@@ -113,7 +112,7 @@ export const databasesTools = [
     name: 'archive_database',
     description: 'Move a database to the trash.',
     input: { database_id: databaseId },
-    annotations: { title: 'Archive database', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Archive database', OVERWRITE),
     run: async ({ database_id }, { notion }) =>
       shape(await notion.write((n, auth) => n.databases.update({ database_id, in_trash: true, auth }))),
   }),
@@ -126,7 +125,7 @@ export const databasesTools = [
       ...queryInput,
       data_source_id: notionId('data source').optional(),
     },
-    annotations: { title: 'Query database', ...RO },
+    annotations: annotations('Query database', READ),
     run: async ({ database_id, data_source_id, ...args }, { notion }) => {
       let target = data_source_id;
       if (!target) {

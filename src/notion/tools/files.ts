@@ -2,7 +2,7 @@ import type { BlockObjectRequest, FileUploadObjectResponse } from '@notionhq/cli
 import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
-import { notionId } from '../ids.js';
+import { annotations, notionId } from '../args.js';
 import type { NotionSession } from '../session.js';
 import { shape } from '../shape.js';
 
@@ -106,7 +106,7 @@ export const filesTools = [
         })
         .optional(),
     },
-    annotations: { title: 'Upload file', readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    annotations: annotations('Upload file', { destructiveHint: true }),
     run: async (args, { notion }) => {
       if ((args.url === undefined) === (args.content === undefined)) throw bad('url', 'give exactly one of url or content');
       checkAttachTo(args.attach_to);

@@ -1,8 +1,8 @@
 import type { Client, CreatePageParameters, UpdatePageParameters } from '@notionhq/client';
 import { z } from 'zod';
 import { ToolError } from '../../errors.js';
-import { defineTool, type ToolAnnotations } from '../../mcp/tools.js';
-import { notionId } from '../ids.js';
+import { defineTool } from '../../mcp/tools.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from '../args.js';
 import { getDatabase, isNotFound, soleDataSource } from '../resolve.js';
 import type { NotionSession } from '../session.js';
 import { propertyValue, shape } from '../shape.js';
@@ -68,15 +68,6 @@ const coverArg = z
   .transform((v) => (typeof v === 'string' ? { type: 'external', external: { url: v.trim() } } : v));
 
 const propertiesArg = z.record(z.string(), z.unknown());
-
-const annotations = (title: string, a: Partial<ToolAnnotations>): ToolAnnotations => ({
-  title,
-  readOnlyHint: false,
-  destructiveHint: false,
-  idempotentHint: false,
-  openWorldHint: true,
-  ...a,
-});
 
 // ---------------------------------------------------------------------------------------------
 // Parent resolution
@@ -233,7 +224,7 @@ export const pageTools = [
       icon: iconArg,
       cover: coverArg,
     },
-    annotations: annotations('Create page', {}),
+    annotations: annotations('Create page'),
     run: async (args, { notion }) => {
       if (args.markdown !== undefined && args.children !== undefined) {
         throw new ToolError('invalid_arguments', 'Give the body as markdown or as children, not both.');
@@ -262,7 +253,7 @@ export const pageTools = [
         .describe('Property IDs to return; omit for all')
         .transform((ids) => ids?.map(queryPropertyId)),
     },
-    annotations: { title: 'Get page', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Get page', READ),
     run: async (args, { notion }) => shape(await notion.read((n, auth) => n.pages.retrieve({ ...args, auth }))),
   }),
   defineTool({
@@ -271,10 +262,10 @@ export const pageTools = [
     input: {
       page_id: notionId('page'),
       property_id: z.string().min(1).describe('Property ID (from get_page or the schema)'),
-      start_cursor: z.string().optional(),
-      page_size: z.number().int().min(1).max(100).optional(),
+      start_cursor: startCursor,
+      page_size: pageSize,
     },
-    annotations: annotations('Get page property', { readOnlyHint: true, idempotentHint: true }),
+    annotations: annotations('Get page property', READ),
     run: async (args, { notion }) =>
       propertyItemResult(
         await notion.read((n, auth) =>
@@ -301,7 +292,7 @@ export const pageTools = [
       in_trash: z.boolean().optional(),
       is_locked: z.boolean().optional(),
     },
-    annotations: annotations('Update page', { destructiveHint: true, idempotentHint: true }),
+    annotations: annotations('Update page', OVERWRITE),
     run: async ({ page_id, ...rest }, { notion }) => {
       const body = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<UpdatePageParameters, 'page_id'>;
       if (Object.keys(body).length === 0) {
@@ -314,7 +305,7 @@ export const pageTools = [
     name: 'archive_page',
     description: 'Move a page to the trash (undo with restore_from_trash).',
     input: { page_id: notionId('page') },
-    annotations: annotations('Archive page', { destructiveHint: true, idempotentHint: true }),
+    annotations: annotations('Archive page', OVERWRITE),
     run: async (args, { notion }) => shape(await notion.write((n, auth) => n.pages.update({ page_id: args.page_id, in_trash: true, auth }))),
   }),
   defineTool({
@@ -339,7 +330,7 @@ export const pageTools = [
       page_id: notionId('page'),
       include_transcript: z.boolean().optional().describe('Include meeting-note transcripts'),
     },
-    annotations: annotations('Get page Markdown', { readOnlyHint: true, idempotentHint: true }),
+    annotations: annotations('Get page Markdown', READ),
     run: async (args, { notion }) => markdownResult(await notion.read((n, auth) => n.pages.retrieveMarkdown({ ...args, auth }))),
   }),
   defineTool({

@@ -1,10 +1,12 @@
-import { APIErrorCode, extractBlockId, extractNotionId } from '@notionhq/client';
+import { APIErrorCode, extractNotionId } from '@notionhq/client';
 import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
+import { annotations, notionId, pageSize, READ, startCursor } from '../args.js';
 import type { NotionSession } from '../session.js';
 import { shape } from '../shape.js';
 
+const blockId = notionId('block');
 const isNotFound = (err: unknown) => err instanceof ToolError && err.code === APIErrorCode.ObjectNotFound;
 
 /**
@@ -16,7 +18,7 @@ async function fetchAnything(notion: NotionSession, raw: string, withContent: bo
   const trimmed = raw.trim();
   const collection = /^collection:\/\/(.+)$/.exec(trimmed);
   // A URL with a #block fragment points at that block, not at the page.
-  const id = collection ? extractNotionId(collection[1]!) : (extractBlockId(trimmed) ?? extractNotionId(trimmed));
+  const id = collection ? extractNotionId(collection[1]!) : blockId.safeParse(trimmed).data;
   if (!id) throw new ToolError('invalid_arguments', 'id: expected a Notion URL, an ID (with or without dashes) or collection://<data source id>');
   const dataSource = async () => ({ kind: 'data_source', data_source: shape(await notion.read((c, auth) => c.dataSources.retrieve({ data_source_id: id, auth }))) });
   if (collection) return dataSource();
@@ -48,10 +50,10 @@ export const searchTools = [
       query: z.string().optional().describe('Title text; omit to list all'),
       filter: z.object({ property: z.literal('object'), value: z.enum(['page', 'data_source']) }).optional(),
       sort: z.object({ timestamp: z.literal('last_edited_time'), direction: z.enum(['ascending', 'descending']) }).optional(),
-      start_cursor: z.string().optional(),
-      page_size: z.number().int().min(1).max(100).optional(),
+      start_cursor: startCursor,
+      page_size: pageSize,
     },
-    annotations: { title: 'Search Notion', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Search Notion', READ),
     run: async (args, { notion }) => shape(await notion.read((n, auth) => n.search({ ...args, auth }))),
   }),
   defineTool({
@@ -61,7 +63,7 @@ export const searchTools = [
       id: z.string().min(1).describe('notion.so URL, ID, or collection://<data source id>'),
       include_content: z.boolean().optional().describe('Page body as Markdown (default true)'),
     },
-    annotations: { title: 'Fetch by URL or ID', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Fetch by URL or ID', READ),
     run: async (args, { notion }) => fetchAnything(notion, args.id, args.include_content !== false),
   }),
 ];

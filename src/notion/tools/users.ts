@@ -1,30 +1,27 @@
 import { defineTool } from '../../mcp/tools.js';
-import { notionId } from '../ids.js';
+import { annotations, notionId, pageSize, READ, startCursor } from '../args.js';
 import { shape } from '../shape.js';
-import { pageSize, startCursor } from './blocks.js';
-
-const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true } as const;
 
 export const usersTools = [
   defineTool({
     name: 'get_users',
     description: 'List the people and bots of the workspace (more: start_cursor = next_cursor).',
     input: { start_cursor: startCursor, page_size: pageSize },
-    annotations: { title: 'List users', ...READ },
+    annotations: annotations('List users', READ),
     run: async (args, { notion }) => shape(await notion.read((n, auth) => n.users.list({ ...args, auth }))),
   }),
   defineTool({
     name: 'get_user',
     description: 'Retrieve one person or bot.',
     input: { user_id: notionId('user') },
-    annotations: { title: 'Get user', ...READ },
+    annotations: annotations('Get user', READ),
     run: async ({ user_id }, { notion }) => shape(await notion.read((n, auth) => n.users.retrieve({ user_id, auth }))),
   }),
   defineTool({
     name: 'get_self',
     description: "This connection's bot user and its workspace.",
     input: {},
-    annotations: { title: 'Get connection user', ...READ },
+    annotations: annotations('Get connection user', READ),
     // GetSelfParameters is Record<string, never>, which rejects even `auth` in the SDK's types.
     run: async (_args, { notion }) => shape(await notion.read((n, auth) => n.users.me({ auth } as Parameters<typeof n.users.me>[0]))),
   }),

@@ -2,10 +2,10 @@ import { type CreateViewParameters, extractNotionId, type GetViewQueryResultsRes
 import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
-import { notionId } from '../ids.js';
+import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor } from '../args.js';
 import { dataSourceOfDatabase, isNotFound } from '../resolve.js';
 import { shape } from '../shape.js';
-import { filterArg, pageSizeArg, sortsArg } from './data-sources.js';
+import { filterArg, sortsArg } from './data-sources.js';
 
 type Obj = Record<string, unknown>;
 
@@ -18,21 +18,10 @@ export function toViewId(value: string): string | null {
   return extractNotionId(fromQuery ?? value);
 }
 
-const viewId = z
-  .string()
-  .describe('view ID or URL with ?v=')
-  .transform((value, ctx) => {
-    const id = toViewId(value);
-    if (!id) {
-      ctx.addIssue({ code: 'custom', message: 'expected a view ID (UUID, with or without dashes) or a Notion URL with ?v=' });
-      return z.NEVER;
-    }
-    return id;
-  });
+const viewId = idArg('view ID or URL with ?v=', toViewId, 'expected a view ID (UUID, with or without dashes) or a Notion URL with ?v=');
 
 const VIEW_TYPES = ['table', 'board', 'list', 'calendar', 'timeline', 'gallery', 'form', 'chart', 'map', 'dashboard'] as const;
 const configurationArg = z.record(z.string(), z.unknown()).describe('Layout, e.g. {"type":"board","group_by":{…}}');
-const RO = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true } as const;
 
 /** A view query page as a model reads it: the row IDs, the query to page on, and the cursor. */
 function shapeViewQuery(res: ViewQueryResponse | GetViewQueryResultsResponse, queryId: string): Obj {
@@ -52,10 +41,10 @@ export const viewsTools = [
     input: {
       database_id: notionId('database').optional(),
       data_source_id: notionId('data source').optional(),
-      start_cursor: z.string().optional(),
-      page_size: pageSizeArg,
+      start_cursor: startCursor,
+      page_size: pageSize,
     },
-    annotations: { title: 'List views', ...RO },
+    annotations: annotations('List views', READ),
     run: async ({ database_id, data_source_id, ...page }, { notion }) => {
       if (!database_id && !data_source_id) throw new ToolError('invalid_arguments', 'Invalid arguments. database_id: give database_id or data_source_id');
       const target = data_source_id ? { data_source_id } : { database_id: database_id! };
@@ -66,7 +55,7 @@ export const viewsTools = [
     name: 'get_view',
     description: "Get a view's type, data source, filter, sorts and layout.",
     input: { view_id: viewId },
-    annotations: { title: 'Get view', ...RO },
+    annotations: annotations('Get view', READ),
     run: async ({ view_id }, { notion }) => shape(await notion.read((n, auth) => n.views.retrieve({ view_id, auth }))),
   }),
   defineTool({
@@ -82,7 +71,7 @@ export const viewsTools = [
       sorts: sortsArg.optional(),
       configuration: configurationArg.optional(),
     },
-    annotations: { title: 'Create view', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    annotations: annotations('Create view'),
     run: async (args, { notion }) => {
       let { database_id, data_source_id } = args;
       if (!database_id && !data_source_id) throw new ToolError('invalid_arguments', 'Invalid arguments. database_id: give database_id or data_source_id');
@@ -110,7 +99,7 @@ export const viewsTools = [
       sorts: sortsArg.nullable().optional(),
       configuration: z.record(z.string(), z.unknown()).optional(),
     },
-    annotations: { title: 'Update view', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Update view', OVERWRITE),
     run: async ({ view_id, ...args }, { notion }) => {
       const body: Obj = {};
       for (const [k, v] of Object.entries(args)) if (v !== undefined) body[k] = v;
@@ -122,7 +111,7 @@ export const viewsTools = [
     name: 'delete_view',
     description: "Delete a view (not its rows). A database's last view can't be deleted.",
     input: { view_id: viewId },
-    annotations: { title: 'Delete view', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Delete view', OVERWRITE),
     run: async ({ view_id }, { notion }) => shape(await notion.write((n, auth) => n.views.delete({ view_id, auth }))),
   }),
   defineTool({
@@ -132,10 +121,10 @@ export const viewsTools = [
     input: {
       view_id: viewId,
       query_id: notionId('query').optional(),
-      start_cursor: z.string().optional(),
-      page_size: pageSizeArg,
+      start_cursor: startCursor,
+      page_size: pageSize,
     },
-    annotations: { title: 'Query view', ...RO },
+    annotations: annotations('Query view', READ),
     run: async ({ view_id, query_id, start_cursor, page_size }, { notion }) => {
       if (!query_id) {
         if (start_cursor) throw new ToolError('invalid_arguments', 'Invalid arguments. query_id: start_cursor needs the query_id of the first call');

@@ -1,29 +1,26 @@
 import { extractNotionId } from '@notionhq/client';
 import { z } from 'zod';
 import { defineTool } from '../../mcp/tools.js';
-import { notionId } from '../ids.js';
+import { annotations, idArg, notionId, pageSize, READ, startCursor } from '../args.js';
 import { shape } from '../shape.js';
 
 /**
  * An async task id, or the task's status_url (…/v1/async_tasks/<id>). A dashless Notion id is
  * dashed; anything else must be a plain token, so it cannot reach another endpoint's path.
  */
-const taskId = z
-  .string()
-  .describe('Task ID or status_url')
-  .transform((value, ctx) => {
+const taskId = idArg(
+  'Task ID or status_url',
+  (value) => {
     let raw = value.trim();
     if (/^https:\/\//i.test(raw)) {
       const m = /\/async_tasks\/([^/?#]+)\/?(?:[?#].*)?$/.exec(raw);
       raw = m?.[1] ?? '';
     }
     const id = /^[0-9a-f]{32}$/i.test(raw) ? (extractNotionId(raw) ?? raw) : raw;
-    if (!/^[A-Za-z0-9_-]{1,100}$/.test(id)) {
-      ctx.addIssue({ code: 'custom', message: 'expected an async task ID or its status_url' });
-      return z.NEVER;
-    }
-    return id;
-  });
+    return /^[A-Za-z0-9_-]{1,100}$/.test(id) ? id : null;
+  },
+  'expected an async task ID or its status_url',
+);
 
 export const workspaceTools = [
   defineTool({
@@ -31,10 +28,10 @@ export const workspaceTools = [
     description: "List the workspace's custom emojis (id, name, url), e.g. to use one as an icon.",
     input: {
       name: z.string().optional().describe('Filter by name'),
-      start_cursor: z.string().optional(),
-      page_size: z.number().int().min(1).max(100).optional(),
+      start_cursor: startCursor,
+      page_size: pageSize,
     },
-    annotations: { title: 'List custom emojis', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('List custom emojis', READ),
     run: async (args, { notion }) => shape(await notion.read((n, auth) => n.customEmojis.list({ ...args, auth }))),
   }),
   defineTool({
@@ -42,7 +39,7 @@ export const workspaceTools = [
     description:
       'Status of a write made with allow_async: queued, running or retrying (poll again after poll_after_seconds), succeeded with its result, or failed with its error.',
     input: { task_id: taskId },
-    annotations: { title: 'Get async task', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Get async task', READ),
     run: async ({ task_id }, { notion }) => shape(await notion.read((n, auth) => n.asyncTasks.retrieve({ task_id, auth }))),
   }),
   defineTool({
@@ -52,7 +49,7 @@ export const workspaceTools = [
       id: notionId('trashed item'),
       kind: z.enum(['page', 'block', 'database', 'data_source']).default('page'),
     },
-    annotations: { title: 'Restore from trash', readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    annotations: annotations('Restore from trash', { idempotentHint: true }),
     run: async ({ id, kind }, { notion }) =>
       shape(
         await notion.write<unknown>((n, auth) => {
