@@ -29,6 +29,13 @@ export interface IssuedTokens {
 /** "Last used" is recorded at most this often per grant, to keep writes off the hot path. */
 const TOUCH_INTERVAL_MS = 60_000;
 
+/**
+ * How long a verified context is reused. Every request still reads the token row, so revocation
+ * is immediate everywhere; the cache only saves the key unwrap and the decryption.
+ */
+const VERIFIED_TTL_MS = 30_000;
+const VERIFIED_MAX = 10_000;
+
 /** Token prefixes make our secrets recognisable to secret scanners and to us. */
 const PREFIX = { access: 'nmr_at_', refresh: 'nmr_rt_', code: 'nmr_ac_' } as const;
 
@@ -37,6 +44,13 @@ const PREFIX = { access: 'nmr_at_', refresh: 'nmr_rt_', code: 'nmr_ac_' } as con
  * each code or token carries its own wrapped copy (see lib/crypto.ts).
  */
 export class Grants {
+  /**
+   * Token hash → the verified context (LRU by Map order). The context object itself is shared by
+   * the requests of that one token, so a Notion token refresh (NotionSession sets `auth.notion`)
+   * is seen by the next request. Keyed by the hash of the bearer: nothing is shared across tokens.
+   */
+  private readonly verified = new Map<string, { auth: AuthContext; sealed: string; until: number }>();
+
   constructor(
     private readonly store: Store,
     private readonly keyring: Keyring,
@@ -135,7 +149,32 @@ export class Grants {
    */
   async verifyAccessToken(token: string): Promise<AuthContext | null> {
     if (!token.startsWith(PREFIX.access)) return null;
-    const found = await this.store.getToken(sha256(token));
+    const hash = sha256(token);
+    const now0 = this.now();
+    const hit = this.verified.get(hash);
+    if (hit) {
+      this.verified.delete(hash);
+      // The store is still asked on every request (one indexed read), so a revocation anywhere
+      // (/revoke, code replay, /connections, another instance) takes effect at once; the cache
+      // only saves the key unwrap, the decryption and the context. A changed sealed blob (the
+      // Notion token was refreshed through another token of the grant) opens the grant again.
+      const found = hit.until > now0 && hit.auth.expiresAt > now0 ? await this.store.getToken(hash) : null;
+      if (found && found.token.kind === 'access' && found.grant.id === hit.auth.grantId && found.grant.sealedNotion === hit.sealed) {
+        this.verified.set(hash, hit); // most recently used goes last
+        return hit.auth;
+      }
+    }
+    const opened = await this.verifyUncached(token, hash);
+    const auth = opened?.auth ?? null;
+    if (opened && auth) {
+      this.verified.set(hash, { auth, sealed: opened.sealed, until: Math.min(now0 + VERIFIED_TTL_MS, auth.expiresAt) });
+      if (this.verified.size > VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
+    }
+    return auth;
+  }
+
+  private async verifyUncached(token: string, hash: string): Promise<{ auth: AuthContext; sealed: string } | null> {
+    const found = await this.store.getToken(hash);
     if (!found || found.token.kind !== 'access' || found.token.expiresAt <= this.now()) return null;
     const { token: rec, grant } = found;
     // Audience check: a token is only good for the resource it was issued for.
@@ -153,7 +192,7 @@ export class Grants {
       // Best effort: "last used" is for display, so a failed write must not fail the request.
       this.store.touchGrant(grant.id, now).catch(() => undefined);
     }
-    return {
+    const auth: AuthContext = {
       grantId: grant.id,
       clientId: grant.clientId,
       scopes: new Set(rec.scope.split(' ')),
@@ -161,5 +200,6 @@ export class Grants {
       notion,
       grantKey,
     };
+    return { auth, sealed: grant.sealedNotion };
   }
 }

@@ -53,6 +53,7 @@ export function createRevokeHandler(deps: RevokeDeps) {
     const found = await deps.store.getToken(sha256(token));
     if (found && found.grant.clientId === client.clientId) {
       const { token: record, grant } = found;
+      res.locals.oauthEvent = 'revocation';
       if (record.kind === 'refresh') {
         await endGrant(deps, grant, token, record.wrappedKey);
       } else {

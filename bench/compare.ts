@@ -1,0 +1,424 @@
+/**
+ * `npm run bench`: this server vs the official @notionhq/notion-mcp-server 2.5.2 vs a bare
+ * node:http forwarder (bench/floor.ts), all against the same loopback fake Notion, in one run.
+ * Each target is a child process, so its CPU time and RSS come from /proc/<pid>.
+ *
+ * Flags: --runs 3  --calls 2000  --warmup 200  --users 1000  --latency-ms 0  --out compare.json
+ * Prints one table of medians over the runs and writes bench/results/<out>.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { fakeWorkspace, startFakeNotion, type FakeNotion } from '../test/helpers/fake-notion.js';
+import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
+import { type LoadResult, post, rpcBody, runLoad } from './lib/load.js';
+import { connectMany } from './lib/oauth.js';
+import { cpuMs, median, rssMiB } from './lib/proc.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name: string, fallback: number | string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : String(fallback);
+};
+const RUNS = Number(arg('runs', 3));
+const CALLS = Number(arg('calls', 2000));
+const WARMUP = Number(arg('warmup', 200));
+const USERS = Number(arg('users', 1000));
+const LATENCY = Number(arg('latency-ms', 0));
+const OUT = arg('out', 'compare.json');
+const CONCURRENCY = [1, 32] as const;
+const TOOLS = ['search', 'get_page'] as const;
+type Tool = (typeof TOOLS)[number];
+const PAGE_ID = '59833787-2cf9-4fdf-8782-e53db20768a5';
+const PROTOCOL = '2025-06-18';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Client {
+  headers: Record<string, string>;
+}
+
+interface Target {
+  name: string;
+  url: URL;
+  child: ChildProcess;
+  tool(t: Tool): string;
+  /** `n` ready clients: ours, one OAuth grant each; official, one MCP session each; floor, one Notion token each. */
+  clients(n: number): Promise<Client[]>;
+  /** Time from spawn to the first answered authenticated initialize, in ms. */
+  startMs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+function spawnChild(cmd: string, args: string[], env: Record<string, string>, cwd: string): ChildProcess {
+  const child = spawn(cmd, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    if (err.length < 4000) err += c.toString();
+  });
+  child.on('exit', (code, signal) => {
+    if (code && code !== 0) process.stderr.write(`${cmd} ${args.join(' ')} exited ${code} ${signal ?? ''}: ${err}\n`);
+  });
+  return child;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const initBody = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 0,
+  method: 'initialize',
+  params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: 'bench', version: '0' } },
+});
+const baseHeaders = { accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROTOCOL };
+
+/** Polls with an authenticated initialize until one is answered 200; returns ms since `t0`. */
+async function firstAnswer(url: URL, headers: Record<string, string>, t0: bigint): Promise<number> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const agent = new Agent({ keepAlive: false });
+    try {
+      const r = await post(agent, url, { ...baseHeaders, ...headers }, initBody);
+      if (r.status === 200) return Number(process.hrtime.bigint() - t0) / 1e6;
+    } catch {
+      // not listening yet
+    } finally {
+      agent.destroy();
+    }
+    if (Date.now() > deadline) throw new Error(`${url.href} did not answer within 20 s`);
+    await sleep(2);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets
+// ---------------------------------------------------------------------------------------------
+
+async function startOurs(fake: FakeNotion): Promise<Target> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nmr-bench-'));
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const env = {
+    NOTION_OAUTH_CLIENT_ID: fake.clientId,
+    NOTION_OAUTH_CLIENT_SECRET: fake.clientSecret,
+    BASE_URL: baseUrl,
+    SESSION_SECRET: TEST_SECRET,
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    NOTION_API_BASE_URL: fake.url,
+    NOTION_OAUTH_AUTHORIZE_URL: `${fake.url}/v1/oauth/authorize`,
+    // The per-connection Notion budget (3/s) and the DCR limit would measure the limits, not the server.
+    NOTION_RATE_LIMIT_PER_SECOND: '1000000',
+    NOTION_RATE_LIMIT_BURST: '1000000',
+    RATE_LIMIT_REGISTER_PER_HOUR: '1000000',
+    RATE_LIMIT_AUTHORIZE_PER_MINUTE: '1000000',
+    RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
+    RATE_LIMIT_MCP_PER_MINUTE: '1000000',
+  };
+  // cwd is the data dir, so a developer's .env is not loaded.
+  const launch = () => spawnChild(process.execPath, [join(ROOT, 'dist/main.js')], env, dataDir);
+  let child = launch();
+  const url = new URL(`${baseUrl}/mcp`);
+  // Fresh store: wait for any answer (401) before creating grants.
+  for (let i = 0; ; i++) {
+    const agent = new Agent({ keepAlive: false });
+    try {
+      await post(agent, url, baseHeaders, initBody);
+      break;
+    } catch {
+      if (i > 10_000) throw new Error('our server did not start');
+      await sleep(5);
+    } finally {
+      agent.destroy();
+    }
+  }
+  const tokens: string[] = [];
+  const target: Target = {
+    name: 'ours',
+    url,
+    get child() {
+      return child;
+    },
+    tool: (t) => t,
+    async clients(n) {
+      if (tokens.length < n) {
+        const workspaces = Array.from({ length: n - tokens.length }, (_, i) => fakeWorkspace(`bench-${tokens.length + i}`));
+        tokens.push(...(await connectMany(baseUrl, fake, workspaces, 8)));
+      }
+      return tokens.slice(0, n).map((t) => ({ headers: { authorization: `Bearer ${t}` } }));
+    },
+    async startMs() {
+      // A cold start on the existing store: stop, start again, first answered initialize with a live token.
+      await stopChild(child);
+      const t0 = process.hrtime.bigint();
+      child = launch();
+      return firstAnswer(url, { authorization: `Bearer ${tokens[0]}` }, t0);
+    },
+    async stop() {
+      await stopChild(child);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return target;
+}
+
+const OFFICIAL_BEARER = 'bench-gateway-bearer-0123456789';
+const OFFICIAL_NOTION_TOKEN = 'ntn_bench_official_static_token';
+
+async function startOfficial(fake: FakeNotion): Promise<Target & { t0: bigint }> {
+  fake.tokens.set(OFFICIAL_NOTION_TOKEN, fakeWorkspace('official'));
+  const port = await freePort();
+  const url = new URL(`http://127.0.0.1:${port}/mcp`);
+  const t0 = process.hrtime.bigint();
+  const child = spawnChild(
+    process.execPath,
+    [join(ROOT, 'node_modules/@notionhq/notion-mcp-server/bin/cli.mjs'), '--transport', 'http', '--host', '127.0.0.1', '--port', String(port)],
+    { AUTH_TOKEN: OFFICIAL_BEARER, BASE_URL: fake.url, OPENAPI_MCP_HEADERS: JSON.stringify({ Authorization: `Bearer ${OFFICIAL_NOTION_TOKEN}` }) },
+    ROOT,
+  );
+  const auth = { authorization: `Bearer ${OFFICIAL_BEARER}` };
+  const started = await firstAnswer(url, auth, t0);
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  return {
+    name: 'official',
+    url,
+    child,
+    t0,
+    tool: (t) => (t === 'search' ? 'API-post-search' : 'API-retrieve-a-page'),
+    // Stateful: every client is its own session (initialize, then notifications/initialized).
+    async clients(n) {
+      const out: Client[] = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          for (;;) {
+            const i = next++;
+            if (i >= n) return;
+            const r = await post(agent, url, { ...baseHeaders, ...auth }, initBody);
+            const sid = r.headers['mcp-session-id'];
+            if (r.status !== 200 || typeof sid !== 'string') throw new Error(`official initialize: ${r.status} ${r.text.slice(0, 200)}`);
+            const headers = { ...auth, 'mcp-session-id': sid };
+            await post(agent, url, { ...baseHeaders, ...headers }, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+            out[i] = { headers };
+          }
+        }),
+      );
+      return out;
+    },
+    startMs: async () => started,
+    stop: () => stopChild(child),
+  };
+}
+
+/** bench/floor.ts transpiled once to plain JS, so its start time and memory carry no TS loader. */
+function floorScript(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nmr-floor-'));
+  const out = join(dir, 'floor.mjs');
+  const src = readFileSync(join(ROOT, 'bench/floor.ts'), 'utf8');
+  const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  writeFileSync(out, js);
+  return out;
+}
+
+async function startFloor(fake: FakeNotion, script: string): Promise<Target> {
+  const port = await freePort();
+  const url = new URL(`http://127.0.0.1:${port}/mcp`);
+  const t0 = process.hrtime.bigint();
+  const child = spawnChild(process.execPath, [script], { PORT: String(port), NOTION_URL: fake.url }, ROOT);
+  const ws = fakeWorkspace('floor');
+  const token = (i: number) => `ntn_bench_floor_${i}`;
+  fake.tokens.set(token(0), ws);
+  const started = await firstAnswer(url, { authorization: `Bearer ${token(0)}` }, t0);
+  return {
+    name: 'floor',
+    url,
+    child,
+    tool: (t) => t,
+    async clients(n) {
+      return Array.from({ length: n }, (_, i) => {
+        fake.tokens.set(token(i), ws);
+        return { headers: { authorization: `Bearer ${token(i)}` } };
+      });
+    },
+    startMs: async () => started,
+    stop: () => stopChild(child),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement
+// ---------------------------------------------------------------------------------------------
+
+function callBody(target: Target, tool: Tool, id: number): string {
+  const args = tool === 'search' ? { query: 'Page', page_size: 10 } : { page_id: PAGE_ID };
+  return JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: target.tool(tool), arguments: args } });
+}
+
+const failed = (status: number, text: string) =>
+  status !== 200 || !text.includes('"result"') || text.includes('"isError":true') || text.includes('\\"object\\":\\"error\\"');
+
+interface Phase extends LoadResult {
+  cpuMsPerCall: number;
+  upstreamPerCall: number;
+}
+
+interface RunResult {
+  startMs: number;
+  rssIdleMiB: number;
+  rssUsersMiB: number;
+  usersSetupS: number;
+  toolsListBytes: number;
+  toolCount: number;
+  phases: Record<string, Phase>;
+}
+
+async function measure(target: Target, fake: FakeNotion, log: (s: string) => void): Promise<RunResult> {
+  await sleep(300);
+  const rssIdleMiB = rssMiB(target.child.pid!);
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const clients = await target.clients(32);
+
+  const list = await post(agent, target.url, { ...baseHeaders, ...clients[0]!.headers }, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+  const listed = rpcBody(list.text).result as { tools: unknown[] };
+  const toolsListBytes = Buffer.byteLength(JSON.stringify(listed));
+  const toolCount = listed.tools.length;
+
+  const phases: Record<string, Phase> = {};
+  let firstFailure = '';
+  for (const tool of TOOLS) {
+    for (const c of CONCURRENCY) {
+      const send = async (w: number, i: number) => {
+        const r = await post(agent, target.url, { ...baseHeaders, ...clients[w % clients.length]!.headers }, callBody(target, tool, i));
+        const bad = failed(r.status, r.text);
+        if (bad && !firstFailure) firstFailure = `${r.status} ${r.text.slice(0, 300)}`;
+        return !bad;
+      };
+      const warm = await runLoad(WARMUP, c, send);
+      if (warm.errors) throw new Error(`${target.name} ${tool}: ${warm.errors} failed warm-up calls; first: ${firstFailure}`);
+      fake.requests.length = 0;
+      const cpu0 = cpuMs(target.child.pid!);
+      const r = await runLoad(CALLS, c, send);
+      const cpu1 = cpuMs(target.child.pid!);
+      const upstream = fake.requests.length;
+      fake.requests.length = 0;
+      phases[`${tool}@${c}`] = { ...r, cpuMsPerCall: (cpu1 - cpu0) / CALLS, upstreamPerCall: upstream / CALLS };
+      log(`  ${target.name} ${tool} c=${c}: ${r.throughput.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors}`);
+      if (r.errors) throw new Error(`${target.name} ${tool} c=${c}: ${r.errors} failed calls; first: ${firstFailure}`);
+    }
+  }
+
+  const t0 = Date.now();
+  const users = await target.clients(USERS);
+  const usersSetupS = (Date.now() - t0) / 1000;
+  const byUser = await runLoad(USERS, 32, async (_w, i) => {
+    const r = await post(agent, target.url, { ...baseHeaders, ...users[i]!.headers }, callBody(target, 'search', i));
+    return !failed(r.status, r.text);
+  });
+  if (byUser.errors) throw new Error(`${target.name}: ${byUser.errors} failed calls by distinct users`);
+  fake.requests.length = 0;
+  await sleep(300);
+  const rssUsersMiB = rssMiB(target.child.pid!);
+  agent.destroy();
+  const startMs = await target.startMs();
+  log(`  ${target.name}: start ${startMs.toFixed(0)} ms, RSS idle ${rssIdleMiB.toFixed(1)} MiB, after ${USERS} users ${rssUsersMiB.toFixed(1)} MiB (set-up ${usersSetupS.toFixed(1)} s)`);
+  return { startMs, rssIdleMiB, rssUsersMiB, usersSetupS, toolsListBytes, toolCount, phases };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const fake = await startFakeNotion();
+  fake.latencyMs = LATENCY;
+  const floor = floorScript();
+  const runs: Record<string, RunResult[]> = { ours: [], official: [], floor: [] };
+  try {
+    for (let run = 1; run <= RUNS; run++) {
+      log(`run ${run}/${RUNS}`);
+      for (const start of [() => startOurs(fake), () => startOfficial(fake), () => startFloor(fake, floor)]) {
+        const target = await start();
+        try {
+          runs[target.name]!.push(await measure(target, fake, log));
+        } finally {
+          await target.stop();
+        }
+      }
+    }
+  } finally {
+    await fake.close();
+    rmSync(dirname(floor), { recursive: true, force: true });
+  }
+
+  const med = (name: string, pick: (r: RunResult) => number) => median(runs[name]!.map(pick));
+  const summary: Record<string, Record<string, number>> = {};
+  for (const name of Object.keys(runs)) {
+    const s: Record<string, number> = {
+      start_ms: med(name, (r) => r.startMs),
+      rss_idle_mib: med(name, (r) => r.rssIdleMiB),
+      rss_users_mib: med(name, (r) => r.rssUsersMiB),
+      users_setup_s: med(name, (r) => r.usersSetupS),
+      tools_list_bytes: med(name, (r) => r.toolsListBytes),
+      tool_count: med(name, (r) => r.toolCount),
+    };
+    for (const key of Object.keys(runs[name]![0]!.phases)) {
+      s[`${key} calls/s`] = med(name, (r) => r.phases[key]!.throughput);
+      s[`${key} p50 ms`] = med(name, (r) => r.phases[key]!.p50);
+      s[`${key} p99 ms`] = med(name, (r) => r.phases[key]!.p99);
+      s[`${key} cpu ms/call`] = med(name, (r) => r.phases[key]!.cpuMsPerCall);
+      s[`${key} upstream/call`] = med(name, (r) => r.phases[key]!.upstreamPerCall);
+    }
+    summary[name] = s;
+  }
+  const ours = summary.ours!;
+  const official = summary.official!;
+  const flo = summary.floor!;
+  const ratios = {
+    'search@32 ours/official': ours['search@32 calls/s']! / official['search@32 calls/s']!,
+    'search@32 ours/floor': ours['search@32 calls/s']! / flo['search@32 calls/s']!,
+    'get_page@32 ours/official': ours['get_page@32 calls/s']! / official['get_page@32 calls/s']!,
+    'get_page@32 ours/floor': ours['get_page@32 calls/s']! / flo['get_page@32 calls/s']!,
+    'search@1 p50 added over floor ms': ours['search@1 p50 ms']! - flo['search@1 p50 ms']!,
+    'get_page@1 p50 added over floor ms': ours['get_page@1 p50 ms']! - flo['get_page@1 p50 ms']!,
+    'tools/list bytes per tool ours/official':
+      ours.tools_list_bytes! / ours.tool_count! / (official.tools_list_bytes! / official.tool_count!),
+  };
+
+  const fmt = (v: number | undefined) =>
+    v === undefined ? '-' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2);
+  const rows = Object.keys(ours);
+  const lines = [
+    `medians of ${RUNS} runs; ${CALLS} calls after ${WARMUP} warm-up; fake Notion latency ${LATENCY} ms; ${USERS} users`,
+    `| figure | ours | official 2.5.2 | floor |`,
+    `|---|---:|---:|---:|`,
+    ...rows.map((k) => `| ${k} | ${fmt(ours[k])} | ${fmt(official[k])} | ${fmt(flo[k])} |`),
+    '',
+    '| ratio | value |',
+    '|---|---:|',
+    ...Object.entries(ratios).map(([k, v]) => `| ${k} | ${v.toFixed(2)} |`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(
+    join(ROOT, 'bench/results', OUT),
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs: RUNS, calls: CALLS, warmup: WARMUP, users: USERS, latencyMs: LATENCY, summary, ratios, raw: runs }, null, 2)}\n`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
