@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Config } from './config.js';
 import { createConnectionsHandlers } from './http/connections.js';
 import { createLandingHandler, createPolicyHandler } from './http/landing.js';
+import { Metrics } from './http/metrics.js';
 import { createHttpApp } from './http/server.js';
 import { Keyring } from './lib/crypto.js';
 import type { Logger } from './log.js';
@@ -20,6 +21,7 @@ import { Grants } from './oauth/grants.js';
 import { createRegisterHandler } from './oauth/register.js';
 import { createRevokeHandler } from './oauth/revoke.js';
 import { createTokenHandler } from './oauth/token.js';
+import { RedisStore } from './store/redis.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 
@@ -46,11 +48,15 @@ export function createApp(config: Config, deps: AppDeps): App {
   const { log } = deps;
   const now = deps.now ?? Date.now;
   const keyring = new Keyring(config.sessionSecret);
-  const store: Store = SqliteStore.open(config.dataDir, keyring.checkValue());
+  // Redis (several instances) or the embedded SQLite file; both refuse data of another SESSION_SECRET.
+  const redis = config.redisUrl ? RedisStore.create(config.redisUrl, keyring.checkValue()) : null;
+  const store: Store = redis ?? SqliteStore.open(config.dataDir, keyring.checkValue());
   const grants = new Grants(store, keyring, config, now);
   const clients = new Clients(store, new CimdResolver({ fetch: deps.cimdFetch ?? createSafeFetcher(), now }));
   const notionOAuth = new NotionOAuth(createNotionClient(config, log, { maxRetries: 1 }), config);
+  const metrics = new Metrics(store, now);
   const notion = {
+    metrics,
     client: createNotionClient(config, log),
     gate: new RateGate(config.notion.ratePerSecond, config.notion.burst),
     refresher: new NotionRefresher(store, grants, notionOAuth, log),
@@ -63,6 +69,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     store,
     grants,
     log,
+    metrics,
     routes: {
       register: createRegisterHandler({ store, now }),
       authorize: createAuthorizeHandler({ config, store, clients, keyring, now }),
@@ -82,7 +89,7 @@ export function createApp(config: Config, deps: AppDeps): App {
   });
 
   const sweep = setInterval(() => {
-    store.sweep(now()).then(
+    store.sweep(now(), config.clientIdleMs).then(
       (removed) => removed > 0 && log.debug({ removed }, 'expired rows removed'),
       (err: unknown) => log.warn({ err }, 'sweep failed'),
     );
@@ -95,21 +102,27 @@ export function createApp(config: Config, deps: AppDeps): App {
     store,
     registry,
     http,
-    listen: () =>
-      new Promise((resolve, reject) => {
+    listen: async () => {
+      // Redis connects in the background: start serving only once it answered the key check.
+      await redis?.ready;
+      return new Promise((resolve, reject) => {
         const s = http.listen(config.port, config.host);
         s.once('listening', () => {
           server = s;
           resolve(s);
         });
         s.once('error', reject);
-      }),
+      });
+    },
     close: async () => {
       clearInterval(sweep);
       if (server) {
         const s = server;
-        // Stops accepting, lets in-flight requests finish, then closes idle keep-alive sockets.
+        // Stops accepting and lets in-flight requests finish; a keep-alive socket is closed as soon
+        // as its last response is sent, so an open client connection cannot hold the exit up.
+        const idle = setInterval(() => s.closeIdleConnections(), 50);
         await new Promise<void>((resolve) => s.close(() => resolve()));
+        clearInterval(idle);
       }
       await store.close();
     },

@@ -13,6 +13,13 @@ const seconds = (name: string, fallback: number) =>
     .positive(`${name} must be greater than 0`)
     .default(fallback);
 
+const count = (name: string, fallback: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .positive(`${name} must be greater than 0`)
+    .default(fallback);
+
 const EnvSchema = z.object({
   NOTION_OAUTH_CLIENT_ID: z
     .string({ error: 'NOTION_OAUTH_CLIENT_ID is required: copy the OAuth client ID of your Notion public integration' })
@@ -63,6 +70,12 @@ const EnvSchema = z.object({
     .int('RATE_LIMIT_REGISTER_PER_HOUR must be a whole number')
     .positive('RATE_LIMIT_REGISTER_PER_HOUR must be greater than 0')
     .default(300),
+  RATE_LIMIT_AUTHORIZE_PER_MINUTE: count('RATE_LIMIT_AUTHORIZE_PER_MINUTE', 300),
+  RATE_LIMIT_TOKEN_PER_MINUTE: count('RATE_LIMIT_TOKEN_PER_MINUTE', 600),
+  RATE_LIMIT_MCP_PER_MINUTE: count('RATE_LIMIT_MCP_PER_MINUTE', 600),
+  MAX_CLIENTS: count('MAX_CLIENTS', 10_000),
+  CLIENT_IDLE_DAYS: count('CLIENT_IDLE_DAYS', 30),
+  METRICS_TOKEN: z.string().optional(),
 });
 
 export interface Config {
@@ -76,6 +89,8 @@ export interface Config {
   /** Lower-case `Host` header values accepted on /mcp. */
   readonly allowedHosts: readonly string[];
   readonly dataDir: string;
+  /** The shared Redis store for several instances; null uses the embedded SQLite store in dataDir. */
+  readonly redisUrl: string | null;
   readonly logLevel: string;
   readonly sessionSecret: string;
   readonly notion: {
@@ -91,7 +106,21 @@ export interface Config {
   };
   /** Express `trust proxy`: false, true, a hop count, or a list of proxy addresses/subnets. */
   readonly trustProxy: boolean | number | string;
-  readonly rateLimits: { readonly registerPerHour: number };
+  readonly rateLimits: {
+    readonly registerPerHour: number;
+    /** Per IP: GET and POST /authorize and GET /oauth/callback, each counted apart. */
+    readonly authorizePerMinute: number;
+    /** Per IP: POST /token and POST /revoke, each counted apart. */
+    readonly tokenPerMinute: number;
+    /** Per grant (connection): POST /mcp. */
+    readonly mcpPerMinute: number;
+  };
+  /** /register refuses new clients once the store holds this many. */
+  readonly maxClients: number;
+  /** A registered client with no grant is deleted this long after it registered. */
+  readonly clientIdleMs: number;
+  /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`. */
+  readonly metricsToken: string | null;
   /** Where /privacy and /terms send people; null shows the built-in default page. */
   readonly links: { readonly privacyUrl: string | null; readonly termsUrl: string | null };
   readonly ttl: {
@@ -150,8 +179,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (sessionSecret !== undefined && !hasEnoughEntropy(sessionSecret)) {
     problems.push('SESSION_SECRET must hold at least 32 bytes of entropy: generate one with `openssl rand -hex 32`');
   }
-  if (text('REDIS_URL')) {
-    problems.push('REDIS_URL is set, but this version only supports the embedded SQLite store: remove REDIS_URL');
+  const redisUrl = text('REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:$/.test(URL.canParse(redisUrl) ? new URL(redisUrl).protocol : '')) {
+    problems.push('REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0');
   }
   if (!parsed.success || problems.length > 0 || !base || !apiBase) throw new ConfigError(problems);
   const e = parsed.data;
@@ -169,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     allowedHosts: Object.freeze([...new Set([baseHost, ...extraHosts])]),
     dataDir: e.DATA_DIR,
+    redisUrl: e.REDIS_URL ?? null,
     logLevel: e.LOG_LEVEL,
     sessionSecret: e.SESSION_SECRET,
     notion: Object.freeze({
@@ -182,7 +213,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       burst: e.NOTION_RATE_LIMIT_BURST,
     }),
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
-    rateLimits: Object.freeze({ registerPerHour: e.RATE_LIMIT_REGISTER_PER_HOUR }),
+    rateLimits: Object.freeze({
+      registerPerHour: e.RATE_LIMIT_REGISTER_PER_HOUR,
+      authorizePerMinute: e.RATE_LIMIT_AUTHORIZE_PER_MINUTE,
+      tokenPerMinute: e.RATE_LIMIT_TOKEN_PER_MINUTE,
+      mcpPerMinute: e.RATE_LIMIT_MCP_PER_MINUTE,
+    }),
+    maxClients: e.MAX_CLIENTS,
+    clientIdleMs: e.CLIENT_IDLE_DAYS * 86_400_000,
+    metricsToken: e.METRICS_TOKEN ?? null,
     links: Object.freeze({ privacyUrl: e.PRIVACY_URL ?? null, termsUrl: e.TERMS_URL ?? null }),
     ttl: Object.freeze({
       accessTokenS: e.ACCESS_TOKEN_TTL_SECONDS,

@@ -4,6 +4,9 @@ import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { StoreOpenError } from './store/sqlite.js';
 
+/** Below the usual 30 s grace period (Kubernetes, systemd) before a SIGKILL. */
+const SHUTDOWN_TIMEOUT_MS = 25_000;
+
 /** Entry point: .env, config, app, listen; SIGTERM/SIGINT drain and exit 0. */
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
@@ -18,6 +21,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // A request that does not finish in time must not keep the process alive past the orchestrator's kill.
+    setTimeout(() => {
+      log.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'in-flight requests did not finish; exiting');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
     app.close().then(
       () => process.exit(0),
       (err: unknown) => {

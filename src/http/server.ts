@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { rateLimit } from 'express-rate-limit';
 import type { Config } from '../config.js';
-import { OAuthError, PageError, sendOAuthError } from '../errors.js';
+import { OAuthError, PageError, sendOAuthError, StoreUnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { authorizationServerMetadata, protectedResourceMetadata } from '../oauth/metadata.js';
 import type { Store } from '../store/types.js';
 import { hostAndOriginGuard, postOnly, requireBearer } from './guards.js';
+import { clientCap, limiter, type RateLimitStoreFactory } from './limits.js';
+import type { Metrics } from './metrics.js';
 import { sendErrorPage } from './pages.js';
 import type { Grants } from '../oauth/grants.js';
 
@@ -36,7 +37,16 @@ const as = (style: Style) => (_req: Request, res: Response, next: NextFunction) 
   next();
 };
 
-export function createHttpApp(deps: { config: Config; store: Store; grants: Grants; log: Logger; routes: Routes }) {
+export function createHttpApp(deps: {
+  config: Config;
+  store: Store;
+  grants: Grants;
+  log: Logger;
+  routes: Routes;
+  metrics: Metrics;
+  /** A shared store for the rate-limit counters; default: in memory, per process. */
+  rateLimitStore?: RateLimitStoreFactory;
+}) {
   const { config, log, routes } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -55,15 +65,21 @@ export function createHttpApp(deps: { config: Config; store: Store; grants: Gran
     });
     next();
   });
+  app.use(deps.metrics.observe());
 
-  app.get('/health', async (_req, res) => {
+  // Liveness: answers while the process runs, without touching the store.
+  app.get('/health', (_req, res) => void res.set('Cache-Control', 'no-store').json({ status: 'ok' }));
+  // Readiness: the store answers.
+  app.get('/ready', async (_req, res) => {
+    res.set('Cache-Control', 'no-store');
     try {
       await deps.store.ping();
-      res.json({ status: 'ok' });
+      res.json({ status: 'ready' });
     } catch {
       res.status(503).json({ status: 'unavailable', error: 'the store does not answer' });
     }
   });
+  app.get('/metrics', deps.metrics.handler(config.metricsToken));
 
   const asMetadata = authorizationServerMetadata(config);
   const prMetadata = protectedResourceMetadata(config);
@@ -75,23 +91,19 @@ export function createHttpApp(deps: { config: Config; store: Store; grants: Gran
   const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 50 });
   // Not strict: a bare JSON value must reach the JSON-RPC layer as Invalid Request, not a parse error.
   const json = (limit: string) => express.json({ limit, strict: false });
-  const registerLimit = rateLimit({
-    windowMs: 60 * 60 * 1000,
-    limit: config.rateLimits.registerPerHour,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
-    handler: (_req, res, _next, options) => {
-      res
-        .status(429)
-        .set('Retry-After', String(Math.ceil(options.windowMs / 1000)))
-        .json({ error: 'too_many_requests', error_description: 'Too many client registrations from this address; try again later' });
-    },
-  });
+  // Per-IP abuse limits (per grant on /mcp); each route counts apart. 429 in the route's own format.
+  const { rateLimits: rl } = config;
+  const storeFor = deps.rateLimitStore;
+  const minute = 60 * 1000;
+  const registerLimit = limiter({ name: 'register', windowMs: 60 * minute, limit: rl.registerPerHour, style: 'oauth', what: 'client registrations from this address', storeFor });
+  const pageLimit = (name: string) => limiter({ name, windowMs: minute, limit: rl.authorizePerMinute, style: 'page', what: 'authorization requests from this address', storeFor });
+  const tokenLimit = (name: string) => limiter({ name, windowMs: minute, limit: rl.tokenPerMinute, style: 'oauth', what: 'token requests from this address', storeFor });
+  const mcpLimit = limiter({ name: 'mcp', windowMs: minute, limit: rl.mcpPerMinute, style: 'mcp', what: 'requests on this connection', key: 'grant', storeFor });
 
-  app.post('/register', as('oauth'), registerLimit, json('64kb'), routes.register);
-  app.get('/authorize', as('page'), routes.authorize);
-  app.post('/authorize', as('page'), form, routes.decision);
-  app.get('/oauth/callback', as('page'), routes.callback);
+  app.post('/register', as('oauth'), registerLimit, clientCap(deps.store, config.maxClients), json('64kb'), routes.register);
+  app.get('/authorize', as('page'), pageLimit('authorize'), routes.authorize);
+  app.post('/authorize', as('page'), pageLimit('decision'), form, routes.decision);
+  app.get('/oauth/callback', as('page'), pageLimit('callback'), routes.callback);
   app.get('/', as('page'), routes.landing);
   app.get('/privacy', as('page'), routes.privacy);
   app.get('/terms', as('page'), routes.terms);
@@ -99,8 +111,8 @@ export function createHttpApp(deps: { config: Config; store: Store; grants: Gran
   app.get('/connections/login', as('page'), routes.connectionsLogin);
   app.post('/connections/disconnect', as('page'), form, routes.disconnect);
   app.post('/connections/logout', as('page'), form, routes.logout);
-  app.post('/token', as('oauth'), form, json('64kb'), routes.token);
-  app.post('/revoke', as('oauth'), form, json('64kb'), routes.revoke);
+  app.post('/token', as('oauth'), tokenLimit('token'), form, json('64kb'), routes.token);
+  app.post('/revoke', as('oauth'), tokenLimit('revoke'), form, json('64kb'), routes.revoke);
 
   app.all(
     '/mcp',
@@ -108,6 +120,7 @@ export function createHttpApp(deps: { config: Config; store: Store; grants: Gran
     hostAndOriginGuard(config),
     postOnly,
     requireBearer(config, deps.grants),
+    mcpLimit,
     (req, res, next) => {
       if (req.is('application/json')) return next();
       res.status(415).json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Unsupported Media Type: Content-Type must be application/json' } });
@@ -152,7 +165,7 @@ export function createHttpApp(deps: { config: Config; store: Store; grants: Gran
       sendErrorPage(res, err);
       return;
     }
-    const storeDown = String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_');
+    const storeDown = err instanceof StoreUnavailableError || String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_');
     reqLog.error({ err }, storeDown ? 'store failure' : 'unhandled error');
     const status = storeDown ? 503 : 500;
     const message = storeDown ? 'Storage is unavailable; try again shortly' : 'Internal error';

@@ -1,5 +1,6 @@
 import { APIErrorCode, type Client, InvalidPathParameterError, isHTTPResponseError, RequestTimeoutError } from '@notionhq/client';
 import { ToolError } from '../errors.js';
+import type { NotionMetrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import type { AuthContext, Grants, NotionCredentials } from '../oauth/grants.js';
 import type { Store } from '../store/types.js';
@@ -56,6 +57,9 @@ export function toToolError(err: unknown): ToolError {
 /** fetch() rejects with a TypeError when the connection fails (refused, reset, DNS). */
 const isNetworkError = (err: unknown) => err instanceof TypeError && /fetch failed|network/i.test(err.message);
 
+/** The metric label of a failed call: Notion's HTTP status, else what went wrong. */
+const callStatus = (err: unknown): string =>
+  isHTTPResponseError(err) ? String(err.status) : RequestTimeoutError.isRequestTimeoutError(err) ? 'timeout' : isNetworkError(err) ? 'network' : 'error';
 const isRateLimit = (err: unknown) => isHTTPResponseError(err) && (err.status === 429 || err.status === 529);
 const isTransient = (err: unknown) =>
   (isHTTPResponseError(err) && err.status >= 500 && err.status !== 529) ||
@@ -110,6 +114,8 @@ export interface NotionDeps {
   client: Client;
   gate: RateGate;
   refresher: NotionRefresher;
+  /** Counts upstream calls, 429s and retries; absent in some tests. */
+  metrics?: NotionMetrics;
 }
 
 type Call<T> = (client: Client, auth: string) => Promise<T>;
@@ -144,12 +150,16 @@ export class NotionSession {
       await this.deps.gate.take(this.auth.grantId);
       const token = this.auth.notion.accessToken;
       try {
-        return await fn(this.deps.client, token);
+        const result = await fn(this.deps.client, token);
+        this.deps.metrics?.notionCall('200');
+        return result;
       } catch (err) {
+        this.deps.metrics?.notionCall(callStatus(err));
         if (isRateLimit(err) && !retriedRate) {
           const wait = retryAfterMs(err as { headers?: unknown }) ?? Infinity;
           if (wait <= SHORT_RETRY_MS) {
             retriedRate = true;
+            this.deps.metrics?.notionRetry('rate_limited');
             await new Promise((r) => setTimeout(r, wait));
             continue;
           }
@@ -158,10 +168,12 @@ export class NotionSession {
           const next = await this.deps.refresher.refresh(this.auth, token);
           if (next) {
             this.auth.notion = next;
+            this.deps.metrics?.notionRetry('refreshed');
             continue;
           }
         } else if (idempotent && isTransient(err) && !retriedTransient) {
           retriedTransient = true;
+          this.deps.metrics?.notionRetry('transient');
           await new Promise((r) => setTimeout(r, READ_RETRY_DELAY_MS));
           continue;
         }

@@ -92,6 +92,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
         userEmail: user?.person?.email ?? null,
       },
     });
+    res.locals.oauthEvent = 'authorization';
     back({ code: ourCode });
   };
 }

@@ -29,6 +29,7 @@ export function createRegisterHandler(deps: { store: Store; now: () => number })
       createdAt: deps.now(),
     };
     await deps.store.createClient(record);
+    res.locals.oauthEvent = 'registration';
     res
       .status(201)
       .set('Cache-Control', 'no-store')

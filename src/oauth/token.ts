@@ -95,6 +95,7 @@ export function createTokenHandler(deps: TokenDeps) {
       throw new OAuthError('invalid_grant', 'the refresh token is invalid, expired or revoked');
     }
     await deps.store.touchGrant(grant.id, deps.now());
+    res.locals.oauthEvent = 'refresh';
     send(res, issued, scope);
   }
 

@@ -66,6 +66,7 @@ CREATE INDEX IF NOT EXISTS tokens_grant ON tokens(grant_id);
 CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens(expires_at);
 CREATE INDEX IF NOT EXISTS flows_expiry ON flows(expires_at);
 CREATE INDEX IF NOT EXISTS grants_user ON grants(notion_user_id);
+CREATE INDEX IF NOT EXISTS grants_client ON grants(client_id);
 `;
 
 /** Start-up failures that must stop the server rather than let it "start fresh". */
@@ -286,6 +287,10 @@ export class SqliteStore implements Store {
     this.stmt.insertClient.run(client.clientId, JSON.stringify(client), client.createdAt);
   }
 
+  async countClients(): Promise<number> {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM clients').get() as { n: number }).n;
+  }
+
   async getClient(clientId: string): Promise<ClientRecord | null> {
     const row = this.stmt.getClient.get(clientId);
     return row ? (JSON.parse(row.record) as ClientRecord) : null;
@@ -372,7 +377,7 @@ export class SqliteStore implements Store {
     this.stmt.touchGrant.run(now, grantId);
   }
 
-  async sweep(now: number): Promise<number> {
+  async sweep(now: number, clientIdleMs?: number): Promise<number> {
     return this.db.transaction(() => {
       let removed = 0;
       removed += this.db.prepare('DELETE FROM flows WHERE expires_at <= ?').run(now).changes;
@@ -385,6 +390,11 @@ export class SqliteStore implements Store {
              AND NOT EXISTS (SELECT 1 FROM codes WHERE codes.grant_id = grants.id)`,
         )
         .run().changes;
+      if (clientIdleMs !== undefined) {
+        removed += this.db
+          .prepare('DELETE FROM clients WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM grants WHERE grants.client_id = clients.client_id)')
+          .run(now - clientIdleMs).changes;
+      }
       return removed;
     })();
   }

@@ -80,6 +80,8 @@ export interface Store {
 
   createClient(client: ClientRecord): Promise<void>;
   getClient(clientId: string): Promise<ClientRecord | null>;
+  /** Number of registered clients (for the MAX_CLIENTS cap). */
+  countClients(): Promise<number>;
 
   /** Short-lived browser flow state (consent screen, Notion round trip). */
   putFlow(id: string, kind: FlowKind, data: unknown, expiresAt: number): Promise<void>;
@@ -113,7 +115,10 @@ export interface Store {
   updateGrantNotion(grantId: string, sealedNotion: string): Promise<void>;
   touchGrant(grantId: string, now: number): Promise<void>;
 
-  /** Removes expired rows. Returns how many were removed. */
-  sweep(now: number): Promise<number>;
+  /**
+   * Removes expired rows. With `clientIdleMs`, also deletes registered clients created more than
+   * `clientIdleMs` before `now` that have no grant. Returns how many were removed.
+   */
+  sweep(now: number, clientIdleMs?: number): Promise<number>;
   stats(now: number): Promise<StoreStats>;
 }

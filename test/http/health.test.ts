@@ -1,20 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../helpers/stack.js';
 
-describe('GET /health', () => {
+describe('GET /health (liveness) and GET /ready (readiness)', () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack();
   });
   afterAll(async () => stack.close());
 
-  it('answers 200 JSON while the store answers, and 503 once it does not', async () => {
+  it('/health answers 200 while the process runs, even when the store does not; /ready follows the store', async () => {
     const ok = await fetch(`${stack.baseUrl}/health`);
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${stack.baseUrl}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
 
     await stack.app.store.close();
-    const down = await fetch(`${stack.baseUrl}/health`);
+    const alive = await fetch(`${stack.baseUrl}/health`);
+    expect(alive.status).toBe(200);
+    expect(await alive.json()).toEqual({ status: 'ok' });
+    const down = await fetch(`${stack.baseUrl}/ready`);
     expect(down.status).toBe(503);
     expect(((await down.json()) as { status: string }).status).toBe('unavailable');
   });

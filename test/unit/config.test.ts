@@ -147,11 +147,18 @@ describe('SESSION_SECRET', () => {
 });
 
 describe('REDIS_URL', () => {
-  it('is rejected for now with a message naming REDIS_URL', () => {
-    const err = rejects({ REDIS_URL: 'redis://127.0.0.1:6379' });
-    expect(err.problems).toHaveLength(1);
-    expect(err.problems[0]).toContain('REDIS_URL');
-    expect(err.message).toContain('REDIS_URL');
+  it('selects the Redis store for a redis:// or rediss:// URL', () => {
+    expect(load({ REDIS_URL: 'redis://127.0.0.1:6379' }).redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(load({ REDIS_URL: 'rediss://cache.internal:6380/2' }).redisUrl).toBe('rediss://cache.internal:6380/2');
+    expect(load({}).redisUrl).toBeNull();
+  });
+
+  it('rejects anything else with one line naming REDIS_URL', () => {
+    for (const bad of ['http://127.0.0.1:6379', 'localhost:6379', 'redis//x']) {
+      const err = rejects({ REDIS_URL: bad });
+      expect(err.problems).toHaveLength(1);
+      expect(err.problems[0]).toContain('REDIS_URL');
+    }
   });
 });
 
@@ -177,7 +184,7 @@ describe('problems are listed together', () => {
       NOTION_OAUTH_CLIENT_SECRET: 'secret',
       BASE_URL: 'http://example.com',
       SESSION_SECRET: 'short',
-      REDIS_URL: 'redis://localhost',
+      REDIS_URL: 'http://localhost',
     });
     const text = err.problems.join('\n');
     for (const name of ['NOTION_OAUTH_CLIENT_ID', 'BASE_URL', 'SESSION_SECRET', 'REDIS_URL']) expect(text).toContain(name);

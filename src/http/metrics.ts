@@ -1,0 +1,126 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Store } from '../store/types.js';
+
+/** What the Notion session reports about its upstream calls (see notion/session.ts). */
+export interface NotionMetrics {
+  /** One finished call to Notion: its HTTP status, or `timeout` / `network` / `error`. */
+  notionCall(status: string): void;
+  /** A call repeated after `rate_limited` (429/529), `transient` (5xx, timeout, network) or `refreshed` (401). */
+  notionRetry(reason: string): void;
+}
+
+/** OAuth events a handler reports by setting `res.locals.oauthEvent`; counted when the answer is < 400. */
+export type OAuthEvent = 'registration' | 'authorization' | 'refresh' | 'revocation';
+
+/**
+ * Prometheus metrics of one app instance, on its own registry (not prom-client's global one), so
+ * several apps in one process do not collide. Routes are labelled with the Express route path,
+ * never the raw URL, so label values stay few and hold no IDs or query strings.
+ */
+export class Metrics implements NotionMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  private readonly notionCalls = new Counter({
+    name: 'notion_requests_total',
+    help: 'Calls to the Notion API by status (HTTP status, timeout, network or error)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  private readonly notionRateLimited = new Counter({
+    name: 'notion_rate_limited_total',
+    help: 'Notion answers with status 429 or 529',
+    registers: [this.registry],
+  });
+  private readonly notionRetries = new Counter({
+    name: 'notion_retries_total',
+    help: 'Notion calls repeated, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly oauth = new Counter({
+    name: 'oauth_events_total',
+    help: 'OAuth events: registration, authorization (code issued), refresh, revocation',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  private readonly storeUp = new Gauge({ name: 'store_up', help: '1 when the store answered at the last scrape, else 0', registers: [this.registry] });
+  private readonly grants = new Gauge({ name: 'active_grants', help: 'Grants (connections) in the store', registers: [this.registry] });
+  private readonly clients = new Gauge({ name: 'registered_clients', help: 'Dynamically registered OAuth clients in the store', registers: [this.registry] });
+
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number,
+  ) {}
+
+  notionCall(status: string): void {
+    this.notionCalls.inc({ status });
+    if (status === '429' || status === '529') this.notionRateLimited.inc();
+  }
+
+  notionRetry(reason: string): void {
+    this.notionRetries.inc({ reason });
+  }
+
+  /** Express middleware: times every request and counts it by route and status when it finishes. */
+  observe() {
+    return (req: Request, res: Response, next: NextFunction): void => {
+      const end = this.latency.startTimer();
+      res.on('finish', () => {
+        const path: unknown = (req.route as { path?: unknown } | undefined)?.path;
+        const route = typeof path === 'string' ? path : Array.isArray(path) ? path.join(',') : 'unmatched';
+        const labels = { method: req.method, route, status: String(res.statusCode) };
+        this.requests.inc(labels);
+        end(labels);
+        const event = res.locals.oauthEvent as OAuthEvent | undefined;
+        if (event && res.statusCode < 400) this.oauth.inc({ event });
+      });
+      next();
+    };
+  }
+
+  /** GET /metrics; with a token set, only `Authorization: Bearer <token>` may read it. */
+  handler(token: string | null) {
+    const expected = token === null ? null : digest(token);
+    return async (req: Request, res: Response): Promise<void> => {
+      if (expected) {
+        const match = /^Bearer (.+)$/i.exec(req.get('authorization')?.trim() ?? '');
+        if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
+          res.status(401).set('WWW-Authenticate', 'Bearer realm="metrics"').json({ error: 'unauthorized', error_description: 'METRICS_TOKEN required' });
+          return;
+        }
+      }
+      await this.collectStore();
+      const body = await this.registry.metrics();
+      res.set('Content-Type', this.registry.contentType).set('Cache-Control', 'no-store').send(body);
+    };
+  }
+
+  /** Store gauges are read at scrape time; when the store fails they keep their last value and store_up is 0. */
+  private async collectStore(): Promise<void> {
+    try {
+      const stats = await this.store.stats(this.now());
+      this.grants.set(stats.grants);
+      this.clients.set(stats.clients);
+      this.storeUp.set(1);
+    } catch {
+      this.storeUp.set(0);
+    }
+  }
+}
+
+/** Equal-length inputs for timingSafeEqual whatever the length of the presented token. */
+const digest = (s: string) => createHash('sha256').update(s).digest();

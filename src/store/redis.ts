@@ -1,0 +1,490 @@
+import { Redis } from 'ioredis';
+import { StoreUnavailableError } from '../errors.js';
+import { StoreOpenError } from './sqlite.js';
+import type { ClientRecord, CodeRecord, FlowKind, GrantRecord, Store, StoreStats, TokenRecord } from './types.js';
+
+/**
+ * The shared store for several instances: one Redis (a single primary; not Redis Cluster, the
+ * scripts build their keys from the prefix). Every change that spans keys runs in one Lua script,
+ * so it is atomic. Expiry is decided on the caller's clock (`now`), exactly as in SQLite; each
+ * expiring key also carries a Redis TTL (PEXPIREAT) as a backstop, never before its logical
+ * expiry. docs/storage.md lists the keys.
+ */
+
+const SCHEMA_VERSION = '1';
+/** Backstop TTLs never fire less than this after the write, so a clock skew cannot lose live data. */
+const TTL_FLOOR_MS = 60 * 60 * 1000;
+const SWEEP_BATCH = 500;
+
+/** Shared Lua helpers. ARGV[1] is always the key prefix. */
+const LIB = `
+local P = ARGV[1]
+local function zset_of(sub)
+  if string.sub(sub, 1, 4) == 'tok:' then return P .. 'exp:tok' end
+  return P .. 'exp:code'
+end
+local function drop(sub, gid)
+  local n = redis.call('DEL', P .. sub)
+  redis.call('ZREM', zset_of(sub), sub)
+  if gid then redis.call('SREM', P .. 'creds:' .. gid, sub) end
+  return n
+end
+local function check_new(list)
+  for _, c in ipairs(list) do
+    if redis.call('EXISTS', P .. c.s) == 1 then return redis.error_reply('ERR duplicate key ' .. c.s) end
+  end
+end
+local function put(c)
+  redis.call('HSET', P .. c.s, unpack(c.f))
+  redis.call('PEXPIREAT', P .. c.s, c.x)
+  redis.call('ZADD', zset_of(c.s), c.e, c.s)
+  redis.call('SADD', P .. 'creds:' .. c.g, c.s)
+end
+local function delete_grant(gid)
+  for _, m in ipairs(redis.call('SMEMBERS', P .. 'creds:' .. gid)) do drop(m, nil) end
+  redis.call('DEL', P .. 'creds:' .. gid)
+  local uid = redis.call('HGET', P .. 'grant:' .. gid, 'notionUserId')
+  if uid then redis.call('SREM', P .. 'user:' .. uid, gid) end
+  local cid = redis.call('HGET', P .. 'grant:' .. gid, 'clientId')
+  if cid then redis.call('SREM', P .. 'client-grants:' .. cid, gid) end
+  redis.call('SREM', P .. 'grants', gid)
+  return redis.call('DEL', P .. 'grant:' .. gid)
+end
+`;
+
+const SCRIPTS = {
+  // ARGV: P, version, keyCheck → 'ok' | 'version:<v>' | 'key'
+  nmrOpen: `
+local v = redis.call('HMGET', P .. 'meta', 'schema_version', 'key_check')
+if v[1] and v[1] ~= ARGV[2] then return 'version:' .. v[1] end
+if v[2] and v[2] ~= ARGV[3] then return 'key' end
+redis.call('HSETNX', P .. 'meta', 'schema_version', ARGV[2])
+redis.call('HSETNX', P .. 'meta', 'key_check', ARGV[3])
+return 'ok'`,
+  // ARGV: P, clientId, json → 1 | 0 (exists)
+  nmrCreateClient: `
+if not redis.call('SET', P .. 'client:' .. ARGV[2], ARGV[3], 'NX') then return 0 end
+redis.call('SADD', P .. 'clients', ARGV[2])
+return 1`,
+  // ARGV: P, sub → the flow JSON, deleted, or nil
+  nmrTakeFlow: `
+local v = redis.call('GET', P .. ARGV[2])
+if not v then return false end
+redis.call('DEL', P .. ARGV[2])
+redis.call('ZREM', P .. 'exp:flow', ARGV[2])
+return v`,
+  // ARGV: P, grantId, grant fields (JSON array), notionUserId or '', code (JSON), clientId
+  nmrCreateGrant: `
+local c = cjson.decode(ARGV[5])
+if redis.call('EXISTS', P .. 'grant:' .. ARGV[2]) == 1 then return redis.error_reply('ERR duplicate grant') end
+local dup = check_new({c}); if dup then return dup end
+redis.call('HSET', P .. 'grant:' .. ARGV[2], unpack(cjson.decode(ARGV[3])))
+redis.call('SADD', P .. 'grants', ARGV[2])
+redis.call('SADD', P .. 'client-grants:' .. ARGV[6], ARGV[2])
+if ARGV[4] ~= '' then redis.call('SADD', P .. 'user:' .. ARGV[4], ARGV[2]) end
+put(c)
+return 1`,
+  // ARGV: P, code hash, now, tokens (JSON) → 1 | 0
+  nmrRedeemCode: `
+local k = P .. 'code:' .. ARGV[2]
+local v = redis.call('HMGET', k, 'expiresAt', 'usedAt')
+if not v[1] or v[2] or tonumber(v[1]) <= tonumber(ARGV[3]) then return 0 end
+local ts = cjson.decode(ARGV[4])
+local dup = check_new(ts); if dup then return dup end
+redis.call('HSET', k, 'usedAt', ARGV[3])
+for _, t in ipairs(ts) do put(t) end
+return 1`,
+  // ARGV: P, old hash, now, graceMs, ttl floor, tokens (JSON) → 1 | 0
+  nmrRotate: `
+local sub = 'tok:' .. ARGV[2]
+local v = redis.call('HMGET', P .. sub, 'kind', 'grantId', 'expiresAt', 'replacedAt')
+local now = tonumber(ARGV[3])
+if v[1] ~= 'refresh' or tonumber(v[3]) <= now then return 0 end
+local ts = cjson.decode(ARGV[6])
+local dup = check_new(ts); if dup then return dup end
+-- One current refresh token and at most one previous one: every other refresh token goes
+-- (on a fresh rotation the older previous one; on a retry inside the grace period the successor).
+for _, m in ipairs(redis.call('SMEMBERS', P .. 'creds:' .. v[2])) do
+  if m ~= sub and string.sub(m, 1, 4) == 'tok:' and redis.call('HGET', P .. m, 'kind') == 'refresh' then drop(m, v[2]) end
+end
+if not v[4] then
+  local u = math.min(tonumber(v[3]), now + tonumber(ARGV[4]))
+  local us = string.format('%.0f', u)
+  redis.call('HSET', P .. sub, 'replacedAt', ARGV[3], 'expiresAt', us)
+  redis.call('ZADD', P .. 'exp:tok', us, sub)
+  redis.call('PEXPIREAT', P .. sub, string.format('%.0f', math.max(u, tonumber(ARGV[5]))))
+end
+for _, t in ipairs(ts) do put(t) end
+return 1`,
+  // ARGV: P, hash
+  nmrDeleteToken: `
+local gid = redis.call('HGET', P .. 'tok:' .. ARGV[2], 'grantId')
+return drop('tok:' .. ARGV[2], gid)`,
+  // ARGV: P, grantId, now
+  nmrCountLive: `
+local now = tonumber(ARGV[3])
+local n = 0
+for _, m in ipairs(redis.call('SMEMBERS', P .. 'creds:' .. ARGV[2])) do
+  local done = 'replacedAt'
+  if string.sub(m, 1, 5) == 'code:' then done = 'usedAt' end
+  local v = redis.call('HMGET', P .. m, 'expiresAt', done)
+  if v[1] and not v[2] and tonumber(v[1]) > now then n = n + 1 end
+end
+return n`,
+  // ARGV: P, grantId
+  nmrDeleteGrant: `return delete_grant(ARGV[2])`,
+  // ARGV: P, sub, field, value: sets a field of an existing hash only
+  nmrSetField: `
+if redis.call('EXISTS', P .. ARGV[2]) == 0 then return 0 end
+redis.call('HSET', P .. ARGV[2], ARGV[3], ARGV[4])
+return 1`,
+  // ARGV: P, now, batch → { removed, more }
+  nmrSweepExpired: `
+local removed, more = 0, 0
+for _, z in ipairs({'exp:flow', 'exp:tok', 'exp:code'}) do
+  local ms = redis.call('ZRANGEBYSCORE', P .. z, '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+  if #ms == tonumber(ARGV[3]) then more = 1 end
+  for _, m in ipairs(ms) do
+    if z ~= 'exp:flow' then
+      local gid = redis.call('HGET', P .. m, 'grantId')
+      if gid then redis.call('SREM', P .. 'creds:' .. gid, m) end
+    end
+    removed = removed + redis.call('DEL', P .. m)
+    redis.call('ZREM', P .. z, m)
+  end
+end
+return {removed, more}`,
+  // ARGV: P, grantId → 1 when the grant had no token or code left and was deleted
+  nmrSweepGrant: `
+if redis.call('EXISTS', P .. 'grant:' .. ARGV[2]) == 0 then redis.call('SREM', P .. 'grants', ARGV[2]) return 0 end
+for _, m in ipairs(redis.call('SMEMBERS', P .. 'creds:' .. ARGV[2])) do
+  if redis.call('EXISTS', P .. m) == 1 then return 0 end
+  redis.call('SREM', P .. 'creds:' .. ARGV[2], m)
+end
+return delete_grant(ARGV[2])`,
+  // ARGV: P, clientId, cutoff → 1 when the client was created before cutoff, has no grant, and was deleted
+  nmrSweepClient: `
+local v = redis.call('GET', P .. 'client:' .. ARGV[2])
+if not v then redis.call('SREM', P .. 'clients', ARGV[2]) return 0 end
+if tonumber(cjson.decode(v).createdAt) >= tonumber(ARGV[3]) then return 0 end
+if redis.call('SCARD', P .. 'client-grants:' .. ARGV[2]) > 0 then return 0 end
+redis.call('SREM', P .. 'clients', ARGV[2])
+return redis.call('DEL', P .. 'client:' .. ARGV[2])`,
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type Fields = Record<string, string>;
+
+/** Field/value list of a record; null and undefined fields are left out, objects become JSON. */
+function flat(rec: object): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(rec)) {
+    if (v === null || v === undefined) continue;
+    out.push(k, typeof v === 'object' ? JSON.stringify(v) : String(v));
+  }
+  return out;
+}
+const num = (v: string | undefined): number | null => (v === undefined ? null : Number(v));
+
+const toGrant = (f: Fields): GrantRecord => ({
+  id: f.id!,
+  clientId: f.clientId!,
+  scope: f.scope!,
+  resource: f.resource!,
+  notionUserId: f.notionUserId ?? null,
+  notionWorkspaceId: f.notionWorkspaceId ?? null,
+  info: JSON.parse(f.info ?? '{}') as GrantRecord['info'],
+  sealedNotion: f.sealedNotion!,
+  createdAt: Number(f.createdAt),
+  lastUsedAt: num(f.lastUsedAt),
+});
+const toToken = (f: Fields): TokenRecord => ({
+  hash: f.hash!,
+  grantId: f.grantId!,
+  kind: f.kind as TokenRecord['kind'],
+  scope: f.scope!,
+  wrappedKey: f.wrappedKey!,
+  expiresAt: Number(f.expiresAt),
+  createdAt: Number(f.createdAt),
+  replacedAt: num(f.replacedAt),
+});
+const toCode = (f: Fields): CodeRecord => ({
+  hash: f.hash!,
+  grantId: f.grantId!,
+  clientId: f.clientId!,
+  redirectUri: f.redirectUri!,
+  codeChallenge: f.codeChallenge!,
+  resource: f.resource!,
+  scope: f.scope!,
+  wrappedKey: f.wrappedKey!,
+  expiresAt: Number(f.expiresAt),
+  usedAt: num(f.usedAt),
+});
+const empty = (f: Fields): boolean => Object.keys(f).length === 0;
+
+export interface RedisStoreOptions {
+  /** Prefix of every key; lets several deployments (or tests) share one Redis. */
+  prefix?: string;
+}
+
+export class RedisStore implements Store {
+  /** Resolves once connected and the key check passed; rejects with StoreOpenError. */
+  readonly ready: Promise<void>;
+  private readonly r: Redis;
+  private readonly p: string;
+  private lastError = '';
+
+  private constructor(url: string, keyCheck: string, opts: RedisStoreOptions) {
+    this.p = opts.prefix ?? 'nmr:';
+    // Fail fast while Redis is down (503s), reconnect forever in the background.
+    this.r = new Redis(url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 5000,
+      commandTimeout: 5000,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+    });
+    this.r.on('error', (err: Error) => {
+      this.lastError = err.message;
+    });
+    for (const [name, lua] of Object.entries(SCRIPTS)) this.r.defineCommand(name, { numberOfKeys: 0, lua: LIB + lua });
+    this.ready = this.init(url, keyCheck);
+    this.ready.catch(() => undefined);
+  }
+
+  /** Starts connecting at once; `ready` tells whether the store can be used. */
+  static create(url: string, keyCheck: string, opts: RedisStoreOptions = {}): RedisStore {
+    return new RedisStore(url, keyCheck, opts);
+  }
+
+  static async open(url: string, keyCheck: string, opts: RedisStoreOptions = {}): Promise<RedisStore> {
+    const store = new RedisStore(url, keyCheck, opts);
+    await store.ready;
+    return store;
+  }
+
+  private async init(url: string, keyCheck: string): Promise<void> {
+    let where = 'REDIS_URL';
+    try {
+      where = `${new URL(url).host} (REDIS_URL)`;
+    } catch {
+      // The config checked the URL; keep the generic name.
+    }
+    try {
+      await this.r.connect();
+    } catch (err) {
+      this.r.disconnect();
+      throw new StoreOpenError(
+        `cannot reach Redis at ${where}: ${this.lastError || (err as Error).message}. Check REDIS_URL and that Redis is running`,
+      );
+    }
+    let answer: string;
+    try {
+      answer = (await this.script('nmrOpen', SCHEMA_VERSION, keyCheck)) as string;
+    } catch (err) {
+      this.r.disconnect();
+      throw new StoreOpenError(`cannot use Redis at ${where}: ${(err as Error).message}`);
+    }
+    if (answer !== 'ok') {
+      this.r.disconnect();
+      throw new StoreOpenError(
+        answer === 'key'
+          ? `SESSION_SECRET does not match the one the Redis store at ${where} was written with. ` +
+              'Restore the previous SESSION_SECRET; the data is never replaced automatically.'
+          : `the Redis store at ${where} has schema version ${answer.slice(8)}; this build reads version ${SCHEMA_VERSION}`,
+      );
+    }
+  }
+
+  /** Runs Redis commands; a Redis that does not answer becomes StoreUnavailableError (503). */
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('ERR duplicate')) throw new Error(`store: ${err.message.slice(4)}`);
+      throw new StoreUnavailableError(`Redis does not answer: ${(err as Error).message}`);
+    }
+  }
+
+  private script(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    const fn = (this.r as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name];
+    return fn!.call(this.r, this.p, ...args);
+  }
+
+  /** A credential (code or token) as the Lua `put` helper takes it. */
+  private cred(sub: string, rec: CodeRecord | TokenRecord) {
+    return { s: sub, g: rec.grantId, f: flat(rec), e: String(rec.expiresAt), x: String(Math.max(rec.expiresAt, Date.now() + TTL_FLOOR_MS)) };
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.r.ping());
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.r.quit();
+    } catch {
+      this.r.disconnect();
+    }
+  }
+
+  async createClient(client: ClientRecord): Promise<void> {
+    const ok = await this.run(() => this.script('nmrCreateClient', client.clientId, JSON.stringify(client)));
+    if (ok !== 1) throw new Error(`store: client ${client.clientId} already exists`);
+  }
+
+  async countClients(): Promise<number> {
+    return this.run(() => this.r.scard(`${this.p}clients`));
+  }
+
+  async getClient(clientId: string): Promise<ClientRecord | null> {
+    const v = await this.run(() => this.r.get(`${this.p}client:${clientId}`));
+    return v === null ? null : (JSON.parse(v) as ClientRecord);
+  }
+
+  async putFlow(id: string, kind: FlowKind, data: unknown, expiresAt: number): Promise<void> {
+    const sub = `flow:${kind}:${id}`;
+    const at = Math.max(expiresAt, Date.now() + TTL_FLOOR_MS);
+    await this.run(() =>
+      this.r
+        .multi()
+        .set(this.p + sub, JSON.stringify({ data, expiresAt }), 'PXAT', at)
+        .zadd(`${this.p}exp:flow`, expiresAt, sub)
+        .exec(),
+    );
+  }
+
+  async takeFlow(id: string, kind: FlowKind, now: number): Promise<unknown | null> {
+    const v = (await this.run(() => this.script('nmrTakeFlow', `flow:${kind}:${id}`))) as string | null;
+    if (v === null) return null;
+    const flow = JSON.parse(v) as { data: unknown; expiresAt: number };
+    return flow.expiresAt <= now ? null : flow.data;
+  }
+
+  async createGrant(grant: GrantRecord, code: CodeRecord): Promise<void> {
+    await this.run(() =>
+      this.script(
+        'nmrCreateGrant',
+        grant.id,
+        JSON.stringify(flat(grant)),
+        grant.notionUserId ?? '',
+        JSON.stringify(this.cred(`code:${code.hash}`, code)),
+        grant.clientId,
+      ),
+    );
+  }
+
+  async getCode(hash: string): Promise<CodeRecord | null> {
+    const f = await this.run(() => this.r.hgetall(`${this.p}code:${hash}`));
+    return empty(f) ? null : toCode(f);
+  }
+
+  private tokensArg(tokens: TokenRecord[]): string {
+    // cjson turns an empty array into an object; the scripts iterate with ipairs, which accepts both.
+    return JSON.stringify(tokens.map((t) => this.cred(`tok:${t.hash}`, t)));
+  }
+
+  async redeemCode(hash: string, now: number, tokens: TokenRecord[]): Promise<boolean> {
+    return (await this.run(() => this.script('nmrRedeemCode', hash, now, this.tokensArg(tokens)))) === 1;
+  }
+
+  async getToken(hash: string): Promise<{ token: TokenRecord; grant: GrantRecord } | null> {
+    const t = await this.run(() => this.r.hgetall(`${this.p}tok:${hash}`));
+    if (empty(t)) return null;
+    const g = await this.run(() => this.r.hgetall(`${this.p}grant:${t.grantId}`));
+    return empty(g) ? null : { token: toToken(t), grant: toGrant(g) };
+  }
+
+  async rotateRefreshToken(oldHash: string, now: number, graceMs: number, tokens: TokenRecord[]): Promise<boolean> {
+    const floor = Date.now() + TTL_FLOOR_MS;
+    return (await this.run(() => this.script('nmrRotate', oldHash, now, graceMs, floor, this.tokensArg(tokens)))) === 1;
+  }
+
+  async deleteToken(hash: string): Promise<void> {
+    await this.run(() => this.script('nmrDeleteToken', hash));
+  }
+
+  async countLiveCredentials(grantId: string, now: number): Promise<number> {
+    return (await this.run(() => this.script('nmrCountLive', grantId, now))) as number;
+  }
+
+  async getGrant(grantId: string): Promise<GrantRecord | null> {
+    const f = await this.run(() => this.r.hgetall(`${this.p}grant:${grantId}`));
+    return empty(f) ? null : toGrant(f);
+  }
+
+  async listGrantsByUser(notionUserId: string): Promise<GrantRecord[]> {
+    const ids = await this.run(() => this.r.smembers(`${this.p}user:${notionUserId}`));
+    if (ids.length === 0) return [];
+    const pipe = this.r.pipeline();
+    for (const id of ids) pipe.hgetall(`${this.p}grant:${id}`);
+    const rows = (await this.run(() => pipe.exec())) ?? [];
+    return rows
+      .map(([err, f]) => {
+        if (err) throw new StoreUnavailableError(`Redis does not answer: ${err.message}`);
+        return f as Fields;
+      })
+      .filter((f) => !empty(f))
+      .map(toGrant)
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async deleteGrant(grantId: string): Promise<void> {
+    await this.run(() => this.script('nmrDeleteGrant', grantId));
+  }
+
+  async updateGrantNotion(grantId: string, sealedNotion: string): Promise<void> {
+    await this.run(() => this.script('nmrSetField', `grant:${grantId}`, 'sealedNotion', sealedNotion));
+  }
+
+  async touchGrant(grantId: string, now: number): Promise<void> {
+    await this.run(() => this.script('nmrSetField', `grant:${grantId}`, 'lastUsedAt', now));
+  }
+
+  /**
+   * Removes logically expired flows, tokens and codes in batches, then every grant with no token
+   * or code left (each grant checked and deleted in one script); with `clientIdleMs`, also clients
+   * created more than that long ago that have no grant.
+   */
+  async sweep(now: number, clientIdleMs?: number): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const [n, more] = (await this.run(() => this.script('nmrSweepExpired', now, SWEEP_BATCH))) as [number, number];
+      removed += n;
+      if (!more) break;
+    }
+    let cursor = '0';
+    do {
+      const [next, ids] = await this.run(() => this.r.sscan(`${this.p}grants`, cursor, 'COUNT', 200));
+      cursor = next;
+      for (const id of ids) removed += (await this.run(() => this.script('nmrSweepGrant', id))) as number;
+    } while (cursor !== '0');
+    if (clientIdleMs !== undefined) {
+      cursor = '0';
+      do {
+        const [next, ids] = await this.run(() => this.r.sscan(`${this.p}clients`, cursor, 'COUNT', 200));
+        cursor = next;
+        for (const id of ids) removed += (await this.run(() => this.script('nmrSweepClient', id, now - clientIdleMs))) as number;
+      } while (cursor !== '0');
+    }
+    return removed;
+  }
+
+  async stats(now: number): Promise<StoreStats> {
+    const rows = await this.run(() =>
+      this.r
+        .pipeline()
+        .scard(`${this.p}clients`)
+        .scard(`${this.p}grants`)
+        .zcount(`${this.p}exp:tok`, `(${now}`, '+inf')
+        .zcount(`${this.p}exp:flow`, `(${now}`, '+inf')
+        .exec(),
+    );
+    const n = (rows ?? []).map(([err, v]) => {
+      if (err) throw new StoreUnavailableError(`Redis does not answer: ${err.message}`);
+      return Number(v);
+    });
+    return { clients: n[0] ?? 0, grants: n[1] ?? 0, liveTokens: n[2] ?? 0, pendingFlows: n[3] ?? 0 };
+  }
+}

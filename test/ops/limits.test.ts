@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeWorkspace } from '../helpers/fake-notion.js';
+import { connect, mcpPost, register, type TokenSet } from '../helpers/oauth-client.js';
+import { type Stack, startStack } from '../helpers/stack.js';
+
+const LIMIT = 4;
+const ping = { jsonrpc: '2.0', id: 1, method: 'ping' };
+
+function expectRetryAfter(res: Response): void {
+  const retryAfter = Number(res.headers.get('retry-after'));
+  expect(Number.isInteger(retryAfter)).toBe(true);
+  expect(retryAfter).toBeGreaterThan(0);
+  expect(retryAfter).toBeLessThanOrEqual(60);
+}
+
+/** Sends `send` until the first refusal; returns how many passed and the refusal. */
+async function untilRefused(send: () => Promise<Response>, max = 20): Promise<{ passed: number; refused: Response }> {
+  for (let passed = 0; passed < max; passed++) {
+    const res = await send();
+    if (res.status === 429) return { passed, refused: res };
+    await res.arrayBuffer();
+  }
+  throw new Error(`no 429 within ${max} requests`);
+}
+
+describe('abuse limits', () => {
+  let stack: Stack;
+  let a: TokenSet;
+  let b: TokenSet;
+  beforeAll(async () => {
+    stack = await startStack({
+      env: {
+        RATE_LIMIT_AUTHORIZE_PER_MINUTE: String(LIMIT),
+        RATE_LIMIT_TOKEN_PER_MINUTE: String(LIMIT),
+        RATE_LIMIT_MCP_PER_MINUTE: String(LIMIT),
+      },
+    });
+    // Two connections: every per-IP counter below has used 2 of its LIMIT.
+    a = (await connect(stack, fakeWorkspace(1))).tokens;
+    b = (await connect(stack, fakeWorkspace(2))).tokens;
+  });
+  afterAll(async () => stack.close());
+
+  it('/token: OAuth JSON 429 with Retry-After once the per-IP limit is used up', async () => {
+    const { passed, refused } = await untilRefused(() =>
+      fetch(`${stack.baseUrl}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password' }),
+    );
+    expect(passed).toBe(LIMIT - 2);
+    expectRetryAfter(refused);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await refused.json()).toMatchObject({ error: 'too_many_requests' });
+  });
+
+  it('GET /authorize, POST /authorize and /oauth/callback: an HTML page with 429 and Retry-After', async () => {
+    const sends: [string, () => Promise<Response>][] = [
+      ['GET /authorize', () => fetch(`${stack.baseUrl}/authorize?client_id=x`, { redirect: 'manual' })],
+      ['POST /authorize', () => fetch(`${stack.baseUrl}/authorize`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'consent=x' })],
+      ['GET /oauth/callback', () => fetch(`${stack.baseUrl}/oauth/callback?state=x`, { redirect: 'manual' })],
+    ];
+    for (const [name, send] of sends) {
+      const { passed, refused } = await untilRefused(send);
+      expect({ name, passed }).toEqual({ name, passed: LIMIT - 2 });
+      expectRetryAfter(refused);
+      expect(refused.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await refused.text()).toContain('Too many requests');
+    }
+  });
+
+  it('/mcp: a JSON-RPC error with 429 per grant; another grant from the same address is not affected', async () => {
+    const { passed, refused } = await untilRefused(() => mcpPost(stack.baseUrl, a.access_token, ping));
+    expect(passed).toBe(LIMIT);
+    expectRetryAfter(refused);
+    const body = (await refused.json()) as { jsonrpc: string; error: { code: number; message: string } };
+    expect(body.jsonrpc).toBe('2.0');
+    expect(body.error.code).toBe(-32000);
+    expect(body.error.message).toMatch(/too many/i);
+    expect((await mcpPost(stack.baseUrl, b.access_token, ping)).status).toBe(200);
+    // Requests without a valid token are refused by authentication, not counted against a grant.
+    expect((await mcpPost(stack.baseUrl, 'nmr_at_bogus', ping)).status).toBe(401);
+  });
+});
+
+describe('body size caps: 413 in each endpoint’s format', () => {
+  let stack: Stack;
+  let tokens: TokenSet;
+  beforeAll(async () => {
+    stack = await startStack();
+    tokens = (await connect(stack, fakeWorkspace(3))).tokens;
+  });
+  afterAll(async () => stack.close());
+
+  const big = (bytes: number) => 'x'.repeat(bytes);
+  const formBody = `a=${big(70 * 1024)}`;
+  const jsonBody = JSON.stringify({ a: big(70 * 1024) });
+
+  it('OAuth JSON on /register, /token and /revoke (form and JSON bodies)', async () => {
+    const cases: [string, string, string][] = [
+      ['/register', 'application/json', jsonBody],
+      ['/token', 'application/x-www-form-urlencoded', formBody],
+      ['/token', 'application/json', jsonBody],
+      ['/revoke', 'application/x-www-form-urlencoded', formBody],
+    ];
+    for (const [path, type, body] of cases) {
+      const res = await fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
+      expect({ path, type, status: res.status }).toEqual({ path, type, status: 413 });
+      expect(await res.json()).toMatchObject({ error: 'invalid_request', error_description: 'Request body too large' });
+    }
+  });
+
+  it('an HTML page on POST /authorize and the /connections forms', async () => {
+    for (const path of ['/authorize', '/connections/disconnect', '/connections/logout']) {
+      const res = await fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: formBody });
+      expect({ path, status: res.status }).toEqual({ path, status: 413 });
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await res.text()).toContain('Request body too large');
+    }
+  });
+
+  it('a JSON-RPC error on /mcp above 4 MB, while 3 MB still reaches the MCP layer', async () => {
+    const res = await mcpPost(stack.baseUrl, tokens.access_token, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: big(4 * 1024 * 1024 + 10) } }));
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Request body too large' } });
+    const ok = await mcpPost(stack.baseUrl, tokens.access_token, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: big(3 * 1024 * 1024) } }));
+    expect(ok.status).toBe(200);
+  });
+});
+
+describe('registered clients: MAX_CLIENTS cap and idle-client clean-up', () => {
+  const DAY = 86_400_000;
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { MAX_CLIENTS: '2' } });
+  });
+  afterAll(async () => stack.close());
+
+  it('refuses registration with 503 temporarily_unavailable when full; the sweep deletes unused clients after CLIENT_IDLE_DAYS', async () => {
+    const used = await connect(stack, fakeWorkspace(4));
+    const unused = await register(stack.baseUrl);
+    const full = await fetch(`${stack.baseUrl}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['https://claude.ai/api/mcp/auth_callback'] }) });
+    expect(full.status).toBe(503);
+    expect(await full.json()).toMatchObject({ error: 'temporarily_unavailable', error_description: expect.stringMatching(/limit of registered clients/) });
+
+    const { store, config } = stack.app;
+    expect(config.clientIdleMs).toBe(30 * DAY);
+    await store.sweep(Date.now() + 29 * DAY, config.clientIdleMs);
+    expect(await store.countClients()).toBe(2);
+    await store.sweep(Date.now() + 31 * DAY, config.clientIdleMs);
+    expect(await store.countClients()).toBe(1);
+    expect(await store.getClient(unused.client_id)).toBeNull();
+    // The client with a grant stays.
+    expect(await store.getClient(used.client.client_id)).not.toBeNull();
+    // And there is room again.
+    await register(stack.baseUrl);
+  });
+});

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeWorkspace } from '../helpers/fake-notion.js';
+import { callTool, connect, tokenRequest } from '../helpers/oauth-client.js';
+import { type Stack, startStack } from '../helpers/stack.js';
+
+const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
+
+/** The value of one sample line, e.g. `oauth_events_total{event="refresh"}`; 0 when absent. */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+async function scrape(stack: Stack): Promise<string> {
+  const res = await fetch(`${stack.baseUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return res.text();
+}
+
+describe('GET /metrics', () => {
+  let stack: Stack;
+  let other: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { METRICS_TOKEN } });
+    // A second app in the same process: its own registry, no collision.
+    other = await startStack();
+  });
+  afterAll(async () => {
+    await stack.close();
+    await other.close();
+  });
+
+  it('requires the METRICS_TOKEN bearer when one is set', async () => {
+    expect((await fetch(`${stack.baseUrl}/metrics`)).status).toBe(401);
+    expect((await fetch(`${stack.baseUrl}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${stack.baseUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}x` } })).status).toBe(401);
+    // Without METRICS_TOKEN it is open.
+    expect((await fetch(`${other.baseUrl}/metrics`)).status).toBe(200);
+  });
+
+  it('counts HTTP requests by route path, Notion calls, 429s and retries, OAuth events and active grants', async () => {
+    const { client, tokens } = await connect(stack, fakeWorkspace(1));
+    expect((await callTool(stack.baseUrl, tokens.access_token, 'get_self')).isError).toBe(false);
+    stack.fake.enqueue({ status: 429, body: { object: 'error', status: 429, code: 'rate_limited', message: 'Slow down' }, headers: { 'retry-after': '0' }, pathPrefix: '/v1/users/me' });
+    expect((await callTool(stack.baseUrl, tokens.access_token, 'get_self')).isError).toBe(false);
+    const refreshed = await tokenRequest(stack.baseUrl, client, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    expect(refreshed.status).toBe(200);
+    await fetch(`${stack.baseUrl}/pages/secret-looking-id-123?x=1`);
+
+    const before = await scrape(stack);
+    expect(sample(before, 'http_requests_total{method="POST",route="/mcp",status="200"}')).toBe(2);
+    expect(sample(before, 'http_requests_total{method="POST",route="/register",status="201"}')).toBe(1);
+    expect(sample(before, 'http_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
+    expect(sample(before, 'http_request_duration_seconds_count{method="POST",route="/mcp",status="200"}')).toBe(2);
+    // Route paths only: never the raw URL.
+    expect(before).not.toContain('secret-looking-id-123');
+    expect(sample(before, 'notion_requests_total{status="200"}')).toBe(2);
+    expect(sample(before, 'notion_requests_total{status="429"}')).toBe(1);
+    expect(sample(before, 'notion_rate_limited_total')).toBe(1);
+    expect(sample(before, 'notion_retries_total{reason="rate_limited"}')).toBe(1);
+    expect(sample(before, 'oauth_events_total{event="registration"}')).toBe(1);
+    expect(sample(before, 'oauth_events_total{event="authorization"}')).toBe(1);
+    expect(sample(before, 'oauth_events_total{event="refresh"}')).toBe(1);
+    expect(sample(before, 'oauth_events_total{event="revocation"}')).toBe(0);
+    expect(sample(before, 'active_grants')).toBe(1);
+    expect(sample(before, 'registered_clients')).toBe(1);
+    expect(sample(before, 'store_up')).toBe(1);
+
+    const newRefresh = ((await refreshed.json()) as { refresh_token: string }).refresh_token;
+    const revoked = await fetch(`${stack.baseUrl}/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: newRefresh, client_id: client.client_id, client_secret: client.client_secret! }).toString(),
+    });
+    expect(revoked.status).toBe(200);
+    const after = await scrape(stack);
+    expect(sample(after, 'oauth_events_total{event="revocation"}')).toBe(1);
+    expect(sample(after, 'active_grants')).toBe(0);
+
+    // The other app counted none of this.
+    const elsewhere = await (await fetch(`${other.baseUrl}/metrics`)).text();
+    expect(sample(elsewhere, 'oauth_events_total{event="registration"}')).toBe(0);
+    expect(sample(elsewhere, 'http_requests_total{method="POST",route="/mcp",status="200"}')).toBe(0);
+  });
+
+  it('reports store_up 0 when the store fails, and still answers', async () => {
+    await other.app.store.close();
+    const res = await fetch(`${other.baseUrl}/metrics`);
+    expect(res.status).toBe(200);
+    expect(sample(await res.text(), 'store_up')).toBe(0);
+  });
+});

@@ -1,0 +1,78 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeNotion, fakeWorkspace, startFakeNotion } from '../helpers/fake-notion.js';
+import { connect, mcpPost } from '../helpers/oauth-client.js';
+import { freePort, type Stack, TEST_SECRET } from '../helpers/stack.js';
+
+/** Graceful shutdown of the BUILT server (dist/main.js, from `npm run build`) in a child process. */
+const MAIN = resolve(import.meta.dirname, '../../dist/main.js');
+
+describe('SIGTERM', () => {
+  let fake: FakeNotion;
+  let cwd: string;
+  let child: ChildProcess | undefined;
+  beforeAll(async () => {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` before these tests`);
+    fake = await startFakeNotion();
+    cwd = mkdtempSync(join(tmpdir(), 'nmr-shutdown-'));
+  });
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await fake.close();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('lets a tool call in flight finish with 200, then exits 0 and stops listening', async () => {
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const proc = spawn(process.execPath, [MAIN], {
+      cwd,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NOTION_OAUTH_CLIENT_ID: fake.clientId,
+        NOTION_OAUTH_CLIENT_SECRET: fake.clientSecret,
+        BASE_URL: baseUrl,
+        SESSION_SECRET: TEST_SECRET,
+        PORT: String(port),
+        DATA_DIR: join(cwd, 'data'),
+        LOG_LEVEL: 'info',
+        NOTION_API_BASE_URL: fake.url,
+        NOTION_OAUTH_AUTHORIZE_URL: `${fake.url}/v1/oauth/authorize`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    let stdout = '';
+    proc.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const exited = new Promise<number | string>((res) => proc.once('close', (code, signal) => res(code ?? signal ?? 'unknown')));
+    for (let i = 0; ; i++) {
+      if (stdout.includes('listening')) break;
+      if (i > 100) throw new Error(`server did not start: ${stdout}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    // The helpers only need the base URL and the fake.
+    const { tokens } = await connect({ baseUrl, fake } as Stack, fakeWorkspace(1));
+    fake.latencyMs = 500;
+    const started = Date.now();
+    const inFlight = mcpPost(baseUrl, tokens.access_token, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'get_self', arguments: {} } });
+    // Signal once the call has reached Notion, i.e. the request is in the middle of its handler.
+    while (!fake.requests.some((r) => r.path === '/v1/users/me')) await new Promise((r) => setTimeout(r, 10));
+    proc.kill('SIGTERM');
+
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    const reply = (await res.json()) as { id: number; result: { isError?: boolean; content: { text: string }[] } };
+    expect(reply.id).toBe(7);
+    expect(reply.result.isError).toBeFalsy();
+    expect(JSON.parse(reply.result.content[0]!.text)).toBeTruthy();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+
+    expect(await exited).toBe(0);
+    expect(stdout).toContain('shutting down');
+    await expect(fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+  });
+});

@@ -1,0 +1,193 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/errors.js';
+import { randomSecret, sha256 } from '../../src/lib/crypto.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { StoreOpenError } from '../../src/store/sqlite.js';
+import type { GrantRecord, TokenRecord } from '../../src/store/types.js';
+import { freePort } from '../helpers/stack.js';
+import { type RedisServer, startRedis } from '../helpers/redis.js';
+// Importing the suite also runs it once more for SQLite in this file (it registers at import).
+import { type StoreBackend, storeContract } from './sqlite-store.test.js';
+
+/** The same contract as SQLite, against a real redis-server; each test gets its own key prefix. */
+let redis: RedisServer;
+let admin: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  admin = new Redis(redis.url);
+});
+afterAll(async () => {
+  await admin?.quit();
+  await redis?.dispose();
+});
+
+async function dropPrefix(prefix: string): Promise<void> {
+  const keys = await admin.keys(`${prefix}*`);
+  if (keys.length > 0) await admin.del(...keys);
+}
+
+function redisBackend(): Promise<StoreBackend> {
+  const prefix = `t${randomSecret(6)}:`;
+  return Promise.resolve({
+    open: (keyCheck: string) => RedisStore.open(redis.url, keyCheck, { prefix }),
+    dispose: () => dropPrefix(prefix),
+  });
+}
+
+storeContract('redis', redisBackend);
+
+describe('RedisStore specifics', () => {
+  const T = Date.now();
+  const grant = (): GrantRecord => ({
+    id: `grant_${randomSecret(8)}`,
+    clientId: 'client_x',
+    scope: 'notion:read',
+    resource: 'https://mcp.example.com/mcp',
+    notionUserId: 'user-1',
+    notionWorkspaceId: null,
+    info: { workspaceName: null },
+    sealedNotion: 'sealed.x',
+    createdAt: T,
+    lastUsedAt: null,
+  });
+  const token = (grantId: string, kind: TokenRecord['kind'], expiresAt: number): TokenRecord => ({
+    hash: sha256(randomSecret()),
+    grantId,
+    kind,
+    scope: 'notion:read',
+    wrappedKey: 'kid.x',
+    expiresAt,
+    createdAt: T,
+    replacedAt: null,
+  });
+  const code = (grantId: string) => ({
+    hash: sha256(randomSecret()),
+    grantId,
+    clientId: 'client_x',
+    redirectUri: 'https://claude.ai/api/mcp/auth_callback',
+    codeChallenge: 'c',
+    resource: 'https://mcp.example.com/mcp',
+    scope: 'notion:read',
+    wrappedKey: 'kid.y',
+    expiresAt: T + 600_000,
+    usedAt: null,
+  });
+
+  it('gives every expiring key a Redis TTL no earlier than its expiry, and cuts a rotated token to its grace period', async () => {
+    const prefix = `ttl${randomSecret(4)}:`;
+    const store = await RedisStore.open(redis.url, 'kc', { prefix });
+    try {
+      const g = grant();
+      const c = code(g.id);
+      await store.createGrant(g, c);
+      const refresh = token(g.id, 'refresh', T + 90 * 86_400_000);
+      expect(await store.redeemCode(c.hash, T, [refresh])).toBe(true);
+      await store.putFlow('f1', 'consent', {}, T + 600_000);
+      expect(await admin.pexpiretime(`${prefix}code:${c.hash}`)).toBeGreaterThanOrEqual(c.expiresAt);
+      expect(await admin.pexpiretime(`${prefix}tok:${refresh.hash}`)).toBe(refresh.expiresAt);
+      expect(await admin.pexpiretime(`${prefix}flow:consent:f1`)).toBeGreaterThanOrEqual(T + 600_000);
+      // Grants have no TTL: sweep removes them once no token or code is left.
+      expect(await admin.pexpiretime(`${prefix}grant:${g.id}`)).toBe(-1);
+
+      const now = Date.now() + 2 * 3_600_000; // past the one-hour floor of backstop TTLs
+      expect(await store.rotateRefreshToken(refresh.hash, now, 60_000, [token(g.id, 'refresh', now + 86_400_000)])).toBe(true);
+      expect(await admin.pexpiretime(`${prefix}tok:${refresh.hash}`)).toBe(now + 60_000);
+      // The store holds the hashes it was given, never anything else.
+      expect(await admin.hget(`${prefix}tok:${refresh.hash}`, 'hash')).toBe(refresh.hash);
+    } finally {
+      await store.close();
+      await dropPrefix(prefix);
+    }
+  });
+
+  it('sweep with clientIdleMs removes only old clients without a grant; countClients counts them', async () => {
+    const prefix = `cl${randomSecret(4)}:`;
+    const store = await RedisStore.open(redis.url, 'kc', { prefix });
+    try {
+      const DAY = 86_400_000;
+      const mk = (clientId: string, createdAt: number) =>
+        store.createClient({ clientId, redirectUris: [], grantTypes: [], tokenEndpointAuthMethod: 'none', metadata: {}, createdAt });
+      await mk('old-idle', T - 2 * DAY);
+      await mk('old-used', T - 2 * DAY);
+      await mk('new-idle', T);
+      const g = { ...grant(), clientId: 'old-used' };
+      await store.createGrant(g, code(g.id));
+      expect(await store.countClients()).toBe(3);
+      expect(await store.sweep(T, DAY)).toBe(1);
+      expect(await store.getClient('old-idle')).toBeNull();
+      expect(await store.getClient('old-used')).not.toBeNull();
+      expect(await store.countClients()).toBe(2);
+      // Once its grant is gone, the old client goes too.
+      await store.deleteGrant(g.id);
+      expect(await store.sweep(T, DAY)).toBe(1);
+      expect(await store.countClients()).toBe(1);
+    } finally {
+      await store.close();
+      await dropPrefix(prefix);
+    }
+  });
+
+  it('redeems a code once when two instances race on separate connections', async () => {
+    const prefix = `race${randomSecret(4)}:`;
+    const a = await RedisStore.open(redis.url, 'kc', { prefix });
+    const b = await RedisStore.open(redis.url, 'kc', { prefix });
+    try {
+      const g = grant();
+      const c = code(g.id);
+      await a.createGrant(g, c);
+      const results = await Promise.all([
+        a.redeemCode(c.hash, T, [token(g.id, 'access', T + 1000)]),
+        b.redeemCode(c.hash, T, [token(g.id, 'access', T + 1000)]),
+      ]);
+      expect([...results].sort()).toEqual([false, true]);
+      expect(await a.countLiveCredentials(g.id, T)).toBe(1);
+    } finally {
+      await a.close();
+      await b.close();
+      await dropPrefix(prefix);
+    }
+  });
+
+  it('refuses to open with StoreOpenError naming REDIS_URL when Redis does not answer', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    await expect(RedisStore.open(`redis://127.0.0.1:${port}`, 'kc')).rejects.toThrow(StoreOpenError);
+    await expect(RedisStore.open(`redis://127.0.0.1:${port}`, 'kc')).rejects.toThrow(/REDIS_URL/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('fails fast with StoreUnavailableError while Redis is down, and works again once it is back, keeping its data', async () => {
+    const prefix = `down${randomSecret(4)}:`;
+    const store = await RedisStore.open(redis.url, 'kc', { prefix });
+    try {
+      const g = grant();
+      const c = code(g.id);
+      await store.createGrant(g, c);
+      await redis.stop();
+      const started = Date.now();
+      await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.getCode(c.hash)).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.redeemCode(c.hash, T, [])).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(5000);
+
+      await redis.start();
+      // ioredis reconnects in the background (backoff up to 2 s).
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          await store.ping();
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      expect(await store.getCode(c.hash)).toEqual(c);
+      expect(await store.redeemCode(c.hash, T, [])).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+});
