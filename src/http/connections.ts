@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { PageError } from '../errors.js';
 import { type Keyring, randomSecret, safeEqual, sha256 } from '../lib/crypto.js';
 import type { Logger } from '../log.js';
-import type { NotionOAuth, NotionTokenResponse } from '../notion/oauth.js';
+import { type NotionOAuth, type NotionTokenResponse, notionAuthorizeUrl } from '../notion/oauth.js';
 import { ensureBrowserId, readBrowserId } from '../oauth/browser.js';
 import { SCOPE_WRITE } from '../oauth/scopes.js';
 import type { GrantRecord, Store } from '../store/types.js';
@@ -139,13 +139,7 @@ ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected t
     const state = randomSecret();
     const flow: LoginFlow = { browser: sha256(browserId) };
     await store.putFlow(sha256(state), 'login', flow, deps.now() + config.ttl.flowS * 1000);
-    const notion = new URL(config.notion.authorizeUrl);
-    notion.searchParams.set('client_id', config.notion.clientId);
-    notion.searchParams.set('response_type', 'code');
-    notion.searchParams.set('owner', 'user');
-    notion.searchParams.set('redirect_uri', `${config.baseUrl}/oauth/callback`);
-    notion.searchParams.set('state', state);
-    res.redirect(303, notion.toString());
+    res.redirect(303, notionAuthorizeUrl(config, state));
   };
 
   /** Called by /oauth/callback when the state belongs to a `login` flow. */

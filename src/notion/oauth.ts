@@ -14,6 +14,20 @@ export interface NotionTokenResponse {
 }
 
 /**
+ * Notion's authorize page for our static integration, `owner=user`, coming back to
+ * `<BASE_URL>/oauth/callback` with `state`. Used by the connector flow and the /connections sign-in.
+ */
+export function notionAuthorizeUrl(config: Config, state: string): string {
+  const url = new URL(config.notion.authorizeUrl);
+  url.searchParams.set('client_id', config.notion.clientId);
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('owner', 'user');
+  url.searchParams.set('redirect_uri', `${config.baseUrl}/oauth/callback`);
+  url.searchParams.set('state', state);
+  return url.toString();
+}
+
+/**
  * Our side of Notion's OAuth for public integrations: Basic auth with our static client,
  * JSON bodies, all under NOTION_API_BASE_URL (/v1/oauth/token, /v1/oauth/revoke).
  */

@@ -4,6 +4,7 @@ import { isLoopbackHost } from '../config.js';
 import { OAuthError, PageError } from '../errors.js';
 import { sendConsentPage } from '../http/pages.js';
 import { type Keyring, randomSecret, safeEqual, sha256 } from '../lib/crypto.js';
+import { notionAuthorizeUrl } from '../notion/oauth.js';
 import type { Store } from '../store/types.js';
 import type { Clients } from './clients.js';
 import { ensureBrowserId, readBrowserId } from './browser.js';
@@ -183,12 +184,6 @@ export function createDecisionHandler(deps: AuthorizeDeps) {
     // The upstream state exists only from here on: after consent, single use, bound to this browser.
     const state = randomSecret();
     await deps.store.putFlow(sha256(state), 'notion', approved, deps.now() + config.ttl.flowS * 1000);
-    const notion = new URL(config.notion.authorizeUrl);
-    notion.searchParams.set('client_id', config.notion.clientId);
-    notion.searchParams.set('response_type', 'code');
-    notion.searchParams.set('owner', 'user');
-    notion.searchParams.set('redirect_uri', `${config.baseUrl}/oauth/callback`);
-    notion.searchParams.set('state', state);
-    res.redirect(303, notion.toString());
+    res.redirect(303, notionAuthorizeUrl(config, state));
   };
 }
