@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { createConnectionsHandlers } from './http/connections.js';
 import { createLandingHandler, createPolicyHandler } from './http/landing.js';
 import { Metrics } from './http/metrics.js';
+import { redisLimitStores } from './http/limits.js';
 import { createHttpApp } from './http/server.js';
 import { Keyring } from './lib/crypto.js';
 import type { Logger } from './log.js';
@@ -47,10 +48,11 @@ const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 export function createApp(config: Config, deps: AppDeps): App {
   const { log } = deps;
   const now = deps.now ?? Date.now;
-  const keyring = new Keyring(config.sessionSecret);
-  // Redis (several instances) or the embedded SQLite file; both refuse data of another SESSION_SECRET.
-  const redis = config.redisUrl ? RedisStore.create(config.redisUrl, keyring.checkValue()) : null;
-  const store: Store = redis ?? SqliteStore.open(config.dataDir, keyring.checkValue());
+  const keyring = new Keyring(config.sessionSecret, config.sessionSecretPrevious);
+  // Redis (several instances) or the embedded SQLite file; both refuse data of a SESSION_SECRET that
+  // is neither the current one nor in SESSION_SECRET_PREVIOUS, and record the current one.
+  const redis = config.redisUrl ? RedisStore.create(config.redisUrl, keyring.checkValues()) : null;
+  const store: Store = redis ?? SqliteStore.open(config.dataDir, keyring.checkValues());
   const grants = new Grants(store, keyring, config, now);
   const clients = new Clients(store, new CimdResolver({ fetch: deps.cimdFetch ?? createSafeFetcher(), now }));
   const notionOAuth = new NotionOAuth(createNotionClient(config, log, { maxRetries: 1 }), config);
@@ -67,6 +69,8 @@ export function createApp(config: Config, deps: AppDeps): App {
   const http = createHttpApp({
     config,
     store,
+    // With Redis, the abuse-limit counters are shared by every instance (same client, own keys).
+    ...(redis ? { rateLimitStore: redisLimitStores(redis.client) } : {}),
     grants,
     log,
     metrics,

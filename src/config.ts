@@ -29,6 +29,7 @@ const EnvSchema = z.object({
     .min(1, 'NOTION_OAUTH_CLIENT_SECRET is empty: copy the OAuth client secret of your Notion public integration'),
   BASE_URL: z.string({ error: 'BASE_URL is required: set it to the public origin, e.g. https://mcp.example.com' }),
   SESSION_SECRET: z.string({ error: 'SESSION_SECRET is required: generate one with `openssl rand -hex 32`' }),
+  SESSION_SECRET_PREVIOUS: z.string().default(''),
   HOST: z.string().min(1, 'HOST is empty: set it to the address to listen on, e.g. 127.0.0.1').default('127.0.0.1'),
   PORT: z.coerce
     .number({ error: 'PORT must be a number between 0 and 65535' })
@@ -93,6 +94,8 @@ export interface Config {
   readonly redisUrl: string | null;
   readonly logLevel: string;
   readonly sessionSecret: string;
+  /** Older secrets (SESSION_SECRET_PREVIOUS) still accepted for reading and verifying, newest first. */
+  readonly sessionSecretPrevious: readonly string[];
   readonly notion: {
     readonly clientId: string;
     readonly clientSecret: string;
@@ -179,6 +182,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (sessionSecret !== undefined && !hasEnoughEntropy(sessionSecret)) {
     problems.push('SESSION_SECRET must hold at least 32 bytes of entropy: generate one with `openssl rand -hex 32`');
   }
+  const previousSecrets = (text('SESSION_SECRET_PREVIOUS') ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  previousSecrets.forEach((secret, i) => {
+    if (!hasEnoughEntropy(secret)) {
+      problems.push(
+        `SESSION_SECRET_PREVIOUS entry ${i + 1} must hold at least 32 bytes of entropy: list the older SESSION_SECRET values exactly, comma-separated`,
+      );
+    }
+  });
   const redisUrl = text('REDIS_URL');
   if (redisUrl !== undefined && !/^rediss?:$/.test(URL.canParse(redisUrl) ? new URL(redisUrl).protocol : '')) {
     problems.push('REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0');
@@ -202,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL ?? null,
     logLevel: e.LOG_LEVEL,
     sessionSecret: e.SESSION_SECRET,
+    sessionSecretPrevious: Object.freeze(previousSecrets),
     notion: Object.freeze({
       clientId: e.NOTION_OAUTH_CLIENT_ID,
       clientSecret: e.NOTION_OAUTH_CLIENT_SECRET,

@@ -58,7 +58,7 @@ function readSession(req: Request, deps: ConnectionsDeps): Session | null {
   const dot = raw.indexOf('.');
   if (dot < 0) return null;
   const payload = raw.slice(0, dot);
-  if (!safeEqual(raw.slice(dot + 1), deps.keyring.sign(`session:${payload}`))) return null;
+  if (!deps.keyring.verify(`session:${payload}`, raw.slice(dot + 1))) return null;
   try {
     const s = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Session;
     return typeof s.userId === 'string' && typeof s.sid === 'string' && s.exp > deps.now() ? s : null;
@@ -76,7 +76,7 @@ function postedSession(req: Request, deps: ConnectionsDeps): Session {
     throw new PageError('You are signed out', 'Your sign-in to this page has ended, so nothing was changed.', 'Open Your connections and sign in with Notion again.', 401);
   }
   const csrf = (req.body as Record<string, unknown> | undefined)?.csrf;
-  if (typeof csrf !== 'string' || !safeEqual(csrf, csrfFor(deps, session))) {
+  if (typeof csrf !== 'string' || !deps.keyring.verify(`csrf:connections:${session.sid}`, csrf)) {
     throw new PageError('This form came from somewhere else', 'The form was not sent from the page this browser opened, so it was ignored.', 'Open Your connections again and retry.', 403);
   }
   return session;

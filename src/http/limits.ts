@@ -1,6 +1,9 @@
 import type { NextFunction, Request, Response } from 'express';
-import { rateLimit, type Store as RateLimitStore } from 'express-rate-limit';
+import { type ClientRateLimitInfo, type Options as RateLimitOptions, rateLimit, type Store as RateLimitStore } from 'express-rate-limit';
+import type { Redis } from 'ioredis';
+import { RedisStore as RateLimitRedisStore, type RedisReply } from 'rate-limit-redis';
 import { OAuthError, PageError, sendOAuthError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import { sendErrorPage } from './pages.js';
 
@@ -10,6 +13,56 @@ import { sendErrorPage } from './pages.js';
  * (e.g. Redis, with the name as key prefix) can be plugged in for several instances.
  */
 export type RateLimitStoreFactory = (name: string) => RateLimitStore;
+
+/**
+ * rate-limit-redis on the store's ioredis client (fail-fast: no offline queue). Upstream loads its
+ * Lua scripts once, in `init`, and keeps a rejected load forever; here `init` does not touch Redis
+ * (the client is still connecting when the limiters are built) and the scripts are (re)loaded on
+ * the first use after any failure, so the counters work again as soon as Redis is back.
+ */
+class SharedCounter extends RateLimitRedisStore {
+  private loaded: Promise<unknown> | undefined;
+
+  override async init(options: RateLimitOptions): Promise<void> {
+    this.windowMs = options.windowMs;
+  }
+
+  private scripts(): Promise<unknown> {
+    if (!this.loaded) {
+      this.incrementScriptSha = this.loadIncrementScript();
+      this.getScriptSha = this.loadGetScript();
+      this.loaded = Promise.all([this.incrementScriptSha, this.getScriptSha]);
+    }
+    return this.loaded;
+  }
+
+  private async guarded<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      await this.scripts();
+      return await fn();
+    } catch (err) {
+      this.loaded = undefined;
+      throw err;
+    }
+  }
+
+  override increment(key: string) {
+    return this.guarded(() => super.increment(key));
+  }
+
+  override get(key: string): Promise<ClientRateLimitInfo | undefined> {
+    return this.guarded(() => super.get(key));
+  }
+}
+
+/** One Redis counter store per limiter, keyed `<prefix><limiter name>:<ip or grant>`. */
+export function redisLimitStores(client: Redis, prefix = 'nmr:rl:'): RateLimitStoreFactory {
+  return (name) =>
+    new SharedCounter({
+      prefix: `${prefix}${name}:`,
+      sendCommand: (command: string, ...args: string[]) => client.call(command, ...args) as Promise<RedisReply>,
+    });
+}
 
 /** How a refusal reaches the caller: OAuth JSON, a page for people, or JSON-RPC. */
 type Style = 'oauth' | 'page' | 'mcp';
@@ -25,6 +78,8 @@ export interface LimitOptions {
   /** Per IP address (default) or per verified grant (only after requireBearer). */
   key?: 'ip' | 'grant';
   storeFor?: RateLimitStoreFactory;
+  /** Where store errors go (default: the console). */
+  log?: Logger;
 }
 
 export function limiter(opts: LimitOptions) {
@@ -34,6 +89,12 @@ export function limiter(opts: LimitOptions) {
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     ...(opts.storeFor ? { store: opts.storeFor(opts.name) } : {}),
+    // Fail open: when the counter store (Redis) does not answer, the request goes on uncounted. The
+    // limits only slow abuse down; refusing on their account would make an outage of the counters an
+    // outage of every limited route, and turn into 500s. A route that needs the data store still
+    // answers its own 503 (StoreUnavailableError) when Redis is down, so nothing is served unchecked.
+    passOnStoreError: true,
+    ...(opts.log ? { logger: limitLogger(opts.log, opts.name) } : {}),
     // The default key is the client address (IPv6 grouped by /56); a grant's id comes from requireBearer.
     ...(opts.key === 'grant' ? { keyGenerator: (_req: Request, res: Response) => `grant:${(res.locals.auth as { grantId: string }).grantId}` } : {}),
     handler: (req: Request, res: Response) => {
@@ -46,6 +107,14 @@ export function limiter(opts: LimitOptions) {
       else res.set('Cache-Control', 'no-store').json({ error: 'too_many_requests', error_description: message });
     },
   });
+}
+
+/** express-rate-limit's logger on pino: a store error is a warning (the request went on). */
+function limitLogger(log: Logger, name: string) {
+  return {
+    warn: (err: unknown, msg?: string) => log.warn({ err, limiter: name }, msg ?? 'rate limit warning'),
+    error: (err: unknown, _msg?: string) => log.warn({ err, limiter: name }, 'rate limit store unavailable; request not counted'),
+  };
 }
 
 /** Refuses new registrations once the store holds `max` clients (503, OAuth JSON). */

@@ -92,13 +92,14 @@ export function createHttpApp(deps: {
   // Not strict: a bare JSON value must reach the JSON-RPC layer as Invalid Request, not a parse error.
   const json = (limit: string) => express.json({ limit, strict: false });
   // Per-IP abuse limits (per grant on /mcp); each route counts apart. 429 in the route's own format.
+  // With a shared store (REDIS_URL) the counters are common to every instance.
   const { rateLimits: rl } = config;
   const storeFor = deps.rateLimitStore;
   const minute = 60 * 1000;
-  const registerLimit = limiter({ name: 'register', windowMs: 60 * minute, limit: rl.registerPerHour, style: 'oauth', what: 'client registrations from this address', storeFor });
-  const pageLimit = (name: string) => limiter({ name, windowMs: minute, limit: rl.authorizePerMinute, style: 'page', what: 'authorization requests from this address', storeFor });
-  const tokenLimit = (name: string) => limiter({ name, windowMs: minute, limit: rl.tokenPerMinute, style: 'oauth', what: 'token requests from this address', storeFor });
-  const mcpLimit = limiter({ name: 'mcp', windowMs: minute, limit: rl.mcpPerMinute, style: 'mcp', what: 'requests on this connection', key: 'grant', storeFor });
+  const registerLimit = limiter({ name: 'register', windowMs: 60 * minute, limit: rl.registerPerHour, style: 'oauth', what: 'client registrations from this address', storeFor, log });
+  const pageLimit = (name: string) => limiter({ name, windowMs: minute, limit: rl.authorizePerMinute, style: 'page', what: 'authorization requests from this address', storeFor, log });
+  const tokenLimit = (name: string) => limiter({ name, windowMs: minute, limit: rl.tokenPerMinute, style: 'oauth', what: 'token requests from this address', storeFor, log });
+  const mcpLimit = limiter({ name: 'mcp', windowMs: minute, limit: rl.mcpPerMinute, style: 'mcp', what: 'requests on this connection', key: 'grant', storeFor, log });
 
   app.post('/register', as('oauth'), registerLimit, clientCap(deps.store, config.maxClients), json('64kb'), routes.register);
   app.get('/authorize', as('page'), pageLimit('authorize'), routes.authorize);
@@ -108,7 +109,7 @@ export function createHttpApp(deps: {
   app.get('/privacy', as('page'), routes.privacy);
   app.get('/terms', as('page'), routes.terms);
   app.get('/connections', as('page'), routes.connections);
-  app.get('/connections/login', as('page'), routes.connectionsLogin);
+  app.get('/connections/login', as('page'), pageLimit('login'), routes.connectionsLogin);
   app.post('/connections/disconnect', as('page'), form, routes.disconnect);
   app.post('/connections/logout', as('page'), form, routes.logout);
   app.post('/token', as('oauth'), tokenLimit('token'), form, json('64kb'), routes.token);

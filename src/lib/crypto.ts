@@ -43,44 +43,100 @@ function derive(secret: string, info: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, SALT, info, 32));
 }
 
-/** Keys derived from SESSION_SECRET. Each key has an id so a later rotation can tell them apart. */
-export class Keyring {
+/** The keys derived from one SESSION_SECRET. */
+interface KeySet {
   readonly keyId: string;
-  private readonly wrapRoot: Buffer;
-  private readonly signKey: Buffer;
+  readonly wrapRoot: Buffer;
+  readonly signKey: Buffer;
+}
 
-  constructor(sessionSecret: string) {
-    this.wrapRoot = derive(sessionSecret, 'token-wrap/v1');
-    this.signKey = derive(sessionSecret, 'sign/v1');
-    this.keyId = b64u(derive(sessionSecret, 'key-id/v1').subarray(0, 6));
+function keySetOf(secret: string): KeySet {
+  return {
+    wrapRoot: derive(secret, 'token-wrap/v1'),
+    signKey: derive(secret, 'sign/v1'),
+    keyId: b64u(derive(secret, 'key-id/v1').subarray(0, 6)),
+  };
+}
+
+const hmac = (key: Buffer, value: string): string => b64u(createHmac('sha256', key).update(value).digest());
+
+/**
+ * Keys derived from SESSION_SECRET and, during a rotation, from the older secrets in
+ * SESSION_SECRET_PREVIOUS. Wrapping and signing always use the current key set; a wrapped key is
+ * opened with the key set its `<keyId>.` prefix names, and a signature made with any of them
+ * verifies. So data written before a rotation stays readable while its secret is still listed.
+ */
+export class Keyring {
+  /** Id of the current key set: the prefix of every key wrapped from now on. */
+  readonly keyId: string;
+  private readonly current: KeySet;
+  /** Current first, then the previous ones in the order given; no key id twice. */
+  private readonly sets: readonly KeySet[];
+
+  constructor(sessionSecret: string, previousSecrets: readonly string[] = []) {
+    this.current = keySetOf(sessionSecret);
+    this.keyId = this.current.keyId;
+    const sets = [this.current];
+    for (const secret of previousSecrets) {
+      const set = keySetOf(secret);
+      if (!sets.some((s) => s.keyId === set.keyId)) sets.push(set);
+    }
+    this.sets = sets;
+  }
+
+  /** Key ids this keyring can unwrap, the current one first. */
+  get keyIds(): readonly string[] {
+    return this.sets.map((s) => s.keyId);
   }
 
   /** A value stored once per data directory, to detect a changed SESSION_SECRET at start-up. */
   checkValue(): string {
-    return b64u(createHmac('sha256', this.signKey).update('key-check').digest());
+    return hmac(this.current.signKey, 'key-check');
   }
 
+  /**
+   * The check values of every secret this keyring accepts, the current one first. The store opens
+   * data written under any of them and then records the first.
+   */
+  checkValues(): string[] {
+    return this.sets.map((s) => hmac(s.signKey, 'key-check'));
+  }
+
+  /** Signs with the current key. */
   sign(value: string): string {
-    return b64u(createHmac('sha256', this.signKey).update(value).digest());
+    return hmac(this.current.signKey, value);
   }
 
-  /** Wraps a per-grant key so only the holder of `token` can unwrap it. */
+  /** True when `signature` is `value` signed with the current or a previous key. */
+  verify(value: string, signature: string): boolean {
+    let ok = false;
+    // Every key is tried, so the time taken does not tell which one matched.
+    for (const s of this.sets) ok = safeEqual(signature, hmac(s.signKey, value)) || ok;
+    return ok;
+  }
+
+  /** Wraps a per-grant key under the current key set, so only the holder of `token` can unwrap it. */
   wrapGrantKey(token: string, grantKey: Buffer): string {
-    const cipher = createCipheriv('id-aes256-wrap', this.kek(token), AES_KW_IV);
+    const cipher = createCipheriv('id-aes256-wrap', kek(this.current, token), AES_KW_IV);
     return `${this.keyId}.${b64u(Buffer.concat([cipher.update(grantKey), cipher.final()]))}`;
   }
 
-  /** Throws when the token or the key does not match (AES-KW integrity check). */
+  /**
+   * Unwraps with the key set the `<keyId>.` prefix names. Throws when that key set is not in the
+   * keyring (its secret was dropped from SESSION_SECRET_PREVIOUS) or when the token or the key does
+   * not match (AES-KW integrity check).
+   */
   unwrapGrantKey(token: string, wrapped: string): Buffer {
     const [kid, body] = wrapped.split('.');
-    if (kid !== this.keyId || !body) throw new Error('wrapped key was made with another SESSION_SECRET');
-    const decipher = createDecipheriv('id-aes256-wrap', this.kek(token), AES_KW_IV);
+    const set = this.sets.find((s) => s.keyId === kid);
+    if (!set || !body) throw new Error('wrapped key was made with a SESSION_SECRET that is no longer configured');
+    const decipher = createDecipheriv('id-aes256-wrap', kek(set, token), AES_KW_IV);
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]);
   }
+}
 
-  private kek(token: string): Buffer {
-    return createHmac('sha256', this.wrapRoot).update(token).digest();
-  }
+function kek(set: KeySet, token: string): Buffer {
+  return createHmac('sha256', set.wrapRoot).update(token).digest();
 }
 
 export function newGrantKey(): Buffer {

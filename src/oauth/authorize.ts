@@ -163,7 +163,7 @@ export function createDecisionHandler(deps: AuthorizeDeps) {
     if (!consentId || !browserId) throw expired();
     const pending = (await deps.store.takeFlow(sha256(consentId), 'consent', deps.now())) as PendingAuthorization | null;
     if (!pending) throw expired();
-    if (!safeEqual(pending.browser, sha256(browserId)) || !safeEqual(csrf, deps.keyring.sign(`csrf:${consentId}:${browserId}`))) {
+    if (!safeEqual(pending.browser, sha256(browserId)) || !deps.keyring.verify(`csrf:${consentId}:${browserId}`, csrf)) {
       throw new PageError(
         'This approval came from somewhere else',
         'The form was not sent from the page this browser opened, so it was ignored.',

@@ -53,13 +53,18 @@ end
 `;
 
 const SCRIPTS = {
-  // ARGV: P, version, keyCheck → 'ok' | 'version:<v>' | 'key'
+  // ARGV: P, version, keyCheck, accepted key checks (JSON array) → 'ok' | 'version:<v>' | 'key'
+  // Data written under any accepted check value opens; the current one (ARGV[3]) is then recorded.
   nmrOpen: `
 local v = redis.call('HMGET', P .. 'meta', 'schema_version', 'key_check')
 if v[1] and v[1] ~= ARGV[2] then return 'version:' .. v[1] end
-if v[2] and v[2] ~= ARGV[3] then return 'key' end
+if v[2] and v[2] ~= ARGV[3] then
+  local known = false
+  for _, k in ipairs(cjson.decode(ARGV[4])) do if k == v[2] then known = true end end
+  if not known then return 'key' end
+end
 redis.call('HSETNX', P .. 'meta', 'schema_version', ARGV[2])
-redis.call('HSETNX', P .. 'meta', 'key_check', ARGV[3])
+redis.call('HSET', P .. 'meta', 'key_check', ARGV[3])
 return 'ok'`,
   // ARGV: P, clientId, json → 1 | 0 (exists)
   nmrCreateClient: `
@@ -234,7 +239,12 @@ export class RedisStore implements Store {
   private readonly p: string;
   private lastError = '';
 
-  private constructor(url: string, keyCheck: string, opts: RedisStoreOptions) {
+  /** The ioredis client (fail-fast options below), shared with the rate-limit counters. */
+  get client(): Redis {
+    return this.r;
+  }
+
+  private constructor(url: string, keyCheck: string | readonly string[], opts: RedisStoreOptions) {
     this.p = opts.prefix ?? 'nmr:';
     // Fail fast while Redis is down (503s), reconnect forever in the background.
     this.r = new Redis(url, {
@@ -254,17 +264,24 @@ export class RedisStore implements Store {
   }
 
   /** Starts connecting at once; `ready` tells whether the store can be used. */
-  static create(url: string, keyCheck: string, opts: RedisStoreOptions = {}): RedisStore {
+  static create(url: string, keyCheck: string | readonly string[], opts: RedisStoreOptions = {}): RedisStore {
     return new RedisStore(url, keyCheck, opts);
   }
 
-  static async open(url: string, keyCheck: string, opts: RedisStoreOptions = {}): Promise<RedisStore> {
+  static async open(url: string, keyCheck: string | readonly string[], opts: RedisStoreOptions = {}): Promise<RedisStore> {
     const store = new RedisStore(url, keyCheck, opts);
     await store.ready;
     return store;
   }
 
-  private async init(url: string, keyCheck: string): Promise<void> {
+  /**
+   * `keyCheck` may list several values (current secret first, then SESSION_SECRET_PREVIOUS): data
+   * written under any of them opens, and the first is then recorded as the key check.
+   */
+  private async init(url: string, keyCheck: string | readonly string[]): Promise<void> {
+    const accepted: readonly string[] = typeof keyCheck === 'string' ? [keyCheck] : keyCheck;
+    const current = accepted[0];
+    if (current === undefined) throw new StoreOpenError('RedisStore needs at least one key check value');
     let where = 'REDIS_URL';
     try {
       where = `${new URL(url).host} (REDIS_URL)`;
@@ -281,7 +298,7 @@ export class RedisStore implements Store {
     }
     let answer: string;
     try {
-      answer = (await this.script('nmrOpen', SCHEMA_VERSION, keyCheck)) as string;
+      answer = (await this.script('nmrOpen', SCHEMA_VERSION, current, JSON.stringify(accepted))) as string;
     } catch (err) {
       this.r.disconnect();
       throw new StoreOpenError(`cannot use Redis at ${where}: ${(err as Error).message}`);
@@ -416,6 +433,22 @@ export class RedisStore implements Store {
 
   async listGrantsByUser(notionUserId: string): Promise<GrantRecord[]> {
     const ids = await this.run(() => this.r.smembers(`${this.p}user:${notionUserId}`));
+    return this.grantsById(ids);
+  }
+
+  async listGrants(): Promise<GrantRecord[]> {
+    const ids: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.run(() => this.r.sscan(`${this.p}grants`, cursor, 'COUNT', 500));
+      cursor = next;
+      ids.push(...batch);
+    } while (cursor !== '0');
+    return this.grantsById([...new Set(ids)]);
+  }
+
+  /** The grants of these ids that still exist, newest first. */
+  private async grantsById(ids: string[]): Promise<GrantRecord[]> {
     if (ids.length === 0) return [];
     const pipe = this.r.pipeline();
     for (const id of ids) pipe.hgetall(`${this.p}grant:${id}`);

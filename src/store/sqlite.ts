@@ -144,11 +144,17 @@ const toCode = (r: CodeRow): CodeRecord => ({
   usedAt: r.used_at,
 });
 
+const keyMismatch = (file: string) =>
+  new StoreOpenError(
+    `SESSION_SECRET does not match the one the store at ${file} was written with. ` +
+      'Restore the previous SESSION_SECRET; the data is never replaced automatically.',
+  );
+
 /**
  * Read-only checks of an existing store: integrity, schema version, and the SESSION_SECRET check
- * value. Throws a plain error for an unreadable file and StoreOpenError for a mismatch.
+ * value (any of `accepted`). Throws a plain error for an unreadable file and StoreOpenError for a mismatch.
  */
-function verify(db: Database.Database, file: string, keyCheck: string): void {
+function verify(db: Database.Database, file: string, accepted: readonly string[]): void {
   const check = db.pragma('quick_check', { simple: true });
   if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
   const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
@@ -159,12 +165,7 @@ function verify(db: Database.Database, file: string, keyCheck: string): void {
     throw new StoreOpenError(`the store at ${file} has schema version ${version}; this build reads version ${SCHEMA_VERSION}`);
   }
   const stored = meta.get('key_check')?.value;
-  if (stored && stored !== keyCheck) {
-    throw new StoreOpenError(
-      `SESSION_SECRET does not match the one the store at ${file} was written with. ` +
-        'Restore the previous SESSION_SECRET; the data is never replaced automatically.',
-    );
-  }
+  if (stored && !accepted.includes(stored)) throw keyMismatch(file);
 }
 
 /**
@@ -201,6 +202,7 @@ export class SqliteStore implements Store {
       getToken: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE hash = ?'),
       getGrant: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE id = ?'),
       grantsByUser: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE notion_user_id = ? ORDER BY created_at DESC, id'),
+      allGrants: db.prepare<[], GrantRow>('SELECT * FROM grants ORDER BY created_at DESC, id'),
       // A rotated refresh token lives on only for the grace period.
       markReplaced: db.prepare('UPDATE tokens SET replaced_at = @now, expires_at = MIN(expires_at, @until) WHERE hash = @hash'),
       dropOtherRefresh: db.prepare("DELETE FROM tokens WHERE grant_id = ? AND kind = 'refresh' AND hash <> ?"),
@@ -219,11 +221,17 @@ export class SqliteStore implements Store {
    * Opens (or creates) the store and checks it: integrity, schema version, and that it was
    * written with the same SESSION_SECRET (`keyCheck`). Any mismatch throws StoreOpenError.
    *
+   * `keyCheck` may list several values (current secret first, then SESSION_SECRET_PREVIOUS): a
+   * store written under any of them opens, and the first is then recorded as its key check.
+   *
    * An existing file is checked over a read-only connection first, so a store that is corrupt or
    * belongs to another SESSION_SECRET is left byte for byte as it was: no switch to WAL mode, no
    * schema changes, and no checkpoint of a pending -wal file on close.
    */
-  static open(dataDir: string, keyCheck: string): SqliteStore {
+  static open(dataDir: string, keyCheck: string | readonly string[]): SqliteStore {
+    const accepted: readonly string[] = typeof keyCheck === 'string' ? [keyCheck] : keyCheck;
+    const current = accepted[0];
+    if (current === undefined) throw new Error('SqliteStore.open needs at least one key check value');
     const dir = resolve(dataDir);
     const file = join(dir, SQLITE_FILE);
     const cannotOpen = (err: unknown) =>
@@ -243,7 +251,7 @@ export class SqliteStore implements Store {
       try {
         probe = new Database(file, { readonly: true, fileMustExist: true });
         probe.pragma('busy_timeout = 5000');
-        verify(probe, file, keyCheck);
+        verify(probe, file, accepted);
         checked = true;
       } catch (err) {
         // Only a writer can run crash recovery (hot journal, stale WAL index): then check below.
@@ -258,16 +266,21 @@ export class SqliteStore implements Store {
     try {
       db = new Database(file);
       db.pragma('busy_timeout = 5000');
-      if (!checked) verify(db, file, keyCheck);
+      if (!checked) verify(db, file, accepted);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
       db.exec(SCHEMA);
       const put = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
+      const stored = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'key_check'");
+      const record = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('key_check', ?)");
       db.transaction(() => {
         put.run('schema_version', SCHEMA_VERSION);
-        put.run('key_check', keyCheck);
-      })();
+        // Checked again inside the write: another process may have rotated the secret meanwhile.
+        const was = stored.get()?.value;
+        if (was !== undefined && !accepted.includes(was)) throw keyMismatch(file);
+        if (was !== current) record.run(current);
+      }).immediate();
     } catch (err) {
       db?.close();
       throw err instanceof StoreOpenError ? err : cannotOpen(err);
@@ -363,6 +376,10 @@ export class SqliteStore implements Store {
 
   async listGrantsByUser(notionUserId: string): Promise<GrantRecord[]> {
     return this.stmt.grantsByUser.all(notionUserId).map(toGrant);
+  }
+
+  async listGrants(): Promise<GrantRecord[]> {
+    return this.stmt.allGrants.all().map(toGrant);
   }
 
   async deleteGrant(grantId: string): Promise<void> {

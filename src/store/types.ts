@@ -110,6 +110,8 @@ export interface Store {
   getGrant(grantId: string): Promise<GrantRecord | null>;
   /** Every grant of one Notion user (any workspace, any client), newest first. */
   listGrantsByUser(notionUserId: string): Promise<GrantRecord[]>;
+  /** Every grant, newest first (operator tooling: `notion-mcp-remote-admin grants`). */
+  listGrants(): Promise<GrantRecord[]>;
   /** Deletes the grant with all its tokens and codes. */
   deleteGrant(grantId: string): Promise<void>;
   updateGrantNotion(grantId: string, sealedNotion: string): Promise<void>;
