@@ -1,7 +1,8 @@
+import { createRequire } from 'node:module';
 import type { NextFunction, Request, Response } from 'express';
 import { type ClientRateLimitInfo, type Options as RateLimitOptions, rateLimit, type Store as RateLimitStore } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
-import { RedisStore as RateLimitRedisStore, type RedisReply } from 'rate-limit-redis';
+import type { RedisReply } from 'rate-limit-redis';
 import { OAuthError, PageError, sendOAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
@@ -14,49 +15,58 @@ import { sendErrorPage } from './pages.js';
  */
 export type RateLimitStoreFactory = (name: string) => RateLimitStore;
 
+const requireCjs = createRequire(import.meta.url);
+let sharedCounterClass: ReturnType<typeof defineSharedCounter> | undefined;
+
 /**
  * rate-limit-redis on the store's ioredis client (fail-fast: no offline queue). Upstream loads its
  * Lua scripts once, in `init`, and keeps a rejected load forever; here `init` does not touch Redis
  * (the client is still connecting when the limiters are built) and the scripts are (re)loaded on
  * the first use after any failure, so the counters work again as soon as Redis is back.
+ *
+ * Built on first use: rate-limit-redis is only loaded when a shared store (REDIS_URL) is configured.
  */
-class SharedCounter extends RateLimitRedisStore {
-  private loaded: Promise<unknown> | undefined;
+function defineSharedCounter() {
+  const { RedisStore: RateLimitRedisStore } = requireCjs('rate-limit-redis') as typeof import('rate-limit-redis');
+  return class SharedCounter extends RateLimitRedisStore {
+    private loaded: Promise<unknown> | undefined;
 
-  override async init(options: RateLimitOptions): Promise<void> {
-    this.windowMs = options.windowMs;
-  }
-
-  private scripts(): Promise<unknown> {
-    if (!this.loaded) {
-      this.incrementScriptSha = this.loadIncrementScript();
-      this.getScriptSha = this.loadGetScript();
-      this.loaded = Promise.all([this.incrementScriptSha, this.getScriptSha]);
+    override async init(options: RateLimitOptions): Promise<void> {
+      this.windowMs = options.windowMs;
     }
-    return this.loaded;
-  }
 
-  private async guarded<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      await this.scripts();
-      return await fn();
-    } catch (err) {
-      this.loaded = undefined;
-      throw err;
+    private scripts(): Promise<unknown> {
+      if (!this.loaded) {
+        this.incrementScriptSha = this.loadIncrementScript();
+        this.getScriptSha = this.loadGetScript();
+        this.loaded = Promise.all([this.incrementScriptSha, this.getScriptSha]);
+      }
+      return this.loaded;
     }
-  }
 
-  override increment(key: string) {
-    return this.guarded(() => super.increment(key));
-  }
+    private async guarded<T>(fn: () => Promise<T>): Promise<T> {
+      try {
+        await this.scripts();
+        return await fn();
+      } catch (err) {
+        this.loaded = undefined;
+        throw err;
+      }
+    }
 
-  override get(key: string): Promise<ClientRateLimitInfo | undefined> {
-    return this.guarded(() => super.get(key));
-  }
+    override increment(key: string) {
+      return this.guarded(() => super.increment(key));
+    }
+
+    override get(key: string): Promise<ClientRateLimitInfo | undefined> {
+      return this.guarded(() => super.get(key));
+    }
+  };
 }
 
 /** One Redis counter store per limiter, keyed `<prefix><limiter name>:<ip or grant>`. */
 export function redisLimitStores(client: Redis, prefix = 'nmr:rl:'): RateLimitStoreFactory {
+  const SharedCounter = (sharedCounterClass ??= defineSharedCounter());
   return (name) =>
     new SharedCounter({
       prefix: `${prefix}${name}:`,

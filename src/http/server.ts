@@ -56,13 +56,17 @@ export function createHttpApp(deps: {
   app.use((req, res, next) => {
     const given = req.get('x-request-id');
     const id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
-    res.locals.log = log.child({ reqId: id });
+    // The child logger is made on first use: most requests at LOG_LEVEL warn never log.
+    let reqLog: Logger | undefined;
+    Object.defineProperty(res.locals, 'log', { get: () => (reqLog ??= log.child({ reqId: id })), enumerable: true, configurable: true });
     res.set('X-Request-Id', id);
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      (res.locals.log as Logger).info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
-    });
+    if (log.isLevelEnabled('info')) {
+      const start = process.hrtime.bigint();
+      res.on('finish', () => {
+        const ms = Number(process.hrtime.bigint() - start) / 1e6;
+        (res.locals.log as Logger).info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      });
+    }
     next();
   });
   app.use(deps.metrics.observe());

@@ -1,6 +1,7 @@
 import {
   ErrorCode,
   InitializeRequestSchema,
+  type JSONRPCMessage,
   JSONRPCMessageSchema,
   LATEST_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -22,6 +23,25 @@ type Reply = { jsonrpc: '2.0'; id: Id | null; result?: unknown; error?: { code: 
 
 const failure = (id: Id | null, code: number, message: string): Reply => ({ jsonrpc: '2.0', id, error: { code, message } });
 
+const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
+
+/**
+ * True for the common shape that JSONRPCMessageSchema accepts as a request without any further
+ * check: only the four request keys, `jsonrpc: "2.0"`, a string or safe-integer id, a string method,
+ * and params absent or a plain object without `_meta`. Anything else goes through the SDK schema,
+ * so the outcome is the schema's in every case; this only skips a zod parse per call.
+ */
+function isPlainRequest(m: Record<string, unknown>): boolean {
+  if (m.jsonrpc !== '2.0' || typeof m.method !== 'string') return false;
+  const id = m.id;
+  if (typeof id !== 'string' && !Number.isSafeInteger(id)) return false;
+  for (const k in m) if (!REQUEST_KEYS.has(k)) return false;
+  const params = m.params;
+  if (params === undefined) return !('params' in m);
+  if (typeof params !== 'object' || params === null || Object.getPrototypeOf(params) !== Object.prototype) return false;
+  return !('_meta' in params);
+}
+
 /**
  * Stateless Streamable HTTP (MCP 2025-11-25 §transports) with JSON responses.
  *
@@ -35,11 +55,16 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
   const { registry } = deps;
 
   async function dispatch(message: Record<string, unknown>, auth: AuthContext): Promise<Reply | null> {
-    const parsed = JSONRPCMessageSchema.safeParse(message);
     const rawId = message.id;
     const id: Id | null = typeof rawId === 'string' || typeof rawId === 'number' ? rawId : null;
-    if (!parsed.success) return failure(id, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
-    const msg = parsed.data;
+    let msg: JSONRPCMessage;
+    if (isPlainRequest(message)) {
+      msg = message as JSONRPCMessage;
+    } else {
+      const parsed = JSONRPCMessageSchema.safeParse(message);
+      if (!parsed.success) return failure(id, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
+      msg = parsed.data;
+    }
     if (!('method' in msg) || !('id' in msg)) return null; // notification or response: nothing to answer
     const method = msg.method;
     const params = (msg.params ?? {}) as Record<string, unknown>;

@@ -1,7 +1,12 @@
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import { StoreOpenError } from './sqlite.js';
 import type { ClientRecord, CodeRecord, FlowKind, GrantRecord, Store, StoreStats, TokenRecord } from './types.js';
+
+/** ioredis (CommonJS) is loaded on first use only, so a server without REDIS_URL starts without it (~150 ms). */
+const requireCjs = createRequire(import.meta.url);
+const loadIoredis = () => requireCjs('ioredis') as typeof import('ioredis');
 
 /**
  * The shared store for several instances: one Redis (a single primary; not Redis Cluster, the
@@ -247,7 +252,8 @@ export class RedisStore implements Store {
   private constructor(url: string, keyCheck: string | readonly string[], opts: RedisStoreOptions) {
     this.p = opts.prefix ?? 'nmr:';
     // Fail fast while Redis is down (503s), reconnect forever in the background.
-    this.r = new Redis(url, {
+    const { Redis: RedisClient } = loadIoredis();
+    this.r = new RedisClient(url, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,

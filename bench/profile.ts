@@ -1,0 +1,90 @@
+/**
+ * Per-call CPU of this server: `tsx bench/profile.ts [calls] [--cpu-prof]`. Spawns dist/main.js
+ * (optionally with --cpu-prof, profile written to bench/results/), connects 32 users through the
+ * real OAuth flow, then runs `calls` search and `calls` get_page calls at concurrency 32 and prints
+ * calls/s and server CPU ms per call (/proc utime+stime) for each.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fakeWorkspace, startFakeNotion } from '../test/helpers/fake-notion.js';
+import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
+import { post, runLoad } from './lib/load.js';
+import { connectMany } from './lib/oauth.js';
+import { cpuMs } from './lib/proc.js';
+
+const CALLS = Number(process.argv[2] ?? 3000);
+const PROF = process.argv.includes('--cpu-prof');
+/** BENCH_ROOT: another built checkout (its dist/main.js), e.g. the previous commit for a before/after. */
+const ROOT = process.env.BENCH_ROOT ?? join(import.meta.dirname, '..');
+const PAGE_ID = '59833787-2cf9-4fdf-8782-e53db20768a5';
+const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+const fake = await startFakeNotion();
+const dataDir = mkdtempSync(join(tmpdir(), 'nmr-prof-'));
+const port = await freePort();
+const baseUrl = `http://127.0.0.1:${port}`;
+const profDir = join(ROOT, 'bench/results/prof');
+mkdirSync(profDir, { recursive: true });
+const child = spawn(process.execPath, [...(PROF ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), join(ROOT, 'dist/main.js')], {
+  cwd: dataDir,
+  stdio: 'ignore',
+  env: {
+    PATH: process.env.PATH ?? '',
+    NOTION_OAUTH_CLIENT_ID: fake.clientId,
+    NOTION_OAUTH_CLIENT_SECRET: fake.clientSecret,
+    BASE_URL: baseUrl,
+    SESSION_SECRET: TEST_SECRET,
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    NOTION_API_BASE_URL: fake.url,
+    NOTION_OAUTH_AUTHORIZE_URL: `${fake.url}/v1/oauth/authorize`,
+    NOTION_RATE_LIMIT_PER_SECOND: '1000000',
+    NOTION_RATE_LIMIT_BURST: '1000000',
+    RATE_LIMIT_REGISTER_PER_HOUR: '1000000',
+    RATE_LIMIT_AUTHORIZE_PER_MINUTE: '1000000',
+    RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
+    RATE_LIMIT_MCP_PER_MINUTE: '1000000',
+  },
+});
+try {
+  const url = new URL(`${baseUrl}/mcp`);
+  for (;;) {
+    const a = new Agent();
+    try {
+      await post(a, url, headers, '{}');
+      break;
+    } catch {
+      await sleep(10);
+    } finally {
+      a.destroy();
+    }
+  }
+  const tokens = await connectMany(baseUrl, fake, Array.from({ length: 32 }, (_, i) => fakeWorkspace(`p-${i}`)), 8);
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  for (const tool of ['search', 'get_page'] as const) {
+    const args = tool === 'search' ? { query: 'Page', page_size: 10 } : { page_id: PAGE_ID };
+    const send = async (w: number, i: number) => {
+      const body = JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: tool, arguments: args } });
+      const r = await post(agent, url, { ...headers, authorization: `Bearer ${tokens[w % tokens.length]}` }, body);
+      return r.status === 200 && !r.text.includes('"isError":true');
+    };
+    await runLoad(200, 32, send);
+    const c0 = cpuMs(child.pid!);
+    const r = await runLoad(CALLS, 32, send);
+    const c1 = cpuMs(child.pid!);
+    process.stdout.write(`${tool} c=32: ${r.throughput.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms, server CPU ${((c1 - c0) / CALLS).toFixed(3)} ms/call, errors ${r.errors}\n`);
+  }
+  agent.destroy();
+} finally {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+  await fake.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+process.exit(0);
