@@ -17,7 +17,7 @@ import { fakeWorkspace, startFakeNotion, type FakeNotion } from '../test/helpers
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
 import { type LoadResult, post, rpcBody, runLoad } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
-import { cpuMs, median, rssMiB } from './lib/proc.js';
+import { cpuMs, median, rssMiB, serverEnv } from './lib/proc.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, fallback: number | string): string => {
@@ -108,24 +108,7 @@ async function startOurs(fake: FakeNotion): Promise<Target> {
   const dataDir = mkdtempSync(join(tmpdir(), 'nmr-bench-'));
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const env = {
-    NOTION_OAUTH_CLIENT_ID: fake.clientId,
-    NOTION_OAUTH_CLIENT_SECRET: fake.clientSecret,
-    BASE_URL: baseUrl,
-    SESSION_SECRET: TEST_SECRET,
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-    NOTION_API_BASE_URL: fake.url,
-    NOTION_OAUTH_AUTHORIZE_URL: `${fake.url}/v1/oauth/authorize`,
-    // The per-connection Notion budget (3/s) and the DCR limit would measure the limits, not the server.
-    NOTION_RATE_LIMIT_PER_SECOND: '1000000',
-    NOTION_RATE_LIMIT_BURST: '1000000',
-    RATE_LIMIT_REGISTER_PER_HOUR: '1000000',
-    RATE_LIMIT_AUTHORIZE_PER_MINUTE: '1000000',
-    RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
-    RATE_LIMIT_MCP_PER_MINUTE: '1000000',
-  };
+  const env = serverEnv(fake, port, dataDir, TEST_SECRET);
   // cwd is the data dir, so a developer's .env is not loaded.
   const launch = () => spawnChild(process.execPath, [join(ROOT, 'dist/main.js')], env, dataDir);
   let child = launch();

@@ -14,7 +14,7 @@ import { fakeWorkspace, startFakeNotion } from '../test/helpers/fake-notion.js';
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
 import { post, runLoad } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
-import { cpuMs } from './lib/proc.js';
+import { cpuMs, serverEnv } from './lib/proc.js';
 
 const CALLS = Number(process.argv[2] ?? 3000);
 const PROF = process.argv.includes('--cpu-prof');
@@ -32,24 +32,7 @@ mkdirSync(profDir, { recursive: true });
 const child = spawn(process.execPath, [...(PROF ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), join(ROOT, 'dist/main.js')], {
   cwd: dataDir,
   stdio: 'ignore',
-  env: {
-    PATH: process.env.PATH ?? '',
-    NOTION_OAUTH_CLIENT_ID: fake.clientId,
-    NOTION_OAUTH_CLIENT_SECRET: fake.clientSecret,
-    BASE_URL: baseUrl,
-    SESSION_SECRET: TEST_SECRET,
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-    NOTION_API_BASE_URL: fake.url,
-    NOTION_OAUTH_AUTHORIZE_URL: `${fake.url}/v1/oauth/authorize`,
-    NOTION_RATE_LIMIT_PER_SECOND: '1000000',
-    NOTION_RATE_LIMIT_BURST: '1000000',
-    RATE_LIMIT_REGISTER_PER_HOUR: '1000000',
-    RATE_LIMIT_AUTHORIZE_PER_MINUTE: '1000000',
-    RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
-    RATE_LIMIT_MCP_PER_MINUTE: '1000000',
-  },
+  env: serverEnv(fake, port, dataDir, TEST_SECRET),
 });
 try {
   const url = new URL(`${baseUrl}/mcp`);

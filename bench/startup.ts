@@ -13,7 +13,7 @@ import { fakeWorkspace, startFakeNotion } from '../test/helpers/fake-notion.js';
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
 import { post } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
-import { median } from './lib/proc.js';
+import { median, serverEnv } from './lib/proc.js';
 
 const N = Number(process.argv[2] ?? 1000);
 /** BENCH_ROOT: another built checkout (its dist/main.js), e.g. the previous commit for a before/after. */
@@ -47,22 +47,7 @@ const fake = await startFakeNotion();
 const dataDir = mkdtempSync(join(tmpdir(), 'nmr-start-'));
 const port = await freePort();
 const baseUrl = `http://127.0.0.1:${port}`;
-const env = {
-  PATH: process.env.PATH ?? '',
-  NOTION_OAUTH_CLIENT_ID: fake.clientId,
-  NOTION_OAUTH_CLIENT_SECRET: fake.clientSecret,
-  BASE_URL: baseUrl,
-  SESSION_SECRET: TEST_SECRET,
-  PORT: String(port),
-  DATA_DIR: dataDir,
-  LOG_LEVEL: 'warn',
-  NOTION_API_BASE_URL: fake.url,
-  NOTION_OAUTH_AUTHORIZE_URL: `${fake.url}/v1/oauth/authorize`,
-  RATE_LIMIT_REGISTER_PER_HOUR: '1000000',
-  RATE_LIMIT_AUTHORIZE_PER_MINUTE: '1000000',
-  RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
-  RATE_LIMIT_MCP_PER_MINUTE: '1000000',
-};
+const env = serverEnv(fake, port, dataDir, TEST_SECRET);
 const launch = () => spawn(process.execPath, [join(ROOT, 'dist/main.js')], { cwd: dataDir, env, stdio: 'ignore' });
 const url = new URL(`${baseUrl}/mcp`);
 try {

@@ -31,3 +31,30 @@ export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
+
+/**
+ * The environment of a benchmarked server child: pointed at the fake Notion, logging at warn,
+ * with the per-connection Notion budget and the HTTP rate limits lifted (else the bench would
+ * measure the limits, not the server). PATH only from the parent, so no developer setting leaks in.
+ */
+export function serverEnv(fake: { url: string; clientId: string; clientSecret: string }, port: number, dataDir: string, secret: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    NOTION_OAUTH_CLIENT_ID: fake.clientId,
+    NOTION_OAUTH_CLIENT_SECRET: fake.clientSecret,
+    BASE_URL: `http://127.0.0.1:${port}`,
+    SESSION_SECRET: secret,
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    NOTION_API_BASE_URL: fake.url,
+    NOTION_OAUTH_AUTHORIZE_URL: `${fake.url}/v1/oauth/authorize`,
+    NOTION_RATE_LIMIT_PER_SECOND: '1000000',
+    NOTION_RATE_LIMIT_BURST: '1000000',
+    RATE_LIMIT_REGISTER_PER_HOUR: '1000000',
+    RATE_LIMIT_AUTHORIZE_PER_MINUTE: '1000000',
+    RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
+    RATE_LIMIT_MCP_PER_MINUTE: '1000000',
+  };
+}
+
