@@ -17,12 +17,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeWorkspace } from '../helpers/fake-notion.js';
 import { connect, register } from '../helpers/oauth-client.js';
 import { type Stack, freePort, startStack } from '../helpers/stack.js';
 import { ALPHA, STABLE, readChecks, runConformance, startBearerProxy, summarize } from './harness.js';
+import { launchChromium } from '../e2e/support.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const RUN_TIMEOUT = 200_000;
@@ -89,10 +90,7 @@ describe('MCP conformance: authorization mode', () => {
   beforeAll(async () => {
     [stack, browser] = await Promise.all([
       startStack(),
-      chromium.launch({
-        executablePath: '/usr/bin/chromium',
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
     out = mkdtempSync(join(process.env.CONFORMANCE_OUT ?? tmpdir(), 'nmr-conformance-auth-'));
   });

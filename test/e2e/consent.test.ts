@@ -4,7 +4,7 @@
  * PKCE, token exchange, tool calls) runs over HTTP with the shared helpers.
  */
 import { randomUUID } from 'node:crypto';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fakeWorkspace } from '../helpers/fake-notion.js';
 import {
@@ -18,6 +18,7 @@ import {
   tokenRequest,
 } from '../helpers/oauth-client.js';
 import { type Stack, startStack } from '../helpers/stack.js';
+import { launchChromium } from './support.js';
 
 const LOOPBACK_CALLBACK = 'http://127.0.0.1:7777/callback';
 
@@ -59,10 +60,7 @@ describe('consent in a real browser (Chromium)', () => {
   beforeAll(async () => {
     [stack, browser] = await Promise.all([
       startStack(),
-      chromium.launch({
-        executablePath: '/usr/bin/chromium',
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
   });
   afterAll(async () => {

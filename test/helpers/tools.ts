@@ -31,6 +31,8 @@ export interface ToolStack {
   upstream(n: number, opts?: { token?: string }): RecordedRequest[];
   /** `upstream(1, opts)`, and that one call is `method path` with exactly `query`. */
   oneCall(method: string, path: string, query?: Record<string, string>, opts?: { token?: string }): RecordedRequest;
+  /** Each write is refused on the read-only connection with `read_only_connection`, and none reaches Notion (since the last `answer`). */
+  expectWritesRefused(writes: readonly (readonly [string, Record<string, unknown>])[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,14 @@ export async function startToolStack(): Promise<ToolStack> {
     },
     apiRequests,
     upstream,
+    async expectWritesRefused(writes) {
+      for (const [name, args] of writes) {
+        const res = await callTool(stack.baseUrl, readOnly.tokens.access_token, name, args);
+        expect(res.isError, name).toBe(true);
+        expect(res.data.error.code, name).toBe('read_only_connection');
+      }
+      upstream(0);
+    },
     oneCall(method, path, query = {}, opts = {}) {
       const [req] = upstream(1, opts);
       expect(`${req!.method} ${req!.path}`).toBe(`${method} ${path}`);

@@ -245,16 +245,11 @@ describe('view tools', () => {
 
   it('a read-only connection is refused view changes, before Notion', async () => {
     ts.answer(routes({}));
-    for (const [name, args] of [
+    await ts.expectWritesRefused([
       ['create_view', { database_id: DB_ID, data_source_id: DS_ID, name: 'X', type: 'table' }],
       ['update_view', { view_id: VIEW_ID, name: 'X' }],
       ['delete_view', { view_id: VIEW_ID }],
-    ] as const) {
-      const res = await ts.call(name, args, ts.readOnlyToken);
-      expect(res.isError, name).toBe(true);
-      expect(res.data.error.code, name).toBe('read_only_connection');
-    }
-    ts.upstream(0);
+    ] as const);
   });
 
   it('a read-only connection can list, get and query views', async () => {
