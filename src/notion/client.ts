@@ -1,6 +1,7 @@
 import { Client, LogLevel, type Logger as NotionLogger } from '@notionhq/client';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import { keepAliveFetch } from './fetch.js';
 
 /**
  * One Notion SDK client for every user: the user's token is passed per call (`auth`), so no
@@ -16,6 +17,7 @@ export function createNotionClient(config: Config, log: Logger, retry: false | {
     baseUrl: config.notion.apiBaseUrl,
     notionVersion: config.notion.version,
     timeoutMs: config.notion.timeoutMs,
+    fetch: keepAliveFetch({ deadlineMs: config.notion.timeoutMs + 500 }),
     logLevel: LogLevel.WARN,
     logger,
     retry: retry === false ? false : { maxRetries: retry.maxRetries, initialRetryDelayMs: 500, maxRetryDelayMs: 2000 },
