@@ -50,6 +50,8 @@ export function createHttpApp(deps: {
   const { config, log, routes } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // No ETag: it would hash every JSON-RPC answer, and POST answers are never revalidated.
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
 
   // Request id on every log line and response; the path is logged without its query string.

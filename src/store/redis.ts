@@ -126,6 +126,14 @@ if not v[4] then
 end
 for _, t in ipairs(ts) do put(t) end
 return 1`,
+  // ARGV: P, hash. The bearer check of every MCP request: token and grant in one round trip.
+  nmrGetToken: `
+local t = redis.call('HGETALL', P .. 'tok:' .. ARGV[2])
+if #t == 0 then return false end
+local gid = redis.call('HGET', P .. 'tok:' .. ARGV[2], 'grantId')
+local g = redis.call('HGETALL', P .. 'grant:' .. gid)
+if #g == 0 then return false end
+return {t, g}`,
   // ARGV: P, hash
   nmrDeleteToken: `
 local gid = redis.call('HGET', P .. 'tok:' .. ARGV[2], 'grantId')
@@ -231,6 +239,12 @@ const toCode = (f: Fields): CodeRecord => ({
   usedAt: num(f.usedAt),
 });
 const empty = (f: Fields): boolean => Object.keys(f).length === 0;
+/** A hash as Lua's HGETALL returns it (name, value, name, value, ...) as an object. */
+const fields = (flatList: string[]): Fields => {
+  const f: Fields = {};
+  for (let i = 0; i < flatList.length; i += 2) f[flatList[i]!] = flatList[i + 1]!;
+  return f;
+};
 
 export interface RedisStoreOptions {
   /** Prefix of every key; lets several deployments (or tests) share one Redis. */
@@ -413,10 +427,8 @@ export class RedisStore implements Store {
   }
 
   async getToken(hash: string): Promise<{ token: TokenRecord; grant: GrantRecord } | null> {
-    const t = await this.run(() => this.r.hgetall(`${this.p}tok:${hash}`));
-    if (empty(t)) return null;
-    const g = await this.run(() => this.r.hgetall(`${this.p}grant:${t.grantId}`));
-    return empty(g) ? null : { token: toToken(t), grant: toGrant(g) };
+    const found = (await this.run(() => this.script('nmrGetToken', hash))) as [string[], string[]] | null;
+    return found ? { token: toToken(fields(found[0])), grant: toGrant(fields(found[1])) } : null;
   }
 
   async rotateRefreshToken(oldHash: string, now: number, graceMs: number, tokens: TokenRecord[]): Promise<boolean> {

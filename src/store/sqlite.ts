@@ -96,6 +96,8 @@ interface TokenRow {
   created_at: number;
   replaced_at: number | null;
 }
+/** The token columns of the joined bearer-check read, prefixed so they do not clash with the grant's. */
+type TokenColumns = { [K in keyof TokenRow as `t_${K}`]: TokenRow[K] };
 interface CodeRow {
   hash: string;
   grant_id: string;
@@ -121,15 +123,15 @@ const toGrant = (r: GrantRow): GrantRecord => ({
   createdAt: r.created_at,
   lastUsedAt: r.last_used_at,
 });
-const toToken = (r: TokenRow): TokenRecord => ({
-  hash: r.hash,
-  grantId: r.grant_id,
-  kind: r.kind,
-  scope: r.scope,
-  wrappedKey: r.wrapped_key,
-  expiresAt: r.expires_at,
-  createdAt: r.created_at,
-  replacedAt: r.replaced_at,
+const toToken = (r: TokenColumns): TokenRecord => ({
+  hash: r.t_hash,
+  grantId: r.t_grant_id,
+  kind: r.t_kind,
+  scope: r.t_scope,
+  wrappedKey: r.t_wrapped_key,
+  expiresAt: r.t_expires_at,
+  createdAt: r.t_created_at,
+  replacedAt: r.t_replaced_at,
 });
 const toCode = (r: CodeRow): CodeRecord => ({
   hash: r.hash,
@@ -200,6 +202,12 @@ export class SqliteStore implements Store {
          VALUES (@hash, @grantId, @kind, @scope, @wrappedKey, @expiresAt, @createdAt, @replacedAt)`,
       ),
       getToken: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE hash = ?'),
+      // The bearer check of every MCP request: token and grant in one indexed read.
+      tokenWithGrant: db.prepare<[string], GrantRow & TokenColumns>(
+        `SELECT g.*, t.hash AS t_hash, t.grant_id AS t_grant_id, t.kind AS t_kind, t.scope AS t_scope, t.wrapped_key AS t_wrapped_key,
+                t.expires_at AS t_expires_at, t.created_at AS t_created_at, t.replaced_at AS t_replaced_at
+           FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?`,
+      ),
       getGrant: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE id = ?'),
       grantsByUser: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE notion_user_id = ? ORDER BY created_at DESC, id'),
       allGrants: db.prepare<[], GrantRow>('SELECT * FROM grants ORDER BY created_at DESC, id'),
@@ -340,10 +348,8 @@ export class SqliteStore implements Store {
   }
 
   async getToken(hash: string): Promise<{ token: TokenRecord; grant: GrantRecord } | null> {
-    const row = this.stmt.getToken.get(hash);
-    if (!row) return null;
-    const grant = this.stmt.getGrant.get(row.grant_id);
-    return grant ? { token: toToken(row), grant: toGrant(grant) } : null;
+    const row = this.stmt.tokenWithGrant.get(hash);
+    return row ? { token: toToken(row), grant: toGrant(row) } : null;
   }
 
   async rotateRefreshToken(oldHash: string, now: number, graceMs: number, tokens: TokenRecord[]): Promise<boolean> {
