@@ -1,8 +1,9 @@
 /**
- * Per-call CPU of this server: `tsx bench/profile.ts [calls] [--cpu-prof]`. Spawns dist/main.js
- * (optionally with --cpu-prof, profile written to bench/results/), connects 32 users through the
- * real OAuth flow, then runs `calls` search and `calls` get_page calls at concurrency 32 and prints
- * calls/s and server CPU ms per call (/proc utime+stime) for each.
+ * Per-call CPU of this server: `tsx bench/profile.ts [calls] [--concurrency N] [--cpu-prof]`.
+ * Spawns dist/main.js (optionally with --cpu-prof, profile written to bench/results/prof/),
+ * connects 32 users through the real OAuth flow, then runs `calls` search and `calls` get_page
+ * calls at concurrency N (default 32) and prints calls/s, p50 and server CPU ms per call
+ * (/proc utime+stime) for each.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +19,8 @@ import { cpuMs, serverEnv } from './lib/proc.js';
 
 const CALLS = Number(process.argv[2] ?? 3000);
 const PROF = process.argv.includes('--cpu-prof');
+const flagAt = process.argv.indexOf('--concurrency');
+const CONCURRENCY = flagAt > 0 ? Number(process.argv[flagAt + 1]) : 32;
 /** BENCH_ROOT: another built checkout (its dist/main.js), e.g. the previous commit for a before/after. */
 const ROOT = process.env.BENCH_ROOT ?? join(import.meta.dirname, '..');
 const PAGE_ID = '59833787-2cf9-4fdf-8782-e53db20768a5';
@@ -56,11 +59,11 @@ try {
       const r = await post(agent, url, { ...headers, authorization: `Bearer ${tokens[w % tokens.length]}` }, body);
       return r.status === 200 && !r.text.includes('"isError":true');
     };
-    await runLoad(200, 32, send);
+    await runLoad(200, CONCURRENCY, send);
     const c0 = cpuMs(child.pid!);
-    const r = await runLoad(CALLS, 32, send);
+    const r = await runLoad(CALLS, CONCURRENCY, send);
     const c1 = cpuMs(child.pid!);
-    process.stdout.write(`${tool} c=32: ${r.throughput.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms, server CPU ${((c1 - c0) / CALLS).toFixed(3)} ms/call, errors ${r.errors}\n`);
+    process.stdout.write(`${tool} c=${CONCURRENCY}: ${r.throughput.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms, server CPU ${((c1 - c0) / CALLS).toFixed(3)} ms/call, errors ${r.errors}\n`);
   }
   agent.destroy();
 } finally {

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Config } from './config.js';
 import { createConnectionsHandlers } from './http/connections.js';
 import { createLandingHandler, createPolicyHandler } from './http/landing.js';
@@ -110,7 +110,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       // Redis connects in the background: start serving only once it answered the key check.
       await redis?.ready;
       return new Promise((resolve, reject) => {
-        const s = http.listen(config.port, config.host);
+        const s = createServer(http).listen(config.port, config.host);
         s.once('listening', () => {
           server = s;
           resolve(s);

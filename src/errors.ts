@@ -72,6 +72,10 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }
 
+/** The store failed (Redis down, SQLite I/O or full disk): a 503, not a 500. */
+export const isStoreFailure = (err: unknown): boolean =>
+  err instanceof StoreUnavailableError || String((err as { code?: unknown } | null)?.code ?? '').startsWith('SQLITE_');
+
 export function sendOAuthError(res: Response, err: OAuthError): void {
   res.status(err.status).set('Cache-Control', 'no-store');
   // RFC 6749 §5.2: a client that tried HTTP Basic gets the matching challenge.

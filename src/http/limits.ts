@@ -74,8 +74,8 @@ export function redisLimitStores(client: Redis, prefix = 'nmr:rl:'): RateLimitSt
     });
 }
 
-/** How a refusal reaches the caller: OAuth JSON, a page for people, or JSON-RPC. */
-type Style = 'oauth' | 'page' | 'mcp';
+/** How a refusal reaches the caller: OAuth JSON or a page for people (/mcp counts in mcp-route.ts). */
+type Style = 'oauth' | 'page';
 
 export interface LimitOptions {
   /** Also the key prefix handed to `storeFor`. */
@@ -85,8 +85,6 @@ export interface LimitOptions {
   style: Style;
   /** What was limited, e.g. "client registrations from this address". */
   what: string;
-  /** Per IP address (default) or per verified grant (only after requireBearer). */
-  key?: 'ip' | 'grant';
   storeFor?: RateLimitStoreFactory;
   /** Where store errors go (default: the console). */
   log?: Logger;
@@ -105,15 +103,13 @@ export function limiter(opts: LimitOptions) {
     // answers its own 503 (StoreUnavailableError) when Redis is down, so nothing is served unchecked.
     passOnStoreError: true,
     ...(opts.log ? { logger: limitLogger(opts.log, opts.name) } : {}),
-    // The default key is the client address (IPv6 grouped by /56); a grant's id comes from requireBearer.
-    ...(opts.key === 'grant' ? { keyGenerator: (_req: Request, res: Response) => `grant:${(res.locals.auth as { grantId: string }).grantId}` } : {}),
+    // Keyed by the client address (IPv6 grouped by /56).
     handler: (req: Request, res: Response) => {
       const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const retryAfter = Math.max(1, Math.ceil(reset ? (reset.getTime() - Date.now()) / 1000 : opts.windowMs / 1000));
       const message = `Too many ${opts.what}; try again in ${retryAfter} s`;
       res.status(429).set('Retry-After', String(retryAfter));
       if (opts.style === 'page') sendErrorPage(res, new PageError('Too many requests', message, 'Wait a moment, then try again.', 429));
-      else if (opts.style === 'mcp') res.json({ jsonrpc: '2.0', id: null, error: { code: -32000, message } });
       else res.set('Cache-Control', 'no-store').json({ error: 'too_many_requests', error_description: message });
     },
   });

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Store } from '../store/types.js';
@@ -75,16 +76,24 @@ export class Metrics implements NotionMetrics {
     this.notionRetries.inc({ reason });
   }
 
-  /** Express middleware: times every request and counts it by route and status when it finishes. */
+  /** Times one request and counts it by method, route and status when it finishes. */
+  track(method: string, res: ServerResponse, route: string | (() => string)): void {
+    const end = this.latency.startTimer();
+    res.on('finish', () => {
+      const labels = { method, route: typeof route === 'string' ? route : route(), status: String(res.statusCode) };
+      this.requests.inc(labels);
+      end(labels);
+    });
+  }
+
+  /** Express middleware: `track` with the matched route's path, plus the OAuth event a handler reported. */
   observe() {
     return (req: Request, res: Response, next: NextFunction): void => {
-      const end = this.latency.startTimer();
-      res.on('finish', () => {
+      this.track(req.method, res, () => {
         const path: unknown = (req.route as { path?: unknown } | undefined)?.path;
-        const route = typeof path === 'string' ? path : Array.isArray(path) ? path.join(',') : 'unmatched';
-        const labels = { method: req.method, route, status: String(res.statusCode) };
-        this.requests.inc(labels);
-        end(labels);
+        return typeof path === 'string' ? path : Array.isArray(path) ? path.join(',') : 'unmatched';
+      });
+      res.on('finish', () => {
         const event = res.locals.oauthEvent as OAuthEvent | undefined;
         if (event && res.statusCode < 400) this.oauth.inc({ event });
       });

@@ -1,15 +1,18 @@
-import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { MemoryStore } from 'express-rate-limit';
 import type { Config } from '../config.js';
-import { OAuthError, PageError, sendOAuthError, StoreUnavailableError } from '../errors.js';
+import { isStoreFailure, OAuthError, PageError, sendOAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { McpHandler } from '../mcp/handler.js';
+import type { Grants } from '../oauth/grants.js';
 import { authorizationServerMetadata, protectedResourceMetadata } from '../oauth/metadata.js';
 import type { Store } from '../store/types.js';
-import { hostAndOriginGuard, postOnly, requireBearer } from './guards.js';
 import { clientCap, limiter, type RateLimitStoreFactory } from './limits.js';
+import { createMcpRoute, isMcpPath } from './mcp-route.js';
 import type { Metrics } from './metrics.js';
 import { sendErrorPage } from './pages.js';
-import type { Grants } from '../oauth/grants.js';
+import { startRequest } from './request.js';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -20,7 +23,7 @@ export interface Routes {
   callback: Handler;
   token: Handler;
   revoke: Handler;
-  mcp: Handler;
+  mcp: McpHandler;
   landing: Handler;
   privacy: Handler;
   terms: Handler;
@@ -30,13 +33,17 @@ export interface Routes {
   logout: Handler;
 }
 
-/** How errors on a route reach the caller: OAuth JSON, a page for people, or JSON-RPC. */
-type Style = 'oauth' | 'page' | 'mcp';
+/** How errors on a route reach the caller: OAuth JSON or a page for people (/mcp: see mcp-route.ts). */
+type Style = 'oauth' | 'page';
 const as = (style: Style) => (_req: Request, res: Response, next: NextFunction) => {
   res.locals.style = style;
   next();
 };
 
+/**
+ * The HTTP request listener: /mcp goes to its own lean route (mcp-route.ts), everything else
+ * (OAuth, pages, health, metrics) to Express.
+ */
 export function createHttpApp(deps: {
   config: Config;
   store: Store;
@@ -54,21 +61,10 @@ export function createHttpApp(deps: {
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
 
-  // Request id on every log line and response; the path is logged without its query string.
   app.use((req, res, next) => {
-    const given = req.get('x-request-id');
-    const id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
-    // The child logger is made on first use: most requests at LOG_LEVEL warn never log.
-    let reqLog: Logger | undefined;
-    Object.defineProperty(res.locals, 'log', { get: () => (reqLog ??= log.child({ reqId: id })), enumerable: true, configurable: true });
-    res.set('X-Request-Id', id);
-    if (log.isLevelEnabled('info')) {
-      const start = process.hrtime.bigint();
-      res.on('finish', () => {
-        const ms = Number(process.hrtime.bigint() - start) / 1e6;
-        (res.locals.log as Logger).info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
-      });
-    }
+    // Read through res.locals.log by handlers and the error mapper.
+    const reqLog = startRequest(req, res, log, req.path);
+    Object.defineProperty(res.locals, 'log', { get: reqLog, enumerable: true, configurable: true });
     next();
   });
   app.use(deps.metrics.observe());
@@ -105,7 +101,6 @@ export function createHttpApp(deps: {
   const registerLimit = limiter({ name: 'register', windowMs: 60 * minute, limit: rl.registerPerHour, style: 'oauth', what: 'client registrations from this address', storeFor, log });
   const pageLimit = (name: string) => limiter({ name, windowMs: minute, limit: rl.authorizePerMinute, style: 'page', what: 'authorization requests from this address', storeFor, log });
   const tokenLimit = (name: string) => limiter({ name, windowMs: minute, limit: rl.tokenPerMinute, style: 'oauth', what: 'token requests from this address', storeFor, log });
-  const mcpLimit = limiter({ name: 'mcp', windowMs: minute, limit: rl.mcpPerMinute, style: 'mcp', what: 'requests on this connection', key: 'grant', storeFor, log });
 
   app.post('/register', as('oauth'), registerLimit, clientCap(deps.store, config.maxClients), json('64kb'), routes.register);
   app.get('/authorize', as('page'), pageLimit('authorize'), routes.authorize);
@@ -120,21 +115,6 @@ export function createHttpApp(deps: {
   app.post('/connections/logout', as('page'), form, routes.logout);
   app.post('/token', as('oauth'), tokenLimit('token'), form, json('64kb'), routes.token);
   app.post('/revoke', as('oauth'), tokenLimit('revoke'), form, json('64kb'), routes.revoke);
-
-  app.all(
-    '/mcp',
-    as('mcp'),
-    hostAndOriginGuard(config),
-    postOnly,
-    requireBearer(config, deps.grants),
-    mcpLimit,
-    (req, res, next) => {
-      if (req.is('application/json')) return next();
-      res.status(415).json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Unsupported Media Type: Content-Type must be application/json' } });
-    },
-    json('4mb'),
-    routes.mcp,
-  );
 
   // Browsers get a page; API clients (no Accept, */*, application/json) keep JSON.
   app.use((req, res) => {
@@ -158,8 +138,7 @@ export function createHttpApp(deps: {
       const tooLarge = bodyError.type === 'entity.too.large';
       const status = tooLarge ? 413 : bodyError.status === 415 ? 415 : 400;
       const message = tooLarge ? 'Request body too large' : 'Request body is not valid JSON or form data';
-      if (style === 'mcp') res.status(status).json({ jsonrpc: '2.0', id: null, error: { code: tooLarge ? -32600 : -32700, message: tooLarge ? message : 'Parse error' } });
-      else if (style === 'page') sendErrorPage(res, new PageError('Something was wrong with that form', message, 'Go back and try again.', status));
+      if (style === 'page') sendErrorPage(res, new PageError('Something was wrong with that form', message, 'Go back and try again.', status));
       else res.status(status).set('Cache-Control', 'no-store').json({ error: 'invalid_request', error_description: message });
       return;
     }
@@ -172,14 +151,14 @@ export function createHttpApp(deps: {
       sendErrorPage(res, err);
       return;
     }
-    const storeDown = err instanceof StoreUnavailableError || String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_');
+    const storeDown = isStoreFailure(err);
     reqLog.error({ err }, storeDown ? 'store failure' : 'unhandled error');
     const status = storeDown ? 503 : 500;
     const message = storeDown ? 'Storage is unavailable; try again shortly' : 'Internal error';
     if (style === 'page') sendErrorPage(res, new PageError(storeDown ? 'The connector is unavailable' : 'Something went wrong', message, 'Try again in a few minutes.', status));
-    else if (style === 'mcp') res.status(status).json({ jsonrpc: '2.0', id: null, error: { code: -32603, message } });
     else res.status(status).json({ error: storeDown ? 'temporarily_unavailable' : 'server_error', error_description: message });
   });
 
-  return app;
+  const mcp = createMcpRoute({ config, grants: deps.grants, log, metrics: deps.metrics, handle: routes.mcp, counter: storeFor?.('mcp') ?? new MemoryStore() });
+  return (req: IncomingMessage, res: ServerResponse): void => (isMcpPath(req.url) ? mcp(req, res) : void app(req, res));
 }

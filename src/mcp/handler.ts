@@ -6,7 +6,6 @@ import {
   LATEST_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Request, Response } from 'express';
 import { ToolError, toolErrorResult } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type NotionDeps, NotionSession } from '../notion/session.js';
@@ -21,7 +20,14 @@ const MAX_BATCH = 20;
 type Id = string | number;
 type Reply = { jsonrpc: '2.0'; id: Id | null; result?: unknown; error?: { code: number; message: string } };
 
-const failure = (id: Id | null, code: number, message: string): Reply => ({ jsonrpc: '2.0', id, error: { code, message } });
+export const failure = (id: Id | null, code: number, message: string): Reply => ({ jsonrpc: '2.0', id, error: { code, message } });
+
+/** What to answer an HTTP request with: a status and JSON, or no body (202). */
+export interface McpAnswer {
+  status: number;
+  body?: unknown;
+}
+export type McpHandler = ReturnType<typeof createMcpHandler>;
 
 const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
 
@@ -106,20 +112,19 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
     }
   }
 
-  return async (req: Request, res: Response): Promise<void> => {
-    const auth = res.locals.auth as AuthContext;
-    const version = req.get('mcp-protocol-version');
+  /**
+   * One HTTP request's body (already parsed JSON) for the verified `auth`: the status and JSON
+   * to answer with, or no body for 202. `version` is the MCP-Protocol-Version header.
+   */
+  return async (body: unknown, auth: AuthContext, version: string | undefined): Promise<McpAnswer> => {
     // A missing header means 2025-03-26 (spec); an unknown one is refused.
     if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-      res.status(400).json(failure(null, ErrorCode.InvalidRequest, `Unsupported MCP-Protocol-Version ${version.slice(0, 40)}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`));
-      return;
+      return { status: 400, body: failure(null, ErrorCode.InvalidRequest, `Unsupported MCP-Protocol-Version ${version.slice(0, 40)}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`) };
     }
-    const body: unknown = req.body;
     const batch = Array.isArray(body);
-    const messages = batch ? body : [body];
+    const messages: unknown[] = batch ? body : [body];
     if (messages.length === 0 || messages.length > MAX_BATCH) {
-      res.status(400).json(failure(null, ErrorCode.InvalidRequest, `Invalid Request: send one message or a batch of 1 to ${MAX_BATCH}`));
-      return;
+      return { status: 400, body: failure(null, ErrorCode.InvalidRequest, `Invalid Request: send one message or a batch of 1 to ${MAX_BATCH}`) };
     }
     const replies: Reply[] = [];
     for (const m of messages) {
@@ -129,12 +134,9 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
           : failure(null, ErrorCode.InvalidRequest, 'Invalid Request: a message must be a JSON object');
       if (r) replies.push(r);
     }
-    if (replies.length === 0) {
-      res.status(202).end();
-      return;
-    }
+    if (replies.length === 0) return { status: 202 };
     // Nothing valid at all is a bad HTTP request too; otherwise errors travel inside JSON-RPC.
     const allInvalid = replies.length === messages.length && replies.every((r) => r.error?.code === ErrorCode.InvalidRequest);
-    res.status(allInvalid ? 400 : 200).json(batch ? replies : replies[0]);
+    return { status: allInvalid ? 400 : 200, body: batch ? replies : replies[0] };
   };
 }

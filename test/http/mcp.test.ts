@@ -5,6 +5,7 @@
  * tools/call error handling, per-user isolation of Notion tokens, and no secrets in logs.
  */
 import { request as httpRequest } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -327,6 +328,27 @@ describe('/mcp resource server and transport', () => {
       // Parameters on the media type are fine.
       const withCharset = await raw(stack.baseUrl, { headers: { 'content-type': 'application/json; charset=utf-8', ...bearer(tokenA) }, body: JSON.stringify(PING) });
       expect(withCharset.status).toBe(200);
+    });
+
+    it('a body that is not plain UTF-8 (other charset, Content-Encoding): 415 naming the problem', async () => {
+      const utf16 = await raw(stack.baseUrl, { headers: { 'content-type': 'application/json; charset=utf-16', ...bearer(tokenA) }, body: Buffer.from(JSON.stringify(PING), 'utf16le') });
+      expect(utf16.status).toBe(415);
+      expect(JSON.parse(utf16.text)).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000, message: expect.stringContaining('UTF-8') } });
+      const gzipped = await raw(stack.baseUrl, { headers: { ...JSON_HEADERS, 'content-encoding': 'gzip', ...bearer(tokenA) }, body: gzipSync(JSON.stringify(PING)) });
+      expect(gzipped.status).toBe(415);
+      expect(JSON.parse(gzipped.text).error.message).toContain('Content-Encoding');
+      const quoted = await raw(stack.baseUrl, { headers: { 'content-type': 'Application/JSON; Charset="UTF-8"', ...bearer(tokenA) }, body: JSON.stringify(PING) });
+      expect(quoted.status).toBe(200);
+    });
+
+    it('every answer carries the request id and the per-connection request budget (RateLimit headers)', async () => {
+      const first = await raw(stack.baseUrl, { headers: { ...JSON_HEADERS, ...bearer(tokenA), 'x-request-id': 'trace-1' }, body: JSON.stringify(PING) });
+      const second = await raw(stack.baseUrl, { headers: { ...JSON_HEADERS, ...bearer(tokenA) }, body: JSON.stringify(PING) });
+      expect(first.headers['x-request-id']).toBe('trace-1');
+      expect(second.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(first.headers['ratelimit-policy']).toMatch(/^\d+;w=60$/);
+      const remaining = (r: RawResponse) => Number(/remaining=(\d+)/.exec(String(r.headers.ratelimit))?.[1]);
+      expect(remaining(second)).toBe(remaining(first) - 1);
     });
 
     it('a 5 MB body: 413 (and the server keeps working)', async () => {

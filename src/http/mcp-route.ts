@@ -1,0 +1,184 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import type { Options as RateLimitOptions, Store as RateLimitStore } from 'express-rate-limit';
+import type { Config } from '../config.js';
+import { isStoreFailure } from '../errors.js';
+import type { Logger } from '../log.js';
+import { failure, type McpHandler } from '../mcp/handler.js';
+import type { AuthContext, Grants } from '../oauth/grants.js';
+import { resourceMetadataUrl } from '../oauth/metadata.js';
+import { ALL_SCOPES_STRING } from '../oauth/scopes.js';
+import type { Metrics } from './metrics.js';
+import { startRequest } from './request.js';
+
+const BODY_LIMIT = 4 * 1024 * 1024;
+const WINDOW_MS = 60_000;
+/** JSON-RPC's implementation-defined server error, for refusals that are not about the message. */
+const SERVER_ERROR = -32000;
+
+/** /mcp, with or without a trailing slash or query string, any case (as Express routes it). */
+export const isMcpPath = (url: string | undefined): boolean => /^\/mcp\/?(?:\?|$)/i.test(url ?? '');
+
+type Refusal = { status: number; body: unknown; headers?: OutgoingHttpHeaders };
+const rpcError = (status: number, message: string, headers?: OutgoingHttpHeaders, code = SERVER_ERROR): Refusal => ({
+  status,
+  body: failure(null, code, message),
+  ...(headers ? { headers } : {}),
+});
+
+function send(res: ServerResponse, status: number, body?: unknown, headers: OutgoingHttpHeaders = {}): void {
+  if (body === undefined) {
+    res.writeHead(status, headers).end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+/** The body, or null when it is larger than `limit` (the rest is then read and dropped). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  if (Number(req.headers['content-length']) > limit) {
+    req.resume();
+    return Promise.resolve(null);
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData).resume();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * POST /mcp on plain node:http. It is the one hot path, so it skips the Express stack (router,
+ * body-parser, express-rate-limit middleware), which cost about a tenth of a tool call's CPU.
+ * The checks run in this order, each with its own answer:
+ * Host (421) and Origin (403) against DNS rebinding; POST only (405 + Allow); the bearer token
+ * (401 with a challenge, RFC 6750 / RFC 9728 §5.1); the per-grant request limit (429 +
+ * Retry-After); application/json in UTF-8, uncompressed (415); at most 4 MB (413); JSON (400,
+ * -32700). A store failure answers 503 and anything unexpected 500, as JSON-RPC errors without
+ * details.
+ */
+export function createMcpRoute(deps: {
+  config: Config;
+  grants: Grants;
+  log: Logger;
+  metrics: Metrics;
+  handle: McpHandler;
+  /** The per-grant request counter: express-rate-limit's MemoryStore, or a shared one (Redis). */
+  counter: RateLimitStore;
+}) {
+  const { config, grants, handle, counter } = deps;
+  const hosts = new Set(config.allowedHosts);
+  const metadata = resourceMetadataUrl(config);
+  const limit = config.rateLimits.mcpPerMinute;
+  void counter.init?.({ windowMs: WINDOW_MS } as RateLimitOptions);
+
+  function guard(req: IncomingMessage): Refusal | null {
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!hosts.has(host)) {
+      return rpcError(
+        421,
+        `Misdirected request: host ${host.slice(0, 100) || '(none)'} is not served here; set BASE_URL to the public URL or add the host to ADDITIONAL_ALLOWED_HOSTS`,
+      );
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== config.baseUrl) return rpcError(403, 'Forbidden: this Origin may not call the MCP endpoint');
+    // Streamable HTTP without sessions: only POST. GET and DELETE get 405, which clients accept.
+    if (req.method !== 'POST') return rpcError(405, 'Method not allowed: use POST', { allow: 'POST' });
+    return null;
+  }
+
+  async function authenticate(req: IncomingMessage): Promise<AuthContext | Refusal> {
+    const header = req.headers.authorization;
+    const match = header ? /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim()) : null;
+    const auth = match ? await grants.verifyAccessToken(match[1]!) : null;
+    if (auth) return auth;
+    // No credentials: a bare challenge pointing at our metadata. Bad ones: invalid_token. Only our
+    // own access tokens for this resource pass; a Notion token or any foreign token is invalid.
+    const challenge = header
+      ? `Bearer error="invalid_token", error_description="The access token is invalid or expired", resource_metadata="${metadata}"`
+      : `Bearer resource_metadata="${metadata}", scope="${ALL_SCOPES_STRING}"`;
+    return {
+      status: 401,
+      headers: { 'www-authenticate': challenge },
+      body: { error: header ? 'invalid_token' : 'unauthorized', error_description: header ? 'The access token is invalid or expired' : 'Authorization required' },
+    };
+  }
+
+  /** Counts the request against its grant; fails open when the counter store does not answer. */
+  async function countRequest(res: ServerResponse, grantId: string, log: () => Logger): Promise<Refusal | null> {
+    let hit;
+    try {
+      hit = await counter.increment(`grant:${grantId}`);
+    } catch (err) {
+      log().warn({ err, limiter: 'mcp' }, 'rate limit store unavailable; request not counted');
+      return null;
+    }
+    const resetS = Math.max(1, Math.ceil(hit.resetTime ? (hit.resetTime.getTime() - Date.now()) / 1000 : WINDOW_MS / 1000));
+    res.setHeader('RateLimit-Policy', `${limit};w=${WINDOW_MS / 1000}`);
+    res.setHeader('RateLimit', `limit=${limit}, remaining=${Math.max(0, limit - hit.totalHits)}, reset=${resetS}`);
+    if (hit.totalHits <= limit) return null;
+    return rpcError(429, `Too many requests on this connection; try again in ${resetS} s`, { 'retry-after': String(resetS) });
+  }
+
+  function contentRefusal(req: IncomingMessage): Refusal | null {
+    const [type = '', ...params] = (req.headers['content-type'] ?? '').split(';');
+    if (type.trim().toLowerCase() !== 'application/json') {
+      return rpcError(415, 'Unsupported Media Type: Content-Type must be application/json');
+    }
+    const charset = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('charset='));
+    if (charset && !/^charset="?utf-8"?$/.test(charset)) return rpcError(415, 'Unsupported Media Type: the body must be UTF-8');
+    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (encoding !== 'identity') return rpcError(415, 'Unsupported Media Type: send the body without Content-Encoding');
+    return null;
+  }
+
+  async function serve(req: IncomingMessage, res: ServerResponse, log: () => Logger): Promise<void> {
+    const early = guard(req);
+    if (early) return send(res, early.status, early.body, early.headers);
+    const auth = await authenticate(req);
+    if ('status' in auth) return send(res, auth.status, auth.body, auth.headers);
+    const refused = (await countRequest(res, auth.grantId, log)) ?? contentRefusal(req);
+    if (refused) {
+      req.resume();
+      return send(res, refused.status, refused.body, refused.headers);
+    }
+    const raw = await readBody(req, BODY_LIMIT);
+    if (!raw) return send(res, 413, failure(null, ErrorCode.InvalidRequest, 'Request body too large'));
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return send(res, 400, failure(null, ErrorCode.ParseError, 'Parse error'));
+    }
+    const version = req.headers['mcp-protocol-version'];
+    const answer = await handle(body, auth, typeof version === 'string' ? version : undefined);
+    send(res, answer.status, answer.body);
+  }
+
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const log = startRequest(req, res, deps.log, '/mcp');
+    deps.metrics.track(req.method ?? '', res, '/mcp');
+    serve(req, res, log).catch((err: unknown) => {
+      const storeDown = isStoreFailure(err);
+      log().error({ err }, storeDown ? 'store failure' : 'unhandled error');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      req.resume();
+      send(res, storeDown ? 503 : 500, failure(null, ErrorCode.InternalError, storeDown ? 'Storage is unavailable; try again shortly' : 'Internal error'));
+    });
+  };
+}
