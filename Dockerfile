@@ -44,4 +44,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # SIGTERM: the server stops accepting, finishes requests in flight (at most 25 s) and exits 0.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/main.js"]
+# The same command as `npm start` (see README, "Memory").
+CMD ["node", "--max-semi-space-size=4", "dist/main.js"]

@@ -17,7 +17,7 @@ import { fakeWorkspace, startFakeNotion, type FakeNotion } from '../test/helpers
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
 import { type LoadResult, post, rpcBody, runLoad } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
-import { cpuMs, median, rssMiB, serverEnv } from './lib/proc.js';
+import { cpuMs, median, rssMiB, serverArgs, serverEnv } from './lib/proc.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, fallback: number | string): string => {
@@ -110,7 +110,7 @@ async function startOurs(fake: FakeNotion): Promise<Target> {
   const baseUrl = `http://127.0.0.1:${port}`;
   const env = serverEnv(fake, port, dataDir, TEST_SECRET);
   // cwd is the data dir, so a developer's .env is not loaded.
-  const launch = () => spawnChild(process.execPath, [join(ROOT, 'dist/main.js')], env, dataDir);
+  const launch = () => spawnChild(process.execPath, serverArgs(ROOT), env, dataDir);
   let child = launch();
   const url = new URL(`${baseUrl}/mcp`);
   // Fresh store: wait for any answer (401) before creating grants.

@@ -1,6 +1,6 @@
 /**
  * Per-call CPU of this server: `tsx bench/profile.ts [calls] [--concurrency N] [--cpu-prof]`.
- * Spawns dist/main.js (optionally with --cpu-prof, profile written to bench/results/prof/),
+ * Spawns the server as `npm start` does (optionally with --cpu-prof, profile written to bench/results/prof/),
  * connects 32 users through the real OAuth flow, then runs `calls` search and `calls` get_page
  * calls at concurrency N (default 32) and prints calls/s, p50 and server CPU ms per call
  * (/proc utime+stime) for each.
@@ -15,7 +15,7 @@ import { fakeWorkspace, startFakeNotion } from '../test/helpers/fake-notion.js';
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
 import { post, runLoad } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
-import { cpuMs, serverEnv } from './lib/proc.js';
+import { cpuMs, serverArgs, serverEnv } from './lib/proc.js';
 
 const CALLS = Number(process.argv[2] ?? 3000);
 const PROF = process.argv.includes('--cpu-prof');
@@ -32,7 +32,7 @@ const port = await freePort();
 const baseUrl = `http://127.0.0.1:${port}`;
 const profDir = join(ROOT, 'bench/results/prof');
 mkdirSync(profDir, { recursive: true });
-const child = spawn(process.execPath, [...(PROF ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), join(ROOT, 'dist/main.js')], {
+const child = spawn(process.execPath, serverArgs(ROOT, PROF ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), {
   cwd: dataDir,
   stdio: 'ignore',
   env: serverEnv(fake, port, dataDir, TEST_SECRET),

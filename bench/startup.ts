@@ -13,7 +13,7 @@ import { fakeWorkspace, startFakeNotion } from '../test/helpers/fake-notion.js';
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
 import { post } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
-import { median, serverEnv } from './lib/proc.js';
+import { median, serverArgs, serverEnv } from './lib/proc.js';
 
 const N = Number(process.argv[2] ?? 1000);
 /** BENCH_ROOT: another built checkout (its dist/main.js), e.g. the previous commit for a before/after. */
@@ -48,7 +48,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'nmr-start-'));
 const port = await freePort();
 const baseUrl = `http://127.0.0.1:${port}`;
 const env = serverEnv(fake, port, dataDir, TEST_SECRET);
-const launch = () => spawn(process.execPath, [join(ROOT, 'dist/main.js')], { cwd: dataDir, env, stdio: 'ignore' });
+const launch = () => spawn(process.execPath, serverArgs(ROOT), { cwd: dataDir, env, stdio: 'ignore' });
 const url = new URL(`${baseUrl}/mcp`);
 try {
   const empty: number[] = [];

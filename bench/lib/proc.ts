@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Clock ticks per second for /proc/<pid>/stat (Linux: 100 almost everywhere; `getconf CLK_TCK`). */
 const CLK_TCK = 100;
@@ -11,6 +12,17 @@ export function cpuMs(pid: number): number {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return ((utime + stime) * 1000) / CLK_TCK;
+}
+
+/**
+ * The arguments after `node` that start the built server of the checkout at `root`, taken from its
+ * `npm start` script (so the benches run it with the same V8 flags as operators do), with `extra`
+ * node flags (e.g. --cpu-prof) before the script.
+ */
+export function serverArgs(root: string, extra: string[] = []): string[] {
+  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  if (start[0] !== 'node') throw new Error(`npm start does not run node: ${start.join(' ')}`);
+  return [...start.slice(1, -1), ...extra, join(root, start.at(-1)!)];
 }
 
 /** Resident set size in MiB, from /proc/<pid>/status. */

@@ -14,6 +14,8 @@ import { type Stack, freePort, startStack } from '../helpers/stack.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+/** `npm start`, word by word: every deployment file must start the server exactly this way. */
+const START = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown, what: string): Obj => {
@@ -231,11 +233,10 @@ describe('Dockerfile', () => {
     expect(instructions.find((i) => i.op === 'STOPSIGNAL')?.args).toBe('SIGTERM');
   });
 
-  it("CMD starts a file that exists after `npm run build`", () => {
+  it("CMD is `npm start`'s command, starting a file that exists after `npm run build`", () => {
     const cmd = JSON.parse(instructions.filter((i) => i.op === 'CMD').at(-1)!.args) as string[];
-    expect(cmd[0]).toBe('node');
-    expect(cmd[1]).toBe('dist/main.js');
-    expect(existsSync(join(ROOT, cmd[1]!))).toBe(true);
+    expect(cmd).toEqual(START);
+    expect(existsSync(join(ROOT, cmd.at(-1)!))).toBe(true);
   });
 
   it('.dockerignore keeps secrets, dependencies and build output out of the context', () => {
@@ -305,8 +306,8 @@ describe('the systemd unit', () => {
     expect(one('WorkingDirectory')).toMatch(/^\//);
     const exec = one('ExecStart')!.split(/\s+/);
     expect(exec[0]).toMatch(/\/node$/);
-    expect(exec[1]).toBe('dist/main.js');
-    expect(existsSync(join(ROOT, exec[1]!))).toBe(true);
+    expect(exec.slice(1)).toEqual(START.slice(1));
+    expect(existsSync(join(ROOT, exec.at(-1)!))).toBe(true);
   });
 
   it('restarts on failure and stops with SIGTERM within a timeout longer than the drain', () => {
@@ -323,7 +324,7 @@ describe('render.yaml', () => {
     const disk = obj(renderWeb.disk, 'disk');
     expect(renderEnv().get('DATA_DIR')?.value).toBe(disk.mountPath);
     expect(renderEnv().get('HOST')?.value).toBe('0.0.0.0');
-    expect(renderWeb.startCommand).toBe('node dist/main.js');
+    expect(renderWeb.startCommand).toBe(START.join(' '));
     expect(String(renderWeb.buildCommand)).toContain('npm run build');
   });
 
@@ -342,7 +343,7 @@ describe('railway.json', () => {
     const deploy = obj(railway.deploy, 'deploy');
     expect(build.builder).toBe('DOCKERFILE');
     expect(existsSync(join(ROOT, String(build.dockerfilePath)))).toBe(true);
-    expect(deploy.startCommand).toBe('node dist/main.js');
+    expect(deploy.startCommand).toBe(START.join(' '));
     expect(deploy.healthcheckPath).toBe('/health');
     expect(['ON_FAILURE', 'ALWAYS']).toContain(deploy.restartPolicyType);
   });
