@@ -1,5 +1,5 @@
 /**
- * Per-call CPU of this server: `tsx bench/profile.ts [calls] [--concurrency N] [--cpu-prof]`.
+ * Per-call CPU of this server: `tsx bench/profile.ts [calls] [--concurrency N] [--tool search|get_page] [--cpu-prof]`.
  * Spawns the server as `npm start` does (optionally with --cpu-prof, profile written to bench/results/prof/),
  * connects 32 users through the real OAuth flow, then runs `calls` search and `calls` get_page
  * calls at concurrency N (default 32) and prints calls/s, p50 and server CPU ms per call
@@ -21,6 +21,8 @@ const CALLS = Number(process.argv[2] ?? 3000);
 const PROF = process.argv.includes('--cpu-prof');
 const flagAt = process.argv.indexOf('--concurrency');
 const CONCURRENCY = flagAt > 0 ? Number(process.argv[flagAt + 1]) : 32;
+const toolAt = process.argv.indexOf('--tool');
+const TOOLS = toolAt > 0 ? [process.argv[toolAt + 1] as 'search' | 'get_page'] : (['search', 'get_page'] as const);
 /** BENCH_ROOT: another built checkout (its dist/main.js), e.g. the previous commit for a before/after. */
 const ROOT = process.env.BENCH_ROOT ?? join(import.meta.dirname, '..');
 const PAGE_ID = '59833787-2cf9-4fdf-8782-e53db20768a5';
@@ -52,7 +54,7 @@ try {
   }
   const tokens = await connectMany(baseUrl, fake, Array.from({ length: 32 }, (_, i) => fakeWorkspace(`p-${i}`)), 8);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  for (const tool of ['search', 'get_page'] as const) {
+  for (const tool of TOOLS) {
     const args = tool === 'search' ? { query: 'Page', page_size: 10 } : { page_id: PAGE_ID };
     const send = async (w: number, i: number) => {
       const body = JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: tool, arguments: args } });

@@ -30,8 +30,9 @@ export interface IssuedTokens {
 const TOUCH_INTERVAL_MS = 60_000;
 
 /**
- * How long a verified context is reused. Every request still reads the token row, so revocation
- * is immediate everywhere; the cache only saves the key unwrap and the decryption.
+ * How long a verified context is reused at most; then the token is verified in full again (and
+ * "last used" recorded). Within it, the store is not read again while its revocation mark stays
+ * the same (see Store.revocationMark), so a revocation still takes effect on the next request.
  */
 const VERIFIED_TTL_MS = 30_000;
 const VERIFIED_MAX = 10_000;
@@ -49,7 +50,7 @@ export class Grants {
    * the requests of that one token, so a Notion token refresh (NotionSession sets `auth.notion`)
    * is seen by the next request. Keyed by the hash of the bearer: nothing is shared across tokens.
    */
-  private readonly verified = new Map<string, { auth: AuthContext; sealed: string; until: number }>();
+  private readonly verified = new Map<string, { auth: AuthContext; sealed: string; until: number; mark: number | null }>();
 
   constructor(
     private readonly store: Store,
@@ -150,24 +151,33 @@ export class Grants {
   async verifyAccessToken(token: string): Promise<AuthContext | null> {
     if (!token.startsWith(PREFIX.access)) return null;
     const hash = sha256(token);
-    const now0 = this.now();
+    const now = this.now();
+    // Taken before any read: a deletion after this point changes the mark, so what is read now is
+    // never trusted past it.
+    const mark = this.store.revocationMark();
     const hit = this.verified.get(hash);
     if (hit) {
       this.verified.delete(hash);
-      // The store is still asked on every request (one indexed read), so a revocation anywhere
-      // (/revoke, code replay, /connections, another instance) takes effect at once; the cache
-      // only saves the key unwrap, the decryption and the context. A changed sealed blob (the
-      // Notion token was refreshed through another token of the grant) opens the grant again.
-      const found = hit.until > now0 && hit.auth.expiresAt > now0 ? await this.store.getToken(hash) : null;
-      if (found && found.token.kind === 'access' && found.grant.id === hit.auth.grantId && found.grant.sealedNotion === hit.sealed) {
-        this.verified.set(hash, hit); // most recently used goes last
-        return hit.auth;
+      if (hit.until > now) {
+        if (mark !== null && hit.mark === mark) {
+          this.verified.set(hash, hit); // most recently used goes last
+          return hit.auth;
+        }
+        // Something may have been deleted since: read the token again. An unchanged grant keeps
+        // the context; a changed sealed blob (the Notion token was refreshed through another
+        // token of the grant) opens the grant again below.
+        const found = await this.store.getToken(hash);
+        if (found && found.token.kind === 'access' && found.grant.id === hit.auth.grantId && found.grant.sealedNotion === hit.sealed) {
+          hit.mark = mark;
+          this.verified.set(hash, hit);
+          return hit.auth;
+        }
       }
     }
     const opened = await this.verifyUncached(token, hash);
     const auth = opened?.auth ?? null;
     if (opened && auth) {
-      this.verified.set(hash, { auth, sealed: opened.sealed, until: Math.min(now0 + VERIFIED_TTL_MS, auth.expiresAt) });
+      this.verified.set(hash, { auth, sealed: opened.sealed, until: Math.min(now + VERIFIED_TTL_MS, auth.expiresAt), mark });
       if (this.verified.size > VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
     }
     return auth;

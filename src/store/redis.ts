@@ -137,6 +137,7 @@ return {t, g}`,
   // ARGV: P, hash
   nmrDeleteToken: `
 local gid = redis.call('HGET', P .. 'tok:' .. ARGV[2], 'grantId')
+redis.call('PUBLISH', P .. 'revoked', '1')
 return drop('tok:' .. ARGV[2], gid)`,
   // ARGV: P, grantId, now
   nmrCountLive: `
@@ -150,7 +151,9 @@ for _, m in ipairs(redis.call('SMEMBERS', P .. 'creds:' .. ARGV[2])) do
 end
 return n`,
   // ARGV: P, grantId
-  nmrDeleteGrant: `return delete_grant(ARGV[2])`,
+  nmrDeleteGrant: `
+redis.call('PUBLISH', P .. 'revoked', '1')
+return delete_grant(ARGV[2])`,
   // ARGV: P, sub, field, value: sets a field of an existing hash only
   nmrSetField: `
 if redis.call('EXISTS', P .. ARGV[2]) == 0 then return 0 end
@@ -257,6 +260,13 @@ export class RedisStore implements Store {
   private readonly r: Redis;
   private readonly p: string;
   private lastError = '';
+  /**
+   * A second connection subscribed to `<prefix>revoked`, on which every instance announces its
+   * deletions of tokens and grants (from inside the deleting script). See revocationMark.
+   */
+  private sub: Redis | null = null;
+  private listening = false;
+  private revocations = 0;
 
   /** The ioredis client (fail-fast options below), shared with the rate-limit counters. */
   get client(): Redis {
@@ -332,6 +342,37 @@ export class RedisStore implements Store {
           : `the Redis store at ${where} has schema version ${answer.slice(8)}; this build reads version ${SCHEMA_VERSION}`,
       );
     }
+    this.listen();
+  }
+
+  /**
+   * Subscribes to the revocation channel and keeps subscribing after each reconnect. Until the
+   * subscription is confirmed (again), revocationMark is null, so no verified token is reused
+   * without reading it: a message missed while disconnected cannot leave a revoked token served.
+   */
+  private listen(): void {
+    const sub = this.r.duplicate({ lazyConnect: true, autoResubscribe: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.sub = sub;
+    const channel = `${this.p}revoked`;
+    sub.on('error', () => undefined); // the main connection reports Redis errors
+    sub.on('message', () => this.revocations++);
+    sub.on('close', () => {
+      this.listening = false;
+    });
+    sub.on('ready', () => {
+      sub.subscribe(channel).then(
+        () => {
+          this.revocations++;
+          this.listening = true;
+        },
+        () => undefined,
+      );
+    });
+    sub.connect().catch(() => undefined);
+  }
+
+  revocationMark(): number | null {
+    return this.listening ? this.revocations : null;
   }
 
   /** Runs Redis commands; a Redis that does not answer becomes StoreUnavailableError (503). */
@@ -359,6 +400,8 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.sub?.disconnect();
+    this.listening = false;
     try {
       await this.r.quit();
     } catch {
@@ -438,6 +481,7 @@ export class RedisStore implements Store {
 
   async deleteToken(hash: string): Promise<void> {
     await this.run(() => this.script('nmrDeleteToken', hash));
+    this.revocations++; // this instance at once, without waiting for its own message
   }
 
   async countLiveCredentials(grantId: string, now: number): Promise<number> {
@@ -483,6 +527,7 @@ export class RedisStore implements Store {
 
   async deleteGrant(grantId: string): Promise<void> {
     await this.run(() => this.script('nmrDeleteGrant', grantId));
+    this.revocations++;
   }
 
   async updateGrantNotion(grantId: string, sealedNotion: string): Promise<void> {

@@ -177,6 +177,9 @@ function verify(db: Database.Database, file: string, accepted: readonly string[]
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmt;
+  /** See revocationMark: bumped by our own deletions and when data_version shows another writer. */
+  private revocations = 0;
+  private dataVersion = -1;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -222,6 +225,8 @@ export class SqliteStore implements Store {
       deleteGrant: db.prepare('DELETE FROM grants WHERE id = ?'),
       updateNotion: db.prepare('UPDATE grants SET sealed_notion = ? WHERE id = ?'),
       touchGrant: db.prepare('UPDATE grants SET last_used_at = ? WHERE id = ?'),
+      // Changes when another connection (the admin CLI, another process) committed to the file.
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     };
   }
 
@@ -352,6 +357,19 @@ export class SqliteStore implements Store {
     return row ? { token: toToken(row), grant: toGrant(row) } : null;
   }
 
+  revocationMark(): number | null {
+    try {
+      const v = this.stmt.dataVersion.get()!;
+      if (v !== this.dataVersion) {
+        this.dataVersion = v;
+        this.revocations++;
+      }
+      return this.revocations;
+    } catch {
+      return null; // the read that follows reports the failure
+    }
+  }
+
   async rotateRefreshToken(oldHash: string, now: number, graceMs: number, tokens: TokenRecord[]): Promise<boolean> {
     return this.db.transaction(() => {
       const old = this.stmt.getToken.get(oldHash);
@@ -369,6 +387,7 @@ export class SqliteStore implements Store {
 
   async deleteToken(hash: string): Promise<void> {
     this.stmt.deleteToken.run(hash);
+    this.revocations++;
   }
 
   async countLiveCredentials(grantId: string, now: number): Promise<number> {
@@ -390,6 +409,7 @@ export class SqliteStore implements Store {
 
   async deleteGrant(grantId: string): Promise<void> {
     this.stmt.deleteGrant.run(grantId);
+    this.revocations++;
   }
 
   async updateGrantNotion(grantId: string, sealedNotion: string): Promise<void> {

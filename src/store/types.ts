@@ -99,6 +99,14 @@ export interface Store {
 
   getToken(hash: string): Promise<{ token: TokenRecord; grant: GrantRecord } | null>;
   /**
+   * A number that changes whenever a token or grant may have been deleted: at once for deletions
+   * made through this store, and as soon as the backend tells for those of other processes
+   * (SQLite: the file's data_version; Redis: a pub/sub message). Null while that cannot be known
+   * (the Redis subscription is down). The bearer check reuses a verified token without reading
+   * it again only while this stays the same.
+   */
+  revocationMark(): number | null;
+  /**
    * Rotates a refresh token, atomically: marks `oldHash` replaced (or, if it already was and is
    * within `graceMs`, drops its newer successors), then stores `tokens`.
    * Returns false when `oldHash` is unknown, expired or past its grace period.

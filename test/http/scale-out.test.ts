@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeNotion, fakeWorkspace, startFakeNotion } from '../helpers/fake-notion.js';
 import { authorizeHeadless, callTool, exchangeCode, mcpPost, register, tokenRequest } from '../helpers/oauth-client.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
@@ -11,8 +11,9 @@ import { freePort, type Stack, TEST_SECRET } from '../helpers/stack.js';
  * Two BUILT servers (dist/main.js, `npm run build` first) in child processes sharing one real
  * redis-server: what an operator runs behind a load balancer. Both serve the same BASE_URL
  * (instance A's origin); B is reached on its own port, allowed through ADDITIONAL_ALLOWED_HOSTS.
- * Each instance caches verified access tokens, but still reads the token row on every request, so a
- * revocation on one instance is refused on the other at once, cached or not.
+ * Each instance serves an access token it verified before without reading Redis, until a
+ * deletion is announced on the revocation channel; a revocation on one instance is therefore
+ * refused on the other as soon as that message arrives (milliseconds), cached or not.
  */
 
 const MAIN = resolve(import.meta.dirname, '../../dist/main.js');
@@ -150,8 +151,8 @@ describe('two instances on one Redis', () => {
     expect(revoke.status).toBe(200);
     // pair2's access token was never verified on A: refused at once.
     expect((await ping(a.base, pair2.access_token)).status).toBe(401);
-    // tokens2's access token is in A's verified cache: refused at once all the same.
-    expect((await ping(a.base, tokens2.access_token)).status).toBe(401);
+    // tokens2's access token is in A's verified cache: refused once B's announcement reached A.
+    await vi.waitFor(async () => expect((await ping(a.base, tokens2.access_token)).status).toBe(401), { timeout: 1000, interval: 20 });
     const again = await tokenRequest(a.base, client2, { grant_type: 'refresh_token', refresh_token: pair2.refresh_token });
     expect(again.status).toBe(400);
 
@@ -173,8 +174,10 @@ describe('two instances on one Redis', () => {
   it('answers 503 with a JSON error while Redis is down, stays up, and works again once Redis is back', async () => {
     const client = await register(a.base);
     const stackA = { baseUrl: a.base, fake } as unknown as Stack;
-    // Not used on /mcp yet, so no instance has it in its verified-token cache.
     const tokens = await exchangeCode(stackA, client, await authorizeHeadless(stackA, client, { workspace: fakeWorkspace('C') }));
+    // In both instances' verified-token caches: still refused while Redis is down, since a
+    // revocation could not be announced meanwhile.
+    for (const inst of [a, b]) expect((await ping(inst.base, tokens.access_token)).status).toBe(200);
 
     await redis.stop();
     for (const inst of [a, b]) {

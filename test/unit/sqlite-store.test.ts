@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { randomSecret, sha256 } from '../../src/lib/crypto.js';
 import { SQLITE_FILE, SqliteStore, StoreOpenError } from '../../src/store/sqlite.js';
 import type { ClientRecord, CodeRecord, GrantRecord, Store, TokenKind, TokenRecord } from '../../src/store/types.js';
@@ -370,6 +370,42 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         expect((await store.getToken(b.access.hash))?.grant.id).toBe(b.grant.id);
         expect(await store.getCode(b.code.hash)).not.toBeNull();
         expect((await store.stats(T0)).grants).toBe(1);
+      });
+    });
+
+    describe('revocationMark', () => {
+      /** The mark once the store can tell (Redis: once its subscription is confirmed). */
+      async function known(s: Store): Promise<number> {
+        await vi.waitFor(() => expect(s.revocationMark()).not.toBeNull(), { timeout: 2000 });
+        return s.revocationMark()!;
+      }
+
+      it('stays the same over reads and other writes, and changes at once after deleteToken and after deleteGrant', async () => {
+        const { grant: gr, access, refresh } = await seedTokens();
+        const m0 = await known(store);
+        await store.getToken(access.hash);
+        await store.touchGrant(gr.id, T0 + 1);
+        await store.updateGrantNotion(gr.id, 'sealed.refreshed');
+        await store.rotateRefreshToken(refresh.hash, T0 + 2, MIN, [token(gr.id, 'refresh')]);
+        expect(store.revocationMark()).toBe(m0);
+        await store.deleteToken(access.hash);
+        const m1 = store.revocationMark();
+        expect(m1).not.toBe(m0);
+        await store.deleteGrant(gr.id);
+        expect(store.revocationMark()).not.toBe(m1);
+      });
+
+      it('changes after a deletion made through another connection to the same data', async () => {
+        const { grant: gr, access } = await seedTokens();
+        const other = await backend.open(KEY_CHECK);
+        try {
+          const m0 = await known(store);
+          await other.deleteGrant(gr.id);
+          await vi.waitFor(() => expect(store.revocationMark()).not.toBe(m0), { timeout: 2000 });
+          expect(await store.getToken(access.hash)).toBeNull();
+        } finally {
+          await other.close();
+        }
       });
     });
 

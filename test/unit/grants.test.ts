@@ -1,0 +1,128 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { Keyring, sha256 } from '../../src/lib/crypto.js';
+import { Grants } from '../../src/oauth/grants.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/types.js';
+import { TEST_SECRET } from '../helpers/stack.js';
+
+/**
+ * The bearer check's verified-token cache, on a real SQLite file: a token seen before is served
+ * without reading the store, yet a deletion (through this store or another connection to the
+ * file, as the admin CLI makes) is refused on the very next request.
+ */
+
+let dir: string;
+let store: SqliteStore;
+let reads: number;
+let clock: number;
+let grants: Grants;
+
+const config = () =>
+  loadConfig({
+    NOTION_OAUTH_CLIENT_ID: 'notion-client',
+    NOTION_OAUTH_CLIENT_SECRET: 'notion-secret',
+    BASE_URL: 'https://mcp.example.com',
+    SESSION_SECRET: TEST_SECRET,
+    DATA_DIR: join(dir, 'data'),
+  });
+
+/** The real store, counting the bearer check's reads. */
+function counting(inner: Store): Store {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'getToken') {
+        return (hash: string) => {
+          reads++;
+          return target.getToken(hash);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** A grant with a redeemed code: returns its id and access token. */
+async function connect(): Promise<{ grantId: string; accessToken: string }> {
+  const code = await grants.createWithCode({
+    clientId: 'client_x',
+    redirectUri: 'https://claude.ai/api/mcp/auth_callback',
+    codeChallenge: 'challenge',
+    resource: 'https://mcp.example.com/mcp',
+    scope: 'notion:read notion:write',
+    notion: { accessToken: 'ntn_user', refreshToken: null },
+    notionUserId: 'user-1',
+    notionWorkspaceId: 'ws-1',
+    info: { workspaceName: 'WS' },
+  });
+  const record = (await store.getCode(sha256(code)))!;
+  const issued = grants.mintPair(record.grantId, grants.openKey(code, record.wrappedKey), record.scope, record.scope);
+  expect(await store.redeemCode(record.hash, clock, issued.records)).toBe(true);
+  return { grantId: record.grantId, accessToken: issued.accessToken };
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'nmr-grants-'));
+  const cfg = config();
+  const keyring = new Keyring(TEST_SECRET);
+  store = SqliteStore.open(cfg.dataDir, keyring.checkValues());
+  reads = 0;
+  clock = Date.now();
+  grants = new Grants(counting(store), keyring, cfg, () => clock);
+});
+
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('verified-token cache', () => {
+  it('reads the store once for repeated requests, and again only after a deletion anywhere in the store', async () => {
+    const a = await connect();
+    const b = await connect();
+    for (let i = 0; i < 5; i++) expect((await grants.verifyAccessToken(a.accessToken))?.grantId).toBe(a.grantId);
+    expect(reads).toBe(1);
+    // Another grant's revocation: the token is read once more, still valid, then served from the cache again.
+    await store.deleteGrant(b.grantId);
+    expect((await grants.verifyAccessToken(a.accessToken))?.grantId).toBe(a.grantId);
+    expect((await grants.verifyAccessToken(a.accessToken))?.grantId).toBe(a.grantId);
+    expect(reads).toBe(2);
+    expect(await grants.verifyAccessToken(b.accessToken)).toBeNull();
+  });
+
+  it('refuses a token on the next request after its deletion through this store', async () => {
+    const a = await connect();
+    expect(await grants.verifyAccessToken(a.accessToken)).not.toBeNull();
+    await store.deleteToken(sha256(a.accessToken));
+    expect(await grants.verifyAccessToken(a.accessToken)).toBeNull();
+  });
+
+  it('refuses a token on the next request after its grant was deleted through another connection to the file', async () => {
+    const a = await connect();
+    expect(await grants.verifyAccessToken(a.accessToken)).not.toBeNull();
+    const other = SqliteStore.open(config().dataDir, new Keyring(TEST_SECRET).checkValues());
+    try {
+      await other.deleteGrant(a.grantId);
+    } finally {
+      await other.close();
+    }
+    expect(await grants.verifyAccessToken(a.accessToken)).toBeNull();
+  });
+
+  it('verifies in full again after 30 s, and never serves a token past its expiry', async () => {
+    const a = await connect();
+    await grants.verifyAccessToken(a.accessToken);
+    clock += 29_000;
+    await grants.verifyAccessToken(a.accessToken);
+    expect(reads).toBe(1);
+    clock += 2_000;
+    expect(await grants.verifyAccessToken(a.accessToken)).not.toBeNull();
+    expect(reads).toBe(2);
+    clock += config().ttl.accessTokenS * 1000;
+    expect(await grants.verifyAccessToken(a.accessToken)).toBeNull();
+  });
+});
