@@ -26,13 +26,15 @@ const rpcError = (status: number, message: string, headers?: OutgoingHttpHeaders
   ...(headers ? { headers } : {}),
 });
 
-function send(res: ServerResponse, status: number, body?: unknown, headers: OutgoingHttpHeaders = {}): void {
+function send(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders): void {
   if (body === undefined) {
     res.writeHead(status, headers).end();
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) }).end(text);
+  headers['content-type'] = 'application/json; charset=utf-8';
+  headers['content-length'] = Buffer.byteLength(text);
+  res.writeHead(status, headers).end(text);
 }
 
 /** The body, or null when it is larger than `limit` (the rest is then read and dropped). */
@@ -82,6 +84,7 @@ export function createMcpRoute(deps: {
   const hosts = new Set(config.allowedHosts);
   const metadata = resourceMetadataUrl(config);
   const limit = config.rateLimits.mcpPerMinute;
+  const policy = `${limit};w=${WINDOW_MS / 1000}`;
   void counter.init?.({ windowMs: WINDOW_MS } as RateLimitOptions);
 
   function guard(req: IncomingMessage): Refusal | null {
@@ -116,8 +119,11 @@ export function createMcpRoute(deps: {
     };
   }
 
-  /** Counts the request against its grant; fails open when the counter store does not answer. */
-  async function countRequest(res: ServerResponse, grantId: string, log: () => Logger): Promise<Refusal | null> {
+  /**
+   * Counts the request against its grant and adds the RateLimit headers to `headers`; fails open
+   * when the counter store does not answer.
+   */
+  async function countRequest(grantId: string, headers: OutgoingHttpHeaders, log: () => Logger): Promise<Refusal | null> {
     let hit;
     try {
       hit = await counter.increment(`grant:${grantId}`);
@@ -126,8 +132,8 @@ export function createMcpRoute(deps: {
       return null;
     }
     const resetS = Math.max(1, Math.ceil(hit.resetTime ? (hit.resetTime.getTime() - Date.now()) / 1000 : WINDOW_MS / 1000));
-    res.setHeader('RateLimit-Policy', `${limit};w=${WINDOW_MS / 1000}`);
-    res.setHeader('RateLimit', `limit=${limit}, remaining=${Math.max(0, limit - hit.totalHits)}, reset=${resetS}`);
+    headers['ratelimit-policy'] = policy;
+    headers.ratelimit = `limit=${limit}, remaining=${Math.max(0, limit - hit.totalHits)}, reset=${resetS}`;
     if (hit.totalHits <= limit) return null;
     return rpcError(429, `Too many requests on this connection; try again in ${resetS} s`, { 'retry-after': String(resetS) });
   }
@@ -144,33 +150,36 @@ export function createMcpRoute(deps: {
     return null;
   }
 
-  async function serve(req: IncomingMessage, res: ServerResponse, log: () => Logger): Promise<void> {
+  /** `headers` collects what every answer carries (request id, RateLimit); all go out in one writeHead. */
+  async function serve(req: IncomingMessage, res: ServerResponse, headers: OutgoingHttpHeaders, log: () => Logger): Promise<void> {
+    const reply = (status: number, body?: unknown, extra?: OutgoingHttpHeaders) => send(res, status, body, extra ? { ...headers, ...extra } : headers);
     const early = guard(req);
-    if (early) return send(res, early.status, early.body, early.headers);
+    if (early) return reply(early.status, early.body, early.headers);
     const auth = await authenticate(req);
-    if ('status' in auth) return send(res, auth.status, auth.body, auth.headers);
-    const refused = (await countRequest(res, auth.grantId, log)) ?? contentRefusal(req);
+    if ('status' in auth) return reply(auth.status, auth.body, auth.headers);
+    const refused = (await countRequest(auth.grantId, headers, log)) ?? contentRefusal(req);
     if (refused) {
       req.resume();
-      return send(res, refused.status, refused.body, refused.headers);
+      return reply(refused.status, refused.body, refused.headers);
     }
     const raw = await readBody(req, BODY_LIMIT);
-    if (!raw) return send(res, 413, failure(null, ErrorCode.InvalidRequest, 'Request body too large'));
+    if (!raw) return reply(413, failure(null, ErrorCode.InvalidRequest, 'Request body too large'));
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
-      return send(res, 400, failure(null, ErrorCode.ParseError, 'Parse error'));
+      return reply(400, failure(null, ErrorCode.ParseError, 'Parse error'));
     }
     const version = req.headers['mcp-protocol-version'];
     const answer = await handle(body, auth, typeof version === 'string' ? version : undefined);
-    send(res, answer.status, answer.body);
+    reply(answer.status, answer.body);
   }
 
   return (req: IncomingMessage, res: ServerResponse): void => {
-    const log = startRequest(req, res, deps.log, '/mcp');
+    const { id, log } = startRequest(req, res, deps.log, '/mcp');
+    const headers: OutgoingHttpHeaders = { 'x-request-id': id };
     deps.metrics.track(req.method ?? '', res, '/mcp');
-    serve(req, res, log).catch((err: unknown) => {
+    serve(req, res, headers, log).catch((err: unknown) => {
       const storeDown = isStoreFailure(err);
       log().error({ err }, storeDown ? 'store failure' : 'unhandled error');
       if (res.headersSent) {
@@ -178,7 +187,7 @@ export function createMcpRoute(deps: {
         return;
       }
       req.resume();
-      send(res, storeDown ? 503 : 500, failure(null, ErrorCode.InternalError, storeDown ? 'Storage is unavailable; try again shortly' : 'Internal error'));
+      send(res, storeDown ? 503 : 500, failure(null, ErrorCode.InternalError, storeDown ? 'Storage is unavailable; try again shortly' : 'Internal error'), headers);
     });
   };
 }

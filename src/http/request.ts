@@ -4,16 +4,15 @@ import type { Logger } from '../log.js';
 
 /**
  * Per-request bookkeeping shared by the Express routes and /mcp: a request id (the caller's
- * X-Request-Id when it is a plain token, else a new UUID) echoed in the response; a child logger
+ * X-Request-Id when it is a plain token, else a new UUID) that the caller echoes in the response; a child logger
  * made on first use, since most requests at LOG_LEVEL warn never log; and one log line per
  * request at info, with the path only (never the query string, which holds codes and state).
  */
-export function startRequest(req: IncomingMessage, res: ServerResponse, log: Logger, path: string): () => Logger {
+export function startRequest(req: IncomingMessage, res: ServerResponse, log: Logger, path: string): { id: string; log: () => Logger } {
   const given = req.headers['x-request-id'];
   const id = typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
   let reqLog: Logger | undefined;
   const logger = () => (reqLog ??= log.child({ reqId: id }));
-  res.setHeader('X-Request-Id', id);
   if (log.isLevelEnabled('info')) {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
@@ -21,5 +20,5 @@ export function startRequest(req: IncomingMessage, res: ServerResponse, log: Log
       logger().info({ method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
   }
-  return logger;
+  return { id, log: logger };
 }

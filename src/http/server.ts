@@ -63,7 +63,8 @@ export function createHttpApp(deps: {
 
   app.use((req, res, next) => {
     // Read through res.locals.log by handlers and the error mapper.
-    const reqLog = startRequest(req, res, log, req.path);
+    const { id, log: reqLog } = startRequest(req, res, log, req.path);
+    res.setHeader('X-Request-Id', id);
     Object.defineProperty(res.locals, 'log', { get: reqLog, enumerable: true, configurable: true });
     next();
   });

@@ -38,19 +38,26 @@ export function keepAliveFetch(opts: { deadlineMs: number; maxSockets?: number }
   const http = new HttpAgent(agentOptions);
   const https = new HttpsAgent(agentOptions);
 
+  // The origin of the last URL. Every Notion call goes to the same one, so a prefix check splits
+  // the URL instead of parsing it again (the SDK has just serialized it from a URL object).
+  let origin: { prefix: string; secure: boolean; host: string; port: string } | null = null;
+  const originOf = (url: string) => {
+    if (origin === null || !url.startsWith(origin.prefix)) {
+      const u = new URL(url);
+      origin = { prefix: `${u.origin}/`, secure: u.protocol === 'https:', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: u.port };
+    }
+    return origin;
+  };
+
   return (url, init = {}) => {
     const { body } = init;
     if (body !== undefined && typeof body !== 'string') return fetch(url, init as RequestInit);
-    const target = new URL(url);
-    const secure = target.protocol === 'https:';
+    const { prefix, secure, host, port } = originOf(url);
+    const headers: Record<string, string | number> = { 'accept-encoding': 'gzip, deflate, br', ...(init.headers as Record<string, string>) };
+    if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
     return new Promise((resolve, reject) => {
       const req = (secure ? httpsRequest : httpRequest)(
-        target,
-        {
-          method: init.method ?? 'GET',
-          agent: secure ? https : http,
-          headers: { 'accept-encoding': 'gzip, deflate, br', ...init.headers, ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }) },
-        },
+        { host, port, path: url.slice(prefix.length - 1), method: init.method ?? 'GET', agent: secure ? https : http, headers },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -58,12 +65,15 @@ export function keepAliveFetch(opts: { deadlineMs: number; maxSockets?: number }
           res.on('end', () => {
             clearTimeout(deadline);
             const raw = Buffer.concat(chunks);
-            const decode = decoders[String(res.headers['content-encoding'] ?? '').trim().toLowerCase()];
-            (decode ? decode(raw) : Promise.resolve(raw)).then((bytes) => {
+            const answer = (bytes: Buffer) => {
               const text = bytes.toString('utf8');
               const status = res.statusCode ?? 0;
               resolve({ ok: status >= 200 && status < 300, status, headers: new ResponseHeaders(res.headers), text: () => Promise.resolve(text), body: null });
-            }, fail);
+            };
+            const encoding = res.headers['content-encoding'];
+            const decode = encoding === undefined ? undefined : decoders[encoding.trim().toLowerCase()];
+            if (decode) decode(raw).then(answer, fail);
+            else answer(raw);
           });
         },
       );
