@@ -7,17 +7,16 @@
  * Prints one table of medians over the runs and writes bench/results/<out>.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { fakeWorkspace, startFakeNotion, type FakeNotion } from '../test/helpers/fake-notion.js';
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
 import { type LoadResult, post, rpcBody, runLoad } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
-import { cpuMs, median, rssMiB, serverArgs, serverEnv } from './lib/proc.js';
+import { cpuMs, floorScript, median, rssMiB, serverArgs, serverEnv } from './lib/proc.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, fallback: number | string): string => {
@@ -204,16 +203,6 @@ async function startOfficial(fake: FakeNotion): Promise<Target & { t0: bigint }>
   };
 }
 
-/** bench/floor.ts transpiled once to plain JS, so its start time and memory carry no TS loader. */
-function floorScript(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'nmr-floor-'));
-  const out = join(dir, 'floor.mjs');
-  const src = readFileSync(join(ROOT, 'bench/floor.ts'), 'utf8');
-  const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-  writeFileSync(out, js);
-  return out;
-}
-
 async function startFloor(fake: FakeNotion, script: string): Promise<Target> {
   const port = await freePort();
   const url = new URL(`http://127.0.0.1:${port}/mcp`);
@@ -324,7 +313,7 @@ async function main(): Promise<void> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const fake = await startFakeNotion();
   fake.latencyMs = LATENCY;
-  const floor = floorScript();
+  const floor = floorScript(ROOT);
   const runs: Record<string, RunResult[]> = { ours: [], official: [], floor: [] };
   try {
     for (let run = 1; run <= RUNS; run++) {

@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ts from 'typescript';
 
 /** Clock ticks per second for /proc/<pid>/stat (Linux: 100 almost everywhere; `getconf CLK_TCK`). */
 const CLK_TCK = 100;
@@ -70,3 +72,14 @@ export function serverEnv(fake: { url: string; clientId: string; clientSecret: s
   };
 }
 
+
+/**
+ * bench/floor.ts transpiled once to plain JS in a temporary directory (the caller removes its
+ * directory), so the floor's start time, memory and instructions carry no TypeScript loader.
+ */
+export function floorScript(root: string): string {
+  const out = join(mkdtempSync(join(tmpdir(), 'nmr-floor-')), 'floor.mjs');
+  const src = readFileSync(join(root, 'bench/floor.ts'), 'utf8');
+  writeFileSync(out, ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
+  return out;
+}
