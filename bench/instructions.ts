@@ -9,7 +9,7 @@
  * then `--calls` calls at concurrency 8 are counted. "main" is the JavaScript thread; "all" adds
  * the GC and compiler helper threads.
  *
- * Flags: --calls 1000  --warmup 5000  --tools get_page,search  --out instructions.json
+ * Flags: --calls 1000  --warmup 5000  --tools get_page,search  --targets ours,floor  --out instructions.json
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +30,7 @@ const arg = (name: string, fallback: string): string => {
 const CALLS = Number(arg('calls', '1000'));
 const WARMUP = Number(arg('warmup', '5000'));
 const TOOLS = arg('tools', 'get_page,search').split(',');
+const TARGETS = arg('targets', 'ours,floor').split(',') as ('ours' | 'floor')[];
 const OUT = arg('out', 'instructions.json');
 /** BENCH_ROOT: another built checkout, e.g. the previous commit for a before/after. */
 const ROOT = process.env.BENCH_ROOT ?? join(import.meta.dirname, '..');
@@ -114,7 +115,7 @@ const floor = floorScript(ROOT);
 const results: Record<string, { main: number; all: number }> = {};
 try {
   for (const tool of TOOLS) {
-    for (const target of ['ours', 'floor'] as const) {
+    for (const target of TARGETS) {
       results[`${target} ${tool}`] = await count(target, tool, fake, floor);
       const r = results[`${target} ${tool}`]!;
       process.stderr.write(`${target} ${tool}: ${(r.main / 1000).toFixed(1)}k main thread, ${(r.all / 1000).toFixed(1)}k all threads\n`);
@@ -124,14 +125,15 @@ try {
   await fake.close();
   rmSync(dirname(floor), { recursive: true, force: true });
 }
+const k = (n: number | undefined) => (n === undefined ? '-' : (n / 1000).toFixed(1));
 const lines = [
   `instructions per call (thousands), ${CALLS} calls at concurrency ${USERS} after ${WARMUP} warm-up`,
   '| tool | ours main | ours all | floor main | floor all | ours/floor (main) |',
   '|---|---:|---:|---:|---:|---:|',
   ...TOOLS.map((t) => {
-    const o = results[`ours ${t}`]!;
-    const f = results[`floor ${t}`]!;
-    return `| ${t} | ${(o.main / 1000).toFixed(1)} | ${(o.all / 1000).toFixed(1)} | ${(f.main / 1000).toFixed(1)} | ${(f.all / 1000).toFixed(1)} | ${(o.main / f.main).toFixed(2)} |`;
+    const o = results[`ours ${t}`];
+    const f = results[`floor ${t}`];
+    return `| ${t} | ${k(o?.main)} | ${k(o?.all)} | ${k(f?.main)} | ${k(f?.all)} | ${o && f ? (o.main / f.main).toFixed(2) : '-'} |`;
   }),
 ];
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,8 +1,8 @@
 import {
   createCipheriv,
   createDecipheriv,
-  createHash,
   createHmac,
+  hash,
   hkdfSync,
   randomBytes,
   timingSafeEqual,
@@ -30,7 +30,7 @@ export function randomSecret(bytes = 32): string {
 }
 
 export function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('base64url');
+  return hash('sha256', value, 'base64url'); // one-shot: no Hash object per bearer check
 }
 
 export function safeEqual(a: string, b: string): boolean {
@@ -162,5 +162,5 @@ export function open(key: Buffer, sealed: string, aad: string): string {
 
 /** PKCE S256 (RFC 7636 §4.6). */
 export function pkceS256(verifier: string): string {
-  return createHash('sha256').update(verifier).digest('base64url');
+  return sha256(verifier);
 }
