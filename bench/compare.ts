@@ -355,16 +355,23 @@ async function main(): Promise<void> {
   const ours = summary.ours!;
   const official = summary.official!;
   const flo = summary.floor!;
-  const ratios = {
-    'search@32 ours/official': ours['search@32 calls/s']! / official['search@32 calls/s']!,
-    'search@32 ours/floor': ours['search@32 calls/s']! / flo['search@32 calls/s']!,
-    'get_page@32 ours/official': ours['get_page@32 calls/s']! / official['get_page@32 calls/s']!,
-    'get_page@32 ours/floor': ours['get_page@32 calls/s']! / flo['get_page@32 calls/s']!,
-    'search@1 p50 added over floor ms': ours['search@1 p50 ms']! - flo['search@1 p50 ms']!,
-    'get_page@1 p50 added over floor ms': ours['get_page@1 p50 ms']! - flo['get_page@1 p50 ms']!,
-    'tools/list bytes per tool ours/official':
-      ours.tools_list_bytes! / ours.tool_count! / (official.tools_list_bytes! / official.tool_count!),
+  // Each ratio is taken within one run (its three targets ran back to back), then the median over
+  // runs is reported with every run's value: the machine's speed drifts between runs.
+  const perRun: Record<string, (r: Record<string, RunResult>) => number> = {
+    'search@32 ours/official': (r) => r.ours!.phases['search@32']!.throughput / r.official!.phases['search@32']!.throughput,
+    'search@32 ours/floor': (r) => r.ours!.phases['search@32']!.throughput / r.floor!.phases['search@32']!.throughput,
+    'get_page@32 ours/official': (r) => r.ours!.phases['get_page@32']!.throughput / r.official!.phases['get_page@32']!.throughput,
+    'get_page@32 ours/floor': (r) => r.ours!.phases['get_page@32']!.throughput / r.floor!.phases['get_page@32']!.throughput,
+    'search@1 p50 added over floor ms': (r) => r.ours!.phases['search@1']!.p50 - r.floor!.phases['search@1']!.p50,
+    'get_page@1 p50 added over floor ms': (r) => r.ours!.phases['get_page@1']!.p50 - r.floor!.phases['get_page@1']!.p50,
+    'tools/list bytes per tool ours/official': (r) =>
+      r.ours!.toolsListBytes / r.ours!.toolCount / (r.official!.toolsListBytes / r.official!.toolCount),
   };
+  const runIndexes = runs.ours!.map((_, i) => i);
+  const ratioRuns = Object.fromEntries(
+    Object.entries(perRun).map(([k, f]) => [k, runIndexes.map((i) => f({ ours: runs.ours![i]!, official: runs.official![i]!, floor: runs.floor![i]! }))]),
+  );
+  const ratios = Object.fromEntries(Object.entries(ratioRuns).map(([k, xs]) => [k, median(xs)]));
 
   const fmt = (v: number | undefined) =>
     v === undefined ? '-' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2);
@@ -375,15 +382,15 @@ async function main(): Promise<void> {
     `|---|---:|---:|---:|`,
     ...rows.map((k) => `| ${k} | ${fmt(ours[k])} | ${fmt(official[k])} | ${fmt(flo[k])} |`),
     '',
-    '| ratio | value |',
-    '|---|---:|',
-    ...Object.entries(ratios).map(([k, v]) => `| ${k} | ${v.toFixed(2)} |`),
+    '| ratio (median of the runs) | value | each run |',
+    '|---|---:|---|',
+    ...Object.entries(ratios).map(([k, v]) => `| ${k} | ${v.toFixed(2)} | ${ratioRuns[k]!.map((x) => x.toFixed(2)).join(', ')} |`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(
     join(ROOT, 'bench/results', OUT),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs: RUNS, calls: CALLS, warmup: WARMUP, users: USERS, latencyMs: LATENCY, summary, ratios, raw: runs }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs: RUNS, calls: CALLS, warmup: WARMUP, users: USERS, latencyMs: LATENCY, summary, ratios, ratioRuns, raw: runs }, null, 2)}\n`,
   );
 }
 
