@@ -4,9 +4,9 @@ import type { Logger } from '../log.js';
 
 /**
  * Per-request bookkeeping shared by the Express routes and /mcp: a request id (the caller's
- * X-Request-Id when it is a plain token, else a new UUID) that the caller echoes in the response; a child logger
- * made on first use, since most requests at LOG_LEVEL warn never log; and one log line per
- * request at info, with the path only (never the query string, which holds codes and state).
+ * X-Request-Id when it is a plain token, else a new UUID) for the caller to echo in its response;
+ * a child logger made on first use, since most requests at LOG_LEVEL warn never log; and one log
+ * line per request at info, with the path only (never the query string, which holds codes and state).
  */
 export function startRequest(req: IncomingMessage, res: ServerResponse, log: Logger, path: string): { id: string; log: () => Logger } {
   const given = req.headers['x-request-id'];

@@ -137,8 +137,9 @@ return {t, g}`,
   // ARGV: P, hash
   nmrDeleteToken: `
 local gid = redis.call('HGET', P .. 'tok:' .. ARGV[2], 'grantId')
-redis.call('PUBLISH', P .. 'revoked', '1')
-return drop('tok:' .. ARGV[2], gid)`,
+local n = drop('tok:' .. ARGV[2], gid)
+if n > 0 then redis.call('PUBLISH', P .. 'revoked', '1') end
+return n`,
   // ARGV: P, grantId, now
   nmrCountLive: `
 local now = tonumber(ARGV[3])
@@ -152,8 +153,9 @@ end
 return n`,
   // ARGV: P, grantId
   nmrDeleteGrant: `
-redis.call('PUBLISH', P .. 'revoked', '1')
-return delete_grant(ARGV[2])`,
+local n = delete_grant(ARGV[2])
+if n > 0 then redis.call('PUBLISH', P .. 'revoked', '1') end
+return n`,
   // ARGV: P, sub, field, value: sets a field of an existing hash only
   nmrSetField: `
 if redis.call('EXISTS', P .. ARGV[2]) == 0 then return 0 end
@@ -480,8 +482,8 @@ export class RedisStore implements Store {
   }
 
   async deleteToken(hash: string): Promise<void> {
-    await this.run(() => this.script('nmrDeleteToken', hash));
-    this.revocations++; // this instance at once, without waiting for its own message
+    // This instance sees its own deletion at once, without waiting for its message.
+    if ((await this.run(() => this.script('nmrDeleteToken', hash))) !== 0) this.revocations++;
   }
 
   async countLiveCredentials(grantId: string, now: number): Promise<number> {
@@ -526,8 +528,7 @@ export class RedisStore implements Store {
   }
 
   async deleteGrant(grantId: string): Promise<void> {
-    await this.run(() => this.script('nmrDeleteGrant', grantId));
-    this.revocations++;
+    if ((await this.run(() => this.script('nmrDeleteGrant', grantId))) !== 0) this.revocations++;
   }
 
   async updateGrantNotion(grantId: string, sealedNotion: string): Promise<void> {

@@ -386,8 +386,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteToken(hash: string): Promise<void> {
-    this.stmt.deleteToken.run(hash);
-    this.revocations++;
+    if (this.stmt.deleteToken.run(hash).changes > 0) this.revocations++;
   }
 
   async countLiveCredentials(grantId: string, now: number): Promise<number> {
@@ -408,8 +407,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteGrant(grantId: string): Promise<void> {
-    this.stmt.deleteGrant.run(grantId);
-    this.revocations++;
+    if (this.stmt.deleteGrant.run(grantId).changes > 0) this.revocations++;
   }
 
   async updateGrantNotion(grantId: string, sealedNotion: string): Promise<void> {
