@@ -72,7 +72,6 @@ export function serverEnv(fake: { url: string; clientId: string; clientSecret: s
   };
 }
 
-
 /**
  * bench/floor.ts transpiled once to plain JS in a temporary directory (the caller removes its
  * directory), so the floor's start time, memory and instructions carry no TypeScript loader.
