@@ -1,5 +1,6 @@
 /**
- * Per-call CPU of this server: `tsx bench/profile.ts [calls] [--concurrency N] [--tool search|get_page] [--cpu-prof]`.
+ * Per-call CPU of this server: `tsx bench/profile.ts [calls] [--concurrency N] [--tool search|get_page] [--redis] [--cpu-prof]`.
+ * With --redis the server uses a redis-server of its own (REDIS_URL) instead of SQLite.
  * Spawns the server as `npm start` does (optionally with --cpu-prof, profile written to bench/results/prof/),
  * connects 32 users through the real OAuth flow, then runs `calls` search and `calls` get_page
  * calls at concurrency N (default 32) and prints calls/s, p50 and server CPU ms per call
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fakeWorkspace, startFakeNotion } from '../test/helpers/fake-notion.js';
+import { startRedis } from '../test/helpers/redis.js';
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
 import { post, runLoad } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
@@ -21,6 +23,7 @@ const CALLS = Number(process.argv[2] ?? 3000);
 const PROF = process.argv.includes('--cpu-prof');
 const flagAt = process.argv.indexOf('--concurrency');
 const CONCURRENCY = flagAt > 0 ? Number(process.argv[flagAt + 1]) : 32;
+const REDIS = process.argv.includes('--redis');
 const toolAt = process.argv.indexOf('--tool');
 const TOOLS = toolAt > 0 ? [process.argv[toolAt + 1] as 'search' | 'get_page'] : (['search', 'get_page'] as const);
 /** BENCH_ROOT: another built checkout (its dist/main.js), e.g. the previous commit for a before/after. */
@@ -29,6 +32,7 @@ const PAGE_ID = '59833787-2cf9-4fdf-8782-e53db20768a5';
 const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 const fake = await startFakeNotion();
+const redis = REDIS ? await startRedis() : null;
 const dataDir = mkdtempSync(join(tmpdir(), 'nmr-prof-'));
 const port = await freePort();
 const baseUrl = `http://127.0.0.1:${port}`;
@@ -37,7 +41,7 @@ mkdirSync(profDir, { recursive: true });
 const child = spawn(process.execPath, serverArgs(ROOT, PROF ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), {
   cwd: dataDir,
   stdio: 'ignore',
-  env: serverEnv(fake, port, dataDir, TEST_SECRET),
+  env: { ...serverEnv(fake, port, dataDir, TEST_SECRET), ...(redis ? { REDIS_URL: redis.url } : {}) },
 });
 try {
   const url = new URL(`${baseUrl}/mcp`);
@@ -73,6 +77,7 @@ try {
   child.kill('SIGTERM');
   await exited;
   await fake.close();
+  await redis?.dispose();
   rmSync(dataDir, { recursive: true, force: true });
 }
 process.exit(0);
