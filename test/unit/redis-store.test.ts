@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { randomSecret, sha256 } from '../../src/lib/crypto.js';
 import { RedisStore } from '../../src/store/redis.js';
@@ -165,7 +165,11 @@ describe('RedisStore specifics', () => {
       const g = grant();
       const c = code(g.id);
       await store.createGrant(g, c);
+      await vi.waitFor(() => expect(store.revocationMark()).not.toBeNull(), { timeout: 2000 });
+      const markBefore = store.revocationMark();
       await redis.stop();
+      // No announcement can arrive meanwhile, so no verified token may be reused unread.
+      await vi.waitFor(() => expect(store.revocationMark()).toBeNull(), { timeout: 2000 });
       const started = Date.now();
       await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.getCode(c.hash)).rejects.toBeInstanceOf(StoreUnavailableError);
@@ -186,6 +190,9 @@ describe('RedisStore specifics', () => {
       }
       expect(await store.getCode(c.hash)).toEqual(c);
       expect(await store.redeemCode(c.hash, T, [])).toBe(true);
+      // Subscribed again, under a new mark: entries checked before the outage are read again.
+      await vi.waitFor(() => expect(store.revocationMark()).not.toBeNull(), { timeout: 10_000 });
+      expect(store.revocationMark()).not.toBe(markBefore);
     } finally {
       await store.close();
     }
