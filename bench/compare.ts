@@ -357,20 +357,21 @@ async function main(): Promise<void> {
   const flo = summary.floor!;
   // Each ratio is taken within one run (its three targets ran back to back), then the median over
   // runs is reported with every run's value: the machine's speed drifts between runs.
-  const perRun: Record<string, (r: Record<string, RunResult>) => number> = {
-    'search@32 ours/official': (r) => r.ours!.phases['search@32']!.throughput / r.official!.phases['search@32']!.throughput,
-    'search@32 ours/floor': (r) => r.ours!.phases['search@32']!.throughput / r.floor!.phases['search@32']!.throughput,
-    'get_page@32 ours/official': (r) => r.ours!.phases['get_page@32']!.throughput / r.official!.phases['get_page@32']!.throughput,
-    'get_page@32 ours/floor': (r) => r.ours!.phases['get_page@32']!.throughput / r.floor!.phases['get_page@32']!.throughput,
-    'search@1 p50 added over floor ms': (r) => r.ours!.phases['search@1']!.p50 - r.floor!.phases['search@1']!.p50,
-    'get_page@1 p50 added over floor ms': (r) => r.ours!.phases['get_page@1']!.p50 - r.floor!.phases['get_page@1']!.p50,
-    'tools/list bytes per tool ours/official': (r) =>
-      r.ours!.toolsListBytes / r.ours!.toolCount / (r.official!.toolsListBytes / r.official!.toolCount),
+  type Run = Record<'ours' | 'official' | 'floor', RunResult>;
+  const rate = (r: Run, who: keyof Run, phase: string) => r[who].phases[phase]!.throughput;
+  const p50 = (r: Run, who: keyof Run, phase: string) => r[who].phases[phase]!.p50;
+  const bytesPerTool = (r: Run, who: keyof Run) => r[who].toolsListBytes / r[who].toolCount;
+  const perRun: Record<string, (r: Run) => number> = {
+    'search@32 ours/official': (r) => rate(r, 'ours', 'search@32') / rate(r, 'official', 'search@32'),
+    'search@32 ours/floor': (r) => rate(r, 'ours', 'search@32') / rate(r, 'floor', 'search@32'),
+    'get_page@32 ours/official': (r) => rate(r, 'ours', 'get_page@32') / rate(r, 'official', 'get_page@32'),
+    'get_page@32 ours/floor': (r) => rate(r, 'ours', 'get_page@32') / rate(r, 'floor', 'get_page@32'),
+    'search@1 p50 added over floor ms': (r) => p50(r, 'ours', 'search@1') - p50(r, 'floor', 'search@1'),
+    'get_page@1 p50 added over floor ms': (r) => p50(r, 'ours', 'get_page@1') - p50(r, 'floor', 'get_page@1'),
+    'tools/list bytes per tool ours/official': (r) => bytesPerTool(r, 'ours') / bytesPerTool(r, 'official'),
   };
-  const runIndexes = runs.ours!.map((_, i) => i);
-  const ratioRuns = Object.fromEntries(
-    Object.entries(perRun).map(([k, f]) => [k, runIndexes.map((i) => f({ ours: runs.ours![i]!, official: runs.official![i]!, floor: runs.floor![i]! }))]),
-  );
+  const byRun: Run[] = runs.ours!.map((ours, i) => ({ ours, official: runs.official![i]!, floor: runs.floor![i]! }));
+  const ratioRuns = Object.fromEntries(Object.entries(perRun).map(([k, f]) => [k, byRun.map(f)]));
   const ratios = Object.fromEntries(Object.entries(ratioRuns).map(([k, xs]) => [k, median(xs)]));
 
   const fmt = (v: number | undefined) =>

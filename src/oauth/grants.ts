@@ -158,29 +158,29 @@ export class Grants {
     const hit = this.verified.get(hash);
     if (hit) {
       this.verified.delete(hash);
-      if (hit.until > now) {
-        if (mark !== null && hit.mark === mark) {
-          this.verified.set(hash, hit); // most recently used goes last
-          return hit.auth;
-        }
-        // Something may have been deleted since: read the token again. An unchanged grant keeps
-        // the context; a changed sealed blob (the Notion token was refreshed through another
-        // token of the grant) opens the grant again below.
-        const found = await this.store.getToken(hash);
-        if (found && found.token.kind === 'access' && found.grant.id === hit.auth.grantId && found.grant.sealedNotion === hit.sealed) {
-          hit.mark = mark;
-          this.verified.set(hash, hit);
-          return hit.auth;
-        }
+      // Served unread while nothing was deleted since the entry was checked; else read back first.
+      if (hit.until > now && ((mark !== null && hit.mark === mark) || (await this.readsBackUnchanged(hit, hash)))) {
+        hit.mark = mark;
+        this.verified.set(hash, hit); // most recently used goes last
+        return hit.auth;
       }
     }
     const opened = await this.verifyUncached(token, hash);
-    const auth = opened?.auth ?? null;
-    if (opened && auth) {
-      this.verified.set(hash, { auth, sealed: opened.sealed, until: Math.min(now + VERIFIED_TTL_MS, auth.expiresAt), mark });
-      if (this.verified.size > VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
-    }
+    if (!opened) return null;
+    const { auth, sealed } = opened;
+    this.verified.set(hash, { auth, sealed, until: Math.min(now + VERIFIED_TTL_MS, auth.expiresAt), mark });
+    if (this.verified.size > VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
     return auth;
+  }
+
+  /**
+   * The token is still a live access token of the same grant, sealed as when it was verified. A
+   * changed sealed blob (the Notion token was refreshed through another token of the grant) makes
+   * the caller open the grant again.
+   */
+  private async readsBackUnchanged(hit: { auth: AuthContext; sealed: string }, hash: string): Promise<boolean> {
+    const found = await this.store.getToken(hash);
+    return found !== null && found.token.kind === 'access' && found.grant.id === hit.auth.grantId && found.grant.sealedNotion === hit.sealed;
   }
 
   private async verifyUncached(token: string, hash: string): Promise<{ auth: AuthContext; sealed: string } | null> {

@@ -353,7 +353,7 @@ export class RedisStore implements Store {
    * without reading it: a message missed while disconnected cannot leave a revoked token served.
    */
   private listen(): void {
-    const sub = this.r.duplicate({ lazyConnect: true, autoResubscribe: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    const sub = this.r.duplicate({ lazyConnect: true, autoResubscribe: false }); // subscribes itself on 'ready'
     this.sub = sub;
     const channel = `${this.p}revoked`;
     sub.on('error', () => undefined); // the main connection reports Redis errors
