@@ -58,6 +58,7 @@ export class Metrics implements NotionMetrics {
     labelNames: ['event'] as const,
     registers: [this.registry],
   });
+  private readonly bySeries = new Map<string, { requests: Counter.Internal; latency: Histogram.Internal<'method' | 'route' | 'status'> }>();
   private readonly storeUp = new Gauge({ name: 'store_up', help: '1 when the store answered at the last scrape, else 0', registers: [this.registry] });
   private readonly grants = new Gauge({ name: 'active_grants', help: 'Grants (connections) in the store', registers: [this.registry] });
   private readonly clients = new Gauge({ name: 'registered_clients', help: 'Dynamically registered OAuth clients in the store', registers: [this.registry] });
@@ -78,12 +79,27 @@ export class Metrics implements NotionMetrics {
 
   /** Times one request and counts it by method, route and status when it finishes. */
   track(method: string, res: ServerResponse, route: string | (() => string)): void {
-    const end = this.latency.startTimer();
+    const start = performance.now();
     res.on('finish', () => {
-      const labels = { method, route: typeof route === 'string' ? route : route(), status: String(res.statusCode) };
-      this.requests.inc(labels);
-      end(labels);
+      const series = this.series(method, typeof route === 'string' ? route : route(), res.statusCode);
+      series.requests.inc();
+      series.latency.observe((performance.now() - start) / 1000);
     });
+  }
+
+  /**
+   * The request counter and histogram of one label set, looked up once: prom-client hashes the
+   * labels object on every call otherwise. As many entries as label sets, which stay few (see above).
+   */
+  private series(method: string, route: string, status: number) {
+    const key = `${method} ${status} ${route}`;
+    let series = this.bySeries.get(key);
+    if (!series) {
+      const labels = { method, route, status: String(status) };
+      series = { requests: this.requests.labels(labels), latency: this.latency.labels(labels) };
+      this.bySeries.set(key, series);
+    }
+    return series;
   }
 
   /** Express middleware: `track` with the matched route's path, plus the OAuth event a handler reported. */

@@ -180,6 +180,8 @@ export class SqliteStore implements Store {
   /** See revocationMark: bumped by our own deletions and when data_version shows another writer. */
   private revocations = 0;
   private dataVersion = -1;
+  /** data_version was read in this event-loop turn (cleared by setImmediate). */
+  private versionFresh = false;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -357,17 +359,27 @@ export class SqliteStore implements Store {
     return row ? { token: toToken(row), grant: toGrant(row) } : null;
   }
 
+  /**
+   * data_version is read once per event-loop turn, not per request: the read takes a file lock (two
+   * fcntl calls), and the requests of one turn arrived together, so a writer that commits between
+   * them is concurrent with all of them. Requests of any later turn see its deletions.
+   */
   revocationMark(): number | null {
+    if (this.versionFresh) return this.revocations;
     try {
       const v = this.stmt.dataVersion.get()!;
       if (v !== this.dataVersion) {
         this.dataVersion = v;
         this.revocations++;
       }
-      return this.revocations;
     } catch {
       return null; // the read that follows reports the failure
     }
+    this.versionFresh = true;
+    setImmediate(() => {
+      this.versionFresh = false;
+    });
+    return this.revocations;
   }
 
   async rotateRefreshToken(oldHash: string, now: number, graceMs: number, tokens: TokenRecord[]): Promise<boolean> {

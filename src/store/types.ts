@@ -101,7 +101,7 @@ export interface Store {
   /**
    * A number that changes whenever a token or grant may have been deleted: at once for deletions
    * made through this store, and as soon as the backend tells for those of other processes
-   * (SQLite: the file's data_version; Redis: a pub/sub message). Null while that cannot be known
+   * (SQLite: the file's data_version, read once per event-loop turn; Redis: a pub/sub message). Null while that cannot be known
    * (the Redis subscription is down). The bearer check reuses a verified token without reading
    * it again only while this stays the same.
    */
