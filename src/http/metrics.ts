@@ -58,6 +58,7 @@ export class Metrics implements NotionMetrics {
     labelNames: ['event'] as const,
     registers: [this.registry],
   });
+  private readonly notionCallsBy = new Map<string, Counter.Internal>();
   private readonly bySeries = new Map<string, { requests: Counter.Internal; latency: Histogram.Internal<'method' | 'route' | 'status'> }>();
   private readonly storeUp = new Gauge({ name: 'store_up', help: '1 when the store answered at the last scrape, else 0', registers: [this.registry] });
   private readonly grants = new Gauge({ name: 'active_grants', help: 'Grants (connections) in the store', registers: [this.registry] });
@@ -69,7 +70,9 @@ export class Metrics implements NotionMetrics {
   ) {}
 
   notionCall(status: string): void {
-    this.notionCalls.inc({ status });
+    let calls = this.notionCallsBy.get(status);
+    if (!calls) this.notionCallsBy.set(status, (calls = this.notionCalls.labels({ status })));
+    calls.inc();
     if (status === '429' || status === '529') this.notionRateLimited.inc();
   }
 
