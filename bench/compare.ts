@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: this server vs the official @notionhq/notion-mcp-server 2.5.2 vs a bare
  * node:http forwarder (bench/floor.ts), all against the same loopback fake Notion, in one run.
- * Each target is a child process, so its CPU time and RSS come from /proc/<pid>.
+ * Each target is a child process, so its CPU time and RSS come from /proc/<pid>. The three run
+ * side by side and take turns in slices of each phase (see measurePhases).
  *
- * Flags: --runs 3  --calls 2000  --warmup 200  --users 1000  --latency-ms 0  --out compare.json
+ * Flags: --runs 3  --calls 6000  --slices 6  --warmup 1000  --users 1000  --latency-ms 0  --out compare.json
  * Prints one table of medians over the runs and writes bench/results/<out>.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -14,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fakeWorkspace, startFakeNotion, type FakeNotion } from '../test/helpers/fake-notion.js';
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
-import { type LoadResult, post, rpcBody, runLoad } from './lib/load.js';
+import { combineLoads, type LoadResult, post, rpcBody, runLoad } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
 import { cpuMs, floorScript, median, rssMiB, serverArgs, serverEnv } from './lib/proc.js';
 
@@ -24,8 +25,9 @@ const arg = (name: string, fallback: number | string): string => {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : String(fallback);
 };
 const RUNS = Number(arg('runs', 3));
-const CALLS = Number(arg('calls', 2000));
-const WARMUP = Number(arg('warmup', 200));
+const CALLS = Number(arg('calls', 6000));
+const SLICES = Number(arg('slices', 6));
+const WARMUP = Number(arg('warmup', 1000));
 const USERS = Number(arg('users', 1000));
 const LATENCY = Number(arg('latency-ms', 0));
 const OUT = arg('out', 'compare.json');
@@ -240,7 +242,7 @@ function callBody(target: Target, tool: Tool, id: number): string {
 const failed = (status: number, text: string) =>
   status !== 200 || !text.includes('"result"') || text.includes('"isError":true') || text.includes('\\"object\\":\\"error\\"');
 
-interface Phase extends LoadResult {
+interface Phase extends Omit<LoadResult, 'latencies'> {
   cpuMsPerCall: number;
   upstreamPerCall: number;
 }
@@ -255,41 +257,73 @@ interface RunResult {
   phases: Record<string, Phase>;
 }
 
-async function measure(target: Target, fake: FakeNotion, log: (s: string) => void): Promise<RunResult> {
+/** A started target with its 32 load clients, idle RSS and tools/list size. */
+interface Ready {
+  target: Target;
+  agent: Agent;
+  clients: Client[];
+  rssIdleMiB: number;
+  toolsListBytes: number;
+  toolCount: number;
+}
+
+async function prepare(target: Target): Promise<Ready> {
   await sleep(300);
   const rssIdleMiB = rssMiB(target.child.pid!);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const clients = await target.clients(32);
-
   const list = await post(agent, target.url, { ...baseHeaders, ...clients[0]!.headers }, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
   const listed = rpcBody(list.text).result as { tools: unknown[] };
-  const toolsListBytes = Buffer.byteLength(JSON.stringify(listed));
-  const toolCount = listed.tools.length;
+  return { target, agent, clients, rssIdleMiB, toolsListBytes: Buffer.byteLength(JSON.stringify(listed)), toolCount: listed.tools.length };
+}
 
-  const phases: Record<string, Phase> = {};
-  let firstFailure = '';
+/**
+ * Every tool and concurrency phase, with the targets taking turns: each phase is cut into
+ * `SLICES` slices and every target runs one slice in turn (the order rotating), so a change in
+ * the machine's speed during the run hits all targets alike and the ratios keep their meaning.
+ */
+async function measurePhases(ready: Ready[], fake: FakeNotion, log: (s: string) => void): Promise<Record<string, Record<string, Phase>>> {
+  const out: Record<string, Record<string, Phase>> = Object.fromEntries(ready.map((r) => [r.target.name, {}]));
+  const perSlice = Math.ceil(CALLS / SLICES);
   for (const tool of TOOLS) {
     for (const c of CONCURRENCY) {
-      const send = async (w: number, i: number) => {
+      let firstFailure = '';
+      const sender = ({ target, agent, clients }: Ready) => async (w: number, i: number) => {
         const r = await post(agent, target.url, { ...baseHeaders, ...clients[w % clients.length]!.headers }, callBody(target, tool, i));
         const bad = failed(r.status, r.text);
-        if (bad && !firstFailure) firstFailure = `${r.status} ${r.text.slice(0, 300)}`;
+        if (bad && !firstFailure) firstFailure = `${target.name}: ${r.status} ${r.text.slice(0, 300)}`;
         return !bad;
       };
-      const warm = await runLoad(WARMUP, c, send);
-      if (warm.errors) throw new Error(`${target.name} ${tool}: ${warm.errors} failed warm-up calls; first: ${firstFailure}`);
+      const acc = ready.map((r) => ({ r, send: sender(r), parts: [] as LoadResult[], cpuMs: 0, upstream: 0 }));
+      for (const a of acc) {
+        const warm = await runLoad(WARMUP, c, a.send);
+        if (warm.errors) throw new Error(`${tool}: ${warm.errors} failed warm-up calls; first: ${firstFailure}`);
+      }
+      for (let slice = 0; slice < SLICES; slice++) {
+        for (let k = 0; k < acc.length; k++) {
+          const a = acc[(slice + k) % acc.length]!;
+          fake.requests.length = 0;
+          const cpu0 = cpuMs(a.r.target.child.pid!);
+          a.parts.push(await runLoad(perSlice, c, a.send));
+          a.cpuMs += cpuMs(a.r.target.child.pid!) - cpu0;
+          a.upstream += fake.requests.length;
+        }
+      }
       fake.requests.length = 0;
-      const cpu0 = cpuMs(target.child.pid!);
-      const r = await runLoad(CALLS, c, send);
-      const cpu1 = cpuMs(target.child.pid!);
-      const upstream = fake.requests.length;
-      fake.requests.length = 0;
-      phases[`${tool}@${c}`] = { ...r, cpuMsPerCall: (cpu1 - cpu0) / CALLS, upstreamPerCall: upstream / CALLS };
-      log(`  ${target.name} ${tool} c=${c}: ${r.throughput.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors}`);
-      if (r.errors) throw new Error(`${target.name} ${tool} c=${c}: ${r.errors} failed calls; first: ${firstFailure}`);
+      for (const a of acc) {
+        const { latencies: _, ...r } = combineLoads(a.parts);
+        out[a.r.target.name]![`${tool}@${c}`] = { ...r, cpuMsPerCall: a.cpuMs / r.calls, upstreamPerCall: a.upstream / r.calls };
+        log(`  ${a.r.target.name} ${tool} c=${c}: ${r.throughput.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors}`);
+        if (r.errors) throw new Error(`${a.r.target.name} ${tool} c=${c}: ${r.errors} failed calls; first: ${firstFailure}`);
+      }
     }
   }
+  return out;
+}
 
+/** RSS after USERS distinct users each made a call, then the time to a first answer. */
+async function finish(ready: Ready, phases: Record<string, Phase>, fake: FakeNotion, log: (s: string) => void): Promise<RunResult> {
+  const { target, agent } = ready;
   const t0 = Date.now();
   const users = await target.clients(USERS);
   const usersSetupS = (Date.now() - t0) / 1000;
@@ -303,7 +337,8 @@ async function measure(target: Target, fake: FakeNotion, log: (s: string) => voi
   const rssUsersMiB = rssMiB(target.child.pid!);
   agent.destroy();
   const startMs = await target.startMs();
-  log(`  ${target.name}: start ${startMs.toFixed(0)} ms, RSS idle ${rssIdleMiB.toFixed(1)} MiB, after ${USERS} users ${rssUsersMiB.toFixed(1)} MiB (set-up ${usersSetupS.toFixed(1)} s)`);
+  log(`  ${target.name}: start ${startMs.toFixed(0)} ms, RSS idle ${ready.rssIdleMiB.toFixed(1)} MiB, after ${USERS} users ${rssUsersMiB.toFixed(1)} MiB (set-up ${usersSetupS.toFixed(1)} s)`);
+  const { rssIdleMiB, toolsListBytes, toolCount } = ready;
   return { startMs, rssIdleMiB, rssUsersMiB, usersSetupS, toolsListBytes, toolCount, phases };
 }
 
@@ -318,13 +353,16 @@ async function main(): Promise<void> {
   try {
     for (let run = 1; run <= RUNS; run++) {
       log(`run ${run}/${RUNS}`);
-      for (const start of [() => startOurs(fake), () => startOfficial(fake), () => startFloor(fake, floor)]) {
-        const target = await start();
-        try {
-          runs[target.name]!.push(await measure(target, fake, log));
-        } finally {
-          await target.stop();
-        }
+      // Started one after the other (each start time is its own), then measured side by side.
+      const started: Target[] = [];
+      try {
+        for (const start of [() => startOurs(fake), () => startOfficial(fake), () => startFloor(fake, floor)]) started.push(await start());
+        const ready: Ready[] = [];
+        for (const t of started) ready.push(await prepare(t));
+        const phases = await measurePhases(ready, fake, log);
+        for (const r of ready) runs[r.target.name]!.push(await finish(r, phases[r.target.name]!, fake, log));
+      } finally {
+        for (const t of started) await t.stop();
       }
     }
   } finally {

@@ -49,6 +49,24 @@ export interface LoadResult {
   throughput: number;
   p50: number;
   p99: number;
+  /** Every call's latency in ms, for `combineLoads`. */
+  latencies: number[];
+}
+
+/** Several runs of the same load as one: throughput over their summed time, percentiles over all calls. */
+export function combineLoads(parts: LoadResult[]): LoadResult {
+  const latencies = parts.flatMap((p) => p.latencies);
+  const calls = parts.reduce((n, p) => n + p.calls, 0);
+  const seconds = parts.reduce((n, p) => n + p.seconds, 0);
+  return {
+    calls,
+    errors: parts.reduce((n, p) => n + p.errors, 0),
+    seconds,
+    throughput: calls / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    latencies,
+  };
 }
 
 /**
@@ -78,5 +96,5 @@ export async function runLoad(total: number, concurrency: number, send: (worker:
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { calls: total, errors, seconds, throughput: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return { calls: total, errors, seconds, throughput: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
 }
