@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Store } from '../store/types.js';
 
 /** What the Notion session reports about its upstream calls (see notion/session.ts). */
@@ -22,25 +22,10 @@ export type OAuthEvent = 'registration' | 'authorization' | 'refresh' | 'revocat
  */
 export class Metrics implements NotionMetrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({
-    name: 'http_requests_total',
-    help: 'HTTP requests by method, route and status',
-    labelNames: ['method', 'route', 'status'] as const,
-    registers: [this.registry],
-  });
-  private readonly latency = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request latency by method, route and status',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
-  private readonly notionCalls = new Counter({
-    name: 'notion_requests_total',
-    help: 'Calls to the Notion API by status (HTTP status, timeout, network or error)',
-    labelNames: ['status'] as const,
-    registers: [this.registry],
-  });
+  /** http_requests_total and http_request_duration_seconds (see RequestSeries). */
+  private readonly http = new RequestSeries(this.registry);
+  /** notion_requests_total by status, in plain numbers like RequestSeries: counted on every tool call. */
+  private readonly notionCalls = new Map<string, number>();
   private readonly notionRateLimited = new Counter({
     name: 'notion_rate_limited_total',
     help: 'Notion answers with status 429 or 529',
@@ -58,8 +43,6 @@ export class Metrics implements NotionMetrics {
     labelNames: ['event'] as const,
     registers: [this.registry],
   });
-  private readonly notionCallsBy = new Map<string, Counter.Internal>();
-  private readonly bySeries = new Map<string, { requests: Counter.Internal; latency: Histogram.Internal<'method' | 'route' | 'status'> }>();
   private readonly storeUp = new Gauge({ name: 'store_up', help: '1 when the store answered at the last scrape, else 0', registers: [this.registry] });
   private readonly grants = new Gauge({ name: 'active_grants', help: 'Grants (connections) in the store', registers: [this.registry] });
   private readonly clients = new Gauge({ name: 'registered_clients', help: 'Dynamically registered OAuth clients in the store', registers: [this.registry] });
@@ -67,12 +50,14 @@ export class Metrics implements NotionMetrics {
   constructor(
     private readonly store: Store,
     private readonly now: () => number,
-  ) {}
+  ) {
+    register(this.registry, 'notion_requests_total', 'Calls to the Notion API by status (HTTP status, timeout, network or error)', 'counter', () =>
+      [...this.notionCalls].map(([status, value]) => ({ labels: { status }, value })),
+    );
+  }
 
   notionCall(status: string): void {
-    let calls = this.notionCallsBy.get(status);
-    if (!calls) this.notionCallsBy.set(status, (calls = this.notionCalls.labels({ status })));
-    calls.inc();
+    this.notionCalls.set(status, (this.notionCalls.get(status) ?? 0) + 1);
     if (status === '429' || status === '529') this.notionRateLimited.inc();
   }
 
@@ -84,25 +69,8 @@ export class Metrics implements NotionMetrics {
   track(method: string, res: ServerResponse, route: string | (() => string)): void {
     const start = performance.now();
     res.on('finish', () => {
-      const series = this.series(method, typeof route === 'string' ? route : route(), res.statusCode);
-      series.requests.inc();
-      series.latency.observe((performance.now() - start) / 1000);
+      this.http.observe(method, typeof route === 'string' ? route : route(), res.statusCode, (performance.now() - start) / 1000);
     });
-  }
-
-  /**
-   * The request counter and histogram of one label set, looked up once: prom-client hashes the
-   * labels object on every call otherwise. As many entries as label sets, which stay few (see above).
-   */
-  private series(method: string, route: string, status: number) {
-    const key = `${method} ${status} ${route}`;
-    let series = this.bySeries.get(key);
-    if (!series) {
-      const labels = { method, route, status: String(status) };
-      series = { requests: this.requests.labels(labels), latency: this.latency.labels(labels) };
-      this.bySeries.set(key, series);
-    }
-    return series;
   }
 
   /** Express middleware: `track` with the matched route's path, plus the OAuth event a handler reported. */
@@ -152,3 +120,55 @@ export class Metrics implements NotionMetrics {
 
 /** Equal-length inputs for timingSafeEqual whatever the length of the presented token. */
 const digest = (s: string) => createHash('sha256').update(s).digest();
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+type Labels = Record<string, string | number>;
+type Sample = { labels: Labels; value: number; metricName?: string };
+
+/**
+ * http_requests_total and http_request_duration_seconds, counted per method, route and status in
+ * plain numbers. prom-client's own `inc` and `observe` check and hash the labels and find the
+ * bucket by its printed bound on every call, which cost about 3% of a tool call's CPU; here a
+ * request costs one Map lookup, and the work moves to the scrape.
+ */
+class RequestSeries {
+  private readonly series = new Map<string, { labels: Labels; count: number; sum: number; buckets: number[] }>();
+
+  constructor(registry: Registry) {
+    const all = () => [...this.series.values()];
+    register(registry, 'http_requests_total', 'HTTP requests by method, route and status', 'counter', () =>
+      all().map(({ labels, count }) => ({ labels, value: count })),
+    );
+    const name = 'http_request_duration_seconds';
+    register(registry, name, 'HTTP request latency by method, route and status', 'histogram', () =>
+      all().flatMap(({ labels, count, sum, buckets }) => {
+        let atOrBelow = 0;
+        return [
+          ...LATENCY_BUCKETS.map((le, i) => ({ labels: { ...labels, le }, value: (atOrBelow += buckets[i]!), metricName: `${name}_bucket` })),
+          { labels: { ...labels, le: '+Inf' }, value: count, metricName: `${name}_bucket` },
+          { labels, value: sum, metricName: `${name}_sum` },
+          { labels, value: count, metricName: `${name}_count` },
+        ];
+      }),
+    );
+  }
+
+  observe(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let s = this.series.get(key);
+    if (!s) this.series.set(key, (s = { labels: { method, route, status: String(status) }, count: 0, sum: 0, buckets: LATENCY_BUCKETS.map(() => 0) }));
+    s.count++;
+    s.sum += seconds;
+    const i = LATENCY_BUCKETS.findIndex((le) => seconds <= le);
+    if (i >= 0) s.buckets[i]!++;
+  }
+}
+
+/**
+ * A metric whose samples `values()` computes at scrape time. The registry reads only `name`,
+ * `get` and `reset` of a metric, but its type admits only prom-client's own classes: hence the cast.
+ */
+function register(registry: Registry, name: string, help: string, type: 'counter' | 'histogram', values: () => Sample[]): void {
+  const metric = { name, get: async () => ({ name, help, type, aggregator: 'sum', values: values() }), reset: () => undefined };
+  registry.registerMetric(metric as unknown as Counter);
+}

@@ -53,6 +53,14 @@ describe('GET /metrics', () => {
     expect(sample(before, 'http_requests_total{method="POST",route="/register",status="201"}')).toBe(1);
     expect(sample(before, 'http_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
     expect(sample(before, 'http_request_duration_seconds_count{method="POST",route="/mcp",status="200"}')).toBe(2);
+    expect(sample(before, 'http_request_duration_seconds_sum{method="POST",route="/mcp",status="200"}')).toBeGreaterThan(0);
+    // Cumulative buckets: never decreasing, every request under 30 s, +Inf equal to the count.
+    const mcpBuckets = before.split('\n').filter((l) => l.startsWith('http_request_duration_seconds_bucket{method="POST",route="/mcp",status="200",le='));
+    const counts = mcpBuckets.map((l) => Number(l.split(' ')[1]));
+    expect(mcpBuckets).toHaveLength(13);
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    expect(sample(before, 'http_request_duration_seconds_bucket{method="POST",route="/mcp",status="200",le="30"}')).toBe(2);
+    expect(sample(before, 'http_request_duration_seconds_bucket{method="POST",route="/mcp",status="200",le="+Inf"}')).toBe(2);
     // Route paths only: never the raw URL.
     expect(before).not.toContain('secret-looking-id-123');
     expect(sample(before, 'notion_requests_total{status="200"}')).toBe(2);
