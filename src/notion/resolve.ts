@@ -8,7 +8,7 @@
  *   `ambiguous_database` error that lists them;
  * - from a data source ID that Notion does not know: check once whether it is a database.
  */
-import type { GetDatabaseResponse } from '@notionhq/client';
+import type { GetDatabaseResponse, GetDataSourceResponse } from '@notionhq/client';
 import { ToolError } from '../errors.js';
 import { richText } from './shape.js';
 import type { NotionSession } from './session.js';
@@ -25,7 +25,11 @@ export const isWrongKind = (err: unknown): boolean =>
   err instanceof ToolError && (err.code === 'object_not_found' || err.code === 'validation_error' || err.extra.status === 400);
 
 export function getDatabase(notion: NotionSession, databaseId: string): Promise<GetDatabaseResponse> {
-  return notion.read((n, auth) => n.databases.retrieve({ database_id: databaseId, auth }));
+  return notion.read((n, auth) => n.request<GetDatabaseResponse>({ method: 'get', path: `databases/${databaseId}`, auth }));
+}
+
+export function getDataSource(notion: NotionSession, dataSourceId: string): Promise<GetDataSourceResponse> {
+  return notion.read((n, auth) => n.request<GetDataSourceResponse>({ method: 'get', path: `data_sources/${dataSourceId}`, auth }));
 }
 
 /** The data sources a database lists, as `{ id, name }`. */

@@ -1,4 +1,4 @@
-import type { AppendBlockChildrenParameters, UpdateBlockParameters } from '@notionhq/client';
+import type { AppendBlockChildrenParameters, GetBlockResponse, ListBlockChildrenResponse, UpdateBlockParameters } from '@notionhq/client';
 // The SDK sends only these body keys of an update and silently drops the rest; checking against
 // the same list turns a would-be silent no-op into an error the model can fix.
 import { updateBlock as updateBlockEndpoint } from '@notionhq/client/build/src/api-endpoints/blocks.js';
@@ -55,7 +55,7 @@ export const blocksTools = [
     description: "Retrieve one block: type, text as Markdown, has_children. A page's content: get_block_children.",
     input: { block_id: blockId },
     annotations: annotations('Get block', READ),
-    run: async ({ block_id }, { notion }) => shape(await notion.read((n, auth) => n.blocks.retrieve({ block_id, auth }))),
+    run: async ({ block_id }, { notion }) => shape(await notion.read((n, auth) => n.request<GetBlockResponse>({ method: 'get', path: `blocks/${block_id}`, auth }))),
   }),
   defineTool({
     name: 'get_block_children',
@@ -63,7 +63,8 @@ export const blocksTools = [
       'List the blocks inside a page or block, up to 100 per call (more: start_cursor = next_cursor). Blocks with has_children need their own call.',
     input: { block_id: pageOrBlockId, start_cursor: startCursor, page_size: pageSize },
     annotations: annotations('Get block children', READ),
-    run: async (args, { notion }) => shape(await notion.read((n, auth) => n.blocks.children.list({ ...args, auth }))),
+    run: async ({ block_id, ...query }, { notion }) =>
+      shape(await notion.read((n, auth) => n.request<ListBlockChildrenResponse>({ method: 'get', path: `blocks/${block_id}/children`, query, auth }))),
   }),
   defineTool({
     name: 'append_block_children',

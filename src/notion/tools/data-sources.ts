@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
 import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, textChunks } from '../args.js';
-import { onDataSource, withResolved } from '../resolve.js';
+import { getDataSource, onDataSource, withResolved } from '../resolve.js';
 import type { NotionSession } from '../session.js';
 import { shape } from '../shape.js';
 
@@ -142,7 +142,7 @@ export const dataSourcesTools = [
     input: { data_source_id: dataSourceId },
     annotations: annotations('Get data source', READ),
     run: async ({ data_source_id }, { notion }) => {
-      const r = await onDataSource(notion, data_source_id, (id) => notion.read((n, auth) => n.dataSources.retrieve({ data_source_id: id, auth })));
+      const r = await onDataSource(notion, data_source_id, (id) => getDataSource(notion, id));
       return withResolved(shape(r.value), r.resolvedDataSourceId);
     },
   }),
@@ -197,7 +197,7 @@ export const dataSourcesTools = [
     annotations: annotations('List data source templates', READ),
     run: async ({ data_source_id, ...args }, { notion }) => {
       const r = await onDataSource(notion, data_source_id, (id) =>
-        notion.read((n, auth) => n.dataSources.listTemplates({ ...args, data_source_id: id, auth })),
+        notion.read((n, auth) => n.request({ method: 'get', path: `data_sources/${id}/templates`, query: args, auth })),
       );
       return withResolved(shape(r.value), r.resolvedDataSourceId);
     },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
 import { annotations, notionId, OVERWRITE, READ } from '../args.js';
-import { getDatabase, isNotFound, isWrongKind, soleDataSource } from '../resolve.js';
+import { getDatabase, getDataSource, isNotFound, isWrongKind, soleDataSource } from '../resolve.js';
 import { shape } from '../shape.js';
 import { looseString, queryInput, runQuery, shapeRows, toCover, toIcon, toRichText } from './data-sources.js';
 
@@ -73,7 +73,7 @@ export const databasesTools = [
         if (!isNotFound(err)) throw err;
         let ds;
         try {
-          ds = await notion.read((n, auth) => n.dataSources.retrieve({ data_source_id: database_id, auth }));
+          ds = await getDataSource(notion, database_id);
         } catch (lookup) {
           throw isWrongKind(lookup) ? err : lookup;
         }

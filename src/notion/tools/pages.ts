@@ -1,4 +1,4 @@
-import type { Client, CreatePageParameters, UpdatePageParameters } from '@notionhq/client';
+import type { Client, CreatePageParameters, GetPageResponse, UpdatePageParameters } from '@notionhq/client';
 import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
@@ -254,7 +254,8 @@ export const pageTools = [
         .transform((ids) => ids?.map(queryPropertyId)),
     },
     annotations: annotations('Get page', READ),
-    run: async (args, { notion }) => shape(await notion.read((n, auth) => n.pages.retrieve({ ...args, auth }))),
+    run: async ({ page_id, filter_properties }, { notion }) =>
+      shape(await notion.read((n, auth) => n.request<GetPageResponse>({ method: 'get', path: `pages/${page_id}`, ...(filter_properties ? { query: { filter_properties } } : {}), auth }))),
   }),
   defineTool({
     name: 'get_page_property_item',
@@ -269,11 +270,10 @@ export const pageTools = [
     run: async (args, { notion }) =>
       propertyItemResult(
         await notion.read((n, auth) =>
-          n.pages.properties.retrieve({
-            page_id: args.page_id,
-            property_id: propertyPathId(args.property_id),
-            ...(args.start_cursor !== undefined ? { start_cursor: args.start_cursor } : {}),
-            ...(args.page_size !== undefined ? { page_size: args.page_size } : {}),
+          n.request({
+            method: 'get',
+            path: `pages/${args.page_id}/properties/${propertyPathId(args.property_id)}`,
+            query: { start_cursor: args.start_cursor ?? null, page_size: args.page_size ?? null },
             auth,
           }),
         ),
@@ -331,7 +331,8 @@ export const pageTools = [
       include_transcript: z.boolean().optional().describe('Include meeting-note transcripts'),
     },
     annotations: annotations('Get page Markdown', READ),
-    run: async (args, { notion }) => markdownResult(await notion.read((n, auth) => n.pages.retrieveMarkdown({ ...args, auth }))),
+    run: async ({ page_id, ...query }, { notion }) =>
+      markdownResult(await notion.read((n, auth) => n.request({ method: 'get', path: `pages/${page_id}/markdown`, query, auth }))),
   }),
   defineTool({
     name: 'update_page_markdown',

@@ -1,13 +1,13 @@
-import { APIErrorCode, extractNotionId } from '@notionhq/client';
+import { extractNotionId, type GetPageResponse } from '@notionhq/client';
 import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
 import { annotations, notionId, pageSize, READ, startCursor } from '../args.js';
+import { getDatabase, getDataSource, isNotFound } from '../resolve.js';
 import type { NotionSession } from '../session.js';
 import { shape } from '../shape.js';
 
 const blockId = notionId('block');
-const isNotFound = (err: unknown) => err instanceof ToolError && err.code === APIErrorCode.ObjectNotFound;
 
 /**
  * Works out what an id or URL points at. A block lookup answers for pages (child_page) and
@@ -20,24 +20,24 @@ async function fetchAnything(notion: NotionSession, raw: string, withContent: bo
   // A URL with a #block fragment points at that block, not at the page.
   const id = collection ? extractNotionId(collection[1]!) : blockId.safeParse(trimmed).data;
   if (!id) throw new ToolError('invalid_arguments', 'id: expected a Notion URL, an ID (with or without dashes) or collection://<data source id>');
-  const dataSource = async () => ({ kind: 'data_source', data_source: shape(await notion.read((c, auth) => c.dataSources.retrieve({ data_source_id: id, auth }))) });
+  const dataSource = async () => ({ kind: 'data_source', data_source: shape(await getDataSource(notion, id)) });
   if (collection) return dataSource();
 
   let block: { type?: string };
   try {
-    block = (await notion.read((c, auth) => c.blocks.retrieve({ block_id: id, auth }))) as { type?: string };
+    block = await notion.read((c, auth) => c.request<{ type?: string }>({ method: 'get', path: `blocks/${id}`, auth }));
   } catch (err) {
     if (!isNotFound(err)) throw err;
     return dataSource();
   }
   if (block.type === 'child_page') {
-    const page = shape(await notion.read((c, auth) => c.pages.retrieve({ page_id: id, auth })));
+    const page = shape(await notion.read((c, auth) => c.request<GetPageResponse>({ method: 'get', path: `pages/${id}`, auth })));
     if (!withContent) return { kind: 'page', page };
-    const md = (await notion.read((c, auth) => c.pages.retrieveMarkdown({ page_id: id, auth }))) as { markdown?: string; truncated?: boolean };
+    const md = await notion.read((c, auth) => c.request<{ markdown?: string; truncated?: boolean }>({ method: 'get', path: `pages/${id}/markdown`, auth }));
     return { kind: 'page', page, markdown: md.markdown ?? '', ...(md.truncated ? { truncated: true } : {}) };
   }
   if (block.type === 'child_database') {
-    return { kind: 'database', database: shape(await notion.read((c, auth) => c.databases.retrieve({ database_id: id, auth }))) };
+    return { kind: 'database', database: shape(await getDatabase(notion, id)) };
   }
   return { kind: 'block', block: shape(block) };
 }

@@ -1,3 +1,4 @@
+import type { GetSelfResponse, GetUserResponse, ListUsersResponse } from '@notionhq/client';
 import { defineTool } from '../../mcp/tools.js';
 import { annotations, notionId, pageSize, READ, startCursor } from '../args.js';
 import { shape } from '../shape.js';
@@ -8,21 +9,20 @@ export const usersTools = [
     description: 'List the people and bots of the workspace (more: start_cursor = next_cursor).',
     input: { start_cursor: startCursor, page_size: pageSize },
     annotations: annotations('List users', READ),
-    run: async (args, { notion }) => shape(await notion.read((n, auth) => n.users.list({ ...args, auth }))),
+    run: async (query, { notion }) => shape(await notion.read((n, auth) => n.request<ListUsersResponse>({ method: 'get', path: 'users', query, auth }))),
   }),
   defineTool({
     name: 'get_user',
     description: 'Retrieve one person or bot.',
     input: { user_id: notionId('user') },
     annotations: annotations('Get user', READ),
-    run: async ({ user_id }, { notion }) => shape(await notion.read((n, auth) => n.users.retrieve({ user_id, auth }))),
+    run: async ({ user_id }, { notion }) => shape(await notion.read((n, auth) => n.request<GetUserResponse>({ method: 'get', path: `users/${user_id}`, auth }))),
   }),
   defineTool({
     name: 'get_self',
     description: "This connection's bot user and its workspace.",
     input: {},
     annotations: annotations('Get connection user', READ),
-    // GetSelfParameters is Record<string, never>, which rejects even `auth` in the SDK's types.
-    run: async (_args, { notion }) => shape(await notion.read((n, auth) => n.users.me({ auth } as Parameters<typeof n.users.me>[0]))),
+    run: async (_args, { notion }) => shape(await notion.read((n, auth) => n.request<GetSelfResponse>({ method: 'get', path: 'users/me', auth }))),
   }),
 ];

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../../errors.js';
 import { defineTool } from '../../mcp/tools.js';
 import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor } from '../args.js';
-import { dataSourceOfDatabase, isNotFound } from '../resolve.js';
+import { dataSourceOfDatabase, getDataSource, isNotFound } from '../resolve.js';
 import { shape } from '../shape.js';
 import { filterArg, sortsArg } from './data-sources.js';
 
@@ -47,8 +47,8 @@ export const viewsTools = [
     annotations: annotations('List views', READ),
     run: async ({ database_id, data_source_id, ...page }, { notion }) => {
       if (!database_id && !data_source_id) throw new ToolError('invalid_arguments', 'Invalid arguments. database_id: give database_id or data_source_id');
-      const target = data_source_id ? { data_source_id } : { database_id: database_id! };
-      return shape(await notion.read((n, auth) => n.views.list({ ...target, ...page, auth })));
+      const target: Record<string, string> = data_source_id ? { data_source_id } : { database_id: database_id! };
+      return shape(await notion.read((n, auth) => n.request({ method: 'get', path: 'views', query: { ...target, ...page }, auth })));
     },
   }),
   defineTool({
@@ -56,7 +56,7 @@ export const viewsTools = [
     description: "Get a view's type, data source, filter, sorts and layout.",
     input: { view_id: viewId },
     annotations: annotations('Get view', READ),
-    run: async ({ view_id }, { notion }) => shape(await notion.read((n, auth) => n.views.retrieve({ view_id, auth }))),
+    run: async ({ view_id }, { notion }) => shape(await notion.read((n, auth) => n.request({ method: 'get', path: `views/${view_id}`, auth }))),
   }),
   defineTool({
     name: 'create_view',
@@ -77,7 +77,7 @@ export const viewsTools = [
       if (!database_id && !data_source_id) throw new ToolError('invalid_arguments', 'Invalid arguments. database_id: give database_id or data_source_id');
       if (!data_source_id) data_source_id = await dataSourceOfDatabase(notion, database_id!, 'Pass its ID as data_source_id.');
       if (!database_id) {
-        const ds = await notion.read((n, auth) => n.dataSources.retrieve({ data_source_id: data_source_id!, auth }));
+        const ds = await getDataSource(notion, data_source_id);
         const parent = 'parent' in ds ? (ds.parent as { database_id?: string }) : undefined;
         if (!parent?.database_id) throw new ToolError('invalid_arguments', 'Invalid arguments. database_id: this data source has no database; give database_id');
         database_id = parent.database_id;
@@ -133,7 +133,7 @@ export const viewsTools = [
       }
       try {
         const page = await notion.read((n, auth) =>
-          n.views.queries.results({ view_id, query_id, ...(start_cursor ? { start_cursor } : {}), ...(page_size ? { page_size } : {}), auth }),
+          n.request<GetViewQueryResultsResponse>({ method: 'get', path: `views/${view_id}/queries/${query_id}`, query: { start_cursor: start_cursor || null, page_size: page_size || null }, auth }),
         );
         return shapeViewQuery(page, query_id);
       } catch (err) {
