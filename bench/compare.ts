@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fakeWorkspace, startFakeNotion, type FakeNotion } from '../test/helpers/fake-notion.js';
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
-import { combineLoads, type LoadResult, post, rpcBody, runLoad } from './lib/load.js';
+import { combineLoads, type LoadResult, post, rpcBody, runLoad, untilListening } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
 import { cpuMs, floorScript, median, rssMiB, serverArgs, serverEnv } from './lib/proc.js';
 
@@ -115,18 +115,7 @@ async function startOurs(fake: FakeNotion): Promise<Target> {
   let child = launch();
   const url = new URL(`${baseUrl}/mcp`);
   // Fresh store: wait for any answer (401) before creating grants.
-  for (let i = 0; ; i++) {
-    const agent = new Agent({ keepAlive: false });
-    try {
-      await post(agent, url, baseHeaders, initBody);
-      break;
-    } catch {
-      if (i > 10_000) throw new Error('our server did not start');
-      await sleep(5);
-    } finally {
-      agent.destroy();
-    }
-  }
+  await untilListening(url, baseHeaders, 'our server', { body: initBody, pollMs: 5 });
   const tokens: string[] = [];
   const target: Target = {
     name: 'ours',

@@ -16,10 +16,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fakeWorkspace, startFakeNotion, type FakeNotion } from '../test/helpers/fake-notion.js';
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
-import { post, runLoad } from './lib/load.js';
+import { post, runLoad, untilListening } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
 import { floorScript, serverArgs, serverEnv } from './lib/proc.js';
 
@@ -49,18 +48,7 @@ async function count(target: 'ours' | 'floor', tool: string, fake: FakeNotion, f
       : spawn('valgrind', [...valgrind, process.execPath, floor], { cwd: work, stdio: 'ignore', env: { PATH: process.env.PATH ?? '', PORT: String(port), NOTION_URL: fake.url } });
   try {
     const url = new URL(`http://127.0.0.1:${port}/mcp`);
-    for (let i = 0; ; i++) {
-      const probe = new Agent();
-      try {
-        await post(probe, url, headers, '{}');
-        break;
-      } catch {
-        if (i > 600) throw new Error(`${target} did not start under valgrind`);
-        await sleep(200);
-      } finally {
-        probe.destroy();
-      }
-    }
+    await untilListening(url, headers, `${target} under valgrind`, { pollMs: 200, timeoutMs: 120_000 });
     const tokens =
       target === 'ours'
         ? await connectMany(`http://127.0.0.1:${port}`, fake, Array.from({ length: USERS }, (_, i) => fakeWorkspace(`instr-${i}`)), 4)

@@ -11,11 +11,10 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fakeWorkspace, startFakeNotion } from '../test/helpers/fake-notion.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
-import { post, runLoad } from './lib/load.js';
+import { post, runLoad, untilListening } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
 import { cpuMs, serverArgs, serverEnv } from './lib/proc.js';
 
@@ -45,17 +44,7 @@ const child = spawn(process.execPath, serverArgs(ROOT, PROF ? ['--cpu-prof', '--
 });
 try {
   const url = new URL(`${baseUrl}/mcp`);
-  for (;;) {
-    const a = new Agent();
-    try {
-      await post(a, url, headers, '{}');
-      break;
-    } catch {
-      await sleep(10);
-    } finally {
-      a.destroy();
-    }
-  }
+  await untilListening(url, headers, 'the server');
   const tokens = await connectMany(baseUrl, fake, Array.from({ length: 32 }, (_, i) => fakeWorkspace(`p-${i}`)), 8);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   for (const tool of TOOLS) {

@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { percentile } from './proc.js';
 
 /** One HTTP exchange over a keep-alive agent; resolves with status, headers and body text. */
@@ -97,4 +98,21 @@ export async function runLoad(total: number, concurrency: number, send: (worker:
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return { calls: total, errors, seconds, throughput: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
+}
+
+/** Resolves once a POST of `body` to `url` gets any answer (the server is listening); throws after `timeoutMs`. */
+export async function untilListening(url: URL, headers: Record<string, string>, what: string, opts: { body?: string; pollMs?: number; timeoutMs?: number } = {}): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  for (;;) {
+    const probe = new Agent({ keepAlive: false });
+    try {
+      await post(probe, url, headers, opts.body ?? '{}');
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${what} did not start`);
+      await sleep(opts.pollMs ?? 10);
+    } finally {
+      probe.destroy();
+    }
+  }
 }
