@@ -10,8 +10,9 @@ import { keepAliveFetch } from './fetch.js';
  *
  * GETs go through `client.request` with the endpoint's path and query: the SDK's typed GET
  * methods only re-pick parameters the tool schemas validated already, which cost about 8% of a
- * get_page call's CPU (docs/benchmarks.md). Calls with a JSON body keep the typed methods, whose
- * parameter types check our bodies and which always send a JSON object.
+ * get_page call's CPU (docs/benchmarks.md). Calls with a JSON body keep the typed methods: their
+ * parameter types check our bodies, and they send `{}` rather than no body when every parameter
+ * is left out (search without arguments).
  */
 export function createNotionClient(config: Config, log: Logger, retry: false | { maxRetries: number } = false): Client {
   const logger: NotionLogger = (level, message, extra) => {

@@ -86,6 +86,8 @@ describe('search and fetch tools', () => {
     const res = await ts.call('search', {}, ts.readOnlyToken);
     expect(res.isError).toBe(false);
     expect(res.data).toEqual({ object: 'list', results: [], has_more: false });
+    // No parameters still sends a JSON object, as the SDK's typed method does.
+    expect(ts.apiRequests()[0]?.body).toEqual({});
   });
 
   it('fetch of a page URL: block lookup, then the page and its Markdown', async () => {
