@@ -45,4 +45,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # SIGTERM: the server stops accepting, finishes requests in flight (at most 25 s) and exits 0.
 STOPSIGNAL SIGTERM
 # The same command as `npm start` (see README, "Memory").
-CMD ["node", "--max-old-space-size=1024", "dist/main.js"]
+CMD ["node", "--max-old-space-size=256", "dist/main.js"]
