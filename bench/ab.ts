@@ -5,9 +5,9 @@
  * from run to run here; side by side, the ratio of the two repeats to within about 3%.
  *
  * Each round sends `--calls` calls to both servers at once (`--concurrency` each) and reads their
- * CPU time from /proc. The server started second came out about 3% cheaper in identical pairs,
- * so the whole measurement runs twice with the roles swapped and the geometric mean of the two
- * median ratios is the result.
+ * CPU time from /proc. The start order alone moved the ratio by up to 4% either way (0.96 to 1.01
+ * over the runs of 2026-11-28), so the whole measurement runs twice with the roles swapped and the
+ * geometric mean of the two median ratios is the result.
  *
  * Flags: --tool get_page|search  --rounds 6  --calls 6000  --concurrency 16
  */

@@ -7,12 +7,7 @@ import { keepAliveFetch } from './fetch.js';
  * One Notion SDK client for every user: the user's token is passed per call (`auth`), so no
  * per-request client or connection pool is built. Every call goes under NOTION_API_BASE_URL
  * and sends the pinned Notion-Version. Retries are ours (see tool runner), not the SDK's.
- *
- * GETs go through `client.request` with the endpoint's path and query: the SDK's typed GET
- * methods only re-pick parameters the tool schemas validated already, which cost about 8% of a
- * get_page call's CPU (docs/benchmarks.md). Calls with a JSON body keep the typed methods: their
- * parameter types check our bodies, and they send `{}` rather than no body when every parameter
- * is left out (search without arguments).
+ * Reads by GET go through `NotionSession.get`.
  */
 export function createNotionClient(config: Config, log: Logger, retry: false | { maxRetries: number } = false): Client {
   const logger: NotionLogger = (level, message, extra) => {

@@ -25,11 +25,11 @@ export const isWrongKind = (err: unknown): boolean =>
   err instanceof ToolError && (err.code === 'object_not_found' || err.code === 'validation_error' || err.extra.status === 400);
 
 export function getDatabase(notion: NotionSession, databaseId: string): Promise<GetDatabaseResponse> {
-  return notion.read((n, auth) => n.request<GetDatabaseResponse>({ method: 'get', path: `databases/${databaseId}`, auth }));
+  return notion.get<GetDatabaseResponse>(`databases/${databaseId}`);
 }
 
 export function getDataSource(notion: NotionSession, dataSourceId: string): Promise<GetDataSourceResponse> {
-  return notion.read((n, auth) => n.request<GetDataSourceResponse>({ method: 'get', path: `data_sources/${dataSourceId}`, auth }));
+  return notion.get<GetDataSourceResponse>(`data_sources/${dataSourceId}`);
 }
 
 /** The data sources a database lists, as `{ id, name }`. */

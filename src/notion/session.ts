@@ -119,6 +119,7 @@ export interface NotionDeps {
 }
 
 type Call<T> = (client: Client, auth: string) => Promise<T>;
+type Query = NonNullable<Parameters<Client['request']>[0]['query']>;
 
 /**
  * The current user's view of Notion for one MCP request: the shared SDK client plus the token
@@ -140,6 +141,18 @@ export class NotionSession {
 
   write<T>(fn: Call<T>): Promise<T> {
     return this.run(fn, false);
+  }
+
+  /**
+   * A read by GET, through `Client.request` with the endpoint's path; query values left undefined
+   * are not sent. The SDK's typed GET methods (`pages.retrieve`…) only re-pick parameters the tool
+   * schemas validated already, which cost about 8% of a get_page call's CPU (docs/benchmarks.md).
+   * Calls with a JSON body keep the typed methods: their types check our bodies, and they send
+   * `{}` rather than no body when every parameter is left out (search without arguments).
+   */
+  get<T extends object = object>(path: string, query?: Record<string, string | number | boolean | string[] | undefined>): Promise<T> {
+    // The SDK skips undefined query values at run time; its type just does not admit them.
+    return this.read((n, auth) => n.request<T>({ method: 'get', path, ...(query ? { query: query as Query } : {}), auth }));
   }
 
   private async run<T>(fn: Call<T>, idempotent: boolean): Promise<T> {

@@ -55,7 +55,7 @@ export const blocksTools = [
     description: "Retrieve one block: type, text as Markdown, has_children. A page's content: get_block_children.",
     input: { block_id: blockId },
     annotations: annotations('Get block', READ),
-    run: async ({ block_id }, { notion }) => shape(await notion.read((n, auth) => n.request<GetBlockResponse>({ method: 'get', path: `blocks/${block_id}`, auth }))),
+    run: async ({ block_id }, { notion }) => shape(await notion.get<GetBlockResponse>(`blocks/${block_id}`)),
   }),
   defineTool({
     name: 'get_block_children',
@@ -63,8 +63,7 @@ export const blocksTools = [
       'List the blocks inside a page or block, up to 100 per call (more: start_cursor = next_cursor). Blocks with has_children need their own call.',
     input: { block_id: pageOrBlockId, start_cursor: startCursor, page_size: pageSize },
     annotations: annotations('Get block children', READ),
-    run: async ({ block_id, ...query }, { notion }) =>
-      shape(await notion.read((n, auth) => n.request<ListBlockChildrenResponse>({ method: 'get', path: `blocks/${block_id}/children`, query, auth }))),
+    run: async ({ block_id, ...query }, { notion }) => shape(await notion.get<ListBlockChildrenResponse>(`blocks/${block_id}/children`, query)),
   }),
   defineTool({
     name: 'append_block_children',

@@ -96,14 +96,14 @@ export const commentsTools = [
     description: 'List the open comments on a page or block, oldest first (more: start_cursor = next_cursor).',
     input: { block_id: notionId('block', 'Page or block ID or URL'), start_cursor: startCursor, page_size: pageSize },
     annotations: annotations('Get comments', READ),
-    run: async (query, { notion }) => shape(await notion.read((n, auth) => n.request<ListCommentsResponse>({ method: 'get', path: 'comments', query, auth }))),
+    run: async (query, { notion }) => shape(await notion.get<ListCommentsResponse>('comments', query)),
   }),
   defineTool({
     name: 'get_comment',
     description: 'Retrieve one comment by its ID.',
     input: { comment_id: notionId('comment') },
     annotations: annotations('Get comment', READ),
-    run: async ({ comment_id }, { notion }) => shape(await notion.read((n, auth) => n.request<GetCommentResponse>({ method: 'get', path: `comments/${comment_id}`, auth }))),
+    run: async ({ comment_id }, { notion }) => shape(await notion.get<GetCommentResponse>(`comments/${comment_id}`)),
   }),
   defineTool({
     name: 'update_comment',

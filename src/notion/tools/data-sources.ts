@@ -197,7 +197,7 @@ export const dataSourcesTools = [
     annotations: annotations('List data source templates', READ),
     run: async ({ data_source_id, ...args }, { notion }) => {
       const r = await onDataSource(notion, data_source_id, (id) =>
-        notion.read((n, auth) => n.request({ method: 'get', path: `data_sources/${id}/templates`, query: args, auth })),
+        notion.get(`data_sources/${id}/templates`, args),
       );
       return withResolved(shape(r.value), r.resolvedDataSourceId);
     },

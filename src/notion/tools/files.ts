@@ -129,7 +129,7 @@ export const filesTools = [
           if (upload.status !== 'pending') break;
           await sleep(delay);
           const id = upload.id;
-          upload = await notion.read((n, auth) => n.request<FileUploadObjectResponse>({ method: 'get', path: `file_uploads/${id}`, auth }));
+          upload = await notion.get<FileUploadObjectResponse>(`file_uploads/${id}`);
         }
       } else {
         const { bytes, type } = decode(args.content!, args.encoding ?? 'utf8');

@@ -254,8 +254,7 @@ export const pageTools = [
         .transform((ids) => ids?.map(queryPropertyId)),
     },
     annotations: annotations('Get page', READ),
-    run: async ({ page_id, filter_properties }, { notion }) =>
-      shape(await notion.read((n, auth) => n.request<GetPageResponse>({ method: 'get', path: `pages/${page_id}`, ...(filter_properties ? { query: { filter_properties } } : {}), auth }))),
+    run: async ({ page_id, filter_properties }, { notion }) => shape(await notion.get<GetPageResponse>(`pages/${page_id}`, { filter_properties })),
   }),
   defineTool({
     name: 'get_page_property_item',
@@ -269,14 +268,10 @@ export const pageTools = [
     annotations: annotations('Get page property', READ),
     run: async (args, { notion }) =>
       propertyItemResult(
-        await notion.read((n, auth) =>
-          n.request({
-            method: 'get',
-            path: `pages/${args.page_id}/properties/${propertyPathId(args.property_id)}`,
-            query: { start_cursor: args.start_cursor ?? null, page_size: args.page_size ?? null },
-            auth,
-          }),
-        ),
+        await notion.get(`pages/${args.page_id}/properties/${propertyPathId(args.property_id)}`, {
+          start_cursor: args.start_cursor,
+          page_size: args.page_size,
+        }),
       ),
   }),
   defineTool({
@@ -331,8 +326,7 @@ export const pageTools = [
       include_transcript: z.boolean().optional().describe('Include meeting-note transcripts'),
     },
     annotations: annotations('Get page Markdown', READ),
-    run: async ({ page_id, ...query }, { notion }) =>
-      markdownResult(await notion.read((n, auth) => n.request({ method: 'get', path: `pages/${page_id}/markdown`, query, auth }))),
+    run: async ({ page_id, ...query }, { notion }) => markdownResult(await notion.get(`pages/${page_id}/markdown`, query)),
   }),
   defineTool({
     name: 'update_page_markdown',

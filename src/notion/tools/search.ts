@@ -25,15 +25,15 @@ async function fetchAnything(notion: NotionSession, raw: string, withContent: bo
 
   let block: { type?: string };
   try {
-    block = await notion.read((c, auth) => c.request<{ type?: string }>({ method: 'get', path: `blocks/${id}`, auth }));
+    block = await notion.get<{ type?: string }>(`blocks/${id}`);
   } catch (err) {
     if (!isNotFound(err)) throw err;
     return dataSource();
   }
   if (block.type === 'child_page') {
-    const page = shape(await notion.read((c, auth) => c.request<GetPageResponse>({ method: 'get', path: `pages/${id}`, auth })));
+    const page = shape(await notion.get<GetPageResponse>(`pages/${id}`));
     if (!withContent) return { kind: 'page', page };
-    const md = await notion.read((c, auth) => c.request<{ markdown?: string; truncated?: boolean }>({ method: 'get', path: `pages/${id}/markdown`, auth }));
+    const md = await notion.get<{ markdown?: string; truncated?: boolean }>(`pages/${id}/markdown`);
     return { kind: 'page', page, markdown: md.markdown ?? '', ...(md.truncated ? { truncated: true } : {}) };
   }
   if (block.type === 'child_database') {

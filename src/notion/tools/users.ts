@@ -9,20 +9,20 @@ export const usersTools = [
     description: 'List the people and bots of the workspace (more: start_cursor = next_cursor).',
     input: { start_cursor: startCursor, page_size: pageSize },
     annotations: annotations('List users', READ),
-    run: async (query, { notion }) => shape(await notion.read((n, auth) => n.request<ListUsersResponse>({ method: 'get', path: 'users', query, auth }))),
+    run: async (query, { notion }) => shape(await notion.get<ListUsersResponse>('users', query)),
   }),
   defineTool({
     name: 'get_user',
     description: 'Retrieve one person or bot.',
     input: { user_id: notionId('user') },
     annotations: annotations('Get user', READ),
-    run: async ({ user_id }, { notion }) => shape(await notion.read((n, auth) => n.request<GetUserResponse>({ method: 'get', path: `users/${user_id}`, auth }))),
+    run: async ({ user_id }, { notion }) => shape(await notion.get<GetUserResponse>(`users/${user_id}`)),
   }),
   defineTool({
     name: 'get_self',
     description: "This connection's bot user and its workspace.",
     input: {},
     annotations: annotations('Get connection user', READ),
-    run: async (_args, { notion }) => shape(await notion.read((n, auth) => n.request<GetSelfResponse>({ method: 'get', path: 'users/me', auth }))),
+    run: async (_args, { notion }) => shape(await notion.get<GetSelfResponse>('users/me')),
   }),
 ];

@@ -48,7 +48,7 @@ export const viewsTools = [
     run: async ({ database_id, data_source_id, ...page }, { notion }) => {
       if (!database_id && !data_source_id) throw new ToolError('invalid_arguments', 'Invalid arguments. database_id: give database_id or data_source_id');
       const target: Record<string, string> = data_source_id ? { data_source_id } : { database_id: database_id! };
-      return shape(await notion.read((n, auth) => n.request({ method: 'get', path: 'views', query: { ...target, ...page }, auth })));
+      return shape(await notion.get('views', { ...target, ...page }));
     },
   }),
   defineTool({
@@ -56,7 +56,7 @@ export const viewsTools = [
     description: "Get a view's type, data source, filter, sorts and layout.",
     input: { view_id: viewId },
     annotations: annotations('Get view', READ),
-    run: async ({ view_id }, { notion }) => shape(await notion.read((n, auth) => n.request({ method: 'get', path: `views/${view_id}`, auth }))),
+    run: async ({ view_id }, { notion }) => shape(await notion.get(`views/${view_id}`)),
   }),
   defineTool({
     name: 'create_view',
@@ -132,9 +132,10 @@ export const viewsTools = [
         return shapeViewQuery(created, created.id);
       }
       try {
-        const page = await notion.read((n, auth) =>
-          n.request<GetViewQueryResultsResponse>({ method: 'get', path: `views/${view_id}/queries/${query_id}`, query: { start_cursor: start_cursor || null, page_size: page_size || null }, auth }),
-        );
+        const page = await notion.get<GetViewQueryResultsResponse>(`views/${view_id}/queries/${query_id}`, {
+          start_cursor: start_cursor || undefined,
+          page_size: page_size || undefined,
+        });
         return shapeViewQuery(page, query_id);
       } catch (err) {
         if (!isNotFound(err)) throw err;

@@ -32,7 +32,7 @@ export const workspaceTools = [
       page_size: pageSize,
     },
     annotations: annotations('List custom emojis', READ),
-    run: async (query, { notion }) => shape(await notion.read((n, auth) => n.request<ListCustomEmojisResponse>({ method: 'get', path: 'custom_emojis', query, auth }))),
+    run: async (query, { notion }) => shape(await notion.get<ListCustomEmojisResponse>('custom_emojis', query)),
   }),
   defineTool({
     name: 'get_async_task',
@@ -40,7 +40,7 @@ export const workspaceTools = [
       'Status of a write made with allow_async: queued, running or retrying (poll again after poll_after_seconds), succeeded with its result, or failed with its error.',
     input: { task_id: taskId },
     annotations: annotations('Get async task', READ),
-    run: async ({ task_id }, { notion }) => shape(await notion.read((n, auth) => n.request<GetAsyncTaskResponse>({ method: 'get', path: `async_tasks/${task_id}`, auth }))),
+    run: async ({ task_id }, { notion }) => shape(await notion.get<GetAsyncTaskResponse>(`async_tasks/${task_id}`)),
   }),
   defineTool({
     name: 'restore_from_trash',
