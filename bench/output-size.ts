@@ -3,8 +3,8 @@
  * Run: npm run bench:output   (writes bench/results/output-size.json)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { ToolRegistry } from '../src/mcp/tools.js';
-import { allTools } from '../src/notion/tools/index.js';
+import { ToolRegistry } from '../src/tools/registry.js';
+import { allTools } from '../src/tools/index.js';
 import { SCOPE_READ } from '../src/oauth/scopes.js';
 import { blockChildrenFixture } from '../test/fixtures/blocks.js';
 import { rowPage } from '../test/fixtures/pages.js';

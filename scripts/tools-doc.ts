@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { ToolRegistry } from '../src/mcp/tools.js';
-import { allTools } from '../src/notion/tools/index.js';
+import { ToolRegistry } from '../src/tools/registry.js';
+import { allTools } from '../src/tools/index.js';
 
 /** docs/tools.md, generated from the registry so the docs cannot drift from the code. */
 export function toolsDoc(): string {

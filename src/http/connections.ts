@@ -8,7 +8,7 @@ import { type NotionOAuth, type NotionTokenResponse, notionAuthorizeUrl } from '
 import { ensureBrowserId, readBrowserId } from '../oauth/browser.js';
 import { SCOPE_WRITE } from '../oauth/scopes.js';
 import type { GrantRecord, Store } from '../store/types.js';
-import { esc, sendPage } from './pages.js';
+import { esc, sendPage } from '../pages/html.js';
 
 /**
  * "Your connections": a person signs in with Notion (a separate `login` flow through the same

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
 import { randomSecret } from '../lib/crypto.js';
-import { esc, sendPage } from './pages.js';
+import { esc, sendPage } from '../pages/html.js';
 
 /** The public pages: `/` (what this is and how to connect), `/privacy` and `/terms`. */
 

@@ -6,7 +6,7 @@ import type { RedisReply } from 'rate-limit-redis';
 import { OAuthError, PageError, sendOAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
-import { sendErrorPage } from './pages.js';
+import { sendErrorPage } from '../pages/html.js';
 
 /**
  * Abuse limits. Counters live in express-rate-limit's memory store (per process) unless

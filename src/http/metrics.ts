@@ -2,15 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { NotionMetrics } from '../notion/session.js';
 import type { Store } from '../store/types.js';
-
-/** What the Notion session reports about its upstream calls (see notion/session.ts). */
-export interface NotionMetrics {
-  /** One finished call to Notion: its HTTP status, or `timeout` / `network` / `error`. */
-  notionCall(status: string): void;
-  /** A call repeated after `rate_limited` (429/529), `transient` (5xx, timeout, network) or `refreshed` (401). */
-  notionRetry(reason: string): void;
-}
 
 /** OAuth events a handler reports by setting `res.locals.oauthEvent`; counted when the answer is < 400. */
 export type OAuthEvent = 'registration' | 'authorization' | 'refresh' | 'revocation';

@@ -11,7 +11,7 @@ import type { Store } from '../store/types.js';
 import { clientCap, limiter, type RateLimitStoreFactory } from './limits.js';
 import { createMcpRoute, isMcpPath } from './mcp-route.js';
 import type { Metrics } from './metrics.js';
-import { sendErrorPage } from './pages.js';
+import { sendErrorPage } from '../pages/html.js';
 import { startRequest } from './request.js';
 
 type Handler = (req: Request, res: Response) => Promise<void>;

@@ -10,7 +10,7 @@ import { ToolError, toolErrorResult } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type NotionDeps, NotionSession } from '../notion/session.js';
 import type { AuthContext } from '../oauth/grants.js';
-import type { ToolRegistry } from './tools.js';
+import type { ToolRegistry } from '../tools/registry.js';
 
 export const SERVER_INFO = { name: 'notion-mcp-remote', title: 'Notion', version: '0.1.0' };
 const INSTRUCTIONS =

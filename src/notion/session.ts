@@ -1,6 +1,5 @@
 import { APIErrorCode, type Client, InvalidPathParameterError, isHTTPResponseError, RequestTimeoutError } from '@notionhq/client';
 import { ToolError } from '../errors.js';
-import type { NotionMetrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import type { AuthContext, Grants, NotionCredentials } from '../oauth/grants.js';
 import type { Store } from '../store/types.js';
@@ -27,6 +26,13 @@ function retryAfterMs(err: { headers?: unknown }): number | null {
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const date = Date.parse(raw);
   return Number.isFinite(date) ? Math.max(0, date - Date.now()) : null;
+}
+/** What the session reports about its upstream calls; http/metrics implements it. */
+export interface NotionMetrics {
+  /** One finished call to Notion: its HTTP status, or `timeout` / `network` / `error`. */
+  notionCall(status: string): void;
+  /** A call repeated after `rate_limited` (429/529), `transient` (5xx, timeout, network) or `refreshed` (401). */
+  notionRetry(reason: string): void;
 }
 
 /** Maps whatever the Notion SDK throws to a tool error that keeps Notion's code and message. */

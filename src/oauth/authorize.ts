@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
 import { isLoopbackHost } from '../config.js';
 import { OAuthError, PageError } from '../errors.js';
-import { sendConsentPage } from '../http/pages.js';
+import { sendConsentPage } from '../pages/html.js';
 import { type Keyring, randomSecret, safeEqual, sha256 } from '../lib/crypto.js';
 import { notionAuthorizeUrl } from '../notion/oauth.js';
 import type { Store } from '../store/types.js';

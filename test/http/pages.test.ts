@@ -1,6 +1,6 @@
 /** The page routes over plain HTTP: content negotiation, configured policy links, session cookies. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { esc } from '../../src/http/pages.js';
+import { esc } from '../../src/pages/html.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 describe('pages over HTTP', () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ToolRegistry } from '../../src/mcp/tools.js';
-import { blocksTools } from '../../src/notion/tools/blocks.js';
-import { commentsTools } from '../../src/notion/tools/comments.js';
-import { usersTools } from '../../src/notion/tools/users.js';
+import { ToolRegistry } from '../../src/tools/registry.js';
+import { blocksTools } from '../../src/tools/blocks.js';
+import { commentsTools } from '../../src/tools/comments.js';
+import { usersTools } from '../../src/tools/users.js';
 import {
   AFTER_BLOCK_ID,
   BLOCK_ID,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ToolRegistry } from '../../src/mcp/tools.js';
-import { dataSourcesTools } from '../../src/notion/tools/data-sources.js';
-import { databasesTools } from '../../src/notion/tools/databases.js';
-import { viewsTools } from '../../src/notion/tools/views.js';
+import { ToolRegistry } from '../../src/tools/registry.js';
+import { dataSourcesTools } from '../../src/tools/data-sources.js';
+import { databasesTools } from '../../src/tools/databases.js';
+import { viewsTools } from '../../src/tools/views.js';
 import { routes, startToolStack, type ToolStack } from '../helpers/tools.js';
 import {
   bugsDataSource,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockTypeFor, importPolling, MAX_INLINE_BYTES } from '../../src/notion/tools/files.js';
+import { blockTypeFor, importPolling, MAX_INLINE_BYTES } from '../../src/tools/files.js';
 import {
   appendedMedia,
   BLOCK_ID,

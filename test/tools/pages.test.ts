@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ToolRegistry } from '../../src/mcp/tools.js';
-import { pageTools } from '../../src/notion/tools/pages.js';
+import { ToolRegistry } from '../../src/tools/registry.js';
+import { pageTools } from '../../src/tools/pages.js';
 import {
   childPage,
   database,

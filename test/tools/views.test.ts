@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toViewId } from '../../src/notion/tools/views.js';
+import { toViewId } from '../../src/tools/views.js';
 import { routes, startToolStack, type ToolStack } from '../helpers/tools.js';
 import {
   CURSOR,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ToolRegistry } from '../../src/mcp/tools.js';
-import { allTools } from '../../src/notion/tools/index.js';
+import { ToolRegistry } from '../../src/tools/registry.js';
+import { allTools } from '../../src/tools/index.js';
 import { SCOPE_READ, SCOPE_WRITE } from '../../src/oauth/scopes.js';
 import { toolsDoc } from '../../scripts/tools-doc.js';
 

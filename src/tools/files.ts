@@ -1,10 +1,10 @@
 import type { BlockObjectRequest, FileUploadObjectResponse } from '@notionhq/client';
 import { z } from 'zod';
-import { ToolError } from '../../errors.js';
-import { defineTool } from '../../mcp/tools.js';
-import { annotations, notionId } from '../args.js';
-import type { NotionSession } from '../session.js';
-import { shape } from '../shape.js';
+import { ToolError } from '../errors.js';
+import { defineTool } from './registry.js';
+import { annotations, notionId } from './args.js';
+import type { NotionSession } from '../notion/session.js';
+import { shape } from '../notion/shape.js';
 
 /** Inline `content` is capped at 1 MiB decoded: larger files belong at a URL Notion can fetch. */
 export const MAX_INLINE_BYTES = 1024 * 1024;

@@ -1,7 +1,7 @@
 import type { GetSelfResponse, GetUserResponse, ListUsersResponse } from '@notionhq/client';
-import { defineTool } from '../../mcp/tools.js';
-import { annotations, notionId, pageSize, READ, startCursor } from '../args.js';
-import { shape } from '../shape.js';
+import { defineTool } from './registry.js';
+import { annotations, notionId, pageSize, READ, startCursor } from './args.js';
+import { shape } from '../notion/shape.js';
 
 export const usersTools = [
   defineTool({

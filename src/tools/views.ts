@@ -1,10 +1,10 @@
 import { type CreateViewParameters, extractNotionId, type GetViewQueryResultsResponse, type UpdateViewParameters, type ViewQueryResponse } from '@notionhq/client';
 import { z } from 'zod';
-import { ToolError } from '../../errors.js';
-import { defineTool } from '../../mcp/tools.js';
-import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor } from '../args.js';
-import { dataSourceOfDatabase, getDataSource, isNotFound } from '../resolve.js';
-import { shape } from '../shape.js';
+import { ToolError } from '../errors.js';
+import { defineTool } from './registry.js';
+import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
+import { dataSourceOfDatabase, getDataSource, isNotFound } from '../notion/resolve.js';
+import { shape } from '../notion/shape.js';
 import { filterArg, sortsArg } from './data-sources.js';
 
 type Obj = Record<string, unknown>;

@@ -1,6 +1,6 @@
 import { extractNotionId } from '@notionhq/client';
 import { z } from 'zod';
-import type { ToolAnnotations } from '../mcp/tools.js';
+import type { ToolAnnotations } from './registry.js';
 
 // Argument pieces and annotations shared by the tool files in ./tools.
 

@@ -1,9 +1,9 @@
 import { type CreateCommentParameters, extractNotionId, type GetCommentResponse, type ListCommentsResponse, type UpdateCommentParameters } from '@notionhq/client';
 import { z } from 'zod';
-import { ToolError } from '../../errors.js';
-import { defineTool } from '../../mcp/tools.js';
-import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor, textChunks } from '../args.js';
-import { shape } from '../shape.js';
+import { ToolError } from '../errors.js';
+import { defineTool } from './registry.js';
+import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor, textChunks } from './args.js';
+import { shape } from '../notion/shape.js';
 
 type RichText = Extract<CreateCommentParameters, { rich_text: unknown }>['rich_text'];
 

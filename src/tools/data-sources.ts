@@ -1,11 +1,11 @@
 import type { CreateDataSourceParameters, QueryDataSourceParameters, QueryDataSourceResponse, UpdateDataSourceParameters } from '@notionhq/client';
 import { z } from 'zod';
-import { ToolError } from '../../errors.js';
-import { defineTool } from '../../mcp/tools.js';
-import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, textChunks } from '../args.js';
-import { getDataSource, onDataSource, withResolved } from '../resolve.js';
-import type { NotionSession } from '../session.js';
-import { shape } from '../shape.js';
+import { ToolError } from '../errors.js';
+import { defineTool } from './registry.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, textChunks } from './args.js';
+import { getDataSource, onDataSource, withResolved } from '../notion/resolve.js';
+import type { NotionSession } from '../notion/session.js';
+import { shape } from '../notion/shape.js';
 
 // ---------------------------------------------------------------------------------------------
 // Argument pieces shared by the database, data source and view tools

@@ -1,4 +1,4 @@
-import type { ToolDef } from '../../mcp/tools.js';
+import type { ToolDef } from './registry.js';
 import { blocksTools } from './blocks.js';
 import { commentsTools } from './comments.js';
 import { dataSourcesTools } from './data-sources.js';

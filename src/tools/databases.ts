@@ -1,10 +1,10 @@
 import type { CreateDatabaseParameters, UpdateDatabaseParameters } from '@notionhq/client';
 import { z } from 'zod';
-import { ToolError } from '../../errors.js';
-import { defineTool } from '../../mcp/tools.js';
-import { annotations, notionId, OVERWRITE, READ } from '../args.js';
-import { getDatabase, getDataSource, isNotFound, isWrongKind, soleDataSource } from '../resolve.js';
-import { shape } from '../shape.js';
+import { ToolError } from '../errors.js';
+import { defineTool } from './registry.js';
+import { annotations, notionId, OVERWRITE, READ } from './args.js';
+import { getDatabase, getDataSource, isNotFound, isWrongKind, soleDataSource } from '../notion/resolve.js';
+import { shape } from '../notion/shape.js';
 import { looseString, queryInput, runQuery, shapeRows, toCover, toIcon, toRichText } from './data-sources.js';
 
 type Obj = Record<string, unknown>;

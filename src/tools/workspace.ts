@@ -1,8 +1,8 @@
 import { extractNotionId, type GetAsyncTaskResponse, type ListCustomEmojisResponse } from '@notionhq/client';
 import { z } from 'zod';
-import { defineTool } from '../../mcp/tools.js';
-import { annotations, idArg, notionId, pageSize, READ, startCursor } from '../args.js';
-import { shape } from '../shape.js';
+import { defineTool } from './registry.js';
+import { annotations, idArg, notionId, pageSize, READ, startCursor } from './args.js';
+import { shape } from '../notion/shape.js';
 
 /**
  * An async task id, or the task's status_url (…/v1/async_tasks/<id>). A dashless Notion id is

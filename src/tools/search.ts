@@ -1,11 +1,11 @@
 import { extractNotionId, type GetPageResponse } from '@notionhq/client';
 import { z } from 'zod';
-import { ToolError } from '../../errors.js';
-import { defineTool } from '../../mcp/tools.js';
-import { annotations, notionId, pageSize, READ, startCursor } from '../args.js';
-import { getDatabase, getDataSource, isNotFound } from '../resolve.js';
-import type { NotionSession } from '../session.js';
-import { shape } from '../shape.js';
+import { ToolError } from '../errors.js';
+import { defineTool } from './registry.js';
+import { annotations, notionId, pageSize, READ, startCursor } from './args.js';
+import { getDatabase, getDataSource, isNotFound } from '../notion/resolve.js';
+import type { NotionSession } from '../notion/session.js';
+import { shape } from '../notion/shape.js';
 
 const blockId = notionId('block');
 

@@ -1,11 +1,11 @@
 import type { Client, CreatePageParameters, GetPageResponse, UpdatePageParameters } from '@notionhq/client';
 import { z } from 'zod';
-import { ToolError } from '../../errors.js';
-import { defineTool } from '../../mcp/tools.js';
-import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from '../args.js';
-import { getDatabase, isNotFound, soleDataSource } from '../resolve.js';
-import type { NotionSession } from '../session.js';
-import { propertyValue, shape } from '../shape.js';
+import { ToolError } from '../errors.js';
+import { defineTool } from './registry.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
+import { getDatabase, isNotFound, soleDataSource } from '../notion/resolve.js';
+import type { NotionSession } from '../notion/session.js';
+import { propertyValue, shape } from '../notion/shape.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -3,10 +3,10 @@ import type { AppendBlockChildrenParameters, GetBlockResponse, ListBlockChildren
 // the same list turns a would-be silent no-op into an error the model can fix.
 import { updateBlock as updateBlockEndpoint } from '@notionhq/client/build/src/api-endpoints/blocks.js';
 import { z } from 'zod';
-import { ToolError } from '../../errors.js';
-import { defineTool } from '../../mcp/tools.js';
-import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from '../args.js';
-import { shape } from '../shape.js';
+import { ToolError } from '../errors.js';
+import { defineTool } from './registry.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
+import { shape } from '../notion/shape.js';
 
 /** Notion's limits for one append: 100 direct children, 1,000 block elements in all. */
 export const MAX_CHILDREN = 100;
