@@ -1,10 +1,11 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
-import type { Options as RateLimitOptions, Store as RateLimitStore } from 'express-rate-limit';
+import { ipKeyGenerator, MemoryStore, type Options as RateLimitOptions, type Store as RateLimitStore } from 'express-rate-limit';
+import proxyaddr from 'proxy-addr';
 import type { Config } from '../config.js';
 import { isStoreFailure } from '../errors.js';
 import type { Logger } from '../log.js';
-import { failure, type McpHandler } from '../mcp/handler.js';
+import { failure, MAX_BATCH, type McpHandler } from '../mcp/handler.js';
 import type { AuthContext, Grants } from '../oauth/grants.js';
 import { resourceMetadataUrl } from '../oauth/metadata.js';
 import { ALL_SCOPES_STRING } from '../oauth/scopes.js';
@@ -13,6 +14,12 @@ import { startRequest } from './request.js';
 
 const BODY_LIMIT = 4 * 1024 * 1024;
 const WINDOW_MS = 60_000;
+/**
+ * Failed bearer attempts per client address per minute before /mcp answers them 429 instead of
+ * 401. A valid token is always checked first and always passes, so users behind a shared
+ * address (Claude's egress, an office NAT) are never locked out by someone else's guessing.
+ */
+export const BEARER_FAILURES_PER_MINUTE = 60;
 /** JSON-RPC's implementation-defined server error, for refusals that are not about the message. */
 const SERVER_ERROR = -32000;
 
@@ -79,8 +86,13 @@ export function createMcpRoute(deps: {
   handle: McpHandler;
   /** The per-grant request counter: express-rate-limit's MemoryStore, or a shared one (Redis). */
   counter: RateLimitStore;
+  /** Failed bearer attempts per client address; default in memory, per process. */
+  failures?: RateLimitStore;
 }) {
   const { config, grants, handle, counter } = deps;
+  const failures = deps.failures ?? new MemoryStore();
+  void failures.init?.({ windowMs: WINDOW_MS } as RateLimitOptions);
+  const trust = compileTrust(config.trustProxy);
   const hosts = new Set(config.allowedHosts);
   const metadata = resourceMetadataUrl(config);
   const limit = config.rateLimits.mcpPerMinute;
@@ -107,6 +119,8 @@ export function createMcpRoute(deps: {
     const match = header ? /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim()) : null;
     const auth = match ? await grants.verifyAccessToken(match[1]!) : null;
     if (auth) return auth;
+    const tooMany = await countFailure(req);
+    if (tooMany) return tooMany;
     // No credentials: a bare challenge pointing at our metadata. Bad ones: invalid_token. Only our
     // own access tokens for this resource pass; a Notion token or any foreign token is invalid.
     const challenge = header
@@ -119,14 +133,29 @@ export function createMcpRoute(deps: {
     };
   }
 
+  /** Counts one failed bearer attempt against the client address; a refusal once over the limit. */
+  async function countFailure(req: IncomingMessage): Promise<Refusal | null> {
+    let hit;
+    try {
+      hit = await failures.increment(`bearer:${ipKeyGenerator(proxyaddr(req, trust))}`);
+    } catch {
+      return null; // fail open, like every other limit
+    }
+    if (hit.totalHits <= BEARER_FAILURES_PER_MINUTE) return null;
+    const resetS = Math.max(1, Math.ceil(hit.resetTime ? (hit.resetTime.getTime() - Date.now()) / 1000 : WINDOW_MS / 1000));
+    return rpcError(429, `Too many failed authorization attempts from this address; try again in ${resetS} s`, { 'retry-after': String(resetS) });
+  }
+
   /**
    * Counts the request against its grant and adds the RateLimit headers to `headers`; fails open
    * when the counter store does not answer.
    */
-  async function countRequest(grantId: string, headers: OutgoingHttpHeaders, log: () => Logger): Promise<Refusal | null> {
+  async function countRequest(grantId: string, headers: OutgoingHttpHeaders, log: () => Logger, messages = 1): Promise<Refusal | null> {
     let hit;
     try {
-      hit = await counter.increment(`grant:${grantId}`);
+      // Every JSON-RPC message of a batch counts, so a batch does not multiply the limit.
+      for (let i = 0; i < messages; i++) hit = await counter.increment(`grant:${grantId}`);
+      if (!hit) return null;
     } catch (err) {
       log().warn({ err, limiter: 'mcp' }, 'rate limit store unavailable; request not counted');
       return null;
@@ -170,6 +199,11 @@ export function createMcpRoute(deps: {
     } catch {
       return reply(400, failure(null, ErrorCode.ParseError, 'Parse error'));
     }
+    // The request itself was counted above; the rest of a batch's messages count here.
+    if (Array.isArray(body) && body.length > 1 && body.length <= MAX_BATCH) {
+      const over = await countRequest(auth.grantId, headers, log, body.length - 1);
+      if (over) return reply(over.status, over.body, over.headers);
+    }
     const version = req.headers['mcp-protocol-version'];
     const answer = await handle(body, auth, typeof version === 'string' ? version : undefined);
     reply(answer.status, answer.body);
@@ -190,4 +224,11 @@ export function createMcpRoute(deps: {
       send(res, storeDown ? 503 : 500, failure(null, ErrorCode.InternalError, storeDown ? 'Storage is unavailable; try again shortly' : 'Internal error'), headers);
     });
   };
+}
+
+/** Express's `trust proxy` setting as a proxy-addr trust function, so /mcp sees the same client address as Express routes. */
+function compileTrust(setting: boolean | number | string): (addr: string, hop: number) => boolean {
+  if (typeof setting === 'boolean') return () => setting;
+  if (typeof setting === 'number') return (_addr, hop) => hop < setting;
+  return proxyaddr.compile(setting.split(',').map((s) => s.trim()));
 }

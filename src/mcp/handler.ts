@@ -15,7 +15,9 @@ import type { ToolRegistry } from '../tools/registry.js';
 export const SERVER_INFO = { name: 'notion-mcp-remote', title: 'Notion', version: '0.1.0' };
 const INSTRUCTIONS =
   'Tools for the Notion pages this user shared with the connector. Find things with `search`, then read them by ID; any ID parameter also takes a notion.so URL.';
-const MAX_BATCH = 20;
+export const MAX_BATCH = 20;
+/** The one revision with JSON-RPC batching; 2025-06-18 removed it. */
+const BATCH_VERSION = '2025-03-26';
 
 type Id = string | number;
 type Reply = { jsonrpc: '2.0'; id: Id | null; result?: unknown; error?: { code: number; message: string } };
@@ -122,6 +124,10 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
       return { status: 400, body: failure(null, ErrorCode.InvalidRequest, `Unsupported MCP-Protocol-Version ${version.slice(0, 40)}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`) };
     }
     const batch = Array.isArray(body);
+    // JSON-RPC batches exist only in 2025-03-26 (a missing header means that revision).
+    if (batch && version !== undefined && version !== BATCH_VERSION) {
+      return { status: 400, body: failure(null, ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not part of MCP ${version.slice(0, 40)}; send one message per request`) };
+    }
     const messages: unknown[] = batch ? body : [body];
     if (messages.length === 0 || messages.length > MAX_BATCH) {
       return { status: 400, body: failure(null, ErrorCode.InvalidRequest, `Invalid Request: send one message or a batch of 1 to ${MAX_BATCH}`) };

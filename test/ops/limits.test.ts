@@ -153,3 +153,61 @@ describe('registered clients: MAX_CLIENTS cap and idle-client clean-up', () => {
     await register(stack.baseUrl);
   });
 });
+
+describe('/mcp: failed bearer attempts and batches', () => {
+  let stack: Stack;
+  let a: TokenSet;
+  let b: TokenSet;
+  beforeAll(async () => {
+    stack = await startStack({ env: { RATE_LIMIT_MCP_PER_MINUTE: '6' } });
+    a = (await connect(stack, fakeWorkspace(1))).tokens;
+    b = (await connect(stack, fakeWorkspace(2))).tokens;
+  });
+  afterAll(async () => stack.close());
+
+  it('answers 429 once an address has spent its failed bearer attempts, and a valid token from it still passes', async () => {
+    const { BEARER_FAILURES_PER_MINUTE } = await import('../../src/http/mcp-route.js');
+    const guess = (i: number) => mcpPost(stack.baseUrl, `nmr_at_guess${i}`, ping);
+    for (let i = 0; i < BEARER_FAILURES_PER_MINUTE; i++) {
+      const res = await guess(i);
+      expect(res.status).toBe(401);
+      await res.arrayBuffer();
+    }
+    const refused = await guess(-1);
+    expect(refused.status).toBe(429);
+    expectRetryAfter(refused);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/failed authorization attempts/);
+    // No credentials at all count as a failure too.
+    expect((await mcpPost(stack.baseUrl, null, ping)).status).toBe(429);
+    // The limit is on failures only: a real user behind the same address is not locked out.
+    expect((await mcpPost(stack.baseUrl, b.access_token, ping)).status).toBe(200);
+  });
+
+  it('counts every message of a batch against the connection limit', async () => {
+    const remaining = (res: Response) => Number(/remaining=(\d+)/.exec(res.headers.get('ratelimit') ?? '')?.[1]);
+    const first = await mcpPost(stack.baseUrl, a.access_token, ping);
+    expect(remaining(first)).toBe(5);
+    const batch = [1, 2, 3].map((id) => ({ jsonrpc: '2.0', id, method: 'ping' }));
+    const res = await mcpPost(stack.baseUrl, a.access_token, batch);
+    expect(res.status).toBe(200);
+    expect(remaining(res)).toBe(2);
+    // 2 left: a batch of 3 is over the limit.
+    const over = await mcpPost(stack.baseUrl, a.access_token, batch);
+    expect(over.status).toBe(429);
+    expectRetryAfter(over);
+  });
+
+  it('accepts batches only in 2025-03-26 (no header or that version), refuses them from 2025-06-18 on', async () => {
+    const batch = [{ jsonrpc: '2.0', id: 1, method: 'tools/list' }];
+    const ok = await mcpPost(stack.baseUrl, b.access_token, batch, { 'mcp-protocol-version': '2025-03-26' });
+    expect(ok.status).toBe(200);
+    expect(Array.isArray(await ok.json())).toBe(true);
+    for (const version of ['2025-06-18', '2025-11-25']) {
+      const res = await mcpPost(stack.baseUrl, b.access_token, batch, { 'mcp-protocol-version': version });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: { code: number; message: string } };
+      expect(body.error.code).toBe(-32600);
+      expect(body.error.message).toMatch(/batches are not part of MCP/);
+    }
+  });
+});
