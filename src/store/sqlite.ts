@@ -12,6 +12,9 @@ import type {
 } from './types.js';
 
 export const SQLITE_FILE = 'notion-mcp-remote.db';
+/** Rows per sweep transaction: small enough that one batch stays far below a 50 ms stall. */
+const SWEEP_BATCH = 500;
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 const SCHEMA_VERSION = '1';
 
 const SCHEMA = `
@@ -430,26 +433,50 @@ export class SqliteStore implements Store {
     this.stmt.touchGrant.run(now, grantId);
   }
 
+  /**
+   * Removes expired rows in bounded batches, one short transaction each, and yields to the event
+   * loop between them: one transaction over 100,000 expired rows held the loop for 2 s.
+   */
   async sweep(now: number, clientIdleMs?: number): Promise<number> {
-    return this.db.transaction(() => {
-      let removed = 0;
-      removed += this.db.prepare('DELETE FROM flows WHERE expires_at <= ?').run(now).changes;
-      removed += this.db.prepare('DELETE FROM tokens WHERE expires_at <= ?').run(now).changes;
-      removed += this.db.prepare('DELETE FROM codes WHERE expires_at <= ?').run(now).changes;
-      // A grant with nothing left that could ever use it is dead.
-      removed += this.db
-        .prepare(
-          `DELETE FROM grants WHERE NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.grant_id = grants.id)
-             AND NOT EXISTS (SELECT 1 FROM codes WHERE codes.grant_id = grants.id)`,
-        )
-        .run().changes;
-      if (clientIdleMs !== undefined) {
-        removed += this.db
-          .prepare('DELETE FROM clients WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM grants WHERE grants.client_id = clients.client_id)')
-          .run(now - clientIdleMs).changes;
+    const db = this.db;
+    const batch = (sql: string, ...args: unknown[]) => db.prepare(sql).run(...args, SWEEP_BATCH).changes;
+    let removed = 0;
+    for (const table of ['flows', 'tokens', 'codes']) {
+      for (let n = -1; n !== 0; await yieldToLoop()) {
+        n = batch(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at <= ? LIMIT ?)`, now);
+        removed += n;
       }
-      return removed;
-    })();
+    }
+    // A grant with nothing left that could ever use it is dead; walked by id so no row is read twice.
+    const orphans = db.transaction((after: string) => {
+      const ids = db.prepare('SELECT id FROM grants WHERE id > ? ORDER BY id LIMIT ?').pluck().all(after, SWEEP_BATCH) as string[];
+      const gone = ids.length
+        ? db
+            .prepare(
+              `DELETE FROM grants WHERE id >= ? AND id <= ?
+                 AND NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.grant_id = grants.id)
+                 AND NOT EXISTS (SELECT 1 FROM codes WHERE codes.grant_id = grants.id)`,
+            )
+            .run(ids[0], ids.at(-1)).changes
+        : 0;
+      return { last: ids.at(-1), gone };
+    });
+    for (let after: string | undefined = ''; after !== undefined; await yieldToLoop()) {
+      const step: { last: string | undefined; gone: number } = orphans(after);
+      removed += step.gone;
+      after = step.last;
+    }
+    if (clientIdleMs !== undefined) {
+      for (let n = -1; n !== 0; await yieldToLoop()) {
+        n = batch(
+          `DELETE FROM clients WHERE rowid IN (SELECT rowid FROM clients WHERE created_at < ?
+             AND NOT EXISTS (SELECT 1 FROM grants WHERE grants.client_id = clients.client_id) LIMIT ?)`,
+          now - clientIdleMs,
+        );
+        removed += n;
+      }
+    }
+    return removed;
   }
 
   async stats(now: number): Promise<StoreStats> {

@@ -559,6 +559,38 @@ describe('SqliteStore specifics', () => {
     expect(() => SqliteStore.open(dir, KEY_CHECK)).toThrow(/schema version 99.*version 1/);
   });
 
+  it('sweeps in batches and lets the event loop run between them', async () => {
+    const store = SqliteStore.open(dir, KEY_CHECK);
+    const now = T0 + DAY;
+    for (let i = 0; i < 20; i++) {
+      const gr = grant();
+      await store.createGrant(gr, code(gr.id, { expiresAt: now - 1 }));
+    }
+    const g = grant();
+    await store.createGrant(g, code(g.id, { expiresAt: now + MIN }));
+    const db = new Database(join(dir, SQLITE_FILE));
+    const insert = db.prepare('INSERT INTO flows (id, kind, data, expires_at) VALUES (?, ?, ?, ?)');
+    db.transaction(() => {
+      for (let i = 0; i < 5000; i++) insert.run(`f${i}`, 'consent', '{}', now - 1);
+    })();
+    db.close();
+    let ticks = 0;
+    let ticking = true;
+    const tick = () => {
+      ticks++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const removed = await store.sweep(now);
+    ticking = false;
+    // 5,000 flows, 20 expired codes and their 20 grants.
+    expect(removed).toBe(5040);
+    // At most 500 rows a batch: the loop ran at least once per batch of flows.
+    expect(ticks).toBeGreaterThanOrEqual(10);
+    expect(await store.stats(now)).toMatchObject({ grants: 1, pendingFlows: 0 });
+    await store.close();
+  });
+
   it('fails ping once closed', async () => {
     const store = SqliteStore.open(dir, KEY_CHECK);
     await store.close();
