@@ -44,6 +44,17 @@ export interface App {
 
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
+// An idle keep-alive socket is closed by the server only after the proxy in front would close it
+// (AWS ALB idle timeout and nginx's upstream keepalive_timeout both default to 60 s): otherwise a
+// proxy can reuse a socket just as the server closes it, and the client gets ECONNRESET. Node's 5 s
+// default is shorter than both.
+export const KEEP_ALIVE_TIMEOUT_MS = 75_000;
+// Above keepAliveTimeout, so a request sent on a socket near the end of its idle time is not cut off.
+export const HEADERS_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+// Time to receive a whole request (headers and body), not to answer it: a long tool call (several
+// Notion calls of up to NOTION_TIMEOUT_SECONDS each) is not bounded by it. Node's default, stated.
+export const REQUEST_TIMEOUT_MS = 300_000;
+
 /** The composition root: the only place that builds stores and clients and wires them up. */
 export function createApp(config: Config, deps: AppDeps): App {
   const { log } = deps;
@@ -110,7 +121,10 @@ export function createApp(config: Config, deps: AppDeps): App {
       // Redis connects in the background: start serving only once it answered the key check.
       await redis?.ready;
       return new Promise((resolve, reject) => {
-        const s = createServer(http).listen(config.port, config.host);
+        const s = createServer(
+          { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+          http,
+        ).listen(config.port, config.host);
         s.once('listening', () => {
           server = s;
           resolve(s);
