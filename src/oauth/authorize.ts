@@ -37,6 +37,9 @@ const FAMILIAR_HOSTS = new Set(['claude.ai', 'claude.com']);
 
 const CODE_CHALLENGE = /^[A-Za-z0-9._~-]{43,128}$/;
 
+/** Longest client `state` we store, in characters (docs/reliability.md). */
+export const MAX_STATE_LENGTH = 2048;
+
 /** Appends OAuth response parameters, always with `iss` (RFC 9207). */
 export function clientRedirect(config: Config, redirectUri: string, params: Record<string, string | null | undefined>): string {
   const url = new URL(redirectUri);
@@ -54,7 +57,8 @@ function single(req: Request, name: string): string | undefined {
 
 /**
  * GET /authorize. Client and redirect URI are checked first and their errors are shown as a
- * page, never redirected (OAuth 2.1 §4.1.2.1). Later errors go back to the client with `state`.
+ * page, never redirected (OAuth 2.1 §4.1.2.1). So are all other errors before consent (RFC 9700
+ * §4.11.2); only the user's decision on the consent page goes back to the client.
  * A valid request shows our consent page; nothing goes to Notion before the user approves.
  */
 export function createAuthorizeHandler(deps: AuthorizeDeps) {
@@ -94,6 +98,10 @@ export function createAuthorizeHandler(deps: AuthorizeDeps) {
 
     const state = typeof req.query.state === 'string' ? req.query.state : null;
     try {
+      if (Array.isArray(req.query.state)) throw new OAuthError('invalid_request', 'state must appear once');
+      if (state !== null && state.length > MAX_STATE_LENGTH) {
+        throw new OAuthError('invalid_request', `state is longer than ${MAX_STATE_LENGTH} characters`);
+      }
       if (single(req, 'response_type') !== 'code') {
         throw new OAuthError('unsupported_response_type', 'response_type must be code');
       }
@@ -136,7 +144,13 @@ export function createAuthorizeHandler(deps: AuthorizeDeps) {
       });
     } catch (err) {
       if (!(err instanceof OAuthError)) throw err;
-      res.redirect(302, clientRedirect(config, redirectUri, { error: err.code, error_description: err.description, state }));
+      // No automatic redirect before the user decided (RFC 9700 §4.11.2): anyone can register
+      // any https redirect URI, so an error redirect here would be an open redirector.
+      throw new PageError(
+        'This connection request is not valid',
+        `The app sent a request this connector cannot accept (${err.code}: ${err.description}).`,
+        'Start the connection again from your app. If it keeps happening, contact the app maker.',
+      );
     }
   };
 }

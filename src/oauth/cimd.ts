@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'nod
 import { request } from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { OAuthError } from '../errors.js';
+import { type Logger, createLogger } from '../log.js';
 import type { ClientRecord } from '../store/types.js';
 
 /**
@@ -179,6 +180,7 @@ export class CimdResolver {
   /** Map keeps insertion order: re-inserting on a hit makes the first key the least recently used. */
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Promise<ClientRecord>>();
+  private readonly log: Logger;
 
   constructor(opts: {
     fetch: CimdFetcher;
@@ -188,7 +190,9 @@ export class CimdResolver {
     maxCacheTtlMs?: number;
     defaultCacheTtlMs?: number;
     maxEntries?: number;
+    log?: Logger;
   }) {
+    this.log = opts.log ?? createLogger('warn');
     this.fetch = opts.fetch;
     this.now = opts.now ?? Date.now;
     this.timeoutMs = opts.timeoutMs ?? 5000;
@@ -226,7 +230,9 @@ export class CimdResolver {
     try {
       doc = await this.fetch(url, { timeoutMs: this.timeoutMs, maxBytes: this.maxBytes });
     } catch (err) {
-      return fail(`could not be fetched: ${err instanceof Error ? err.message : String(err)}`);
+      // The reason (DNS answers, addresses, TLS errors) stays in the log; the browser gets a generic one.
+      this.log.warn({ clientId: url, err: err instanceof Error ? err.message : String(err) }, 'client metadata document fetch failed');
+      return fail('could not be fetched');
     }
     if (doc.status >= 300 && doc.status < 400) fail(`answered with a redirect (HTTP ${doc.status}), which is not followed`);
     if (doc.status !== 200) fail(`answered with HTTP ${doc.status}, expected 200`);

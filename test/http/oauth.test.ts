@@ -366,14 +366,14 @@ describe('OAuth 2.1 §4.1.1: /authorize validation', () => {
     ['response_type=token', { response_type: 'token' }, 'unsupported_response_type'],
     ['a foreign resource', { resource: 'https://evil.example/mcp' }, 'invalid_target'],
     ['a resource with a fragment', { resource: 'RESOURCE#frag' }, 'invalid_target'],
+    ['a state over 2,048 characters', { state: 's'.repeat(2049) }, 'invalid_request'],
   ];
   for (const [what, params, error] of redirected) {
-    it(`${what} → 302 to the client with error=${error}, state and iss`, async () => {
+    it(`${what} → 400 HTML error page naming ${error}, never a redirect (RFC 9700 §4.11.2)`, async () => {
       const p = { ...params };
       if (p.resource?.startsWith('RESOURCE')) p.resource = p.resource.replace('RESOURCE', `${stack.baseUrl}/mcp`);
       const res = await fetch(authorizeUrl(stack.baseUrl, client, { challenge: params.challenge ?? pkce().challenge, ...p }), { redirect: 'manual' });
-      expect(res.status).toBe(302);
-      expectClientError(stack, res, error);
+      expect(await expectErrorPage(res, 400)).toContain(error);
     });
   }
 

@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/log.js';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import type { lookup as dnsLookup, LookupOptions } from 'node:dns';
@@ -132,7 +134,7 @@ describe('CimdResolver: validation', () => {
     };
     const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
     expect(seen).toEqual([{ timeoutMs: 5000, maxBytes: 5120 }]);
-    expect(err.description).toContain('over 5120 bytes');
+    expect(err.description).toBe(`client metadata document at ${CLAUDE_URL} could not be fetched`);
   });
 
   it.each([404, 500, 204])('rejects HTTP %i', async (status) => {
@@ -408,7 +410,12 @@ describe('createSafeFetcher', () => {
 
   it('turns a refusal into invalid_client through the resolver', async () => {
     const { lookup } = fakeLookup(['169.254.169.254']);
-    const err = await rejection(new CimdResolver({ fetch: createSafeFetcher(lookup) }).resolve('https://metadata.example/c'));
-    expect(err.description).toMatch(/not a public address/);
+    const lines: string[] = [];
+    const log = createLogger('warn', new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
+    const err = await rejection(new CimdResolver({ fetch: createSafeFetcher(lookup), log }).resolve('https://metadata.example/c'));
+    // The browser-facing reason is generic; the resolution detail goes to the log at warn.
+    expect(err.description).toBe('client metadata document at https://metadata.example/c could not be fetched');
+    expect(err.description).not.toMatch(/169\.254|resolves|public address/);
+    expect(lines.join('')).toMatch(/"level":40.*resolves to 169\.254\.169\.254/);
   });
 });
