@@ -65,7 +65,7 @@ export function createApp(config: Config, deps: AppDeps): App {
   const redis = config.redisUrl ? RedisStore.create(config.redisUrl, keyring.checkValues()) : null;
   const store: Store = redis ?? SqliteStore.open(config.dataDir, keyring.checkValues());
   const grants = new Grants(store, keyring, config, now);
-  const clients = new Clients(store, new CimdResolver({ fetch: deps.cimdFetch ?? createSafeFetcher(), now }));
+  const clients = new Clients(store, new CimdResolver({ fetch: deps.cimdFetch ?? createSafeFetcher(), now, log }));
   const notionOAuth = new NotionOAuth(createNotionClient(config, log, { maxRetries: 1 }), config);
   const metrics = new Metrics(store, now);
   const notion = {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
-import { ipKeyGenerator, MemoryStore, type Options as RateLimitOptions, type Store as RateLimitStore } from 'express-rate-limit';
+import { type ClientRateLimitInfo, ipKeyGenerator, type Options as RateLimitOptions, type Store as RateLimitStore } from 'express-rate-limit';
 import proxyaddr from 'proxy-addr';
 import type { Config } from '../config.js';
 import { isStoreFailure } from '../errors.js';
@@ -86,18 +86,17 @@ export function createMcpRoute(deps: {
   handle: McpHandler;
   /** The per-grant request counter: express-rate-limit's MemoryStore, or a shared one (Redis). */
   counter: RateLimitStore;
-  /** Failed bearer attempts per client address; default in memory, per process. */
-  failures?: RateLimitStore;
+  /** Failed bearer attempts per client address, in the same kind of store. */
+  failures: RateLimitStore;
+  /** Express's compiled `trust proxy`, so /mcp sees the client address the Express routes see. */
+  trust: (addr: string, hop: number) => boolean;
 }) {
-  const { config, grants, handle, counter } = deps;
-  const failures = deps.failures ?? new MemoryStore();
-  void failures.init?.({ windowMs: WINDOW_MS } as RateLimitOptions);
-  const trust = compileTrust(config.trustProxy);
+  const { config, grants, handle, counter, failures, trust } = deps;
   const hosts = new Set(config.allowedHosts);
   const metadata = resourceMetadataUrl(config);
   const limit = config.rateLimits.mcpPerMinute;
   const policy = `${limit};w=${WINDOW_MS / 1000}`;
-  void counter.init?.({ windowMs: WINDOW_MS } as RateLimitOptions);
+  for (const store of [counter, failures]) void store.init?.({ windowMs: WINDOW_MS } as RateLimitOptions);
 
   function guard(req: IncomingMessage): Refusal | null {
     const host = (req.headers.host ?? '').toLowerCase();
@@ -114,12 +113,12 @@ export function createMcpRoute(deps: {
     return null;
   }
 
-  async function authenticate(req: IncomingMessage): Promise<AuthContext | Refusal> {
+  async function authenticate(req: IncomingMessage, log: () => Logger): Promise<AuthContext | Refusal> {
     const header = req.headers.authorization;
     const match = header ? /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim()) : null;
     const auth = match ? await grants.verifyAccessToken(match[1]!) : null;
     if (auth) return auth;
-    const tooMany = await countFailure(req);
+    const tooMany = await countFailure(req, log);
     if (tooMany) return tooMany;
     // No credentials: a bare challenge pointing at our metadata. Bad ones: invalid_token. Only our
     // own access tokens for this resource pass; a Notion token or any foreign token is invalid.
@@ -134,15 +133,16 @@ export function createMcpRoute(deps: {
   }
 
   /** Counts one failed bearer attempt against the client address; a refusal once over the limit. */
-  async function countFailure(req: IncomingMessage): Promise<Refusal | null> {
+  async function countFailure(req: IncomingMessage, log: () => Logger): Promise<Refusal | null> {
     let hit;
     try {
       hit = await failures.increment(`bearer:${ipKeyGenerator(proxyaddr(req, trust))}`);
-    } catch {
-      return null; // fail open, like every other limit
+    } catch (err) {
+      log().warn({ err, limiter: 'bearer' }, 'rate limit store unavailable; request not counted');
+      return null;
     }
     if (hit.totalHits <= BEARER_FAILURES_PER_MINUTE) return null;
-    const resetS = Math.max(1, Math.ceil(hit.resetTime ? (hit.resetTime.getTime() - Date.now()) / 1000 : WINDOW_MS / 1000));
+    const resetS = resetSeconds(hit);
     return rpcError(429, `Too many failed authorization attempts from this address; try again in ${resetS} s`, { 'retry-after': String(resetS) });
   }
 
@@ -160,7 +160,7 @@ export function createMcpRoute(deps: {
       log().warn({ err, limiter: 'mcp' }, 'rate limit store unavailable; request not counted');
       return null;
     }
-    const resetS = Math.max(1, Math.ceil(hit.resetTime ? (hit.resetTime.getTime() - Date.now()) / 1000 : WINDOW_MS / 1000));
+    const resetS = resetSeconds(hit);
     headers['ratelimit-policy'] = policy;
     headers.ratelimit = `limit=${limit}, remaining=${Math.max(0, limit - hit.totalHits)}, reset=${resetS}`;
     if (hit.totalHits <= limit) return null;
@@ -184,7 +184,7 @@ export function createMcpRoute(deps: {
     const reply = (status: number, body?: unknown, extra?: OutgoingHttpHeaders) => send(res, status, body, extra ? { ...headers, ...extra } : headers);
     const early = guard(req);
     if (early) return reply(early.status, early.body, early.headers);
-    const auth = await authenticate(req);
+    const auth = await authenticate(req, log);
     if ('status' in auth) return reply(auth.status, auth.body, auth.headers);
     const refused = (await countRequest(auth.grantId, headers, log)) ?? contentRefusal(req);
     if (refused) {
@@ -226,9 +226,6 @@ export function createMcpRoute(deps: {
   };
 }
 
-/** Express's `trust proxy` setting as a proxy-addr trust function, so /mcp sees the same client address as Express routes. */
-function compileTrust(setting: boolean | number | string): (addr: string, hop: number) => boolean {
-  if (typeof setting === 'boolean') return () => setting;
-  if (typeof setting === 'number') return (_addr, hop) => hop < setting;
-  return proxyaddr.compile(setting.split(',').map((s) => s.trim()));
-}
+/** Whole seconds until a counter's window ends, at least 1 (Retry-After, RateLimit reset). */
+const resetSeconds = (hit: ClientRateLimitInfo): number =>
+  Math.max(1, Math.ceil(hit.resetTime ? (hit.resetTime.getTime() - Date.now()) / 1000 : WINDOW_MS / 1000));

@@ -160,6 +160,15 @@ export function createHttpApp(deps: {
     else res.status(status).json({ error: storeDown ? 'temporarily_unavailable' : 'server_error', error_description: message });
   });
 
-  const mcp = createMcpRoute({ config, grants: deps.grants, log, metrics: deps.metrics, handle: routes.mcp, counter: storeFor?.('mcp') ?? new MemoryStore() });
+  const mcp = createMcpRoute({
+    config,
+    grants: deps.grants,
+    log,
+    metrics: deps.metrics,
+    handle: routes.mcp,
+    counter: storeFor?.('mcp') ?? new MemoryStore(),
+    failures: storeFor?.('bearer') ?? new MemoryStore(),
+    trust: app.get('trust proxy fn') as (addr: string, hop: number) => boolean,
+  });
   return (req: IncomingMessage, res: ServerResponse): void => (isMcpPath(req.url) ? mcp(req, res) : void app(req, res));
 }

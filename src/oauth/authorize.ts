@@ -96,9 +96,8 @@ export function createAuthorizeHandler(deps: AuthorizeDeps) {
       );
     }
 
-    const state = typeof req.query.state === 'string' ? req.query.state : null;
     try {
-      if (Array.isArray(req.query.state)) throw new OAuthError('invalid_request', 'state must appear once');
+      const state = single(req, 'state') ?? null;
       if (state !== null && state.length > MAX_STATE_LENGTH) {
         throw new OAuthError('invalid_request', `state is longer than ${MAX_STATE_LENGTH} characters`);
       }

@@ -2,7 +2,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'nod
 import { request } from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { OAuthError } from '../errors.js';
-import { type Logger, createLogger } from '../log.js';
+import type { Logger } from '../log.js';
 import type { ClientRecord } from '../store/types.js';
 
 /**
@@ -190,9 +190,10 @@ export class CimdResolver {
     maxCacheTtlMs?: number;
     defaultCacheTtlMs?: number;
     maxEntries?: number;
-    log?: Logger;
+    /** Where fetch failures are told in detail; the browser gets a generic reason. */
+    log: Logger;
   }) {
-    this.log = opts.log ?? createLogger('warn');
+    this.log = opts.log;
     this.fetch = opts.fetch;
     this.now = opts.now ?? Date.now;
     this.timeoutMs = opts.timeoutMs ?? 5000;

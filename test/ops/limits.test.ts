@@ -159,7 +159,7 @@ describe('/mcp: failed bearer attempts and batches', () => {
   let a: TokenSet;
   let b: TokenSet;
   beforeAll(async () => {
-    stack = await startStack({ env: { RATE_LIMIT_MCP_PER_MINUTE: '6' } });
+    stack = await startStack({ env: { RATE_LIMIT_MCP_PER_MINUTE: '6', TRUST_PROXY: '1' } });
     a = (await connect(stack, fakeWorkspace(1))).tokens;
     b = (await connect(stack, fakeWorkspace(2))).tokens;
   });
@@ -181,6 +181,14 @@ describe('/mcp: failed bearer attempts and batches', () => {
     expect((await mcpPost(stack.baseUrl, null, ping)).status).toBe(429);
     // The limit is on failures only: a real user behind the same address is not locked out.
     expect((await mcpPost(stack.baseUrl, b.access_token, ping)).status).toBe(200);
+  });
+
+  it('counts failures per client address as Express sees it behind TRUST_PROXY', async () => {
+    const { BEARER_FAILURES_PER_MINUTE } = await import('../../src/http/mcp-route.js');
+    const from = (ip: string) => mcpPost(stack.baseUrl, 'nmr_at_guess', ping, { 'x-forwarded-for': ip });
+    for (let i = 0; i < BEARER_FAILURES_PER_MINUTE; i++) await (await from('203.0.113.7')).arrayBuffer();
+    expect((await from('203.0.113.7')).status).toBe(429);
+    expect((await from('203.0.113.8')).status).toBe(401);
   });
 
   it('counts every message of a batch against the connection limit', async () => {

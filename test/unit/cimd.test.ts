@@ -7,6 +7,7 @@ import { describe, it, expect } from 'vitest';
 import { OAuthError } from '../../src/errors.js';
 import { CimdResolver, createSafeFetcher, isCimdClientId, isPublicAddress, type CimdFetcher, type FetchedDocument } from '../../src/oauth/cimd.js';
 
+const quiet = createLogger('silent');
 const CLAUDE_URL = 'https://claude.ai/oauth/mcp-oauth-client-metadata';
 const CLAUDE_DOC = {
   client_id: CLAUDE_URL,
@@ -44,7 +45,7 @@ async function rejection(p: Promise<unknown>): Promise<OAuthError> {
 describe('CimdResolver: validation', () => {
   it("accepts Claude's real document", async () => {
     const { fetch } = serve(CLAUDE_DOC);
-    const client = await new CimdResolver({ fetch, now: () => 1234 }).resolve(CLAUDE_URL);
+    const client = await new CimdResolver({ log: quiet, fetch, now: () => 1234 }).resolve(CLAUDE_URL);
     expect(client).toEqual({
       clientId: CLAUDE_URL,
       clientName: 'Claude',
@@ -59,26 +60,26 @@ describe('CimdResolver: validation', () => {
 
   it('defaults grant types and keeps only present metadata fields', async () => {
     const { fetch } = serve({ client_id: CLAUDE_URL, redirect_uris: ['http://127.0.0.1:3000/cb'], extra: 'dropped' });
-    const client = await new CimdResolver({ fetch }).resolve(CLAUDE_URL);
+    const client = await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL);
     expect(client.grantTypes).toEqual(['authorization_code', 'refresh_token']);
     expect(client.metadata).toEqual({ client_id: CLAUDE_URL, redirect_uris: ['http://127.0.0.1:3000/cb'] });
   });
 
   it('truncates a long client_name to 100 characters', async () => {
     const { fetch } = serve({ ...CLAUDE_DOC, client_name: 'x'.repeat(300) });
-    const client = await new CimdResolver({ fetch }).resolve(CLAUDE_URL);
+    const client = await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL);
     expect(client.clientName).toBe('x'.repeat(100));
   });
 
   it('rejects a client_id that is not the URL itself', async () => {
     const { fetch } = serve({ ...CLAUDE_DOC, client_id: 'https://claude.ai/other' });
-    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
     expect(err.description).toMatch(/client_id/);
   });
 
   it('rejects a client_id that is not a CIMD URL without fetching', async () => {
     const { fetch, calls } = serve(CLAUDE_DOC);
-    await rejection(new CimdResolver({ fetch }).resolve('http://claude.ai/oauth/x'));
+    await rejection(new CimdResolver({ log: quiet, fetch }).resolve('http://claude.ai/oauth/x'));
     expect(calls).toHaveLength(0);
   });
 
@@ -88,7 +89,7 @@ describe('CimdResolver: validation', () => {
     ['not strings', [42]],
   ])('rejects redirect_uris %s', async (_label, redirectUris) => {
     const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: redirectUris });
-    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
     expect(err.description).toMatch(/redirect_uris/);
   });
 
@@ -96,14 +97,14 @@ describe('CimdResolver: validation', () => {
     'rejects redirect_uri %s',
     async (uri) => {
       const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: ['https://claude.ai/ok', uri] });
-      const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+      const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
       expect(err.description).toContain(JSON.stringify(uri));
     },
   );
 
   it.each(['http://localhost:8080/cb', 'http://127.0.0.1/cb', 'http://[::1]:9/cb'])('accepts loopback http redirect_uri %s', async (uri) => {
     const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: [uri] });
-    expect((await new CimdResolver({ fetch }).resolve(CLAUDE_URL)).redirectUris).toEqual([uri]);
+    expect((await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL)).redirectUris).toEqual([uri]);
   });
 
   it.each([
@@ -116,13 +117,13 @@ describe('CimdResolver: validation', () => {
     ['response_types token', { response_types: ['token'] }, /response_types/],
   ])('rejects %s', async (_label, extra, message) => {
     const { fetch } = serve({ ...CLAUDE_DOC, ...extra });
-    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
     expect(err.description).toMatch(message);
   });
 
   it('rejects a document larger than maxBytes even when the fetcher returned it', async () => {
     const { fetch } = serve({ ...CLAUDE_DOC, client_uri: `https://claude.ai/${'a'.repeat(6000)}` });
-    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
     expect(err.description).toBe(`client metadata document at ${CLAUDE_URL} is too large (over 5120 bytes)`);
   });
 
@@ -132,20 +133,20 @@ describe('CimdResolver: validation', () => {
       seen.push(opts);
       throw new Error('response is over 5120 bytes');
     };
-    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
     expect(seen).toEqual([{ timeoutMs: 5000, maxBytes: 5120 }]);
     expect(err.description).toBe(`client metadata document at ${CLAUDE_URL} could not be fetched`);
   });
 
   it.each([404, 500, 204])('rejects HTTP %i', async (status) => {
     const { fetch } = fakeFetcher(() => ({ status, json: CLAUDE_DOC }));
-    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
     expect(err.description).toContain(`HTTP ${status}`);
   });
 
   it.each([301, 302, 307, 308])('rejects a %i redirect', async (status) => {
     const { fetch } = fakeFetcher(() => ({ status, headers: { location: 'http://127.0.0.1/' }, body: '' }));
-    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
     expect(err.description).toMatch(/redirect/);
   });
 
@@ -155,7 +156,7 @@ describe('CimdResolver: validation', () => {
     ['JSON null', 'null', /not a JSON object/],
   ])('rejects a body that is %s', async (_label, body, message) => {
     const { fetch } = fakeFetcher(() => ({ body }));
-    const err = await rejection(new CimdResolver({ fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
     expect(err.description).toMatch(message);
   });
 });
@@ -163,7 +164,7 @@ describe('CimdResolver: validation', () => {
 describe('CimdResolver: caching', () => {
   it('serves a second resolve from cache', async () => {
     const { fetch, calls } = serve(CLAUDE_DOC);
-    const resolver = new CimdResolver({ fetch });
+    const resolver = new CimdResolver({ log: quiet, fetch });
     const a = await resolver.resolve(CLAUDE_URL);
     const b = await resolver.resolve(CLAUDE_URL);
     expect(b).toEqual(a);
@@ -172,7 +173,7 @@ describe('CimdResolver: caching', () => {
 
   it('does not cache with Cache-Control: no-store', async () => {
     const { fetch, calls } = serve(CLAUDE_DOC, { 'cache-control': 'private, no-store' });
-    const resolver = new CimdResolver({ fetch });
+    const resolver = new CimdResolver({ log: quiet, fetch });
     await resolver.resolve(CLAUDE_URL);
     await resolver.resolve(CLAUDE_URL);
     expect(calls).toHaveLength(2);
@@ -181,7 +182,7 @@ describe('CimdResolver: caching', () => {
   it('honours max-age with an injected clock', async () => {
     let now = 0;
     const { fetch, calls } = serve(CLAUDE_DOC, { 'cache-control': 'public, max-age=60' });
-    const resolver = new CimdResolver({ fetch, now: () => now });
+    const resolver = new CimdResolver({ log: quiet, fetch, now: () => now });
     await resolver.resolve(CLAUDE_URL);
     now = 59_999;
     await resolver.resolve(CLAUDE_URL);
@@ -194,7 +195,7 @@ describe('CimdResolver: caching', () => {
   it('caps max-age at maxCacheTtlMs and defaults to defaultCacheTtlMs', async () => {
     let now = 0;
     const capped = serve(CLAUDE_DOC, { 'cache-control': 'max-age=999999' });
-    const r1 = new CimdResolver({ fetch: capped.fetch, now: () => now, maxCacheTtlMs: 1000 });
+    const r1 = new CimdResolver({ log: quiet, fetch: capped.fetch, now: () => now, maxCacheTtlMs: 1000 });
     await r1.resolve(CLAUDE_URL);
     now = 1000;
     await r1.resolve(CLAUDE_URL);
@@ -202,7 +203,7 @@ describe('CimdResolver: caching', () => {
 
     now = 0;
     const plain = serve(CLAUDE_DOC);
-    const r2 = new CimdResolver({ fetch: plain.fetch, now: () => now, defaultCacheTtlMs: 500 });
+    const r2 = new CimdResolver({ log: quiet, fetch: plain.fetch, now: () => now, defaultCacheTtlMs: 500 });
     await r2.resolve(CLAUDE_URL);
     now = 499;
     await r2.resolve(CLAUDE_URL);
@@ -215,7 +216,7 @@ describe('CimdResolver: caching', () => {
   it('never caches failures', async () => {
     let status = 500;
     const { fetch, calls } = fakeFetcher(() => ({ status, json: CLAUDE_DOC }));
-    const resolver = new CimdResolver({ fetch });
+    const resolver = new CimdResolver({ log: quiet, fetch });
     await rejection(resolver.resolve(CLAUDE_URL));
     status = 200;
     expect((await resolver.resolve(CLAUDE_URL)).clientId).toBe(CLAUDE_URL);
@@ -231,7 +232,7 @@ describe('CimdResolver: caching', () => {
       await gate;
       return { status: 200, headers: { 'cache-control': 'no-store' }, body: JSON.stringify(CLAUDE_DOC) };
     };
-    const resolver = new CimdResolver({ fetch });
+    const resolver = new CimdResolver({ log: quiet, fetch });
     const both = Promise.all([resolver.resolve(CLAUDE_URL), resolver.resolve(CLAUDE_URL)]);
     release();
     const [a, b] = await both;
@@ -242,7 +243,7 @@ describe('CimdResolver: caching', () => {
   it('evicts the least recently used entry beyond maxEntries', async () => {
     const urls = ['https://a.example/c', 'https://b.example/c', 'https://c.example/c'];
     const { fetch, calls } = fakeFetcher((url) => ({ json: { client_id: url, redirect_uris: ['https://a.example/cb'] } }));
-    const resolver = new CimdResolver({ fetch, maxEntries: 2 });
+    const resolver = new CimdResolver({ log: quiet, fetch, maxEntries: 2 });
     await resolver.resolve(urls[0]!);
     await resolver.resolve(urls[1]!);
     await resolver.resolve(urls[0]!); // a is now the most recent
