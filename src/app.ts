@@ -90,7 +90,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       authorize: createAuthorizeHandler({ config, store, clients, keyring, now }),
       decision: createDecisionHandler({ config, store, clients, keyring, now }),
       callback: createCallbackHandler({ config, store, grants, notion: notionOAuth, log, now, finishLogin: connections.finishLogin }),
-      token: createTokenHandler({ config, store, clients, grants, now }),
+      token: createTokenHandler({ log, store, clients, grants, now }),
       revoke: createRevokeHandler({ store, clients, grants, notion: notionOAuth, log, now }),
       mcp: createMcpHandler({ registry, notion, log }),
       landing: createLandingHandler(config),

@@ -49,7 +49,6 @@ const EnvSchema = z.object({
   REDIS_URL: z.string().optional(),
   ACCESS_TOKEN_TTL_SECONDS: seconds('ACCESS_TOKEN_TTL_SECONDS', 30 * 86400),
   REFRESH_TOKEN_IDLE_TTL_SECONDS: seconds('REFRESH_TOKEN_IDLE_TTL_SECONDS', 90 * 86400),
-  REFRESH_TOKEN_GRACE_SECONDS: seconds('REFRESH_TOKEN_GRACE_SECONDS', 60),
   AUTH_CODE_TTL_SECONDS: seconds('AUTH_CODE_TTL_SECONDS', 600),
   AUTH_FLOW_TTL_SECONDS: seconds('AUTH_FLOW_TTL_SECONDS', 600),
   NOTION_TIMEOUT_SECONDS: seconds('NOTION_TIMEOUT_SECONDS', 30),
@@ -129,7 +128,6 @@ export interface Config {
   readonly ttl: {
     readonly accessTokenS: number;
     readonly refreshTokenIdleS: number;
-    readonly refreshGraceS: number;
     readonly authCodeS: number;
     readonly flowS: number;
     /** Sign-in session of the /connections page. */
@@ -238,7 +236,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ttl: Object.freeze({
       accessTokenS: e.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenIdleS: e.REFRESH_TOKEN_IDLE_TTL_SECONDS,
-      refreshGraceS: e.REFRESH_TOKEN_GRACE_SECONDS,
       authCodeS: e.AUTH_CODE_TTL_SECONDS,
       flowS: e.AUTH_FLOW_TTL_SECONDS,
       connectionsSessionS: e.CONNECTIONS_SESSION_TTL_SECONDS,

@@ -133,7 +133,27 @@ export class Keyring {
     const decipher = createDecipheriv('id-aes256-wrap', kek(set, token), AES_KW_IV);
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]);
   }
+
+  /**
+   * Seals a value so that only the holder of `secret` (a token, or a code with its PKCE verifier)
+   * can open it, under the current key set. The store keeps the answer of a token request sealed
+   * this way, so that a retry of the same request gets the same answer (docs/storage.md).
+   */
+  sealFor(secret: string, plaintext: string, aad: string): string {
+    return `${this.keyId}.${seal(answerKey(this.current, secret), plaintext, aad)}`;
+  }
+
+  /** Opens what sealFor sealed; throws when the secret, the record or the key set does not match. */
+  openFor(secret: string, sealed: string, aad: string): string {
+    const dot = sealed.indexOf('.');
+    const set = this.sets.find((s) => s.keyId === sealed.slice(0, dot));
+    if (!set) throw new Error('sealed with a SESSION_SECRET that is no longer configured');
+    return open(answerKey(set, secret), sealed.slice(dot + 1), aad);
+  }
 }
+
+/** Key of a sealed answer: separate from the token's wrapping key (another HMAC input). */
+const answerKey = (set: KeySet, secret: string): Buffer => createHmac('sha256', set.wrapRoot).update('answer/v1\0').update(secret).digest();
 
 function kek(set: KeySet, token: string): Buffer {
   return createHmac('sha256', set.wrapRoot).update(token).digest();

@@ -20,9 +20,16 @@ export interface AuthContext {
   grantKey: Buffer;
 }
 
-export interface IssuedTokens {
+/** What /token answers. The store keeps it sealed, so that a retry gets the same (IssueResult). */
+export interface TokenAnswer {
   accessToken: string;
   refreshToken: string;
+  scope: string;
+  accessExpiresAt: number;
+}
+
+export interface IssuedTokens {
+  answer: TokenAnswer;
   records: TokenRecord[];
 }
 
@@ -98,6 +105,7 @@ export class Grants {
       wrappedKey: this.keyring.wrapGrantKey(code, grantKey),
       expiresAt: now + this.config.ttl.authCodeS * 1000,
       usedAt: null,
+      answer: null,
     };
     await this.store.createGrant(grant, record);
     return code;
@@ -119,11 +127,16 @@ export class Grants {
   /**
    * A fresh access and refresh token for the grant, not yet stored. The access token may carry
    * a narrowed scope; the refresh token keeps the grant's, so a later refresh can ask again.
+   *
+   * A refresh token names its grant, signed with SESSION_SECRET: `nmr_rt_<grant>.<nonce>.<mac>`.
+   * So a rotated token presented again is recognised as that grant's (grantOfRefreshToken) with
+   * no record of it kept, and cannot be forged to end someone else's grant.
    */
   mintPair(grantId: string, grantKey: Buffer, accessScope: string, refreshScope: string): IssuedTokens {
     const now = this.now();
     const accessToken = PREFIX.access + randomSecret();
-    const refreshToken = PREFIX.refresh + randomSecret();
+    const nonce = randomSecret();
+    const refreshToken = `${PREFIX.refresh}${grantId}.${nonce}.${this.keyring.sign(`refresh/${grantId}.${nonce}`)}`;
     const record = (token: string, kind: TokenRecord['kind'], scope: string, ttlS: number): TokenRecord => ({
       hash: sha256(token),
       grantId,
@@ -133,15 +146,37 @@ export class Grants {
       expiresAt: now + ttlS * 1000,
       createdAt: now,
       replacedAt: null,
+      answer: null,
     });
     return {
-      accessToken,
-      refreshToken,
+      answer: { accessToken, refreshToken, scope: accessScope, accessExpiresAt: now + this.config.ttl.accessTokenS * 1000 },
       records: [
         record(accessToken, 'access', accessScope, this.config.ttl.accessTokenS),
         record(refreshToken, 'refresh', refreshScope, this.config.ttl.refreshTokenIdleS),
       ],
     };
+  }
+
+  /** The grant a refresh token was minted for, when its signature proves it is ours; else null. */
+  grantOfRefreshToken(token: string): string | null {
+    if (!token.startsWith(PREFIX.refresh)) return null;
+    const [grantId, nonce, mac, extra] = token.slice(PREFIX.refresh.length).split('.');
+    if (!grantId || !nonce || !mac || extra !== undefined) return null;
+    return this.keyring.verify(`refresh/${grantId}.${nonce}`, mac) ? grantId : null;
+  }
+
+  /** Seals an answer for the store, openable only with `secret` (the token or code it answers). */
+  sealAnswer(secret: string, answer: TokenAnswer, record: string): string {
+    return this.keyring.sealFor(secret, JSON.stringify(answer), record);
+  }
+
+  /** Opens a kept answer; null when `secret` is not the one it was sealed for. */
+  openAnswer(secret: string, sealed: string, record: string): TokenAnswer | null {
+    try {
+      return JSON.parse(this.keyring.openFor(secret, sealed, record)) as TokenAnswer;
+    } catch {
+      return null;
+    }
   }
 
   /**

@@ -3,7 +3,7 @@ import { OAuthError } from '../errors.js';
 import { sha256 } from '../lib/crypto.js';
 import type { Logger } from '../log.js';
 import type { NotionOAuth } from '../notion/oauth.js';
-import type { GrantRecord, Store } from '../store/types.js';
+import type { GrantRecord, Store, TokenRecord } from '../store/types.js';
 import type { Clients } from './clients.js';
 import type { Grants } from './grants.js';
 
@@ -38,6 +38,16 @@ export async function endGrant(deps: RevokeDeps, grant: GrantRecord, token: stri
 }
 
 /**
+ * The token and wrapped key that open the grant. A previous refresh token has no wrapped key left;
+ * it opens the grant through its successor, which the answer of its rotation holds.
+ */
+async function grantOpener(deps: RevokeDeps, token: string, record: TokenRecord): Promise<{ token: string; wrappedKey: string }> {
+  const answer = record.wrappedKey === '' && record.answer !== null ? deps.grants.openAnswer(token, record.answer, record.hash) : null;
+  const successor = answer && (await deps.store.getToken(sha256(answer.refreshToken)));
+  return successor ? { token: answer.refreshToken, wrappedKey: successor.token.wrappedKey } : { token, wrappedKey: record.wrappedKey };
+}
+
+/**
  * POST /revoke (RFC 7009). Revoking a refresh token ends the whole grant (§2.1); revoking an
  * access token ends the grant once nothing else of it is alive. Unknown tokens and tokens of
  * other clients get the same 200, so the endpoint tells nothing about tokens it did not issue
@@ -55,7 +65,8 @@ export function createRevokeHandler(deps: RevokeDeps) {
       const { token: record, grant } = found;
       res.locals.oauthEvent = 'revocation';
       if (record.kind === 'refresh') {
-        await endGrant(deps, grant, token, record.wrappedKey);
+        const opener = await grantOpener(deps, token, record);
+        await endGrant(deps, grant, opener.token, opener.wrappedKey);
       } else {
         await deps.store.deleteToken(record.hash);
         if ((await deps.store.countLiveCredentials(grant.id, deps.now())) === 0) {

@@ -1,15 +1,15 @@
 import type { Request, Response } from 'express';
-import type { Config } from '../config.js';
 import { OAuthError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { pkceS256, safeEqual, sha256 } from '../lib/crypto.js';
 import type { ClientRecord, Store } from '../store/types.js';
 import type { Clients } from './clients.js';
-import type { Grants, IssuedTokens } from './grants.js';
+import type { Grants, IssuedTokens, TokenAnswer } from './grants.js';
 import { downscope } from './scopes.js';
 import { resourceProblem } from './uris.js';
 
 export interface TokenDeps {
-  config: Config;
+  log: Logger;
   store: Store;
   clients: Clients;
   grants: Grants;
@@ -31,8 +31,6 @@ const required = (body: Record<string, unknown>, name: string): string => {
 
 /** POST /token: authorization_code and refresh_token grants (OAuth 2.1 §4.1.3, §4.3). */
 export function createTokenHandler(deps: TokenDeps) {
-  const { config } = deps;
-
   const checkResource = (body: Record<string, unknown>, bound: string) => {
     const resource = param(body, 'resource');
     if (resource === undefined) return;
@@ -40,14 +38,34 @@ export function createTokenHandler(deps: TokenDeps) {
     if (problem) throw new OAuthError('invalid_target', problem);
   };
 
-  const send = (res: Response, issued: IssuedTokens, scope: string) => {
+  const send = (res: Response, answer: TokenAnswer) => {
     res.status(200).json({
-      access_token: issued.accessToken,
+      access_token: answer.accessToken,
       token_type: 'Bearer',
-      expires_in: config.ttl.accessTokenS,
-      refresh_token: issued.refreshToken,
-      scope,
+      // A retry gets the first answer again, with what is left of its access token's life.
+      expires_in: Math.max(0, Math.ceil((answer.accessExpiresAt - deps.now()) / 1000)),
+      refresh_token: answer.refreshToken,
+      scope: answer.scope,
     });
+  };
+
+  const replay = async (grantId: string): Promise<never> => {
+    // RFC 6749 §4.1.2: a replayed code revokes everything issued from it.
+    await deps.store.deleteGrant(grantId);
+    throw new OAuthError('invalid_grant', 'the code was already used; its tokens are revoked');
+  };
+
+  /**
+   * RFC 9700 §4.14.2: a refresh token that was rotated and whose successor has been used can no
+   * longer be in legitimate use, so presenting it ends the grant. It is recognised by its
+   * signature, since the store keeps no record of it.
+   */
+  const refreshReuse = async (token: string): Promise<void> => {
+    const grantId = deps.grants.grantOfRefreshToken(token);
+    if (grantId === null || (await deps.store.getGrant(grantId)) === null) return;
+    await deps.store.deleteGrant(grantId);
+    deps.log.warn({ grantId }, 'a rotated refresh token was used again; the grant is ended');
+    throw new OAuthError('invalid_grant', 'this refresh token was already replaced; the connection is ended because the token may have been copied. Connect again');
   };
 
   async function authorizationCode(res: Response, client: ClientRecord, body: Record<string, unknown>) {
@@ -55,10 +73,21 @@ export function createTokenHandler(deps: TokenDeps) {
     const hash = sha256(code);
     const record = await deps.store.getCode(hash);
     if (!record || record.expiresAt <= deps.now()) throw new OAuthError('invalid_grant', 'the code is invalid or expired');
+    // Only the holder of the code and its PKCE verifier can open the kept answer.
+    const answerFor = (verifier: string) => `${code} ${verifier}`;
     if (record.usedAt !== null) {
-      // RFC 6749 §4.1.2: a replayed code revokes everything issued from it.
-      await deps.store.deleteGrant(record.grantId);
-      throw new OAuthError('invalid_grant', 'the code was already used; its tokens are revoked');
+      // The same client retrying the same exchange (its response was lost) gets the same tokens;
+      // anything else is a replay.
+      const verifier = param(body, 'code_verifier');
+      const same =
+        verifier !== undefined &&
+        record.answer !== null &&
+        record.clientId === client.clientId &&
+        param(body, 'redirect_uri') === record.redirectUri &&
+        safeEqual(pkceS256(verifier), record.codeChallenge);
+      const answer = same ? deps.grants.openAnswer(answerFor(verifier), record.answer!, hash) : null;
+      if (answer) return send(res, answer);
+      return replay(record.grantId);
     }
     // Nothing below consumes the code: a mismatch leaves it usable by its rightful client.
     if (record.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'the code was issued to another client');
@@ -70,33 +99,49 @@ export function createTokenHandler(deps: TokenDeps) {
 
     const grantKey = deps.grants.openKey(code, record.wrappedKey);
     const issued = deps.grants.mintPair(record.grantId, grantKey, record.scope, record.scope);
-    if (!(await deps.store.redeemCode(hash, deps.now(), issued.records))) {
-      // Lost a race against a parallel exchange of the same code: that is a replay too.
-      await deps.store.deleteGrant(record.grantId);
-      throw new OAuthError('invalid_grant', 'the code was already used; its tokens are revoked');
-    }
+    const sealed = deps.grants.sealAnswer(answerFor(verifier), issued.answer, hash);
+    const result = await deps.store.redeemCode(hash, deps.now(), issued.records, sealed);
+    if (result.status === 'invalid') throw new OAuthError('invalid_grant', 'the code is invalid or expired');
+    // `again`: a parallel exchange of the same code, or a re-sent store command, got there first.
+    const answer = result.status === 'issued' ? issued.answer : result.status === 'again' ? deps.grants.openAnswer(answerFor(verifier), result.answer, hash) : null;
+    if (!answer) return replay(record.grantId);
     await deps.store.touchGrant(record.grantId, deps.now());
-    send(res, issued, record.scope);
+    send(res, answer);
   }
 
+  /**
+   * Rotation keeps one previous refresh token per grant, valid until its successor is used: every
+   * request with it (concurrent processes sharing one token, a retry after a lost response) gets
+   * the one same answer, so whichever response a client keeps, its refresh token works.
+   */
   async function refreshToken(res: Response, client: ClientRecord, body: Record<string, unknown>) {
     const token = required(body, 'refresh_token');
-    const found = await deps.store.getToken(sha256(token));
-    if (!found || found.token.kind !== 'refresh' || found.token.expiresAt <= deps.now()) {
-      throw new OAuthError('invalid_grant', 'the refresh token is invalid, expired or revoked');
+    const hash = sha256(token);
+    const invalid = new OAuthError('invalid_grant', 'the refresh token is invalid, expired or revoked');
+    const found = await deps.store.getToken(hash);
+    if (!found) {
+      await refreshReuse(token);
+      throw invalid;
     }
+    if (found.token.kind !== 'refresh' || found.token.expiresAt <= deps.now()) throw invalid;
     const { token: record, grant } = found;
     if (grant.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
     checkResource(body, grant.resource);
     const scope = downscope(grant.scope, param(body, 'scope'));
-    const grantKey = deps.grants.openKey(token, record.wrappedKey);
-    const issued = deps.grants.mintPair(grant.id, grantKey, scope, grant.scope);
-    if (!(await deps.store.rotateRefreshToken(record.hash, deps.now(), config.ttl.refreshGraceS * 1000, issued.records))) {
-      throw new OAuthError('invalid_grant', 'the refresh token is invalid, expired or revoked');
+    // A previous token has no wrapped key left: the store answers with what its rotation gave.
+    let issued: IssuedTokens | null = null;
+    let sealed: string | null = null;
+    if (record.replacedAt === null) {
+      issued = deps.grants.mintPair(grant.id, deps.grants.openKey(token, record.wrappedKey), scope, grant.scope);
+      sealed = deps.grants.sealAnswer(token, issued.answer, hash);
     }
+    const result = await deps.store.rotateRefreshToken(hash, deps.now(), issued?.records ?? [], sealed);
+    if (result.status === 'invalid') await refreshReuse(token); // deleted meanwhile: its successor was used
+    const answer = result.status === 'issued' ? issued!.answer : result.status === 'again' ? deps.grants.openAnswer(token, result.answer, hash) : null;
+    if (!answer) throw invalid;
     await deps.store.touchGrant(grant.id, deps.now());
     res.locals.oauthEvent = 'refresh';
-    send(res, issued, scope);
+    send(res, answer);
   }
 
   return async (req: Request, res: Response): Promise<void> => {

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import { StoreOpenError } from './sqlite.js';
-import type { ClientRecord, CodeRecord, FlowKind, GrantRecord, Store, StoreStats, TokenRecord } from './types.js';
+import type { ClientRecord, CodeRecord, FlowKind, GrantRecord, IssueResult, Store, StoreStats, TokenRecord } from './types.js';
 
 /** ioredis (CommonJS) is loaded on first use only, so a server without REDIS_URL starts without it (~150 ms). */
 const requireCjs = createRequire(import.meta.url);
@@ -16,7 +16,9 @@ const loadIoredis = () => requireCjs('ioredis') as typeof import('ioredis');
  * expiry. docs/storage.md lists the keys.
  */
 
-const SCHEMA_VERSION = '1';
+const SCHEMA_VERSION = '2';
+/** Version 1 data is read as it is: the fields that version 2 adds are optional. */
+const UPGRADABLE = '1';
 /** Backstop TTLs never fire less than this after the write, so a clock skew cannot lose live data. */
 const TTL_FLOOR_MS = 60 * 60 * 1000;
 const SWEEP_BATCH = 500;
@@ -58,22 +60,25 @@ end
 `;
 
 const SCRIPTS = {
-  // ARGV: P, version, keyCheck, accepted key checks (JSON array) → 'ok' | 'version:<v>' | 'key'
+  // ARGV: P, version, keyCheck, accepted key checks (JSON array), upgradable version → 'ok' | 'version:<v>' | 'key'
   // Data written under any accepted check value opens; the current one (ARGV[3]) is then recorded.
   nmrOpen: `
 local v = redis.call('HMGET', P .. 'meta', 'schema_version', 'key_check')
-if v[1] and v[1] ~= ARGV[2] then return 'version:' .. v[1] end
+if v[1] and v[1] ~= ARGV[2] and v[1] ~= ARGV[5] then return 'version:' .. v[1] end
 if v[2] and v[2] ~= ARGV[3] then
   local known = false
   for _, k in ipairs(cjson.decode(ARGV[4])) do if k == v[2] then known = true end end
   if not known then return 'key' end
 end
-redis.call('HSETNX', P .. 'meta', 'schema_version', ARGV[2])
-redis.call('HSET', P .. 'meta', 'key_check', ARGV[3])
+redis.call('HSET', P .. 'meta', 'schema_version', ARGV[2], 'key_check', ARGV[3])
 return 'ok'`,
-  // ARGV: P, clientId, json → 1 | 0 (exists)
+  // ARGV: P, clientId, json → 1 | 0 (exists). ioredis re-sends a command whose reply was lost:
+  // the second run then finds its own record and answers as the first did (here and below).
   nmrCreateClient: `
-if not redis.call('SET', P .. 'client:' .. ARGV[2], ARGV[3], 'NX') then return 0 end
+if not redis.call('SET', P .. 'client:' .. ARGV[2], ARGV[3], 'NX') then
+  if redis.call('GET', P .. 'client:' .. ARGV[2]) == ARGV[3] then return 1 end
+  return 0
+end
 redis.call('SADD', P .. 'clients', ARGV[2])
 return 1`,
   // ARGV: P, sub → the flow JSON, deleted, or nil
@@ -86,7 +91,10 @@ return v`,
   // ARGV: P, grantId, grant fields (JSON array), notionUserId or '', code (JSON), clientId
   nmrCreateGrant: `
 local c = cjson.decode(ARGV[5])
-if redis.call('EXISTS', P .. 'grant:' .. ARGV[2]) == 1 then return redis.error_reply('ERR duplicate grant') end
+if redis.call('EXISTS', P .. 'grant:' .. ARGV[2]) == 1 then
+  if redis.call('HGET', P .. c.s, 'grantId') == ARGV[2] then return 1 end
+  return redis.error_reply('ERR duplicate grant')
+end
 local dup = check_new({c}); if dup then return dup end
 redis.call('HSET', P .. 'grant:' .. ARGV[2], unpack(cjson.decode(ARGV[3])))
 redis.call('SADD', P .. 'grants', ARGV[2])
@@ -94,38 +102,41 @@ redis.call('SADD', P .. 'client-grants:' .. ARGV[6], ARGV[2])
 if ARGV[4] ~= '' then redis.call('SADD', P .. 'user:' .. ARGV[4], ARGV[2]) end
 put(c)
 return 1`,
-  // ARGV: P, code hash, now, tokens (JSON) → 1 | 0
+  // ARGV: P, code hash, now, tokens (JSON), answer → {'issued'} | {'again', answer} | {'spent'} | {'invalid'}
   nmrRedeemCode: `
 local k = P .. 'code:' .. ARGV[2]
-local v = redis.call('HMGET', k, 'expiresAt', 'usedAt')
-if not v[1] or v[2] or tonumber(v[1]) <= tonumber(ARGV[3]) then return 0 end
+local v = redis.call('HMGET', k, 'expiresAt', 'usedAt', 'answer')
+if not v[1] or tonumber(v[1]) <= tonumber(ARGV[3]) then return {'invalid'} end
+if v[2] then
+  if v[3] then return {'again', v[3]} end
+  return {'spent'}
+end
 local ts = cjson.decode(ARGV[4])
 local dup = check_new(ts); if dup then return dup end
-redis.call('HSET', k, 'usedAt', ARGV[3])
+redis.call('HSET', k, 'usedAt', ARGV[3], 'answer', ARGV[5])
+redis.call('HDEL', k, 'wrappedKey')
 for _, t in ipairs(ts) do put(t) end
-return 1`,
-  // ARGV: P, old hash, now, graceMs, ttl floor, tokens (JSON) → 1 | 0
+return {'issued'}`,
+  // ARGV: P, old hash, now, tokens (JSON), answer or '' → as nmrRedeemCode
   nmrRotate: `
 local sub = 'tok:' .. ARGV[2]
-local v = redis.call('HMGET', P .. sub, 'kind', 'grantId', 'expiresAt', 'replacedAt')
-local now = tonumber(ARGV[3])
-if v[1] ~= 'refresh' or tonumber(v[3]) <= now then return 0 end
-local ts = cjson.decode(ARGV[6])
+local v = redis.call('HMGET', P .. sub, 'kind', 'grantId', 'expiresAt', 'replacedAt', 'answer')
+if v[1] ~= 'refresh' or tonumber(v[3]) <= tonumber(ARGV[3]) then return {'invalid'} end
+if v[4] then
+  if v[5] then return {'again', v[5]} end
+  return {'spent'}
+end
+if ARGV[5] == '' then return {'invalid'} end
+local ts = cjson.decode(ARGV[4])
 local dup = check_new(ts); if dup then return dup end
--- One current refresh token and at most one previous one: every other refresh token goes
--- (on a fresh rotation the older previous one; on a retry inside the grace period the successor).
+-- One current refresh token and one previous per grant: the older previous one goes now.
 for _, m in ipairs(redis.call('SMEMBERS', P .. 'creds:' .. v[2])) do
   if m ~= sub and string.sub(m, 1, 4) == 'tok:' and redis.call('HGET', P .. m, 'kind') == 'refresh' then drop(m, v[2]) end
 end
-if not v[4] then
-  local u = math.min(tonumber(v[3]), now + tonumber(ARGV[4]))
-  local us = string.format('%.0f', u)
-  redis.call('HSET', P .. sub, 'replacedAt', ARGV[3], 'expiresAt', us)
-  redis.call('ZADD', P .. 'exp:tok', us, sub)
-  redis.call('PEXPIREAT', P .. sub, string.format('%.0f', math.max(u, tonumber(ARGV[5]))))
-end
+redis.call('HSET', P .. sub, 'replacedAt', ARGV[3], 'answer', ARGV[5])
+redis.call('HDEL', P .. sub, 'wrappedKey')
 for _, t in ipairs(ts) do put(t) end
-return 1`,
+return {'issued'}`,
   // ARGV: P, hash. The bearer check of every MCP request: token and grant in one round trip.
   nmrGetToken: `
 local t = redis.call('HGETALL', P .. 'tok:' .. ARGV[2])
@@ -226,10 +237,11 @@ const toToken = (f: Fields): TokenRecord => ({
   grantId: f.grantId!,
   kind: f.kind as TokenRecord['kind'],
   scope: f.scope!,
-  wrappedKey: f.wrappedKey!,
+  wrappedKey: f.wrappedKey ?? '',
   expiresAt: Number(f.expiresAt),
   createdAt: Number(f.createdAt),
   replacedAt: num(f.replacedAt),
+  answer: f.answer ?? null,
 });
 const toCode = (f: Fields): CodeRecord => ({
   hash: f.hash!,
@@ -239,10 +251,15 @@ const toCode = (f: Fields): CodeRecord => ({
   codeChallenge: f.codeChallenge!,
   resource: f.resource!,
   scope: f.scope!,
-  wrappedKey: f.wrappedKey!,
+  wrappedKey: f.wrappedKey ?? '',
   expiresAt: Number(f.expiresAt),
   usedAt: num(f.usedAt),
+  answer: f.answer ?? null,
 });
+const issueResult = (reply: unknown): IssueResult => {
+  const [status, answer] = reply as [IssueResult['status'], string?];
+  return status === 'again' ? { status, answer: answer! } : ({ status } as IssueResult);
+};
 const empty = (f: Fields): boolean => Object.keys(f).length === 0;
 /** A hash as Lua's HGETALL returns it (name, value, name, value, ...) as an object. */
 const fields = (flatList: string[]): Fields => {
@@ -330,7 +347,7 @@ export class RedisStore implements Store {
     }
     let answer: string;
     try {
-      answer = (await this.script('nmrOpen', SCHEMA_VERSION, current, JSON.stringify(accepted))) as string;
+      answer = (await this.script('nmrOpen', SCHEMA_VERSION, current, JSON.stringify(accepted), UPGRADABLE)) as string;
     } catch (err) {
       this.r.disconnect();
       throw new StoreOpenError(`cannot use Redis at ${where}: ${(err as Error).message}`);
@@ -377,12 +394,11 @@ export class RedisStore implements Store {
     return this.listening ? this.revocations : null;
   }
 
-  /** Runs Redis commands; a Redis that does not answer becomes StoreUnavailableError (503). */
+  /** Runs Redis commands; any failure becomes StoreUnavailableError (503), never a 500. */
   private async run<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof Error && err.message.startsWith('ERR duplicate')) throw new Error(`store: ${err.message.slice(4)}`);
       throw new StoreUnavailableError(`Redis does not answer: ${(err as Error).message}`);
     }
   }
@@ -467,8 +483,8 @@ export class RedisStore implements Store {
     return JSON.stringify(tokens.map((t) => this.cred(`tok:${t.hash}`, t)));
   }
 
-  async redeemCode(hash: string, now: number, tokens: TokenRecord[]): Promise<boolean> {
-    return (await this.run(() => this.script('nmrRedeemCode', hash, now, this.tokensArg(tokens)))) === 1;
+  async redeemCode(hash: string, now: number, tokens: TokenRecord[], answer: string): Promise<IssueResult> {
+    return issueResult(await this.run(() => this.script('nmrRedeemCode', hash, now, this.tokensArg(tokens), answer)));
   }
 
   async getToken(hash: string): Promise<{ token: TokenRecord; grant: GrantRecord } | null> {
@@ -476,9 +492,8 @@ export class RedisStore implements Store {
     return found ? { token: toToken(fields(found[0])), grant: toGrant(fields(found[1])) } : null;
   }
 
-  async rotateRefreshToken(oldHash: string, now: number, graceMs: number, tokens: TokenRecord[]): Promise<boolean> {
-    const floor = Date.now() + TTL_FLOOR_MS;
-    return (await this.run(() => this.script('nmrRotate', oldHash, now, graceMs, floor, this.tokensArg(tokens)))) === 1;
+  async rotateRefreshToken(oldHash: string, now: number, tokens: TokenRecord[], answer: string | null): Promise<IssueResult> {
+    return issueResult(await this.run(() => this.script('nmrRotate', oldHash, now, this.tokensArg(tokens), answer ?? '')));
   }
 
   async deleteToken(hash: string): Promise<void> {

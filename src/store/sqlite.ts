@@ -6,6 +6,7 @@ import type {
   CodeRecord,
   FlowKind,
   GrantRecord,
+  IssueResult,
   Store,
   StoreStats,
   TokenRecord,
@@ -15,7 +16,9 @@ export const SQLITE_FILE = 'notion-mcp-remote.db';
 /** Rows per sweep transaction: small enough that one batch stays far below a 50 ms stall. */
 const SWEEP_BATCH = 500;
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-const SCHEMA_VERSION = '1';
+const SCHEMA_VERSION = '2';
+/** Version 1 lacks the `answer` columns; opening it adds them (a downgrade then refuses the file). */
+const UPGRADABLE = '1';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,7 +55,8 @@ CREATE TABLE IF NOT EXISTS codes (
   scope TEXT NOT NULL,
   wrapped_key TEXT NOT NULL,
   expires_at INTEGER NOT NULL,
-  used_at INTEGER
+  used_at INTEGER,
+  answer TEXT
 );
 CREATE TABLE IF NOT EXISTS tokens (
   hash TEXT PRIMARY KEY,
@@ -62,7 +66,8 @@ CREATE TABLE IF NOT EXISTS tokens (
   wrapped_key TEXT NOT NULL,
   expires_at INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
-  replaced_at INTEGER
+  replaced_at INTEGER,
+  answer TEXT
 );
 CREATE INDEX IF NOT EXISTS codes_grant ON codes(grant_id);
 CREATE INDEX IF NOT EXISTS tokens_grant ON tokens(grant_id);
@@ -98,6 +103,7 @@ interface TokenRow {
   expires_at: number;
   created_at: number;
   replaced_at: number | null;
+  answer: string | null;
 }
 /** The token columns of the joined bearer-check read, prefixed so they do not clash with the grant's. */
 type TokenColumns = { [K in keyof TokenRow as `t_${K}`]: TokenRow[K] };
@@ -112,6 +118,7 @@ interface CodeRow {
   wrapped_key: string;
   expires_at: number;
   used_at: number | null;
+  answer: string | null;
 }
 
 const toGrant = (r: GrantRow): GrantRecord => ({
@@ -135,6 +142,7 @@ const toToken = (r: TokenColumns): TokenRecord => ({
   expiresAt: r.t_expires_at,
   createdAt: r.t_created_at,
   replacedAt: r.t_replaced_at,
+  answer: r.t_answer,
 });
 const toCode = (r: CodeRow): CodeRecord => ({
   hash: r.hash,
@@ -147,6 +155,7 @@ const toCode = (r: CodeRow): CodeRecord => ({
   wrappedKey: r.wrapped_key,
   expiresAt: r.expires_at,
   usedAt: r.used_at,
+  answer: r.answer,
 });
 
 const keyMismatch = (file: string) =>
@@ -166,7 +175,7 @@ function verify(db: Database.Database, file: string, accepted: readonly string[]
   if (!hasMeta) return;
   const meta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
   const version = meta.get('schema_version')?.value;
-  if (version && version !== SCHEMA_VERSION) {
+  if (version && version !== SCHEMA_VERSION && version !== UPGRADABLE) {
     throw new StoreOpenError(`the store at ${file} has schema version ${version}; this build reads version ${SCHEMA_VERSION}`);
   }
   const stored = meta.get('key_check')?.value;
@@ -200,27 +209,26 @@ export class SqliteStore implements Store {
          VALUES (@id, @clientId, @scope, @resource, @notionUserId, @notionWorkspaceId, @info, @sealedNotion, @createdAt, @lastUsedAt)`,
       ),
       insertCode: db.prepare(
-        `INSERT INTO codes (hash, grant_id, client_id, redirect_uri, code_challenge, resource, scope, wrapped_key, expires_at, used_at)
-         VALUES (@hash, @grantId, @clientId, @redirectUri, @codeChallenge, @resource, @scope, @wrappedKey, @expiresAt, @usedAt)`,
+        `INSERT INTO codes (hash, grant_id, client_id, redirect_uri, code_challenge, resource, scope, wrapped_key, expires_at, used_at, answer)
+         VALUES (@hash, @grantId, @clientId, @redirectUri, @codeChallenge, @resource, @scope, @wrappedKey, @expiresAt, @usedAt, @answer)`,
       ),
       getCode: db.prepare<[string], CodeRow>('SELECT * FROM codes WHERE hash = ?'),
-      useCode: db.prepare('UPDATE codes SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?'),
+      useCode: db.prepare("UPDATE codes SET used_at = ?, wrapped_key = '', answer = ? WHERE hash = ?"),
       insertToken: db.prepare(
-        `INSERT INTO tokens (hash, grant_id, kind, scope, wrapped_key, expires_at, created_at, replaced_at)
-         VALUES (@hash, @grantId, @kind, @scope, @wrappedKey, @expiresAt, @createdAt, @replacedAt)`,
+        `INSERT INTO tokens (hash, grant_id, kind, scope, wrapped_key, expires_at, created_at, replaced_at, answer)
+         VALUES (@hash, @grantId, @kind, @scope, @wrappedKey, @expiresAt, @createdAt, @replacedAt, @answer)`,
       ),
       getToken: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE hash = ?'),
       // The bearer check of every MCP request: token and grant in one indexed read.
       tokenWithGrant: db.prepare<[string], GrantRow & TokenColumns>(
         `SELECT g.*, t.hash AS t_hash, t.grant_id AS t_grant_id, t.kind AS t_kind, t.scope AS t_scope, t.wrapped_key AS t_wrapped_key,
-                t.expires_at AS t_expires_at, t.created_at AS t_created_at, t.replaced_at AS t_replaced_at
+                t.expires_at AS t_expires_at, t.created_at AS t_created_at, t.replaced_at AS t_replaced_at, t.answer AS t_answer
            FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?`,
       ),
       getGrant: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE id = ?'),
       grantsByUser: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE notion_user_id = ? ORDER BY created_at DESC, id'),
       allGrants: db.prepare<[], GrantRow>('SELECT * FROM grants ORDER BY created_at DESC, id'),
-      // A rotated refresh token lives on only for the grace period.
-      markReplaced: db.prepare('UPDATE tokens SET replaced_at = @now, expires_at = MIN(expires_at, @until) WHERE hash = @hash'),
+      markReplaced: db.prepare("UPDATE tokens SET replaced_at = ?, wrapped_key = '', answer = ? WHERE hash = ?"),
       dropOtherRefresh: db.prepare("DELETE FROM tokens WHERE grant_id = ? AND kind = 'refresh' AND hash <> ?"),
       deleteToken: db.prepare('DELETE FROM tokens WHERE hash = ?'),
       countLive: db.prepare<{ grantId: string; now: number }, { n: number }>(
@@ -288,7 +296,19 @@ export class SqliteStore implements Store {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
+      // Deleted rows are overwritten with zeros, so a dead token's wrapped key is not left in a free page.
+      db.pragma('secure_delete = ON');
       db.exec(SCHEMA);
+      const version = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'");
+      if (version.get()?.value === UPGRADABLE) {
+        const upgrade = db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'");
+        const addColumns = 'ALTER TABLE codes ADD COLUMN answer TEXT; ALTER TABLE tokens ADD COLUMN answer TEXT';
+        const conn = db;
+        db.transaction(() => {
+          conn.exec(addColumns);
+          upgrade.run(SCHEMA_VERSION);
+        }).immediate();
+      }
       const put = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
       const stored = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'key_check'");
       const record = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('key_check', ?)");
@@ -349,12 +369,17 @@ export class SqliteStore implements Store {
     return row ? toCode(row) : null;
   }
 
-  async redeemCode(hash: string, now: number, tokens: TokenRecord[]): Promise<boolean> {
-    return this.db.transaction(() => {
-      if (this.stmt.useCode.run(now, hash, now).changes !== 1) return false;
+  async redeemCode(hash: string, now: number, tokens: TokenRecord[], answer: string): Promise<IssueResult> {
+    const result = this.db.transaction((): IssueResult => {
+      const code = this.stmt.getCode.get(hash);
+      if (!code || code.expires_at <= now) return { status: 'invalid' };
+      if (code.used_at !== null) return code.answer === null ? { status: 'spent' } : { status: 'again', answer: code.answer };
+      this.stmt.useCode.run(now, answer, hash);
       for (const t of tokens) this.stmt.insertToken.run(t);
-      return true;
+      return { status: 'issued' };
     }).immediate();
+    if (result.status === 'issued') this.scrub();
+    return result;
   }
 
   async getToken(hash: string): Promise<{ token: TokenRecord; grant: GrantRecord } | null> {
@@ -385,23 +410,47 @@ export class SqliteStore implements Store {
     return this.revocations;
   }
 
-  async rotateRefreshToken(oldHash: string, now: number, graceMs: number, tokens: TokenRecord[]): Promise<boolean> {
-    return this.db.transaction(() => {
+  async rotateRefreshToken(oldHash: string, now: number, tokens: TokenRecord[], answer: string | null): Promise<IssueResult> {
+    const result = this.db.transaction((): IssueResult => {
       const old = this.stmt.getToken.get(oldHash);
-      if (!old || old.kind !== 'refresh' || old.expires_at <= now) return false;
-      // A grant has one current refresh token and at most one previous one, so every other
-      // refresh token goes: on a fresh rotation the older previous one, on a retry with the
-      // previous token (inside its grace period, to which its expiry was cut) the successor
-      // that the client evidently never received.
+      if (!old || old.kind !== 'refresh' || old.expires_at <= now) return { status: 'invalid' };
+      if (old.replaced_at !== null) return old.answer === null ? { status: 'spent' } : { status: 'again', answer: old.answer };
+      if (answer === null) return { status: 'invalid' };
+      // One current refresh token and one previous per grant: the older previous one goes now,
+      // since its successor (the token being rotated) has been used.
       this.stmt.dropOtherRefresh.run(old.grant_id, oldHash);
-      if (old.replaced_at === null) this.stmt.markReplaced.run({ now, until: now + graceMs, hash: oldHash });
+      this.stmt.markReplaced.run(now, answer, oldHash);
       for (const t of tokens) this.stmt.insertToken.run(t);
-      return true;
+      return { status: 'issued' };
     }).immediate();
+    if (result.status === 'issued') this.scrub();
+    return result;
   }
 
   async deleteToken(hash: string): Promise<void> {
-    if (this.stmt.deleteToken.run(hash).changes > 0) this.revocations++;
+    if (this.stmt.deleteToken.run(hash).changes > 0) {
+      this.revocations++;
+      this.scrub();
+    }
+  }
+
+  /**
+   * Moves everything into the main file and empties the WAL, so a credential just deleted or
+   * emptied (zeroed there by secure_delete) survives in no older page image of the WAL: a copy of
+   * DATA_DIR taken afterwards cannot open anything with a dead token. It costs a checkpoint per
+   * token exchange and revocation, never per MCP request. A reader in another process (the admin
+   * CLI) can leave the checkpoint partial; busy_timeout 0 keeps it from blocking the event loop,
+   * and the next scrub completes it.
+   */
+  private scrub(): void {
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // A busy or failing checkpoint is retried by the next scrub; the write itself is committed.
+    } finally {
+      this.db.pragma('busy_timeout = 5000');
+    }
   }
 
   async countLiveCredentials(grantId: string, now: number): Promise<number> {
@@ -422,7 +471,10 @@ export class SqliteStore implements Store {
   }
 
   async deleteGrant(grantId: string): Promise<void> {
-    if (this.stmt.deleteGrant.run(grantId).changes > 0) this.revocations++;
+    if (this.stmt.deleteGrant.run(grantId).changes > 0) {
+      this.revocations++;
+      this.scrub();
+    }
   }
 
   async updateGrantNotion(grantId: string, sealedNotion: string): Promise<void> {
@@ -476,6 +528,7 @@ export class SqliteStore implements Store {
         now - clientIdleMs,
       );
     }
+    if (removed > 0) this.scrub();
     return removed;
   }
 

@@ -44,9 +44,12 @@ export interface CodeRecord {
   codeChallenge: string;
   resource: string;
   scope: string;
+  /** The grant key wrapped under the code; emptied when the code is redeemed. */
   wrappedKey: string;
   expiresAt: number;
   usedAt: number | null;
+  /** Once redeemed: the tokens it gave, sealed under the code and its PKCE verifier (see TokenAnswer). */
+  answer: string | null;
 }
 
 export type TokenKind = 'access' | 'refresh';
@@ -56,12 +59,30 @@ export interface TokenRecord {
   grantId: string;
   kind: TokenKind;
   scope: string;
+  /** The grant key wrapped under the token; emptied when a refresh token is rotated. */
   wrappedKey: string;
   expiresAt: number;
   createdAt: number;
-  /** Set on a refresh token once it has been rotated; it then lives only for the grace period. */
+  /** Set on a refresh token once it has been rotated: it is then the grant's previous one. */
   replacedAt: number | null;
+  /** On a previous refresh token: the answer its rotation gave, sealed under it. */
+  answer: string | null;
 }
+
+/**
+ * What redeeming a code or rotating a refresh token did. Both are idempotent: a retried or re-sent
+ * request finds the first request's answer (sealed, so only the holder of the code or token can
+ * open it) instead of looking like a replay.
+ */
+export type IssueResult =
+  /** The tokens passed in were stored. */
+  | { status: 'issued' }
+  /** Already done: the sealed answer of the first request, nothing stored. */
+  | { status: 'again'; answer: string }
+  /** Already done and no answer kept: a replay. */
+  | { status: 'spent' }
+  /** Unknown, expired, or not a refresh token. */
+  | { status: 'invalid' };
 
 /** `login`: the Notion round trip that signs a person in to /connections (no grant is made). */
 export type FlowKind = 'consent' | 'notion' | 'login';
@@ -92,10 +113,10 @@ export interface Store {
   createGrant(grant: GrantRecord, code: CodeRecord): Promise<void>;
   getCode(hash: string): Promise<CodeRecord | null>;
   /**
-   * Marks the code used and stores the tokens issued from it, atomically.
-   * Returns false when the code was already used (or is gone): the caller treats that as replay.
+   * Marks the code used, empties its wrapped key, keeps `answer`, and stores the tokens issued
+   * from it, atomically. A code already used answers `again` with the answer kept.
    */
-  redeemCode(hash: string, now: number, tokens: TokenRecord[]): Promise<boolean>;
+  redeemCode(hash: string, now: number, tokens: TokenRecord[], answer: string): Promise<IssueResult>;
 
   getToken(hash: string): Promise<{ token: TokenRecord; grant: GrantRecord } | null>;
   /**
@@ -107,11 +128,12 @@ export interface Store {
    */
   revocationMark(): number | null;
   /**
-   * Rotates a refresh token, atomically: marks `oldHash` replaced (or, if it already was and is
-   * within `graceMs`, drops its newer successors), then stores `tokens`.
-   * Returns false when `oldHash` is unknown, expired or past its grace period.
+   * Rotates the grant's current refresh token, atomically: deletes the grant's previous refresh
+   * token, makes `oldHash` the previous one (replaced, wrapped key emptied, `answer` kept), and
+   * stores `tokens`. A previous token answers `again` with its kept answer and stores nothing.
+   * `answer` is null when the caller saw the token already replaced (it then expects `again`).
    */
-  rotateRefreshToken(oldHash: string, now: number, graceMs: number, tokens: TokenRecord[]): Promise<boolean>;
+  rotateRefreshToken(oldHash: string, now: number, tokens: TokenRecord[], answer: string | null): Promise<IssueResult>;
   deleteToken(hash: string): Promise<void>;
   /** Number of tokens and unused codes of the grant that can still be used. */
   countLiveCredentials(grantId: string, now: number): Promise<number>;

@@ -163,6 +163,7 @@ describe('listGrants on both backends', () => {
             wrappedKey: 'k.x',
             expiresAt: Date.now() + 600_000,
             usedAt: null,
+            answer: null,
           },
         );
       }

@@ -13,8 +13,8 @@ export interface RedisServer {
   port: number;
   url: string;
   dir: string;
-  /** Stops the server (SIGTERM: Redis flushes the append-only file first). */
-  stop(): Promise<void>;
+  /** Stops the server: SIGTERM (Redis flushes the append-only file first) or SIGKILL (a crash). */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts it again on the same port and directory. */
   start(): Promise<void>;
   /** Stops it and removes its directory. */
@@ -63,12 +63,12 @@ export async function startRedis(): Promise<RedisServer> {
     throw new Error(`redis-server did not start on port ${port}:\n${output}`);
   };
 
-  const stop = async () => {
+  const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
     const c = child;
     child = undefined;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-    c.kill('SIGTERM');
+    c.kill(signal);
     await exited;
   };
 

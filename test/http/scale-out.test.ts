@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeNotion, fakeWorkspace, startFakeNotion } from '../helpers/fake-notion.js';
-import { authorizeHeadless, callTool, exchangeCode, mcpPost, register, tokenRequest } from '../helpers/oauth-client.js';
+import { authorizeHeadless, callTool, exchangeCode, mcpPost, pkce, register, tokenRequest } from '../helpers/oauth-client.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
 import { freePort, type Stack, TEST_SECRET } from '../helpers/stack.js';
 
@@ -115,14 +115,20 @@ describe('two instances on one Redis', () => {
     expect(refreshed.status).toBe(200);
     const pair = (await refreshed.json()) as { access_token: string; refresh_token: string };
     expect((await callTool(a.base, pair.access_token, 'search')).isError).toBe(false);
-    // The code was single use across instances too: B refuses the replay.
-    const replay = await tokenRequest(b.base, client, {
-      grant_type: 'authorization_code',
-      code: auth.redirect.searchParams.get('code')!,
-      redirect_uri: client.redirect_uris[0]!,
-      code_verifier: auth.verifier,
-      resource: `${baseUrl}/mcp`,
-    });
+    // The code was single use across instances too. B answers the client's own retry with the
+    // tokens A issued, and refuses a replay without the PKCE verifier.
+    const exchangeOnB = (verifier: string) =>
+      tokenRequest(b.base, client, {
+        grant_type: 'authorization_code',
+        code: auth.redirect.searchParams.get('code')!,
+        redirect_uri: client.redirect_uris[0]!,
+        code_verifier: verifier,
+        resource: `${baseUrl}/mcp`,
+      });
+    const retry = await exchangeOnB(auth.verifier);
+    expect(retry.status).toBe(200);
+    expect(((await retry.json()) as { access_token: string }).access_token).toBe(tokens.access_token);
+    const replay = await exchangeOnB(pkce().verifier);
     expect(replay.status).toBe(400);
 
     // A second connection, to check that nothing is lost across kill -9.

@@ -61,8 +61,8 @@ async function connect(): Promise<{ grantId: string; accessToken: string }> {
   });
   const record = (await store.getCode(sha256(code)))!;
   const issued = grants.mintPair(record.grantId, grants.openKey(code, record.wrappedKey), record.scope, record.scope);
-  expect(await store.redeemCode(record.hash, clock, issued.records)).toBe(true);
-  return { grantId: record.grantId, accessToken: issued.accessToken };
+  expect(await store.redeemCode(record.hash, clock, issued.records, 'answer')).toEqual({ status: 'issued' });
+  return { grantId: record.grantId, accessToken: issued.answer.accessToken };
 }
 
 beforeEach(() => {

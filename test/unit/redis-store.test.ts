@@ -61,6 +61,7 @@ describe('RedisStore specifics', () => {
     expiresAt,
     createdAt: T,
     replacedAt: null,
+    answer: null,
   });
   const code = (grantId: string) => ({
     hash: sha256(randomSecret()),
@@ -73,9 +74,10 @@ describe('RedisStore specifics', () => {
     wrappedKey: 'kid.y',
     expiresAt: T + 600_000,
     usedAt: null,
+    answer: null,
   });
 
-  it('gives every expiring key a Redis TTL no earlier than its expiry, and cuts a rotated token to its grace period', async () => {
+  it('gives every expiring key a Redis TTL no earlier than its expiry, and keeps a rotated token\'s expiry', async () => {
     const prefix = `ttl${randomSecret(4)}:`;
     const store = await RedisStore.open(redis.url, 'kc', { prefix });
     try {
@@ -83,7 +85,7 @@ describe('RedisStore specifics', () => {
       const c = code(g.id);
       await store.createGrant(g, c);
       const refresh = token(g.id, 'refresh', T + 90 * 86_400_000);
-      expect(await store.redeemCode(c.hash, T, [refresh])).toBe(true);
+      expect(await store.redeemCode(c.hash, T, [refresh], 'a')).toEqual({ status: 'issued' });
       await store.putFlow('f1', 'consent', {}, T + 600_000);
       expect(await admin.pexpiretime(`${prefix}code:${c.hash}`)).toBeGreaterThanOrEqual(c.expiresAt);
       expect(await admin.pexpiretime(`${prefix}tok:${refresh.hash}`)).toBe(refresh.expiresAt);
@@ -92,8 +94,11 @@ describe('RedisStore specifics', () => {
       expect(await admin.pexpiretime(`${prefix}grant:${g.id}`)).toBe(-1);
 
       const now = Date.now() + 2 * 3_600_000; // past the one-hour floor of backstop TTLs
-      expect(await store.rotateRefreshToken(refresh.hash, now, 60_000, [token(g.id, 'refresh', now + 86_400_000)])).toBe(true);
-      expect(await admin.pexpiretime(`${prefix}tok:${refresh.hash}`)).toBe(now + 60_000);
+      expect(await store.rotateRefreshToken(refresh.hash, now, [token(g.id, 'refresh', now + 86_400_000)], 'a')).toEqual({ status: 'issued' });
+      expect(await admin.pexpiretime(`${prefix}tok:${refresh.hash}`)).toBe(refresh.expiresAt);
+      // Nothing of the rotated token can open the grant key any more.
+      expect(await admin.hexists(`${prefix}tok:${refresh.hash}`, 'wrappedKey')).toBe(0);
+      expect(await admin.hexists(`${prefix}code:${c.hash}`, 'wrappedKey')).toBe(0);
       // The store holds the hashes it was given, never anything else.
       expect(await admin.hget(`${prefix}tok:${refresh.hash}`, 'hash')).toBe(refresh.hash);
     } finally {
@@ -138,11 +143,33 @@ describe('RedisStore specifics', () => {
       const c = code(g.id);
       await a.createGrant(g, c);
       const results = await Promise.all([
-        a.redeemCode(c.hash, T, [token(g.id, 'access', T + 1000)]),
-        b.redeemCode(c.hash, T, [token(g.id, 'access', T + 1000)]),
+        a.redeemCode(c.hash, T, [token(g.id, 'access', T + 1000)], 'A'),
+        b.redeemCode(c.hash, T, [token(g.id, 'access', T + 1000)], 'B'),
       ]);
-      expect([...results].sort()).toEqual([false, true]);
+      expect(results.map((r) => r.status).sort()).toEqual(['again', 'issued']);
       expect(await a.countLiveCredentials(g.id, T)).toBe(1);
+    } finally {
+      await a.close();
+      await b.close();
+      await dropPrefix(prefix);
+    }
+  });
+
+  it('two instances rotating one refresh token at once: one is issued, the other gets its answer', async () => {
+    const prefix = `rot${randomSecret(4)}:`;
+    const a = await RedisStore.open(redis.url, 'kc', { prefix });
+    const b = await RedisStore.open(redis.url, 'kc', { prefix });
+    try {
+      const g = grant();
+      const c = code(g.id);
+      await a.createGrant(g, c);
+      const r0 = token(g.id, 'refresh', T + 86_400_000);
+      await a.redeemCode(c.hash, T, [r0], 'x');
+      const next = [token(g.id, 'refresh', T + 86_400_000), token(g.id, 'refresh', T + 86_400_000)];
+      const results = await Promise.all([a.rotateRefreshToken(r0.hash, T, [next[0]!], 'A'), b.rotateRefreshToken(r0.hash, T, [next[1]!], 'B')]);
+      const winner = results[0]!.status === 'issued' ? 'A' : 'B';
+      expect(results).toContainEqual({ status: 'again', answer: winner });
+      expect(await a.getToken(next[winner === 'A' ? 1 : 0]!.hash)).toBeNull();
     } finally {
       await a.close();
       await b.close();
@@ -173,7 +200,7 @@ describe('RedisStore specifics', () => {
       const started = Date.now();
       await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.getCode(c.hash)).rejects.toBeInstanceOf(StoreUnavailableError);
-      await expect(store.redeemCode(c.hash, T, [])).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.redeemCode(c.hash, T, [], 'a')).rejects.toBeInstanceOf(StoreUnavailableError);
       expect(Date.now() - started).toBeLessThan(5000);
 
       await redis.start();
@@ -189,7 +216,7 @@ describe('RedisStore specifics', () => {
         }
       }
       expect(await store.getCode(c.hash)).toEqual(c);
-      expect(await store.redeemCode(c.hash, T, [])).toBe(true);
+      expect(await store.redeemCode(c.hash, T, [], 'a')).toEqual({ status: 'issued' });
       // Subscribed again, under a new mark: entries checked before the outage are read again.
       await vi.waitFor(() => expect(store.revocationMark()).not.toBeNull(), { timeout: 10_000 });
       expect(store.revocationMark()).not.toBe(markBefore);

@@ -63,6 +63,7 @@ function code(grantId: string, overrides: Partial<CodeRecord> = {}): CodeRecord 
     wrappedKey: `kid.${randomSecret(40)}`,
     expiresAt: T0 + 10 * MIN,
     usedAt: null,
+    answer: null,
     ...overrides,
   };
 }
@@ -77,6 +78,7 @@ function token(grantId: string, kind: TokenKind, overrides: Partial<TokenRecord>
     expiresAt: T0 + (kind === 'access' ? 30 : 90) * DAY,
     createdAt: T0,
     replacedAt: null,
+    answer: null,
     ...overrides,
   };
 }
@@ -112,7 +114,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
       const { grant: gr, code: co } = await seedGrant();
       const access = token(gr.id, 'access', { createdAt: at });
       const refresh = token(gr.id, 'refresh', { createdAt: at });
-      expect(await store.redeemCode(co.hash, at, [access, refresh])).toBe(true);
+      expect(await store.redeemCode(co.hash, at, [access, refresh], 'answer')).toEqual({ status: 'issued' });
       return { grant: gr, code: co, access, refresh };
     }
 
@@ -195,42 +197,51 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         expect(await store.countLiveCredentials(g.id, T0)).toBe(0);
       });
 
-      it('redeems a code once: stores the tokens, marks the code used, and a second redeem returns false', async () => {
+      it('redeems a code once: stores the tokens, marks the code used, empties its wrapped key, keeps the answer; a second redeem gets that answer', async () => {
         const { grant: gr, code: co } = await seedGrant();
         const access = token(gr.id, 'access');
         const refresh = token(gr.id, 'refresh');
-        expect(await store.redeemCode(co.hash, T0 + MIN, [access, refresh])).toBe(true);
-        expect((await store.getCode(co.hash))?.usedAt).toBe(T0 + MIN);
+        expect(await store.redeemCode(co.hash, T0 + MIN, [access, refresh], 'answer-1')).toEqual({ status: 'issued' });
+        expect(await store.getCode(co.hash)).toMatchObject({ usedAt: T0 + MIN, wrappedKey: '', answer: 'answer-1' });
         const got = await store.getToken(access.hash);
         expect(got?.token).toEqual(access);
         expect(got?.grant).toEqual(gr);
         expect((await store.getToken(refresh.hash))?.token).toEqual(refresh);
 
+        // A re-sent command (same tokens) and a second request (new tokens) both get the first answer.
         const replayAccess = token(gr.id, 'access');
-        expect(await store.redeemCode(co.hash, T0 + 2 * MIN, [replayAccess])).toBe(false);
+        for (const tokens of [[access, refresh], [replayAccess]]) {
+          expect(await store.redeemCode(co.hash, T0 + 2 * MIN, tokens, 'answer-2')).toEqual({ status: 'again', answer: 'answer-1' });
+        }
         expect(await store.getToken(replayAccess.hash)).toBeNull();
         expect((await store.getCode(co.hash))?.usedAt).toBe(T0 + MIN);
       });
 
-      it('redeems a code once when two redemptions race', async () => {
+      it('redeems a code once when two redemptions race; the other gets the winner\'s answer', async () => {
         const { grant: gr, code: co } = await seedGrant();
         const a = token(gr.id, 'access');
         const b = token(gr.id, 'access');
-        const results = await Promise.all([store.redeemCode(co.hash, T0, [a]), store.redeemCode(co.hash, T0, [b])]);
-        expect([...results].sort()).toEqual([false, true]);
+        const results = await Promise.all([store.redeemCode(co.hash, T0, [a], 'A'), store.redeemCode(co.hash, T0, [b], 'B')]);
+        const aWon = results[0]!.status === 'issued';
+        expect(results).toContainEqual({ status: 'issued' });
+        expect(results).toContainEqual({ status: 'again', answer: aWon ? 'A' : 'B' });
         const stored = [await store.getToken(a.hash), await store.getToken(b.hash)].filter(Boolean);
         expect(stored).toHaveLength(1);
-        // The winner's token is the one stored.
-        expect(stored[0]?.token.hash).toBe(results[0] ? a.hash : b.hash);
+        expect(stored[0]?.token.hash).toBe(aWon ? a.hash : b.hash);
+      });
+
+      it('a used code with no answer kept (written before answers were kept) is spent', async () => {
+        const { code: co } = await seedGrant({}, { usedAt: T0 });
+        expect(await store.redeemCode(co.hash, T0 + 1, [], 'x')).toEqual({ status: 'spent' });
       });
 
       it('refuses to redeem an expired or unknown code', async () => {
         const { grant: gr, code: co } = await seedGrant({}, { expiresAt: T0 + MIN });
         const t = token(gr.id, 'access');
-        expect(await store.redeemCode(co.hash, T0 + MIN, [t])).toBe(false);
+        expect(await store.redeemCode(co.hash, T0 + MIN, [t], 'a')).toEqual({ status: 'invalid' });
         expect(await store.getToken(t.hash)).toBeNull();
         expect((await store.getCode(co.hash))?.usedAt).toBeNull();
-        expect(await store.redeemCode(sha256('nope'), T0, [token(gr.id, 'access')])).toBe(false);
+        expect(await store.redeemCode(sha256('nope'), T0, [token(gr.id, 'access')], 'a')).toEqual({ status: 'invalid' });
       });
 
       it('updates the sealed Notion credentials and last use of a grant', async () => {
@@ -251,93 +262,84 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
     });
 
     describe('rotateRefreshToken', () => {
-      const GRACE = 60_000;
+      const ISSUED = { status: 'issued' } as const;
 
-      it('marks the old token replaced, cuts its expiry to now + grace, and stores the new tokens', async () => {
+      it('makes the old token the previous one (replaced, wrapped key emptied, answer kept) and stores the new tokens', async () => {
         const { grant: gr, refresh } = await seedTokens();
         const at = T0 + DAY;
         const next = [token(gr.id, 'access', { createdAt: at }), token(gr.id, 'refresh', { createdAt: at })];
-        expect(await store.rotateRefreshToken(refresh.hash, at, GRACE, next)).toBe(true);
+        expect(await store.rotateRefreshToken(refresh.hash, at, next, 'answer-1')).toEqual(ISSUED);
         const old = await store.getToken(refresh.hash);
-        expect(old?.token.replacedAt).toBe(at);
-        expect(old?.token.expiresAt).toBe(at + GRACE);
+        expect(old?.token).toMatchObject({ replacedAt: at, wrappedKey: '', answer: 'answer-1', expiresAt: refresh.expiresAt });
         for (const t of next) expect((await store.getToken(t.hash))?.token).toEqual(t);
       });
 
-      it('never extends the old expiry when the grace period reaches past it', async () => {
+      it('answers every later request with the previous token with the kept answer, storing nothing', async () => {
         const { grant: gr, refresh } = await seedTokens();
-        const at = refresh.expiresAt - 1000;
-        expect(await store.rotateRefreshToken(refresh.hash, at, GRACE, [token(gr.id, 'refresh', { createdAt: at })])).toBe(true);
-        expect((await store.getToken(refresh.hash))?.token.expiresAt).toBe(refresh.expiresAt);
-      });
-
-      it('accepts a retry with the old token inside the grace period and drops the successor it replaces', async () => {
-        const { grant: gr, refresh } = await seedTokens();
-        const at = T0 + DAY;
-        const successor = token(gr.id, 'refresh', { createdAt: at });
-        expect(await store.rotateRefreshToken(refresh.hash, at, GRACE, [successor])).toBe(true);
-
-        const retryAt = at + GRACE / 2;
-        const second = token(gr.id, 'refresh', { createdAt: retryAt });
-        expect(await store.rotateRefreshToken(refresh.hash, retryAt, GRACE, [second])).toBe(true);
-        expect(await store.getToken(successor.hash)).toBeNull();
-        expect((await store.getToken(second.hash))?.token).toEqual(second);
-        // The retry does not extend the old token's grace period.
-        expect((await store.getToken(refresh.hash))?.token.expiresAt).toBe(at + GRACE);
-        // Exactly one refresh token can still be used: the retry's.
-        expect(await store.countLiveCredentials(gr.id, retryAt)).toBe(2 /* first access + second refresh */);
-      });
-
-      it('drops the successor on a retry even when both were created in the same millisecond', async () => {
-        const { grant: gr, refresh } = await seedTokens(T0);
-        const successor = token(gr.id, 'refresh', { createdAt: T0 });
-        expect(await store.rotateRefreshToken(refresh.hash, T0, GRACE, [successor])).toBe(true);
-        const second = token(gr.id, 'refresh', { createdAt: T0 });
-        expect(await store.rotateRefreshToken(refresh.hash, T0, GRACE, [second])).toBe(true);
-        expect(await store.getToken(successor.hash)).toBeNull();
-        expect((await store.getToken(second.hash))?.token).toEqual(second);
-      });
-
-      it('refuses the old token after the grace period, storing nothing', async () => {
-        const { grant: gr, refresh } = await seedTokens();
-        const at = T0 + DAY;
-        const successor = token(gr.id, 'refresh', { createdAt: at });
-        expect(await store.rotateRefreshToken(refresh.hash, at, GRACE, [successor])).toBe(true);
-        const late = token(gr.id, 'refresh', { createdAt: at + GRACE });
-        expect(await store.rotateRefreshToken(refresh.hash, at + GRACE, GRACE, [late])).toBe(false);
-        expect(await store.rotateRefreshToken(refresh.hash, at + 10 * GRACE, GRACE, [late])).toBe(false);
-        expect(await store.getToken(late.hash)).toBeNull();
+        const successor = token(gr.id, 'refresh', { createdAt: T0 + DAY });
+        expect(await store.rotateRefreshToken(refresh.hash, T0 + DAY, [successor], 'answer-1')).toEqual(ISSUED);
+        for (const at of [T0 + DAY, T0 + DAY + MIN, T0 + 30 * DAY]) {
+          const extra = token(gr.id, 'refresh', { createdAt: at });
+          // A re-sent command carries the same tokens; a second request carries new ones. Same answer.
+          for (const tokens of [[successor], [extra]]) {
+            expect(await store.rotateRefreshToken(refresh.hash, at, tokens, 'answer-2')).toEqual({ status: 'again', answer: 'answer-1' });
+          }
+          expect(await store.getToken(extra.hash)).toBeNull();
+        }
         expect((await store.getToken(successor.hash))?.token).toEqual(successor);
+        expect(await store.countLiveCredentials(gr.id, T0 + DAY)).toBe(2 /* first access + successor */);
       });
 
-      it('rotates the successor normally, which retires the previous token', async () => {
+      it('a caller that saw the token replaced passes no answer; a current token is then not rotated', async () => {
+        const { grant: gr, refresh } = await seedTokens();
+        const t = token(gr.id, 'refresh');
+        expect(await store.rotateRefreshToken(refresh.hash, T0, [t], null)).toEqual({ status: 'invalid' });
+        expect(await store.getToken(t.hash)).toBeNull();
+        expect((await store.getToken(refresh.hash))?.token.replacedAt).toBeNull();
+      });
+
+      it('rotating the successor deletes the previous token, so the grant keeps one current and one previous', async () => {
         const { grant: gr, refresh } = await seedTokens();
         const r1 = token(gr.id, 'refresh', { createdAt: T0 + DAY });
-        expect(await store.rotateRefreshToken(refresh.hash, T0 + DAY, GRACE, [r1])).toBe(true);
+        expect(await store.rotateRefreshToken(refresh.hash, T0 + DAY, [r1], 'a1')).toEqual(ISSUED);
         const r2 = token(gr.id, 'refresh', { createdAt: T0 + DAY + 1000 });
-        expect(await store.rotateRefreshToken(r1.hash, T0 + DAY + 1000, GRACE, [r2])).toBe(true);
-        // At most one previous token per grant: the first one is gone, not merely replaced.
-        expect(await store.rotateRefreshToken(refresh.hash, T0 + DAY + 2000, GRACE, [token(gr.id, 'refresh')])).toBe(false);
-        expect((await store.getToken(r1.hash))?.token.replacedAt).toBe(T0 + DAY + 1000);
+        expect(await store.rotateRefreshToken(r1.hash, T0 + DAY + 1000, [r2], 'a2')).toEqual(ISSUED);
+        expect(await store.getToken(refresh.hash)).toBeNull();
+        expect(await store.rotateRefreshToken(refresh.hash, T0 + DAY + 2000, [token(gr.id, 'refresh')], 'a3')).toEqual({ status: 'invalid' });
+        expect((await store.getToken(r1.hash))?.token).toMatchObject({ replacedAt: T0 + DAY + 1000, answer: 'a2' });
         expect((await store.getToken(r2.hash))?.token.replacedAt).toBeNull();
       });
 
-      it('returns false for an unknown hash and for an access token, storing nothing', async () => {
-        const { grant: gr, access } = await seedTokens();
+      it('a replaced token with no answer kept (written before answers were kept) is spent', async () => {
+        const { grant: gr } = await seedGrant();
+        const { code: co } = await seedGrant({ id: `${gr.id}-2` });
+        const legacy = token(`${gr.id}-2`, 'refresh', { replacedAt: T0 });
+        expect(await store.redeemCode(co.hash, T0, [legacy], 'x')).toEqual(ISSUED);
+        expect(await store.rotateRefreshToken(legacy.hash, T0 + 1, [token(gr.id, 'refresh')], 'y')).toEqual({ status: 'spent' });
+      });
+
+      it('returns invalid for an unknown hash, an access token and an expired refresh token, storing nothing', async () => {
+        const { grant: gr, access, refresh } = await seedTokens();
         const t = token(gr.id, 'refresh');
-        expect(await store.rotateRefreshToken(sha256('unknown'), T0, GRACE, [t])).toBe(false);
-        expect(await store.rotateRefreshToken(access.hash, T0, GRACE, [t])).toBe(false);
+        expect(await store.rotateRefreshToken(sha256('unknown'), T0, [t], 'a')).toEqual({ status: 'invalid' });
+        expect(await store.rotateRefreshToken(access.hash, T0, [t], 'a')).toEqual({ status: 'invalid' });
+        expect(await store.rotateRefreshToken(refresh.hash, refresh.expiresAt, [t], 'a')).toEqual({ status: 'invalid' });
         expect(await store.getToken(t.hash)).toBeNull();
         expect((await store.getToken(access.hash))?.token.replacedAt).toBeNull();
-      });
-
-      it('returns false for an expired refresh token', async () => {
-        const { grant: gr, refresh } = await seedTokens();
-        expect(await store.rotateRefreshToken(refresh.hash, refresh.expiresAt, GRACE, [token(gr.id, 'refresh')])).toBe(false);
         expect((await store.getToken(refresh.hash))?.token.replacedAt).toBeNull();
       });
-    });
 
+      it('one of two racing rotations is issued and the other gets its answer', async () => {
+        const { grant: gr, refresh } = await seedTokens();
+        const a = token(gr.id, 'refresh');
+        const b = token(gr.id, 'refresh');
+        const results = await Promise.all([store.rotateRefreshToken(refresh.hash, T0, [a], 'A'), store.rotateRefreshToken(refresh.hash, T0, [b], 'B')]);
+        const winner = results[0]!.status === 'issued' ? 'A' : 'B';
+        expect(results).toContainEqual(ISSUED);
+        expect(results).toContainEqual({ status: 'again', answer: winner });
+        expect([await store.getToken(a.hash), await store.getToken(b.hash)].filter(Boolean)).toHaveLength(1);
+      });
+    });
     describe('countLiveCredentials', () => {
       it('counts unused, unexpired codes and unreplaced, unexpired tokens only', async () => {
         const { grant: gr, code: co } = await seedGrant();
@@ -346,13 +348,13 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
 
         const access = token(gr.id, 'access', { expiresAt: T0 + 30 * MIN });
         const refresh = token(gr.id, 'refresh');
-        expect(await store.redeemCode(co.hash, T0, [access, refresh])).toBe(true);
+        expect(await store.redeemCode(co.hash, T0, [access, refresh], 'a')).toEqual({ status: 'issued' });
         expect(await store.countLiveCredentials(gr.id, T0)).toBe(2); // used code no longer counts
         expect(await store.countLiveCredentials(gr.id, T0 + 30 * MIN)).toBe(1); // access expired
 
         const next = token(gr.id, 'refresh', { createdAt: T0 + MIN });
-        expect(await store.rotateRefreshToken(refresh.hash, T0 + MIN, 60_000, [next])).toBe(true);
-        // The replaced token is still in its grace period but does not count.
+        expect(await store.rotateRefreshToken(refresh.hash, T0 + MIN, [next], 'a')).toEqual({ status: 'issued' });
+        // The previous token still answers retries but does not count.
         expect(await store.countLiveCredentials(gr.id, T0 + MIN)).toBe(2);
         expect(await store.countLiveCredentials('grant_unknown', T0)).toBe(0);
       });
@@ -386,7 +388,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         await store.getToken(access.hash);
         await store.touchGrant(gr.id, T0 + 1);
         await store.updateGrantNotion(gr.id, 'sealed.refreshed');
-        await store.rotateRefreshToken(refresh.hash, T0 + 2, MIN, [token(gr.id, 'refresh')]);
+        await store.rotateRefreshToken(refresh.hash, T0 + 2, [token(gr.id, 'refresh')], 'a');
         await store.deleteToken(sha256('not a stored token'));
         await store.deleteGrant('grant_unknown');
         await new Promise((r) => setTimeout(r, 50)); // time for a (wrong) Redis announcement to arrive
@@ -423,7 +425,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         const live = await seedGrant();
         const liveAccess = token(live.grant.id, 'access', { expiresAt: now + DAY });
         const deadRefresh = token(live.grant.id, 'refresh', { expiresAt: now - 1 });
-        expect(await store.redeemCode(live.code.hash, T0, [liveAccess, deadRefresh])).toBe(true);
+        expect(await store.redeemCode(live.code.hash, T0, [liveAccess, deadRefresh], 'a')).toEqual({ status: 'issued' });
 
         // A grant whose only code has expired: an orphan after the sweep.
         const orphan = await seedGrant({}, { expiresAt: now - 1 });
@@ -431,7 +433,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         const pending = await seedGrant({}, { expiresAt: now + MIN });
         // A grant whose tokens all expired.
         const expired = await seedGrant({}, { expiresAt: now - 1 });
-        expect(await store.redeemCode(expired.code.hash, T0, [token(expired.grant.id, 'access', { expiresAt: now - 1 })])).toBe(true);
+        expect(await store.redeemCode(expired.code.hash, T0, [token(expired.grant.id, 'access', { expiresAt: now - 1 })], 'a')).toEqual({ status: 'issued' });
 
         expect(await store.stats(now)).toEqual({ clients: 1, grants: 4, liveTokens: 1, pendingFlows: 1 });
 
@@ -451,15 +453,15 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         expect(await store.sweep(now)).toBe(0);
       });
 
-      it('counts clients, grants, live tokens (including those in grace) and pending flows', async () => {
+      it('counts clients, grants, live tokens (including a previous refresh token) and pending flows', async () => {
         expect(await store.stats(T0)).toEqual({ clients: 0, grants: 0, liveTokens: 0, pendingFlows: 0 });
         await store.createClient(client());
         await store.createClient(client());
         await store.putFlow('f', 'consent', {}, T0 + MIN);
         const { grant: gr, refresh } = await seedTokens();
-        expect(await store.rotateRefreshToken(refresh.hash, T0, 60_000, [token(gr.id, 'refresh')])).toBe(true);
+        expect(await store.rotateRefreshToken(refresh.hash, T0, [token(gr.id, 'refresh')], 'a')).toEqual({ status: 'issued' });
         expect(await store.stats(T0)).toEqual({ clients: 2, grants: 1, liveTokens: 3, pendingFlows: 1 });
-        expect(await store.stats(T0 + MIN)).toEqual({ clients: 2, grants: 1, liveTokens: 2, pendingFlows: 0 });
+        expect(await store.stats(T0 + MIN)).toEqual({ clients: 2, grants: 1, liveTokens: 3, pendingFlows: 0 });
       });
     });
 
@@ -484,12 +486,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
 
         store = await backend.open(KEY_CHECK);
         expect(await store.getClient(c.clientId)).toEqual(c);
-        expect(await store.getCode(co.hash)).toEqual({ ...co, usedAt: T0 });
+        expect(await store.getCode(co.hash)).toEqual({ ...co, usedAt: T0, wrappedKey: '', answer: 'answer' });
         expect(await store.getToken(access.hash)).toEqual({ token: access, grant: gr });
         expect((await store.getToken(refresh.hash))?.token).toEqual(refresh);
         expect(await store.takeFlow('persist', 'notion', T0)).toEqual({ x: 1 });
         // A redeemed code stays redeemed.
-        expect(await store.redeemCode(co.hash, T0, [])).toBe(false);
+        expect(await store.redeemCode(co.hash, T0, [], 'other')).toEqual({ status: 'again', answer: 'answer' });
       });
     });
   });
@@ -556,7 +558,7 @@ describe('SqliteStore specifics', () => {
     db.prepare("UPDATE meta SET value = '99' WHERE key = 'schema_version'").run();
     db.close();
     expect(() => SqliteStore.open(dir, KEY_CHECK)).toThrow(StoreOpenError);
-    expect(() => SqliteStore.open(dir, KEY_CHECK)).toThrow(/schema version 99.*version 1/);
+    expect(() => SqliteStore.open(dir, KEY_CHECK)).toThrow(/schema version 99.*version 2/);
   });
 
   it('sweeps in batches and lets the event loop run between them', async () => {
