@@ -76,6 +76,26 @@ export class StoreUnavailableError extends Error {
 export const isStoreFailure = (err: unknown): boolean =>
   err instanceof StoreUnavailableError || String((err as { code?: unknown } | null)?.code ?? '').startsWith('SQLITE_');
 
+/**
+ * A request body the parser refused (body-parser's http-errors carry a string `type` and a 4xx
+ * status): the client's mistake, answered in the route's format and never logged as an error.
+ * Covers entity.too.large, parameters.too.many (over 50 form fields), entity.parse.failed,
+ * encoding.unsupported, charset.unsupported and any later type of the same kind.
+ */
+export function requestBodyError(err: unknown): { type: string; status: number; message: string } | undefined {
+  const { type, status } = (err ?? {}) as { type?: unknown; status?: unknown };
+  if (typeof type !== 'string' || typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  const message =
+    type === 'entity.too.large'
+      ? 'Request body too large'
+      : type === 'parameters.too.many'
+        ? 'Request body has too many form fields'
+        : status === 415
+          ? 'Request body encoding or charset is not supported'
+          : 'Request body is not valid JSON or form data';
+  return { type, status, message };
+}
+
 export function sendOAuthError(res: Response, err: OAuthError): void {
   res.status(err.status).set('Cache-Control', 'no-store');
   // RFC 6749 §5.2: a client that tried HTTP Basic gets the matching challenge.

@@ -81,16 +81,25 @@ export class Metrics implements NotionMetrics {
     };
   }
 
-  /** GET /metrics; with a token set, only `Authorization: Bearer <token>` may read it. */
+  /**
+   * GET /metrics. With a token set, only `Authorization: Bearer <token>` may read it (401 otherwise).
+   * Without one it is closed (our 404) except to a scraper on this machine: a loopback peer whose
+   * request carries no forwarding header. A reverse proxy on the same host also connects from
+   * loopback, but it adds such a header, so a proxied request never passes. TRUST_PROXY is not
+   * consulted on purpose: with `true` a client could forge a loopback X-Forwarded-For.
+   */
   handler(token: string | null) {
     const expected = token === null ? null : digest(token);
-    return async (req: Request, res: Response): Promise<void> => {
+    return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
       if (expected) {
         const match = /^Bearer (.+)$/i.exec(req.get('authorization')?.trim() ?? '');
         if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
           res.status(401).set('WWW-Authenticate', 'Bearer realm="metrics"').json({ error: 'unauthorized', error_description: 'METRICS_TOKEN required' });
           return;
         }
+      } else if (!isLoopback(req.socket.remoteAddress) || Object.keys(req.headers).some((h) => FORWARDING_HEADER.test(h))) {
+        next(); // the app's own 404: nothing here for anyone else
+        return;
       }
       await this.collectStore();
       const body = await this.registry.metrics();
@@ -110,6 +119,11 @@ export class Metrics implements NotionMetrics {
     }
   }
 }
+
+/** Headers a proxy adds to say whose request it relays (RFC 7239, and the de facto ones). */
+const FORWARDING_HEADER = /^(forwarded|x-forwarded-.+|x-real-ip|cf-connecting-ip|true-client-ip)$/;
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 (how a dual-stack listener reports IPv4 peers). */
+const isLoopback = (addr: string | undefined): boolean => addr !== undefined && /^(::ffff:)?127\.\d+\.\d+\.\d+$|^::1$/.test(addr);
 
 /** Equal-length inputs for timingSafeEqual whatever the length of the presented token. */
 const digest = (s: string) => createHash('sha256').update(s).digest();

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { MemoryStore } from 'express-rate-limit';
 import type { Config } from '../config.js';
-import { isStoreFailure, OAuthError, PageError, sendOAuthError } from '../errors.js';
+import { isStoreFailure, OAuthError, PageError, requestBodyError, sendOAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { McpHandler } from '../mcp/handler.js';
 import type { Grants } from '../oauth/grants.js';
@@ -134,11 +134,11 @@ export function createHttpApp(deps: {
       reqLog.error({ err }, 'error after response started');
       return;
     }
-    const bodyError = err as { type?: string; status?: number };
-    if (bodyError.type === 'entity.too.large' || bodyError.type === 'entity.parse.failed' || bodyError.type?.startsWith('encoding.') || bodyError.type === 'charset.unsupported') {
-      const tooLarge = bodyError.type === 'entity.too.large';
-      const status = tooLarge ? 413 : bodyError.status === 415 ? 415 : 400;
-      const message = tooLarge ? 'Request body too large' : 'Request body is not valid JSON or form data';
+    const bodyError = requestBodyError(err);
+    if (bodyError) {
+      // A client mistake, not ours: one line without a stack, never at error level.
+      reqLog.info({ type: bodyError.type, status: bodyError.status }, 'request body refused');
+      const { status, message } = bodyError;
       if (style === 'page') sendErrorPage(res, new PageError('Something was wrong with that form', message, 'Go back and try again.', status));
       else res.status(status).set('Cache-Control', 'no-store').json({ error: 'invalid_request', error_description: message });
       return;

@@ -4,6 +4,7 @@ import { BlockList, isIP } from 'node:net';
 import { OAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ClientRecord } from '../store/types.js';
+import { VERSION } from '../version.js';
 
 /**
  * OAuth Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document):
@@ -11,6 +12,9 @@ import type { ClientRecord } from '../store/types.js';
  * We fetch it ourselves, so the fetch is hardened against SSRF: https only, public
  * addresses only (checked after DNS resolution), no redirects, small bodies, short timeout.
  */
+
+/** Sent on every fetch, so the client's operator can see who asks and why (draft §9.1: fetches are visible). */
+export const CIMD_USER_AGENT = `notion-mcp-remote/${VERSION} (+client metadata fetch)`;
 
 export interface FetchedDocument {
   status: number;
@@ -105,13 +109,21 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
  * The real fetcher. The address check sits in the socket's `lookup`, i.e. after DNS
  * resolution and on the very address we connect to, so DNS rebinding cannot slip through.
  */
-export function createSafeFetcher(lookup: typeof dnsLookup = dnsLookup): CimdFetcher {
+export function createSafeFetcher(
+  lookup: typeof dnsLookup = dnsLookup,
+  /**
+   * For tests only, to reach a loopback stand-in for a real host: which addresses may be
+   * contacted (default: public ones) and extra trusted CA certificates (default: none).
+   */
+  testing: { allowAddress?: (ip: string) => boolean; ca?: string } = {},
+): CimdFetcher {
+  const allowed = testing.allowAddress ?? isPublicAddress;
   const guardedLookup = (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
     (lookup as unknown as (h: string, o: LookupOptions, cb: LookupCallback) => void)(hostname, options, (err, address, family) => {
       if (err) return callback(err, address, family);
       // Node asks for all addresses when it races IPv4/IPv6 (autoSelectFamily): check each.
       const all = Array.isArray(address) ? address : [{ address, family: family ?? 0 }];
-      const bad = all.find((a) => !isPublicAddress(a.address));
+      const bad = all.find((a) => !allowed(a.address));
       if (bad) return callback(new Error(`${hostname} resolves to ${bad.address}, which is not a public address`), address, family);
       callback(null, address, family);
     });
@@ -123,11 +135,17 @@ export function createSafeFetcher(lookup: typeof dnsLookup = dnsLookup): CimdFet
       if (url.protocol !== 'https:') return reject(new Error(`refusing ${url.protocol} URL: only https is allowed`));
       // Node skips `lookup` for IP literals, so check those here.
       const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-      if (isIP(host) && !isPublicAddress(host)) return reject(new Error(`${host} is not a public address`));
+      if (isIP(host) && !allowed(host)) return reject(new Error(`${host} is not a public address`));
 
       const req = request(
         url,
-        { method: 'GET', headers: { accept: 'application/json' }, lookup: guardedLookup, agent: false },
+        {
+          method: 'GET',
+          headers: { accept: 'application/json', 'user-agent': CIMD_USER_AGENT },
+          lookup: guardedLookup,
+          agent: false,
+          ...(testing.ca ? { ca: testing.ca } : {}),
+        },
         (res) => {
           const declared = Number(res.headers['content-length']);
           if (declared > maxBytes) return req.destroy(new Error(`response is over ${maxBytes} bytes`));
@@ -242,14 +260,14 @@ export class CimdResolver {
 
     let parsed: unknown;
     try {
-      parsed = JSON.parse(doc.body);
+      parsed = JSON.parse(doc.body.replace(/^\uFEFF/, '')); // RFC 8259 §8.1: a parser may ignore a BOM
     } catch {
       return fail('is not valid JSON');
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail('is not a JSON object');
     const client = this.validate(url, parsed as Record<string, unknown>, fail);
 
-    const ttl = this.cacheTtl(doc.headers['cache-control']);
+    const ttl = this.cacheTtl(doc.headers['cache-control'], doc.headers.age);
     if (ttl > 0) {
       if (this.cache.size >= this.maxEntries) {
         const oldest = this.cache.keys().next();
@@ -275,15 +293,16 @@ export class CimdResolver {
       if (problem) fail(`has redirect_uri ${JSON.stringify(uri)}: ${problem}`);
     }
 
+    // A document lists what its client can use anywhere; we keep the part we support and never add
+    // to it (RFC 7591 §2). Claude's lists the jwt-bearer grant too, which we do not offer.
     let grantTypes = ALLOWED_GRANT_TYPES;
     if (doc.grant_types !== undefined) {
       if (!isStringArray(doc.grant_types) || doc.grant_types.length === 0) return fail('has grant_types that is not a non-empty array of strings');
-      const unsupported = doc.grant_types.find((g) => !ALLOWED_GRANT_TYPES.includes(g));
-      if (unsupported) fail(`has unsupported grant type ${JSON.stringify(unsupported)}`);
-      grantTypes = doc.grant_types;
+      grantTypes = ALLOWED_GRANT_TYPES.filter((g) => (doc.grant_types as string[]).includes(g));
+      if (!grantTypes.includes('authorization_code')) fail(`has grant_types ${JSON.stringify(doc.grant_types)} without "authorization_code"`);
     }
-    if (doc.response_types !== undefined && (!isStringArray(doc.response_types) || doc.response_types.some((r) => r !== 'code'))) {
-      fail('has response_types other than "code"');
+    if (doc.response_types !== undefined && (!isStringArray(doc.response_types) || !doc.response_types.includes('code'))) {
+      fail('has response_types without "code"');
     }
 
     let clientName: string | undefined;
@@ -300,7 +319,7 @@ export class CimdResolver {
       if (typeof doc[key] === 'string' && isHttpsUrl(doc[key])) metadata[key] = doc[key];
     }
     if (doc.grant_types !== undefined) metadata.grant_types = grantTypes;
-    if (doc.response_types !== undefined) metadata.response_types = doc.response_types;
+    if (doc.response_types !== undefined) metadata.response_types = ['code'];
     if (doc.token_endpoint_auth_method !== undefined) metadata.token_endpoint_auth_method = 'none';
     if (typeof doc.scope === 'string') metadata.scope = doc.scope;
 
@@ -315,13 +334,21 @@ export class CimdResolver {
     };
   }
 
-  /** Seconds from Cache-Control, as ms; 0 means do not cache. */
-  private cacheTtl(cacheControl: string | undefined): number {
+  /**
+   * How long to keep a document, in ms (0: not at all), from its Cache-Control (RFC 9111 §5.2),
+   * as one private cache would: max-age, token or quoted, less the Age a CDN has already held
+   * it (§4.2.3); no-store or no-cache keep nothing. Bounded by maxCacheTtlMs; without max-age,
+   * defaultCacheTtlMs.
+   */
+  private cacheTtl(cacheControl: string | undefined, age: string | undefined): number {
     const directives = (cacheControl ?? '').toLowerCase().split(',').map((d) => d.trim());
     if (directives.includes('no-store') || directives.includes('no-cache')) return 0;
     for (const d of directives) {
-      const m = /^max-age=(\d+)$/.exec(d);
-      if (m) return Math.min(Number(m[1]) * 1000, this.maxCacheTtlMs);
+      const m = /^max-age=(?:(\d+)|"(\d+)")$/.exec(d);
+      if (m) {
+        const ageS = /^\d+$/.test(age?.trim() ?? '') ? Number(age) : 0;
+        return Math.min(Math.max(Number(m[1] ?? m[2]) - ageS, 0) * 1000, this.maxCacheTtlMs);
+      }
     }
     return Math.min(this.defaultCacheTtlMs, this.maxCacheTtlMs);
   }

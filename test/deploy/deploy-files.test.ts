@@ -357,6 +357,19 @@ describe('docs/deployment.md', () => {
     for (const must of ['/oauth/callback', 'Host', 'TRUST_PROXY', 'SESSION_SECRET', 'REDIS_URL']) expect(docs).toContain(must);
     expect(read('README.md')).toContain('(docs/deployment.md)');
   });
+
+  it('shows a Prometheus scrape with the METRICS_TOKEN bearer and one from loopback, as the app expects', () => {
+    const section = docs.slice(docs.indexOf('## Metrics'), docs.indexOf('\n## ', docs.indexOf('## Metrics') + 1));
+    expect(section).toContain('METRICS_TOKEN');
+    const jobs = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => (obj(yaml.load(m[1]!), 'scrape config').scrape_configs as Obj[])[0]!);
+    expect(jobs).toHaveLength(2);
+    for (const job of jobs) expect(job.metrics_path).toBe('/metrics');
+    // Remote: https with the bearer read from a file; local: a loopback target, no credentials.
+    expect(jobs[0]!.scheme).toBe('https');
+    expect(jobs[0]!.authorization).toEqual({ type: 'Bearer', credentials_file: expect.any(String) });
+    expect(jobs[1]!.authorization).toBeUndefined();
+    expect((jobs[1]!.static_configs as Obj[])[0]!.targets).toEqual(['127.0.0.1:8000']);
+  });
 });
 
 describe('the health paths the deployment files probe are served by the app', () => {

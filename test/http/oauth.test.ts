@@ -32,12 +32,16 @@ type Json = Record<string, any>;
 
 const CLAUDE_COM_CALLBACK = 'https://claude.com/api/mcp/auth_callback';
 const CLAUDE_CIMD_ID = 'https://claude.ai/oauth/mcp-oauth-client-metadata';
+/**
+ * Claude's published document (keycloak/keycloak#50362 quotes it), which lists the jwt-bearer grant
+ * we do not offer, plus the claude.com callback Anthropic announces for later.
+ */
 const CLAUDE_CIMD_DOC = {
   client_id: CLAUDE_CIMD_ID,
   client_name: 'Claude',
   client_uri: 'https://claude.ai',
   redirect_uris: [CLAUDE_CALLBACK, CLAUDE_COM_CALLBACK],
-  grant_types: ['authorization_code', 'refresh_token'],
+  grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
   response_types: ['code'],
   token_endpoint_auth_method: 'none',
 };
@@ -324,6 +328,10 @@ describe('CIMD: client ID metadata documents (Claude\'s document as a local fixt
       expect(await mcpStatus(cimd, next.access_token)).toBe(200);
     }
     expect(fetched).toContain(CLAUDE_CIMD_ID);
+    // The jwt-bearer grant the document lists is dropped, not granted.
+    const jwt = await tokenRequest(cimd.baseUrl, claude, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: 'x.y.z' });
+    expect(jwt.status).toBe(400);
+    expect((await body(jwt)).error).toBe('unsupported_grant_type');
   });
 
   it('a redirect_uri the document does not list is refused with a page', async () => {

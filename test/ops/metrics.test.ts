@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeWorkspace } from '../helpers/fake-notion.js';
 import { callTool, connect, tokenRequest } from '../helpers/oauth-client.js';
@@ -35,8 +36,22 @@ describe('GET /metrics', () => {
     expect((await fetch(`${stack.baseUrl}/metrics`)).status).toBe(401);
     expect((await fetch(`${stack.baseUrl}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     expect((await fetch(`${stack.baseUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}x` } })).status).toBe(401);
-    // Without METRICS_TOKEN it is open.
+    // Through a proxy the token still works.
+    expect((await fetch(`${stack.baseUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}`, 'x-forwarded-for': '203.0.113.9' } })).status).toBe(200);
+    // Without METRICS_TOKEN a direct scraper on this machine (loopback, no forwarding header) reads it.
     expect((await fetch(`${other.baseUrl}/metrics`)).status).toBe(200);
+  });
+
+  it.each([
+    ['x-forwarded-for', '203.0.113.9'],
+    ['x-forwarded-for', '127.0.0.1'],
+    ['forwarded', 'for=203.0.113.9;proto=https'],
+    ['x-real-ip', '203.0.113.9'],
+    ['x-forwarded-proto', 'https'],
+  ])('without METRICS_TOKEN answers 404 to a proxied request (%s: %s), though it arrives from loopback', async (name, value) => {
+    const res = await fetch(`${other.baseUrl}/metrics`, { headers: { [name]: value } });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'not_found' });
   });
 
   it('counts HTTP requests by route path, Notion calls, 429s and retries, OAuth events and active grants', async () => {
@@ -97,5 +112,34 @@ describe('GET /metrics', () => {
     const res = await fetch(`${other.baseUrl}/metrics`);
     expect(res.status).toBe(200);
     expect(sample(await res.text(), 'store_up')).toBe(0);
+  });
+});
+
+describe('GET /metrics without METRICS_TOKEN, listening on every interface', () => {
+  let stack: Stack;
+  // A non-loopback address of this machine: a request to it arrives from it, not from loopback.
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i?.family === 'IPv4' && !i.internal)?.address;
+  beforeAll(async () => {
+    // TRUST_PROXY=true: Express would believe any X-Forwarded-For; the gate must not.
+    stack = await startStack({ env: { HOST: '0.0.0.0', TRUST_PROXY: 'true' } });
+  });
+  afterAll(async () => stack.close());
+
+  it.skipIf(!external)('answers 404 to a peer that is not loopback, and the 404 page to a browser', async () => {
+    const url = `${stack.baseUrl.replace('127.0.0.1', external!)}/metrics`;
+    const res = await fetch(url);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'not_found' });
+    const page = await fetch(url, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(404);
+    expect(await page.text()).toContain('Page not found');
+    expect(await (await fetch(url.replace('/metrics', '/health'))).json()).toEqual({ status: 'ok' });
+  });
+
+  it('ignores TRUST_PROXY: a forged loopback X-Forwarded-For is still a proxied request', async () => {
+    expect((await fetch(`${stack.baseUrl}/metrics`, { headers: { 'x-forwarded-for': '127.0.0.1' } })).status).toBe(404);
+    expect((await fetch(`${stack.baseUrl}/metrics`)).status).toBe(200);
   });
 });

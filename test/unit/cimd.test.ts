@@ -3,21 +3,52 @@ import { createLogger } from '../../src/log.js';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import type { lookup as dnsLookup, LookupOptions } from 'node:dns';
-import { describe, it, expect } from 'vitest';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import { OAuthError } from '../../src/errors.js';
-import { CimdResolver, createSafeFetcher, isCimdClientId, isPublicAddress, type CimdFetcher, type FetchedDocument } from '../../src/oauth/cimd.js';
+import { CIMD_USER_AGENT, CimdResolver, createSafeFetcher, isCimdClientId, isPublicAddress, type CimdFetcher, type FetchedDocument } from '../../src/oauth/cimd.js';
+import { redirectUriMatches } from '../../src/oauth/uris.js';
+import { TEST_TLS_CERT, TEST_TLS_KEY } from '../fixtures/tls.js';
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const quiet = createLogger('silent');
 const CLAUDE_URL = 'https://claude.ai/oauth/mcp-oauth-client-metadata';
-const CLAUDE_DOC = {
-  client_id: CLAUDE_URL,
+/**
+ * Claude's published document, as quoted from the live URL in keycloak/keycloak#50362 and
+ * sebadob/rauthy#1644 (2026): one callback, and the jwt-bearer grant of Enterprise Managed Auth,
+ * which Anthropic expects an authorization server to drop (anthropics/claude-ai-mcp#487).
+ */
+const claudeDoc = (clientId: string) => ({
+  client_id: clientId,
   client_name: 'Claude',
   client_uri: 'https://claude.ai',
-  redirect_uris: ['https://claude.ai/api/mcp/auth_callback', 'https://claude.com/api/mcp/auth_callback'],
-  grant_types: ['authorization_code', 'refresh_token'],
+  redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+  grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
   response_types: ['code'],
   token_endpoint_auth_method: 'none',
-};
+});
+const CLAUDE_DOC = claudeDoc(CLAUDE_URL);
+/**
+ * Codex's documents (developers.openai.com, Codex → MCP → "OAuth client registration"): the stable
+ * https://chatgpt.com/oauth/codex/client.json with a shared /callback, used when the server
+ * advertises and sends `iss` (we do), else https://chatgpt.com/oauth/codex/<callback_id>/client.json
+ * with /callback/<callback_id>. Both register portless loopback URIs; Codex adds the port it got.
+ * Fields as served (anomalyco/opencode#47737 mirrors them; intervals.icu fixtures quote them).
+ */
+const codexDoc = (clientId: string, callbackPath = '/callback') => ({
+  client_id: clientId,
+  client_name: 'Codex',
+  client_uri: 'https://chatgpt.com/codex',
+  application_type: 'native',
+  redirect_uris: [`http://127.0.0.1${callbackPath}`, `http://localhost${callbackPath}`],
+  token_endpoint_auth_method: 'none',
+  token_endpoint_auth_methods_supported: ['none'],
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+});
 
 /** A fetcher serving fixed responses, counting calls. */
 function fakeFetcher(respond: (url: string) => Partial<FetchedDocument> & { json?: unknown }) {
@@ -43,7 +74,7 @@ async function rejection(p: Promise<unknown>): Promise<OAuthError> {
 }
 
 describe('CimdResolver: validation', () => {
-  it("accepts Claude's real document", async () => {
+  it("accepts Claude's real document, without the jwt-bearer grant we do not offer", async () => {
     const { fetch } = serve(CLAUDE_DOC);
     const client = await new CimdResolver({ log: quiet, fetch, now: () => 1234 }).resolve(CLAUDE_URL);
     expect(client).toEqual({
@@ -52,7 +83,7 @@ describe('CimdResolver: validation', () => {
       redirectUris: CLAUDE_DOC.redirect_uris,
       grantTypes: ['authorization_code', 'refresh_token'],
       tokenEndpointAuthMethod: 'none',
-      metadata: CLAUDE_DOC,
+      metadata: { ...CLAUDE_DOC, grant_types: ['authorization_code', 'refresh_token'] },
       createdAt: 1234,
     });
     expect(client.secretHash).toBeUndefined();
@@ -112,13 +143,22 @@ describe('CimdResolver: validation', () => {
     ['client_secret_expires_at', { client_secret_expires_at: 0 }, /secret/],
     ['client_secret_post', { token_endpoint_auth_method: 'client_secret_post' }, /token_endpoint_auth_method/],
     ['private_key_jwt', { token_endpoint_auth_method: 'private_key_jwt' }, /token_endpoint_auth_method/],
-    ['an unsupported grant type', { grant_types: ['authorization_code', 'client_credentials'] }, /client_credentials/],
+    ['grant types without authorization_code', { grant_types: ['client_credentials'] }, /without "authorization_code"/],
+    ['only refresh_token', { grant_types: ['refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer'] }, /without "authorization_code"/],
     ['a non-string client_name', { client_name: 7 }, /client_name/],
     ['response_types token', { response_types: ['token'] }, /response_types/],
   ])('rejects %s', async (_label, extra, message) => {
     const { fetch } = serve({ ...CLAUDE_DOC, ...extra });
     const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
     expect(err.description).toMatch(message);
+  });
+
+  it('narrows grant and response types to the ones we support, never adding one (RFC 7591 §2)', async () => {
+    const { fetch } = serve({ ...CLAUDE_DOC, grant_types: ['authorization_code', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'], response_types: ['code', 'id_token'] });
+    const client = await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL);
+    expect(client.grantTypes).toEqual(['authorization_code']);
+    expect(client.metadata.grant_types).toEqual(['authorization_code']);
+    expect(client.metadata.response_types).toEqual(['code']);
   });
 
   it('rejects a document larger than maxBytes even when the fetcher returned it', async () => {
@@ -211,6 +251,33 @@ describe('CimdResolver: caching', () => {
     now = 500;
     await r2.resolve(CLAUDE_URL);
     expect(plain.calls).toHaveLength(2);
+  });
+
+  it('takes the Age a CDN already held the document off max-age, and reads a quoted max-age', async () => {
+    let now = 0;
+    const aged = serve(CLAUDE_DOC, { 'cache-control': 'public, max-age=3600', age: '3000' });
+    const r1 = new CimdResolver({ log: quiet, fetch: aged.fetch, now: () => now });
+    await r1.resolve(CLAUDE_URL);
+    now = 599_999;
+    await r1.resolve(CLAUDE_URL);
+    expect(aged.calls).toHaveLength(1);
+    now = 600_000;
+    await r1.resolve(CLAUDE_URL);
+    expect(aged.calls).toHaveLength(2);
+
+    now = 0;
+    const stale = serve(CLAUDE_DOC, { 'cache-control': 'max-age=60', age: '120' });
+    const r2 = new CimdResolver({ log: quiet, fetch: stale.fetch, now: () => now });
+    await r2.resolve(CLAUDE_URL);
+    await r2.resolve(CLAUDE_URL);
+    expect(stale.calls).toHaveLength(2);
+
+    const quoted = serve(CLAUDE_DOC, { 'cache-control': 'max-age="60"' });
+    const r3 = new CimdResolver({ log: quiet, fetch: quoted.fetch, now: () => now });
+    await r3.resolve(CLAUDE_URL);
+    now = 59_999;
+    await r3.resolve(CLAUDE_URL);
+    expect(quoted.calls).toHaveLength(1);
   });
 
   it('never caches failures', async () => {
@@ -418,5 +485,128 @@ describe('createSafeFetcher', () => {
     expect(err.description).toBe('client metadata document at https://metadata.example/c could not be fetched');
     expect(err.description).not.toMatch(/169\.254|resolves|public address/);
     expect(lines.join('')).toMatch(/"level":40.*resolves to 169\.254\.169\.254/);
+  });
+});
+
+/**
+ * The real fetcher against a loopback HTTPS server standing in for claude.ai and chatgpt.com,
+ * serving documents shaped like theirs. Only the test widens the address rule (to 127.0.0.1) and
+ * trusts the test certificate; everything else is the production fetch.
+ */
+describe('createSafeFetcher + CimdResolver: the documents of real apps over HTTPS', () => {
+  interface Served {
+    body: string;
+    headers: Record<string, string>;
+  }
+  const served = new Map<string, Served>();
+  const seen: { path: string; headers: IncomingHttpHeaders }[] = [];
+  let server: HttpsServer;
+  let port: number;
+  /** Every name resolves to loopback, where the test server listens. */
+  const toLoopback = ((_h: string, options: LookupOptions, cb: (...args: unknown[]) => void) =>
+    options.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)) as unknown as typeof dnsLookup;
+  const fetcher = () => createSafeFetcher(toLoopback, { allowAddress: (ip) => ip === '127.0.0.1', ca: TEST_TLS_CERT });
+  const url = (host: string, path: string) => `https://${host}:${port}${path}`;
+  const publish = (docUrl: string, doc: unknown, headers: Record<string, string> = {}) => {
+    const body = typeof doc === 'string' ? doc : JSON.stringify(doc);
+    served.set(new URL(docUrl).pathname, { body, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } });
+  };
+
+  beforeAll(async () => {
+    server = createHttpsServer({ key: TEST_TLS_KEY, cert: TEST_TLS_CERT }, (req, res) => {
+      seen.push({ path: req.url ?? '', headers: req.headers });
+      const doc = served.get(req.url ?? '');
+      if (!doc) return void res.writeHead(404).end();
+      res.writeHead(200, doc.headers).end(doc.body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it("accepts Claude's document and sends an honest User-Agent with Accept: application/json", async () => {
+    const id = url('claude.ai', '/oauth/mcp-oauth-client-metadata');
+    publish(id, claudeDoc(id), { 'cache-control': 'public, max-age=3600' });
+    const before = seen.length;
+    const client = await new CimdResolver({ log: quiet, fetch: fetcher() }).resolve(id);
+    expect(client.clientName).toBe('Claude');
+    expect(client.redirectUris).toEqual(['https://claude.ai/api/mcp/auth_callback']);
+    expect(client.grantTypes).toEqual(['authorization_code', 'refresh_token']);
+    const request = seen.slice(before);
+    expect(request).toHaveLength(1);
+    expect(request[0]!.headers['user-agent']).toBe(`notion-mcp-remote/${PACKAGE_VERSION} (+client metadata fetch)`);
+    expect(request[0]!.headers['user-agent']).toBe(CIMD_USER_AGENT);
+    expect(request[0]!.headers.accept).toBe('application/json');
+  });
+
+  it("accepts Codex's stable and per-server documents, and the port Codex adds to their loopback callbacks", async () => {
+    const stable = url('chatgpt.com', '/oauth/codex/client.json');
+    const perServer = url('chatgpt.com', '/oauth/codex/Ab3dE_fG-h1J/client.json');
+    publish(stable, codexDoc(stable));
+    publish(perServer, codexDoc(perServer, '/callback/Ab3dE_fG-h1J'));
+    const resolver = new CimdResolver({ log: quiet, fetch: fetcher() });
+    const a = await resolver.resolve(stable);
+    expect(a).toMatchObject({ clientName: 'Codex', tokenEndpointAuthMethod: 'none', grantTypes: ['authorization_code', 'refresh_token'] });
+    expect(redirectUriMatches(a.redirectUris, 'http://127.0.0.1:53124/callback')).toBe(true);
+    expect(redirectUriMatches(a.redirectUris, 'http://localhost:1455/callback')).toBe(true);
+    const b = await resolver.resolve(perServer);
+    expect(redirectUriMatches(b.redirectUris, 'http://127.0.0.1:53124/callback/Ab3dE_fG-h1J')).toBe(true);
+    expect(redirectUriMatches(b.redirectUris, 'http://127.0.0.1:53124/callback')).toBe(false);
+  });
+
+  it.each(['application/json', 'application/json; charset=utf-8', 'application/json;charset=UTF-8', 'application/client-metadata+json', 'text/plain'])(
+    'reads the JSON whatever the content type (%s), a leading BOM included',
+    async (type) => {
+      const id = url('claude.ai', `/ct/${encodeURIComponent(type)}`);
+      publish(id, `\uFEFF${JSON.stringify(claudeDoc(id))}`, { 'content-type': type, 'cache-control': 'no-store' });
+      expect((await new CimdResolver({ log: quiet, fetch: fetcher() }).resolve(id)).clientName).toBe('Claude');
+    },
+  );
+
+  it('reads documents up to 5,120 bytes (draft §8.7 recommends 5 KB; real ones are under 500) and refuses larger ones', async () => {
+    const resolver = new CimdResolver({ log: quiet, fetch: fetcher() });
+    for (const [host, path, doc] of [
+      ['claude.ai', '/oauth/mcp-oauth-client-metadata', claudeDoc],
+      ['chatgpt.com', '/oauth/codex/client.json', (id: string) => codexDoc(id)],
+    ] as const) {
+      expect(Buffer.byteLength(JSON.stringify(doc(url(host, path))))).toBeLessThan(500);
+    }
+    const padded = (id: string, bytes: number) => {
+      const base = JSON.stringify({ ...claudeDoc(id), client_name: 'Claude', pad: '' });
+      return base.replace('"pad":""', `"pad":"${'x'.repeat(bytes - Buffer.byteLength(base))}"`);
+    };
+    const fits = url('claude.ai', '/size/5120');
+    publish(fits, padded(fits, 5120), { 'cache-control': 'no-store' });
+    expect(Buffer.byteLength(served.get('/size/5120')!.body)).toBe(5120);
+    expect((await resolver.resolve(fits)).clientName).toBe('Claude');
+    const over = url('claude.ai', '/size/5121');
+    publish(over, padded(over, 5121), { 'cache-control': 'no-store' });
+    expect(Buffer.byteLength(served.get('/size/5121')!.body)).toBe(5121);
+    await rejection(resolver.resolve(over));
+  });
+
+  it('honours max-age less Age on the wire, with one fetch while fresh', async () => {
+    let now = 0;
+    const id = url('chatgpt.com', '/cache/client.json');
+    publish(id, codexDoc(id), { 'cache-control': 'public, max-age=600', age: '100' });
+    const resolver = new CimdResolver({ log: quiet, fetch: fetcher(), now: () => now });
+    const count = () => seen.filter((r) => r.path === '/cache/client.json').length;
+    await resolver.resolve(id);
+    now = 499_999;
+    await resolver.resolve(id);
+    expect(count()).toBe(1);
+    now = 500_000;
+    await resolver.resolve(id);
+    expect(count()).toBe(2);
+  });
+
+  it('keeps the SSRF rule: the default fetcher refuses the same loopback host before connecting', async () => {
+    const id = url('claude.ai', '/oauth/mcp-oauth-client-metadata');
+    const before = seen.length;
+    await expect(createSafeFetcher(toLoopback)(id, { timeoutMs: 2000, maxBytes: 5120 })).rejects.toThrow(/resolves to 127\.0\.0\.1, which is not a public address/);
+    await expect(createSafeFetcher(undefined, { ca: TEST_TLS_CERT })(`https://127.0.0.1:${port}/oauth/mcp-oauth-client-metadata`, { timeoutMs: 2000, maxBytes: 5120 })).rejects.toThrow(/not a public address/);
+    // Without the test CA the certificate is not trusted either.
+    await expect(createSafeFetcher(toLoopback, { allowAddress: (ip) => ip === '127.0.0.1' })(id, { timeoutMs: 2000, maxBytes: 5120 })).rejects.toThrow(/certificate/);
+    expect(seen.length).toBe(before);
   });
 });
