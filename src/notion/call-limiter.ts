@@ -29,7 +29,7 @@ interface Waiter {
 
 /**
  * At most `limit` Notion calls in flight per connection (grant), so a user whose calls hang holds
- * at most `limit` sockets and the rest of the pool stays free for everyone else. A call over the
+ * at most `limit` sockets to Notion, whatever the number of tool calls they send. A call over the
  * cap waits in a short first-come queue: a burst of parallel tool calls from one chat is normal,
  * and its calls should not fail just because they arrived together. The queue is bounded in
  * length and time, so the calls of a hung connection come back as tool errors instead of piling up.
@@ -49,7 +49,12 @@ export class CallLimiter {
   ) {
     // One listener for all: at shutdown every waiting call gets its tool error at once.
     stopping.addEventListener('abort', () => {
-      for (const queue of this.waiting.values()) for (const w of queue) this.drop(w, shuttingDown());
+      for (const queue of this.waiting.values()) {
+        for (const w of queue) {
+          clearTimeout(w.timer);
+          w.reject(shuttingDown());
+        }
+      }
       this.waiting.clear();
     });
   }
@@ -65,21 +70,20 @@ export class CallLimiter {
       return undefined;
     }
     if (this.stopping.aborted) return Promise.reject(shuttingDown());
-    let queue = this.waiting.get(key);
-    if (!queue) this.waiting.set(key, (queue = []));
+    const queue = this.waiting.get(key) ?? [];
     if (queue.length >= this.maxWaiting) return Promise.reject(busy(this.limit));
-    const q = queue;
+    if (queue.length === 0) this.waiting.set(key, queue);
     return new Promise<void>((resolve, reject) => {
       const w: Waiter = {
         resolve,
         reject,
         timer: setTimeout(() => {
-          q.splice(q.indexOf(w), 1);
-          if (q.length === 0 && this.waiting.get(key) === q) this.waiting.delete(key);
+          queue.splice(queue.indexOf(w), 1);
+          if (queue.length === 0) this.waiting.delete(key);
           reject(busy(this.limit));
         }, this.maxWaitMs),
       };
-      q.push(w);
+      queue.push(w);
     });
   }
 
@@ -101,10 +105,5 @@ export class CallLimiter {
   /** Connections with calls in flight (bounded by the calls in flight; idle ones hold nothing). */
   get size(): number {
     return this.active.size;
-  }
-
-  private drop(w: Waiter, err: ToolError): void {
-    clearTimeout(w.timer);
-    w.reject(err);
   }
 }
