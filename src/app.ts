@@ -11,6 +11,7 @@ import { createMcpHandler } from './mcp/handler.js';
 import { ToolRegistry } from './tools/registry.js';
 import { createNotionClient } from './notion/client.js';
 import { NotionOAuth } from './notion/oauth.js';
+import { CallLimiter } from './notion/call-limiter.js';
 import { RateGate } from './notion/rate-gate.js';
 import { NotionRefresher } from './notion/session.js';
 import { allTools } from './tools/index.js';
@@ -39,7 +40,12 @@ export interface App {
   registry: ToolRegistry;
   http: ReturnType<typeof createHttpApp>;
   listen(): Promise<Server>;
-  close(): Promise<void>;
+  /**
+   * Stops accepting and lets requests in flight finish. Notion calls still running after
+   * `stopNotionAfterMs` (default: at once) are ended, so their tool calls answer with a
+   * `shutting_down` tool error instead of holding the close up; then the store is closed.
+   */
+  close(stopNotionAfterMs?: number): Promise<void>;
 }
 
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
@@ -66,12 +72,17 @@ export function createApp(config: Config, deps: AppDeps): App {
   const store: Store = redis ?? SqliteStore.open(config.dataDir, keyring.checkValues());
   const grants = new Grants(store, keyring, config, now);
   const clients = new Clients(store, new CimdResolver({ fetch: deps.cimdFetch ?? createSafeFetcher(), now, log }));
-  const notionOAuth = new NotionOAuth(createNotionClient(config, log, { maxRetries: 1 }), config);
+  // Aborted by close(): ends every Notion call, API and OAuth alike.
+  const stopNotion = new AbortController();
+  const stopping = stopNotion.signal;
+  const notionOAuth = new NotionOAuth(createNotionClient(config, log, { maxRetries: 1 }, stopping), config);
   const metrics = new Metrics(store, now);
   const notion = {
     metrics,
-    client: createNotionClient(config, log),
+    client: createNotionClient(config, log, false, stopping),
     gate: new RateGate(config.notion.ratePerSecond, config.notion.burst),
+    limiter: new CallLimiter(stopping),
+    stopping,
     refresher: new NotionRefresher(store, grants, notionOAuth, log),
   };
   const registry = new ToolRegistry(allTools);
@@ -132,8 +143,9 @@ export function createApp(config: Config, deps: AppDeps): App {
         s.once('error', reject);
       });
     },
-    close: async () => {
+    close: async (stopNotionAfterMs = 0) => {
       clearInterval(sweep);
+      const stop = setTimeout(() => stopNotion.abort(), stopNotionAfterMs);
       if (server) {
         const s = server;
         // Stops accepting and lets in-flight requests finish; a keep-alive socket is closed as soon
@@ -142,6 +154,8 @@ export function createApp(config: Config, deps: AppDeps): App {
         await new Promise<void>((resolve) => s.close(() => resolve()));
         clearInterval(idle);
       }
+      clearTimeout(stop);
+      stopNotion.abort();
       await store.close();
     },
   };

@@ -2,7 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
-import type { Client } from '@notionhq/client';
+import { type Client, RequestTimeoutError } from '@notionhq/client';
 
 type ClientOptions = NonNullable<ConstructorParameters<typeof Client>[0]>;
 type NotionFetch = NonNullable<ClientOptions['fetch']>;
@@ -27,14 +27,20 @@ class ResponseHeaders {
  * was the largest CPU cost of a tool call (web streams, AbortSignal and Headers per request); a
  * Notion call needs none of that: a string body out, a JSON text back.
  *
- * - The whole response is read before the promise settles, so the SDK's timeout covers the body
- *   too, and `deadlineMs` (set a little past it) destroys a request nobody waits for any more.
+ * - The whole response is read before the promise settles. `deadlineMs` (the Notion timeout; the
+ *   SDK's own timer is set a little past it) destroys the request and then rejects with the SDK's
+ *   RequestTimeoutError, so when a call fails its socket is already gone: a connection's cap on
+ *   calls in flight (CallLimiter) is a cap on its sockets.
  * - A failed connection rejects with `TypeError('fetch failed')`, as global fetch does, so error
  *   handling does not depend on which fetch is in use.
+ * - Once `stopping` is aborted (shutdown), every request in flight is destroyed and new ones fail
+ *   at once, the same way.
+ * - The pool has no socket limit (`maxSockets`): a shared limit is a shared queue, where a few users
+ *   whose calls hang make everyone else wait. Each connection is capped instead (CallLimiter).
  * - Multipart bodies (file uploads, rare) go through global fetch, which encodes FormData.
  */
-export function keepAliveFetch(opts: { deadlineMs: number; maxSockets?: number }): NotionFetch {
-  const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 256, scheduling: 'lifo' as const, timeout: 30_000 };
+export function keepAliveFetch(opts: { deadlineMs: number; stopping?: AbortSignal; maxSockets?: number }): NotionFetch {
+  const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? Infinity, scheduling: 'lifo' as const, timeout: 30_000 };
   const http = new HttpAgent(agentOptions);
   const https = new HttpsAgent(agentOptions);
 
@@ -49,9 +55,23 @@ export function keepAliveFetch(opts: { deadlineMs: number; maxSockets?: number }
     return origin;
   };
 
+  const { stopping } = opts;
+  // One listener for the whole pool, not one per request.
+  const inflight = new Set<(cause: unknown) => void>();
+  stopping?.addEventListener('abort', () => {
+    for (const fail of inflight) fail(new Error('shutting down'));
+  });
+
   return (url, init = {}) => {
     const { body } = init;
-    if (body !== undefined && typeof body !== 'string') return fetch(url, init as RequestInit);
+    if (stopping?.aborted) return Promise.reject(new TypeError('fetch failed', { cause: new Error('shutting down') }));
+    if (body !== undefined && typeof body !== 'string') {
+      // The same deadline and shutdown for the rare multipart call.
+      const signal = AbortSignal.any(stopping ? [AbortSignal.timeout(opts.deadlineMs), stopping] : [AbortSignal.timeout(opts.deadlineMs)]);
+      return fetch(url, { ...(init as RequestInit), signal }).catch((err: unknown) => {
+        throw (signal.reason as Error | undefined)?.name === 'TimeoutError' ? new RequestTimeoutError() : err;
+      });
+    }
     const { prefix, secure, host, port } = originOf(url);
     const headers: Record<string, string | number> = { 'accept-encoding': 'gzip, deflate, br', ...(init.headers as Record<string, string>) };
     if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
@@ -64,6 +84,7 @@ export function keepAliveFetch(opts: { deadlineMs: number; maxSockets?: number }
           res.on('error', (err) => fail(err));
           res.on('end', () => {
             clearTimeout(deadline);
+            inflight.delete(fail);
             const raw = Buffer.concat(chunks);
             const answer = (bytes: Buffer) => {
               const text = bytes.toString('utf8');
@@ -79,10 +100,12 @@ export function keepAliveFetch(opts: { deadlineMs: number; maxSockets?: number }
       );
       const fail = (cause: unknown) => {
         clearTimeout(deadline);
+        inflight.delete(fail);
         req.destroy();
-        reject(new TypeError('fetch failed', { cause }));
+        reject(cause instanceof RequestTimeoutError ? cause : new TypeError('fetch failed', { cause }));
       };
-      const deadline = setTimeout(() => fail(new Error('deadline passed')), opts.deadlineMs);
+      const deadline = setTimeout(() => fail(new RequestTimeoutError()), opts.deadlineMs);
+      inflight.add(fail);
       req.on('error', fail);
       req.end(body);
     });

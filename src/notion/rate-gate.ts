@@ -1,5 +1,8 @@
 import { ToolError } from '../errors.js';
 
+/** A call waits at most this long for its turn; longer waits are refused with a tool error. */
+export const RATE_GATE_MAX_WAIT_MS = 10_000;
+
 /**
  * A token bucket per Notion connection: about `ratePerSec` requests per second on average with
  * bursts of `burst`, which keeps a busy user under Notion's per-connection limit instead of
@@ -12,7 +15,7 @@ export class RateGate {
   constructor(
     private readonly ratePerSec = 3,
     private readonly burst = 10,
-    private readonly maxWaitMs = 10_000,
+    private readonly maxWaitMs = RATE_GATE_MAX_WAIT_MS,
     private readonly now: () => number = Date.now,
     private readonly maxKeys = 10_000,
   ) {}

@@ -3,8 +3,9 @@ import { ToolError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AuthContext, Grants, NotionCredentials } from '../oauth/grants.js';
 import type { Store } from '../store/types.js';
+import { type CallLimiter, shuttingDown } from './call-limiter.js';
 import type { NotionOAuth } from './oauth.js';
-import type { RateGate } from './rate-gate.js';
+import { RATE_GATE_MAX_WAIT_MS, type RateGate } from './rate-gate.js';
 
 const HINTS: Partial<Record<string, string>> = {
   [APIErrorCode.ObjectNotFound]:
@@ -17,6 +18,11 @@ const HINTS: Partial<Record<string, string>> = {
 /** A 429 or 529 whose Retry-After is this short is retried once; longer ones go back to the model. */
 const SHORT_RETRY_MS = 2000;
 const READ_RETRY_DELAY_MS = 250;
+/**
+ * The longest a Notion call can sleep between attempts (the rate gate's wait). A call that wakes
+ * after shutdown stopped Notion calls ends with a tool error at once; the drain leaves this much time.
+ */
+export const LONGEST_PAUSE_MS = Math.max(RATE_GATE_MAX_WAIT_MS, SHORT_RETRY_MS, READ_RETRY_DELAY_MS);
 
 function retryAfterMs(err: { headers?: unknown }): number | null {
   const headers = err.headers as { get?: (name: string) => string | null } | undefined;
@@ -119,6 +125,10 @@ export class NotionRefresher {
 export interface NotionDeps {
   client: Client;
   gate: RateGate;
+  /** The per-connection cap on calls in flight. */
+  limiter: CallLimiter;
+  /** Aborted at shutdown: calls in flight fail, and every later call is a `shutting_down` tool error. */
+  stopping: AbortSignal;
   refresher: NotionRefresher;
   /** Counts upstream calls, 429s and retries; absent in some tests. */
   metrics?: NotionMetrics;
@@ -129,7 +139,8 @@ type Query = NonNullable<Parameters<Client['request']>[0]['query']>;
 
 /**
  * The current user's view of Notion for one MCP request: the shared SDK client plus the token
- * from this request's verified grant. Every call passes the per-connection rate gate.
+ * from this request's verified grant. Every call passes the per-connection rate gate, then takes
+ * one of the connection's slots for calls in flight (CallLimiter) for exactly one attempt.
  * - `read` retries once on a 5xx, timeout or network error (safe to repeat);
  * - `write` never retries those, so nothing is created twice;
  * - both retry once after a 429/529 whose Retry-After is at most 2 s, and once after a 401
@@ -162,42 +173,54 @@ export class NotionSession {
   }
 
   private async run<T>(fn: Call<T>, idempotent: boolean): Promise<T> {
+    const { gate, limiter, stopping, metrics } = this.deps;
+    const key = this.auth.grantId;
     let retriedTransient = false;
     let retriedRate = false;
     let refreshed = false;
     for (;;) {
-      await this.deps.gate.take(this.auth.grantId);
+      await gate.take(key);
+      if (stopping.aborted) throw shuttingDown();
+      const queued = limiter.acquire(key);
+      if (queued) await queued;
       const token = this.auth.notion.accessToken;
+      let err: unknown;
       try {
         const result = await fn(this.deps.client, token);
-        this.deps.metrics?.notionCall('200');
+        metrics?.notionCall('200');
         return result;
-      } catch (err) {
-        this.deps.metrics?.notionCall(callStatus(err));
-        if (isRateLimit(err) && !retriedRate) {
-          const wait = retryAfterMs(err as { headers?: unknown }) ?? Infinity;
-          if (wait <= SHORT_RETRY_MS) {
-            retriedRate = true;
-            this.deps.metrics?.notionRetry('rate_limited');
-            await new Promise((r) => setTimeout(r, wait));
-            continue;
-          }
-        } else if (isUnauthorized(err) && !refreshed) {
-          refreshed = true;
-          const next = await this.deps.refresher.refresh(this.auth, token);
-          if (next) {
-            this.auth.notion = next;
-            this.deps.metrics?.notionRetry('refreshed');
-            continue;
-          }
-        } else if (idempotent && isTransient(err) && !retriedTransient) {
-          retriedTransient = true;
-          this.deps.metrics?.notionRetry('transient');
-          await new Promise((r) => setTimeout(r, READ_RETRY_DELAY_MS));
+      } catch (e) {
+        err = e;
+      } finally {
+        // One slot per attempt, given back before any retry wait or token refresh below.
+        limiter.release(key);
+      }
+      metrics?.notionCall(callStatus(err));
+      if (stopping.aborted) throw shuttingDown();
+      if (isRateLimit(err) && !retriedRate) {
+        const wait = retryAfterMs(err as { headers?: unknown }) ?? Infinity;
+        if (wait <= SHORT_RETRY_MS) {
+          retriedRate = true;
+          metrics?.notionRetry('rate_limited');
+          await new Promise((r) => setTimeout(r, wait));
           continue;
         }
-        throw toToolError(err);
+      } else if (isUnauthorized(err) && !refreshed) {
+        refreshed = true;
+        const next = await this.deps.refresher.refresh(this.auth, token);
+        if (stopping.aborted) throw shuttingDown();
+        if (next) {
+          this.auth.notion = next;
+          metrics?.notionRetry('refreshed');
+          continue;
+        }
+      } else if (idempotent && isTransient(err) && !retriedTransient) {
+        retriedTransient = true;
+        metrics?.notionRetry('transient');
+        await new Promise((r) => setTimeout(r, READ_RETRY_DELAY_MS));
+        continue;
       }
+      throw toToolError(err);
     }
   }
 }

@@ -7,6 +7,7 @@
  *
  * Response order for each request:
  *   1. `down`            -> the socket is destroyed, nothing is answered (the request is still recorded);
+ *      `hangTokens`      -> a call with one of these bearer tokens is never answered (socket left open);
  *   2. `enqueue()`       -> the first queued response whose `pathPrefix` matches, returned verbatim;
  *   3. `setHandler()`    -> the test's handler, unless it returns undefined;
  *   4. default behaviour -> Notion-Version check, client/bearer auth, then the route tables below.
@@ -100,7 +101,11 @@ export interface FakeNotion {
   consentRefreshTokens: boolean;
   /** When true, sockets are destroyed without an answer (simulated outage). */
   down: boolean;
-  /** Clears requests, queue and handler, and restores latencyMs = 0, down = false. Tokens are kept. */
+  /** Notion access tokens whose calls hang: recorded, never answered, the socket left open. */
+  hangTokens: Set<string>;
+  /** The hung calls whose sockets are still open (a call leaves when the client gives up on it). */
+  hanging: Set<RecordedRequest>;
+  /** Clears requests, queue, handler and hangTokens, and restores latencyMs = 0, down = false. Tokens are kept. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -643,6 +648,8 @@ class FakeNotionServer implements FakeNotion {
   readonly revoked = new Set<string>();
   latencyMs = 0;
   down = false;
+  readonly hangTokens = new Set<string>();
+  readonly hanging = new Set<RecordedRequest>();
   authorizeAs: FakeWorkspace | null = null;
   consentRefreshTokens = true;
 
@@ -694,6 +701,7 @@ class FakeNotionServer implements FakeNotion {
     this.handler = null;
     this.latencyMs = 0;
     this.down = false;
+    this.hangTokens.clear();
   }
 
   async close(): Promise<void> {
@@ -721,6 +729,11 @@ class FakeNotionServer implements FakeNotion {
     recorded.body = value;
 
     if (this.down) return void req.socket.destroy();
+    if (this.hangTokens.has(recorded.headers.authorization?.replace(/^Bearer /, '') ?? '')) {
+      this.hanging.add(recorded);
+      req.socket.once('close', () => this.hanging.delete(recorded));
+      return;
+    }
     if (recorded.method === 'GET' && recorded.path.startsWith('/v1/oauth/authorize')) return this.consentScreen(recorded, res);
 
     const requestId = randomUUID();

@@ -109,6 +109,27 @@ describe('keep-alive fetch for the Notion client', () => {
     await expect.poll(() => state.closed, { timeout: 2000 }).toBe(1);
   });
 
+  it('at its deadline closes the socket first, then rejects as a Notion timeout', async () => {
+    const { url, state } = await serve(() => {}); // never answers
+    const err = await keepAliveFetch({ deadlineMs: 200 })(`${url}/v1/users/me`, { method: 'GET', headers: {} }).catch((e: unknown) => e);
+    expect(toToolError(err).code).toBe('notion_timeout');
+    // The caller's slot is free only now, and the socket is already being closed.
+    await expect.poll(() => state.closed, { timeout: 2000 }).toBe(1);
+  });
+
+  it('at shutdown ends the calls in flight and refuses new ones at once', async () => {
+    const { url, state } = await serve(() => {});
+    const stop = new AbortController();
+    const f = keepAliveFetch({ deadlineMs: 60_000, stopping: stop.signal });
+    const pending = f(`${url}/v1/users/me`, { method: 'GET', headers: {} }).catch((e: unknown) => e);
+    await expect.poll(() => state.connections).toBe(1);
+    stop.abort();
+    expect(toToolError(await pending).code).toBe('notion_unreachable');
+    await expect.poll(() => state.closed, { timeout: 2000 }).toBe(1);
+    await expect(f(`${url}/v1/users/me`, { method: 'GET', headers: {} })).rejects.toThrow(TypeError);
+    expect(state.connections).toBe(1);
+  });
+
   it('sends multipart bodies through global fetch', async () => {
     const { url, seen } = await serve(json(200, { ok: true }));
     const form = new FormData();
