@@ -57,22 +57,6 @@ export const pageSize = z
   .refine((n) => Number.isInteger(n) && n >= 1 && n <= 100, 'expected an integer from 1 to 100')
   .optional();
 
-/** Notion's limit for one rich text item's `text.content`. */
-export const MAX_TEXT = 2000;
-
-/** `value` in pieces of at most 2,000 UTF-16 units (Notion's limit), never splitting a surrogate pair. */
-export function textChunks(value: string): string[] {
-  const chunks: string[] = [];
-  for (let i = 0; i < value.length; ) {
-    let end = Math.min(i + MAX_TEXT, value.length);
-    const last = value.charCodeAt(end - 1);
-    if (end < value.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
-    chunks.push(value.slice(i, end));
-    i = end;
-  }
-  return chunks;
-}
-
 /** Hints of a tool that only reads. */
 export const READ = { readOnlyHint: true, idempotentHint: true } as const;
 /** Hints of a tool that overwrites or deletes, with the same result when repeated. */

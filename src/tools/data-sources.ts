@@ -2,7 +2,8 @@ import type { CreateDataSourceParameters, QueryDataSourceParameters, QueryDataSo
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
-import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, textChunks } from './args.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
+import { fitBody, textChunks } from './limits.js';
 import { getDataSource, onDataSource, withResolved } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
@@ -45,8 +46,7 @@ function parseJson(value: string, open: '[' | '{'): unknown {
 export function toRichText(text: string): RichTextRequest {
   const parsed = parseJson(text, '[');
   if (Array.isArray(parsed) && parsed.every((i) => typeof i === 'object' && i !== null)) return parsed as RichTextRequest;
-  const chunks = textChunks(text);
-  return (chunks.length ? chunks : ['']).map((content) => ({ type: 'text', text: { content } })) as RichTextRequest;
+  return textChunks(text).map((content) => ({ type: 'text', text: { content } })) as RichTextRequest;
 }
 
 const isUrl = (s: string) => /^https?:\/\//i.test(s.trim());
@@ -165,8 +165,9 @@ export const dataSourcesTools = [
       if (args.icon !== undefined) body.icon = toIcon(args.icon);
       if (args.in_trash !== undefined) body.in_trash = args.in_trash;
       if (Object.keys(body).length === 0) throw new ToolError('invalid_arguments', 'Nothing to update: give properties, title, icon or in_trash.');
+      const sent = fitBody(body) as Partial<UpdateDataSourceParameters>;
       const r = await onDataSource(notion, args.data_source_id, (id) =>
-        notion.write((n, auth) => n.dataSources.update({ ...(body as Partial<UpdateDataSourceParameters>), data_source_id: id, auth })),
+        notion.write((n, auth) => n.dataSources.update({ ...sent, data_source_id: id, auth })),
       );
       return withResolved(shape(r.value), r.resolvedDataSourceId);
     },
@@ -216,7 +217,8 @@ export const dataSourcesTools = [
       const params: Obj = { parent: { type: 'database_id', database_id: args.database_id }, properties: args.properties };
       if (args.title !== undefined) params.title = toRichText(args.title);
       if (args.icon !== undefined) params.icon = toIcon(args.icon);
-      return shape(await notion.write((n, auth) => n.dataSources.create({ ...(params as unknown as CreateDataSourceParameters), auth })));
+      const sent = fitBody(params) as unknown as CreateDataSourceParameters;
+      return shape(await notion.write((n, auth) => n.dataSources.create({ ...sent, auth })));
     },
   }),
 ];

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, notionId, OVERWRITE, READ } from './args.js';
+import { fitBody } from './limits.js';
 import { getDatabase, getDataSource, isNotFound, isWrongKind, soleDataSource } from '../notion/resolve.js';
 import { shape } from '../notion/shape.js';
 import { looseString, queryInput, runQuery, shapeRows, toCover, toIcon, toRichText } from './data-sources.js';
@@ -58,7 +59,8 @@ export const databasesTools = [
       if (args.is_inline !== undefined) params.is_inline = args.is_inline;
       if (args.icon !== undefined) params.icon = toIcon(args.icon);
       if (args.cover !== undefined) params.cover = toCover(args.cover);
-      return shape(await notion.write((n, auth) => n.databases.create({ ...(params as unknown as CreateDatabaseParameters), auth })));
+      const sent = fitBody(params) as unknown as CreateDatabaseParameters;
+      return shape(await notion.write((n, auth) => n.databases.create({ ...sent, auth })));
     },
   }),
   defineTool({
@@ -103,9 +105,8 @@ export const databasesTools = [
       if (Object.keys(body).length === 0) {
         throw new ToolError('invalid_arguments', 'Nothing to update: give title, description, icon, cover or is_inline.');
       }
-      return shape(
-        await notion.write((n, auth) => n.databases.update({ ...(body as Partial<UpdateDatabaseParameters>), database_id: args.database_id, auth })),
-      );
+      const sent = fitBody(body) as Partial<UpdateDatabaseParameters>;
+      return shape(await notion.write((n, auth) => n.databases.update({ ...sent, database_id: args.database_id, auth })));
     },
   }),
   defineTool({

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
+import { fitBody, textChunks } from './limits.js';
 import { getDatabase, isNotFound, soleDataSource } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { propertyValue, shape } from '../notion/shape.js';
@@ -230,7 +231,7 @@ export const pageTools = [
         throw new ToolError('invalid_arguments', 'Give the body as markdown or as children, not both.');
       }
       const properties: Obj = { ...(args.properties ?? {}) };
-      if (args.title !== undefined && !hasTitle(properties)) properties.title = { title: [{ text: { content: args.title } }] };
+      if (args.title !== undefined && !hasTitle(properties)) properties.title = { title: textChunks(args.title).map((content) => ({ text: { content } })) };
       const body: Omit<CreatePageParameters, 'parent'> = {};
       if (Object.keys(properties).length > 0) body.properties = properties as CreatePageParameters['properties'];
       if (args.markdown !== undefined) body.markdown = args.markdown;
@@ -239,7 +240,8 @@ export const pageTools = [
       if (args.position !== undefined) body.position = positionArg(args.position);
       if (args.icon !== undefined) body.icon = args.icon as CreatePageParameters['icon'];
       if (args.cover !== undefined) body.cover = args.cover as CreatePageParameters['cover'];
-      return shape(await withParent(args.parent, notion, (parent) => notion.write((n, auth) => n.pages.create({ parent, ...body, auth }))));
+      const sent = fitBody(body);
+      return shape(await withParent(args.parent, notion, (parent) => notion.write((n, auth) => n.pages.create({ parent, ...sent, auth }))));
     },
   }),
   defineTool({
@@ -293,7 +295,8 @@ export const pageTools = [
       if (Object.keys(body).length === 0) {
         throw new ToolError('invalid_arguments', 'Nothing to update: give properties, icon, cover, in_trash, is_locked or erase_content.');
       }
-      return shape(await notion.write((n, auth) => n.pages.update({ page_id, ...body, auth })));
+      const sent = fitBody(body);
+      return shape(await notion.write((n, auth) => n.pages.update({ page_id, ...sent, auth })));
     },
   }),
   defineTool({
@@ -346,7 +349,7 @@ export const pageTools = [
     },
     annotations: annotations('Update page Markdown', { destructiveHint: true }),
     run: async (args, { notion }) => {
-      const body = markdownUpdate(args);
+      const body = fitBody(markdownUpdate(args));
       return markdownResult(await notion.write((n, auth) => n.pages.updateMarkdown({ page_id: args.page_id, ...body, auth })));
     },
   }),
