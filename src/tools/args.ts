@@ -1,5 +1,6 @@
 import { extractNotionId } from '@notionhq/client';
 import { z } from 'zod';
+import { ToolError } from '../errors.js';
 import type { ToolAnnotations } from './registry.js';
 
 // Argument pieces and annotations shared by the tool files in ./tools.
@@ -56,6 +57,46 @@ export const pageSize = z
   .number()
   .refine((n) => Number.isInteger(n) && n >= 1 && n <= 100, 'expected an integer from 1 to 100')
   .optional();
+
+type Icon = { type: 'emoji'; emoji: string } | { type: 'external'; external: { url: string } } | { type: 'custom_emoji'; custom_emoji: { id: string } } | Record<string, unknown>;
+
+const GRAPHEMES = new Intl.Segmenter('en', { granularity: 'grapheme' });
+const UUID_ONLY = new RegExp(`^(?:${UUID})$`, 'i');
+
+/** Exactly one emoji: a pictographic sequence (with skin tone, ZWJ, VS16), a flag or a keycap. */
+function isEmoji(s: string): boolean {
+  if ([...GRAPHEMES.segment(s)].length !== 1) return false;
+  return /^\p{Extended_Pictographic}/u.test(s) || /^\p{Regional_Indicator}{2}$/u.test(s) || /^[0-9#*]\uFE0F?\u20E3$/u.test(s);
+}
+
+const NOT_AN_ICON = 'expected one emoji character (e.g. 🚀), an image URL (https://…), a custom emoji ID (list_custom_emojis) or an icon object';
+
+/**
+ * An icon as Notion takes it: one emoji, an http(s) image URL (external), a custom emoji's UUID,
+ * or Notion's icon object (also as JSON text); null clears the icon. Anything else, such as
+ * ":rocket:" or "🚀 Launch", is refused here: Notion would refuse it as an emoji.
+ */
+export function toIcon(value: string | Record<string, unknown> | null): Icon | null {
+  if (value === null) return null;
+  let v: unknown = value;
+  if (typeof v === 'string' && v.trim().startsWith('{')) {
+    try {
+      v = JSON.parse(v);
+    } catch {
+      // Not JSON: refused below as a string.
+    }
+  }
+  if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    if (o.type === 'emoji' && !(typeof o.emoji === 'string' && isEmoji(o.emoji))) throw new ToolError('invalid_arguments', `icon.emoji: ${NOT_AN_ICON}`);
+    return o;
+  }
+  const s = String(v).trim();
+  if (/^https?:\/\/\S+$/i.test(s)) return { type: 'external', external: { url: s } };
+  if (UUID_ONLY.test(s)) return { type: 'custom_emoji', custom_emoji: { id: extractNotionId(s)! } };
+  if (isEmoji(s)) return { type: 'emoji', emoji: s };
+  throw new ToolError('invalid_arguments', `icon: ${JSON.stringify(s.slice(0, 40))} is not an icon; ${NOT_AN_ICON}`);
+}
 
 /** Hints of a tool that only reads. */
 export const READ = { readOnlyHint: true, idempotentHint: true } as const;

@@ -2,7 +2,7 @@ import type { CreateDataSourceParameters, QueryDataSourceParameters, QueryDataSo
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
-import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, toIcon } from './args.js';
 import { fitBody, textChunks } from './limits.js';
 import { getDataSource, onDataSource, withResolved } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
@@ -25,11 +25,15 @@ export const looseString = (describe?: string) => {
   const inner = describe ? z.string().describe(describe) : z.string();
   return z.preprocess(asText, inner).optional();
 };
+/** `looseString` that also takes null, which clears the value (icon, cover). */
+export const clearableString = (describe: string) => z.preprocess(asText, z.string().nullable().describe(describe)).optional();
+const ICON_DESCRIBE = 'Emoji, URL or custom emoji ID';
+/** The icon argument of the database and data source tools (read by `toIcon`); updates may clear it with null. */
+export const iconInput = (clearable: boolean) => (clearable ? clearableString(ICON_DESCRIBE) : looseString(ICON_DESCRIBE));
 export const filterArg = obj;
 export const sortsArg = z.array(obj);
 
 type RichTextRequest = NonNullable<UpdateDataSourceParameters['title']>;
-type IconRequest = NonNullable<UpdateDataSourceParameters['icon']>;
 
 /** JSON text of an object or array, else undefined. */
 function parseJson(value: string, open: '[' | '{'): unknown {
@@ -47,15 +51,6 @@ export function toRichText(text: string): RichTextRequest {
   const parsed = parseJson(text, '[');
   if (Array.isArray(parsed) && parsed.every((i) => typeof i === 'object' && i !== null)) return parsed as RichTextRequest;
   return textChunks(text).map((content) => ({ type: 'text', text: { content } })) as RichTextRequest;
-}
-
-const isUrl = (s: string) => /^https?:\/\//i.test(s.trim());
-
-/** "🚀" → emoji icon; "https://…" → external icon; an icon object (or its JSON text) as given. */
-export function toIcon(value: string): IconRequest {
-  const parsed = parseJson(value, '{');
-  if (parsed && typeof parsed === 'object') return parsed as IconRequest;
-  return (isUrl(value) ? { type: 'external', external: { url: value.trim() } } : { type: 'emoji', emoji: value.trim() }) as IconRequest;
 }
 
 /** "https://…" → external cover; a cover object (or its JSON text) as given. */
@@ -154,7 +149,7 @@ export const dataSourcesTools = [
       data_source_id: dataSourceId,
       properties: obj.optional(),
       title: looseString(),
-      icon: looseString('Emoji or image URL'),
+      icon: iconInput(true),
       in_trash: z.boolean().optional(),
     },
     annotations: annotations('Update data source', OVERWRITE),
@@ -210,7 +205,7 @@ export const dataSourcesTools = [
       database_id: notionId('database'),
       properties: obj.describe('e.g. {"Name":{"title":{}},"Done":{"checkbox":{}}}'),
       title: looseString(),
-      icon: looseString('Emoji or image URL'),
+      icon: iconInput(false),
     },
     annotations: annotations('Create data source'),
     run: async (args, { notion }) => {

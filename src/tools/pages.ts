@@ -2,9 +2,9 @@ import type { Client, CreatePageParameters, GetPageResponse, UpdatePageParameter
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
-import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, toIcon } from './args.js';
 import { fitBody, textChunks } from './limits.js';
-import { getDatabase, isNotFound, soleDataSource } from '../notion/resolve.js';
+import { getDatabase, isNotFound, soleDataSource, underUntypedParent } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { propertyValue, shape } from '../notion/shape.js';
 
@@ -17,7 +17,8 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 
 const PARENT_KEYS = ['page_id', 'data_source_id', 'database_id', 'workspace'] as const;
 type ParentKey = (typeof PARENT_KEYS)[number];
-type Parent = { page_id: string } | { data_source_id: string } | { database_id: string } | { workspace: true };
+/** `untyped`: a bare ID or URL, which may name a page, a database or a data source (see `withParent`). */
+type Parent = { page_id: string } | { data_source_id: string } | { database_id: string } | { workspace: true } | { untyped: string };
 
 /**
  * A parent: a page ID or URL (→ page_id), or an object with exactly one of `keys`. Notion's own
@@ -30,8 +31,8 @@ function parentArg(keys: readonly ParentKey[], describe: string) {
     .transform((v, ctx): Parent => {
       if (typeof v === 'string') {
         const id = notionId('page').safeParse(v);
-        if (id.success) return { page_id: id.data };
-        ctx.addIssue({ code: 'custom', message: `expected a page ID or URL, or an object with one of ${keys.join(', ')}` });
+        if (id.success) return { untyped: id.data };
+        ctx.addIssue({ code: 'custom', message: `expected a page, database or data source ID or URL, or an object with one of ${keys.join(', ')}` });
         return z.NEVER;
       }
       const present = keys.filter((k) => v[k] !== undefined && v[k] !== null && v[k] !== false);
@@ -52,14 +53,11 @@ function parentArg(keys: readonly ParentKey[], describe: string) {
     });
 }
 
-const looksLikeUrl = (s: string) => /^https?:\/\//i.test(s.trim());
-
-/** Icon: an emoji, an image URL, or Notion's icon object; null removes it. */
+/** Icon: see `toIcon`; null removes it. */
 const iconArg = z
   .union([z.string(), z.record(z.string(), z.unknown()), z.null()])
   .optional()
-  .describe('Emoji, image URL or icon object')
-  .transform((v) => (typeof v === 'string' ? (looksLikeUrl(v) ? { type: 'external', external: { url: v.trim() } } : { type: 'emoji', emoji: v }) : v));
+  .describe('Emoji, image URL, custom emoji ID or icon object');
 
 /** Cover: an image URL or Notion's cover object; null removes it. */
 const coverArg = z
@@ -76,12 +74,14 @@ const propertiesArg = z.record(z.string(), z.unknown());
 
 type PageParent = NonNullable<CreatePageParameters['parent']>;
 
+const CHOOSE_SOURCE = 'Ask the user which one, then call again with parent {"data_source_id": "<id>"}.';
+
 /**
  * A `database_id` parent becomes the database's data source: pages live in data sources since
  * 2025-09-03. One data source: used. Several: the model must choose (never a guess). An ID that
  * is not a database is tried as a data source, as the legacy connector did.
  */
-async function resolveParent(parent: Parent, notion: NotionSession): Promise<{ parent: PageParent; notFound?: ToolError }> {
+async function resolveParent(parent: Exclude<Parent, { untyped: string }>, notion: NotionSession): Promise<{ parent: PageParent; notFound?: ToolError }> {
   if (!('database_id' in parent)) return { parent };
   const databaseId = parent.database_id;
   let db;
@@ -91,11 +91,15 @@ async function resolveParent(parent: Parent, notion: NotionSession): Promise<{ p
     if (isNotFound(err)) return { parent: { data_source_id: databaseId }, notFound: err };
     throw err;
   }
-  return { parent: { data_source_id: soleDataSource(db, 'Ask the user which one, then call again with parent {"data_source_id": "<id>"}.') } };
+  return { parent: { data_source_id: soleDataSource(db, CHOOSE_SOURCE) } };
 }
 
-/** Runs a write whose parent may have been guessed from a `database_id`; a miss reports the database. */
+/**
+ * Runs a write whose parent may have been guessed from a `database_id` (a miss reports the
+ * database) or given as a bare ID (tried as a page, then resolved: `underUntypedParent`).
+ */
 async function withParent<T>(parent: Parent, notion: NotionSession, write: (parent: PageParent) => Promise<T>): Promise<T> {
+  if ('untyped' in parent) return underUntypedParent(notion, parent.untyped, write, CHOOSE_SOURCE);
   const resolved = await resolveParent(parent, notion);
   try {
     return await write(resolved.parent);
@@ -207,7 +211,7 @@ export const pageTools = [
     description:
       'Create a page under a page, data source or database (a database ID resolves to its data source). Body: markdown, or children blocks (max 100 per call; append more with append_block_children).',
     input: {
-      parent: parentArg(PARENT_KEYS, 'Page ID/URL, or {page_id}|{data_source_id}|{database_id}|{workspace:true}'),
+      parent: parentArg(PARENT_KEYS, 'ID/URL of a page, database or data source, or {page_id}|{data_source_id}|{database_id}|{workspace:true}'),
       properties: propertiesArg
         .optional()
         .describe('By name or ID, e.g. {"Name":{"title":[{"text":{"content":"Hi"}}]},"Tags":{"multi_select":[{"name":"A"}]}}'),
@@ -238,7 +242,7 @@ export const pageTools = [
       if (args.children !== undefined) body.children = args.children as CreatePageParameters['children'];
       if (args.template !== undefined) body.template = templateArg(args.template);
       if (args.position !== undefined) body.position = positionArg(args.position);
-      if (args.icon !== undefined) body.icon = args.icon as CreatePageParameters['icon'];
+      if (args.icon !== undefined) body.icon = toIcon(args.icon) as CreatePageParameters['icon'];
       if (args.cover !== undefined) body.cover = args.cover as CreatePageParameters['cover'];
       const sent = fitBody(body);
       return shape(await withParent(args.parent, notion, (parent) => notion.write((n, auth) => n.pages.create({ parent, ...sent, auth }))));
@@ -292,6 +296,7 @@ export const pageTools = [
     annotations: annotations('Update page', OVERWRITE),
     run: async ({ page_id, ...rest }, { notion }) => {
       const body = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<UpdatePageParameters, 'page_id'>;
+      if (rest.icon !== undefined) body.icon = toIcon(rest.icon) as UpdatePageParameters['icon'];
       if (Object.keys(body).length === 0) {
         throw new ToolError('invalid_arguments', 'Nothing to update: give properties, icon, cover, in_trash, is_locked or erase_content.');
       }
@@ -311,7 +316,7 @@ export const pageTools = [
     description: 'Move a page under another page or data source (a database ID resolves to its data source).',
     input: {
       page_id: notionId('page'),
-      parent: parentArg(['page_id', 'data_source_id', 'database_id'], 'Page ID/URL, or {page_id}|{data_source_id}|{database_id}'),
+      parent: parentArg(['page_id', 'data_source_id', 'database_id'], 'ID/URL of a page, database or data source, or {page_id}|{data_source_id}|{database_id}'),
     },
     annotations: annotations('Move page', { idempotentHint: true }),
     run: async (args, { notion }) =>
