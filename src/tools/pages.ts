@@ -192,14 +192,78 @@ function positionArg(v: Obj | undefined): CreatePageParameters['position'] {
 }
 
 
-/** The three PATCH /v1/pages/{id}/markdown commands this connector sends (SDK 5.26 body shapes). */
+/**
+ * The two current PATCH /v1/pages/{id}/markdown commands. `insert_content` (and
+ * `replace_content_range`) are deprecated in Notion's reference, so inserts are made with
+ * `update_content` too (see `insertEdit`).
+ */
 type MarkdownBody =
   | {
       type: 'update_content';
       update_content: { content_updates: { old_str: string; new_str: string; replace_all_matches?: boolean }[]; allow_deleting_content?: boolean };
     }
-  | { type: 'insert_content'; insert_content: { content: string; after?: string; position?: { type: 'start' } | { type: 'end' } } }
   | { type: 'replace_content'; replace_content: { new_str: string; allow_deleting_content?: boolean } };
+
+/** Blocks in Notion's Markdown are separated by a blank line, as get_page_markdown shows them. */
+const BLOCK_BREAK = '\n\n';
+
+/** The first line of the page: its first match is the page's start, so content goes before it. */
+const firstLine = (md: string) => md.split('\n', 1)[0]!;
+
+/** The shortest run of whole last lines that occurs only at the end, so its first match is the end. */
+function lastLines(md: string): string {
+  for (let i = md.length; ; ) {
+    i = md.lastIndexOf('\n', i - 1);
+    const tail = md.slice(i + 1);
+    if (i < 0 || md.indexOf(tail) === i + 1) return tail;
+  }
+}
+
+/** The exact text a "start...end" selection names: from the first `start` to the next `end`. */
+function selection(md: string, after: string): string | undefined {
+  if (md.includes(after)) return after;
+  const dots = after.indexOf('...');
+  if (dots < 0) return undefined;
+  const [start, end] = [after.slice(0, dots), after.slice(dots + 3)];
+  const from = md.indexOf(start);
+  const to = from < 0 ? -1 : md.indexOf(end, from + start.length);
+  return to < 0 ? undefined : md.slice(from, to + end.length);
+}
+
+/**
+ * An insert as an `update_content` edit anchored on text of the page: `old_str` is the anchor and
+ * `new_str` the anchor with the content next to it, so nothing else changes. `after` exact text
+ * needs no read; a "start...end" selection and `position` read the page's Markdown first to find
+ * the exact anchor (its first line, or last lines that occur only at the end). An empty page gets
+ * the content with replace_content, which has nothing to delete.
+ */
+async function insertEdit(
+  notion: NotionSession,
+  pageId: string,
+  content: string,
+  where: { after: string } | { position: 'start' | 'end' },
+  allow: { allow_deleting_content?: boolean },
+): Promise<MarkdownBody> {
+  const edit = (old_str: string, new_str: string): MarkdownBody => ({ type: 'update_content', update_content: { content_updates: [{ old_str, new_str }], ...allow } });
+  if ('after' in where && !where.after.includes('...')) return edit(where.after, where.after + BLOCK_BREAK + content);
+  const page = (await notion.get(`pages/${pageId}/markdown`)) as { markdown?: unknown; truncated?: unknown };
+  const md = typeof page.markdown === 'string' ? page.markdown.trim() : '';
+  if ('after' in where) {
+    const anchor = selection(md, where.after);
+    if (anchor === undefined) throw new ToolError('invalid_arguments', `after: ${JSON.stringify(where.after.slice(0, 80))} is not in the page's Markdown. Read it with get_page_markdown and give exact text.`);
+    return edit(anchor, anchor + BLOCK_BREAK + content);
+  }
+  if (!md) return { type: 'replace_content', replace_content: { new_str: content } };
+  if (where.position === 'start') {
+    const anchor = firstLine(md);
+    return edit(anchor, content + BLOCK_BREAK + anchor);
+  }
+  if (page.truncated === true) {
+    throw new ToolError('invalid_arguments', "position: the page is longer than Notion's Markdown shows, so its end cannot be found. Add blocks at the end with append_block_children.");
+  }
+  const anchor = lastLines(md);
+  return edit(anchor, anchor + BLOCK_BREAK + content);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Tools
@@ -348,25 +412,29 @@ export const pageTools = [
         .min(1)
         .max(100)
         .optional(),
-      after: z.string().min(1).optional().describe('Insert after this text ("start...end" selection)'),
+      after: z.string().min(1).optional().describe('Insert after this exact text (or "start...end")'),
       position: z.enum(['start', 'end']).optional().describe('Insert at page start or end'),
       allow_deleting_content: z.boolean().optional(),
     },
     annotations: annotations('Update page Markdown', { destructiveHint: true }),
     run: async (args, { notion }) => {
-      const body = fitBody(markdownUpdate(args));
+      const body = fitBody(await markdownUpdate(notion, args));
       return markdownResult(await notion.write((n, auth) => n.pages.updateMarkdown({ page_id: args.page_id, ...body, auth })));
     },
   }),
 ];
 
-function markdownUpdate(a: {
-  markdown?: string | undefined;
-  edits?: { old_str: string; new_str: string; replace_all_matches?: boolean | undefined }[] | undefined;
-  after?: string | undefined;
-  position?: 'start' | 'end' | undefined;
-  allow_deleting_content?: boolean | undefined;
-}): MarkdownBody {
+async function markdownUpdate(
+  notion: NotionSession,
+  a: {
+    page_id: string;
+    markdown?: string | undefined;
+    edits?: { old_str: string; new_str: string; replace_all_matches?: boolean | undefined }[] | undefined;
+    after?: string | undefined;
+    position?: 'start' | 'end' | undefined;
+    allow_deleting_content?: boolean | undefined;
+  },
+): Promise<MarkdownBody> {
   const allow = a.allow_deleting_content !== undefined ? { allow_deleting_content: a.allow_deleting_content } : {};
   const insert = a.after !== undefined || a.position !== undefined;
   if (a.edits) {
@@ -385,10 +453,7 @@ function markdownUpdate(a: {
   }
   if (insert) {
     if (a.after !== undefined && a.position !== undefined) throw new ToolError('invalid_arguments', 'Give after or position, not both.');
-    return {
-      type: 'insert_content',
-      insert_content: { content: a.markdown, ...(a.after !== undefined ? { after: a.after } : { position: { type: a.position! } }) },
-    };
+    return insertEdit(notion, a.page_id, a.markdown, a.after !== undefined ? { after: a.after } : { position: a.position! }, allow);
   }
   return { type: 'replace_content', replace_content: { new_str: a.markdown, ...allow } };
 }
