@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
-import { fitBody, textChunks } from './limits.js';
+import { fitBody } from './limits.js';
 import { shape } from '../notion/shape.js';
 
 type RichText = Extract<CreateCommentParameters, { rich_text: unknown }>['rich_text'];
@@ -14,10 +14,9 @@ const richTextArg = z
   .describe('Plain string or rich text array');
 const markdownArg = z.string().optional().describe('Text as Markdown (instead of rich_text)');
 
-/** A plain string becomes text items of at most 2,000 UTF-16 units each (Notion's limit). */
+/** A plain string becomes one text item; `fitBody` splits it at Notion's 2,000-character limit. */
 function toRichText(value: string | Record<string, unknown>[]): RichText {
-  if (typeof value !== 'string') return value as RichText;
-  return textChunks(value).map((content) => ({ text: { content } }));
+  return (typeof value === 'string' ? [{ text: { content: value } }] : value) as RichText;
 }
 
 /** Exactly one of rich_text and markdown, as the body Notion takes. */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, toIcon } from './args.js';
-import { fitBody, textChunks } from './limits.js';
+import { fitBody } from './limits.js';
 import { getDataSource, onDataSource, withResolved } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
@@ -46,11 +46,14 @@ function parseJson(value: string, open: '[' | '{'): unknown {
   }
 }
 
-/** Plain text becomes text items; a rich text array (or its JSON text) is sent as given. */
+/**
+ * Plain text becomes one text item; a rich text array (or its JSON text) is sent as given. The
+ * tools pass the body through `fitBody`, which splits text at Notion's 2,000-character limit.
+ */
 export function toRichText(text: string): RichTextRequest {
   const parsed = parseJson(text, '[');
   if (Array.isArray(parsed) && parsed.every((i) => typeof i === 'object' && i !== null)) return parsed as RichTextRequest;
-  return textChunks(text).map((content) => ({ type: 'text', text: { content } })) as RichTextRequest;
+  return [{ type: 'text', text: { content: text } }] as RichTextRequest;
 }
 
 /** "https://…" → external cover; a cover object (or its JSON text) as given. */

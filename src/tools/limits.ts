@@ -25,12 +25,8 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const invalid = (message: string) => new ToolError('invalid_arguments', message);
 
-/**
- * `value` in pieces of at most 2,000 UTF-16 units (Notion's limit), never splitting a surrogate
- * pair; an empty string is one empty piece.
- */
-export function textChunks(value: string): string[] {
-  if (value === '') return [''];
+/** `value` in pieces of at most 2,000 UTF-16 units (Notion's limit), never splitting a surrogate pair. */
+function textChunks(value: string): string[] {
   const chunks: string[] = [];
   for (let i = 0; i < value.length; ) {
     let end = Math.min(i + MAX_TEXT, value.length);

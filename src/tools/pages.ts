@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, toIcon } from './args.js';
-import { fitBody, textChunks } from './limits.js';
+import { fitBody } from './limits.js';
 import { getDatabase, isNotFound, soleDataSource, underUntypedParent } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { propertyValue, shape } from '../notion/shape.js';
@@ -299,7 +299,7 @@ export const pageTools = [
         throw new ToolError('invalid_arguments', 'Give the body as markdown or as children, not both.');
       }
       const properties: Obj = { ...(args.properties ?? {}) };
-      if (args.title !== undefined && !hasTitle(properties)) properties.title = { title: textChunks(args.title).map((content) => ({ text: { content } })) };
+      if (args.title !== undefined && !hasTitle(properties)) properties.title = { title: [{ text: { content: args.title } }] }; // fitBody splits it
       const body: Omit<CreatePageParameters, 'parent'> = {};
       if (Object.keys(properties).length > 0) body.properties = properties as CreatePageParameters['properties'];
       if (args.markdown !== undefined) body.markdown = args.markdown;

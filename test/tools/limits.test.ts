@@ -141,7 +141,7 @@ describe('Notion request limits', () => {
       expect(many.data.error.message).toBe('properties.Tags.multi_select: 101 items; Notion takes at most 100 per array. Send the rest in another call.');
       const huge = await ts.call('create_page', { parent: { page_id: IDS.parentPage }, title: 'x'.repeat(200_001) });
       expect(huge.isError).toBe(true);
-      expect(huge.data.error.message).toBe('properties.title.title: 101 items; Notion takes at most 100 per array. Send the rest in another call.');
+      expect(huge.data.error.message).toMatch(/^properties\.title\.title: 101 items \(after splitting text into pieces of 2000 characters\); Notion takes at most 100/);
       const split = await ts.call('update_page', { page_id: IDS.page, properties: { Notes: { rich_text: [{ text: { content: 'n'.repeat(200_001) } }] } } });
       expect(split.data.error.message).toMatch(/^properties\.Notes\.rich_text: 101 items \(after splitting text into pieces of 2000 characters\); Notion takes at most 100/);
       ts.upstream(0);
