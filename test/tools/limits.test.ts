@@ -52,6 +52,19 @@ describe('Notion request limits', () => {
       ts.upstream(0);
     });
 
+    it('refuses any other argument nested absurdly deep, without a stack overflow', async () => {
+      ts.answer(() => ({ body: appended }));
+      const depth = 20_000;
+      const deep = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+      const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"update_page","arguments":{"page_id":"${IDS.page}","properties":{"P":${deep}}}}}`;
+      const before = errorLogs().length;
+      const reply = (await (await mcpPost(ts.stack.baseUrl, ts.token, body)).json()) as { result: { isError: boolean; content: { text: string }[] } };
+      expect(reply.result.isError).toBe(true);
+      expect(JSON.parse(reply.result.content[0]!.text).error.message).toMatch(/^properties\.P(\.a)+: nested too deeply for Notion$/);
+      expect(errorLogs().length).toBe(before);
+      ts.upstream(0);
+    });
+
     it('refuses a third level in create_page too, and sends two levels as given', async () => {
       ts.answer(() => ({ body: childPage() }));
       const tooDeep = await ts.call('create_page', { parent: { page_id: IDS.parentPage }, children: [deepToggle(3)] });
