@@ -58,8 +58,6 @@ export const pageSize = z
   .refine((n) => Number.isInteger(n) && n >= 1 && n <= 100, 'expected an integer from 1 to 100')
   .optional();
 
-type Icon = { type: 'emoji'; emoji: string } | { type: 'external'; external: { url: string } } | { type: 'custom_emoji'; custom_emoji: { id: string } } | Record<string, unknown>;
-
 const GRAPHEMES = new Intl.Segmenter('en', { granularity: 'grapheme' });
 const UUID_ONLY = new RegExp(`^(?:${UUID})$`, 'i');
 
@@ -76,7 +74,7 @@ const NOT_AN_ICON = 'expected one emoji character (e.g. 🚀), an image URL (htt
  * or Notion's icon object (also as JSON text); null clears the icon. Anything else, such as
  * ":rocket:" or "🚀 Launch", is refused here: Notion would refuse it as an emoji.
  */
-export function toIcon(value: string | Record<string, unknown> | null): Icon | null {
+export function toIcon(value: string | Record<string, unknown> | null): Record<string, unknown> | null {
   if (value === null) return null;
   let v: unknown = value;
   if (typeof v === 'string' && v.trim().startsWith('{')) {
