@@ -90,6 +90,48 @@ export async function onDataSource<T>(notion: NotionSession, id: string, call: (
   }
 }
 
+/**
+ * The data source an ID names: a database's only one (several: `ambiguous_database`, with `how`),
+ * or the data source itself. Null when Notion says it is neither.
+ */
+async function dataSourceNamedBy(notion: NotionSession, id: string, how: string): Promise<string | null> {
+  try {
+    return soleDataSource(await getDatabase(notion, id), how);
+  } catch (err) {
+    if (!isWrongKind(err)) throw err;
+  }
+  try {
+    await getDataSource(notion, id);
+    return id;
+  } catch (err) {
+    if (!isWrongKind(err)) throw err;
+  }
+  return null;
+}
+
+/**
+ * Runs `write` under a parent ID whose kind the model did not say (a bare ID or URL, which may
+ * name a page, a database or a data source). It goes as a page first; only if Notion refuses it
+ * (404, or 400 for the wrong kind, so nothing was written) is the ID looked up, once as a database
+ * (its one data source is used) and once as a data source, and the write sent again under that.
+ * If it is neither, Notion's first answer stands. A page ID costs exactly one call.
+ */
+export async function underUntypedParent<T>(
+  notion: NotionSession,
+  id: string,
+  write: (parent: { page_id: string } | { data_source_id: string }) => Promise<T>,
+  how: string,
+): Promise<T> {
+  try {
+    return await write({ page_id: id });
+  } catch (err) {
+    if (!isWrongKind(err)) throw err;
+    const dataSourceId = await dataSourceNamedBy(notion, id, how);
+    if (!dataSourceId) throw err;
+    return write({ data_source_id: dataSourceId });
+  }
+}
+
 /** Adds `resolved_data_source_id` to a shaped result when resolution happened. */
 export function withResolved(shaped: unknown, resolvedDataSourceId: string | undefined): unknown {
   if (!resolvedDataSourceId || typeof shaped !== 'object' || shaped === null) return shaped;

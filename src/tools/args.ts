@@ -1,5 +1,6 @@
 import { extractNotionId } from '@notionhq/client';
 import { z } from 'zod';
+import { ToolError } from '../errors.js';
 import type { ToolAnnotations } from './registry.js';
 
 // Argument pieces and annotations shared by the tool files in ./tools.
@@ -57,20 +58,42 @@ export const pageSize = z
   .refine((n) => Number.isInteger(n) && n >= 1 && n <= 100, 'expected an integer from 1 to 100')
   .optional();
 
-/** Notion's limit for one rich text item's `text.content`. */
-export const MAX_TEXT = 2000;
+const GRAPHEMES = new Intl.Segmenter('en', { granularity: 'grapheme' });
+const UUID_ONLY = new RegExp(`^(?:${UUID})$`, 'i');
 
-/** `value` in pieces of at most 2,000 UTF-16 units (Notion's limit), never splitting a surrogate pair. */
-export function textChunks(value: string): string[] {
-  const chunks: string[] = [];
-  for (let i = 0; i < value.length; ) {
-    let end = Math.min(i + MAX_TEXT, value.length);
-    const last = value.charCodeAt(end - 1);
-    if (end < value.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
-    chunks.push(value.slice(i, end));
-    i = end;
+/** Exactly one emoji: a pictographic sequence (with skin tone, ZWJ, VS16), a flag or a keycap. */
+function isEmoji(s: string): boolean {
+  if ([...GRAPHEMES.segment(s)].length !== 1) return false;
+  return /^\p{Extended_Pictographic}/u.test(s) || /^\p{Regional_Indicator}{2}$/u.test(s) || /^[0-9#*]\uFE0F?\u20E3$/u.test(s);
+}
+
+const NOT_AN_ICON = 'expected one emoji character (e.g. 🚀), an image URL (https://…), a custom emoji ID (list_custom_emojis) or an icon object';
+
+/**
+ * An icon as Notion takes it: one emoji, an http(s) image URL (external), a custom emoji's UUID,
+ * or Notion's icon object (also as JSON text); null clears the icon. Anything else, such as
+ * ":rocket:" or "🚀 Launch", is refused here: Notion would refuse it as an emoji.
+ */
+export function toIcon(value: string | Record<string, unknown> | null): Record<string, unknown> | null {
+  if (value === null) return null;
+  let v: unknown = value;
+  if (typeof v === 'string' && v.trim().startsWith('{')) {
+    try {
+      v = JSON.parse(v);
+    } catch {
+      // Not JSON: refused below as a string.
+    }
   }
-  return chunks;
+  if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    if (o.type === 'emoji' && !(typeof o.emoji === 'string' && isEmoji(o.emoji))) throw new ToolError('invalid_arguments', `icon.emoji: ${NOT_AN_ICON}`);
+    return o;
+  }
+  const s = String(v).trim();
+  if (/^https?:\/\/\S+$/i.test(s)) return { type: 'external', external: { url: s } };
+  if (UUID_ONLY.test(s)) return { type: 'custom_emoji', custom_emoji: { id: extractNotionId(s)! } };
+  if (isEmoji(s)) return { type: 'emoji', emoji: s };
+  throw new ToolError('invalid_arguments', `icon: ${JSON.stringify(s.slice(0, 40))} is not an icon; ${NOT_AN_ICON}`);
 }
 
 /** Hints of a tool that only reads. */

@@ -6,32 +6,14 @@ import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
+import { fitBody, MAX_ARRAY } from './limits.js';
 import { shape } from '../notion/shape.js';
-
-/** Notion's limits for one append: 100 direct children, 1,000 block elements in all. */
-export const MAX_CHILDREN = 100;
-const MAX_BLOCK_ELEMENTS = 1000;
 
 const blockId = notionId('block', 'Block ID or URL');
 const pageOrBlockId = notionId('block', 'Page or block ID or URL');
 const blockObject = z.record(z.string(), z.unknown());
 
 const UPDATABLE = new Set<string>(updateBlockEndpoint.bodyParams);
-
-/** Block elements in a children array, nested children included (Notion allows 1,000 per request). */
-function countBlocks(children: unknown[]): number {
-  let n = 0;
-  for (const child of children) {
-    n += 1;
-    if (typeof child !== 'object' || child === null) continue;
-    const c = child as Record<string, unknown>;
-    const body = typeof c.type === 'string' ? c[c.type] : undefined;
-    for (const nested of [c.children, (body as Record<string, unknown> | undefined)?.children]) {
-      if (Array.isArray(nested)) n += countBlocks(nested);
-    }
-  }
-  return n;
-}
 
 type Position = NonNullable<AppendBlockChildrenParameters['position']>;
 
@@ -73,7 +55,7 @@ export const blocksTools = [
       block_id: pageOrBlockId,
       children: z
         .array(blockObject)
-        .max(MAX_CHILDREN, `at most ${MAX_CHILDREN} blocks per call: send the rest in another call, with position after the last block added`)
+        .max(MAX_ARRAY, `at most ${MAX_ARRAY} blocks per call: send the rest in another call, with position after the last block added`)
         .describe('Block objects'),
       position: z
         .union([z.enum(['start', 'end']), z.record(z.string(), z.unknown())])
@@ -83,13 +65,9 @@ export const blocksTools = [
     },
     annotations: annotations('Append blocks'),
     run: async ({ block_id, children, position, after }, { notion }) => {
-      const total = countBlocks(children);
-      if (total > MAX_BLOCK_ELEMENTS) {
-        throw new ToolError('invalid_arguments', `children: ${total} blocks with nested children; Notion takes at most ${MAX_BLOCK_ELEMENTS} per call. Split them.`);
-      }
       const pos = appendPosition(position, after);
-      const body = { block_id, children: children as AppendBlockChildrenParameters['children'], ...(pos ? { position: pos } : {}) };
-      return shape(await notion.write((n, auth) => n.blocks.children.append({ ...body, auth })));
+      const body = fitBody({ children, ...(pos ? { position: pos } : {}) }) as Omit<AppendBlockChildrenParameters, 'block_id'>;
+      return shape(await notion.write((n, auth) => n.blocks.children.append({ block_id, ...body, auth })));
     },
   }),
   defineTool({
@@ -116,7 +94,7 @@ export const blocksTools = [
       }
       if (in_trash !== undefined) body.in_trash = in_trash;
       if (Object.keys(body).length === 0) throw new ToolError('invalid_arguments', 'content: nothing to update; give content or in_trash');
-      const params = { block_id, ...body } as UpdateBlockParameters;
+      const params = { block_id, ...fitBody(body) } as UpdateBlockParameters;
       return shape(await notion.write((n, auth) => n.blocks.update({ ...params, auth })));
     },
   }),

@@ -2,7 +2,8 @@ import { type CreateCommentParameters, extractNotionId, type GetCommentResponse,
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
-import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor, textChunks } from './args.js';
+import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
+import { fitBody } from './limits.js';
 import { shape } from '../notion/shape.js';
 
 type RichText = Extract<CreateCommentParameters, { rich_text: unknown }>['rich_text'];
@@ -13,10 +14,9 @@ const richTextArg = z
   .describe('Plain string or rich text array');
 const markdownArg = z.string().optional().describe('Text as Markdown (instead of rich_text)');
 
-/** A plain string becomes text items of at most 2,000 UTF-16 units each (Notion's limit). */
+/** A plain string becomes one text item; `fitBody` splits it at Notion's 2,000-character limit. */
 function toRichText(value: string | Record<string, unknown>[]): RichText {
-  if (typeof value !== 'string') return value as RichText;
-  return textChunks(value).map((content) => ({ text: { content } }));
+  return (typeof value === 'string' ? [{ text: { content: value } }] : value) as RichText;
 }
 
 /** Exactly one of rich_text and markdown, as the body Notion takes. */
@@ -87,7 +87,7 @@ export const commentsTools = [
       if (discussion_id) target = { discussion_id };
       else if (parent !== undefined) target = { parent: commentParent(parent) };
       else throw new ToolError('invalid_arguments', 'parent: required (or give discussion_id)');
-      const params = { ...target, ...text } as CreateCommentParameters;
+      const params = fitBody({ ...target, ...text }) as CreateCommentParameters;
       return shape(await notion.write((n, auth) => n.comments.create({ ...params, auth })));
     },
   }),
@@ -111,7 +111,7 @@ export const commentsTools = [
     input: { comment_id: notionId('comment'), rich_text: richTextArg, markdown: markdownArg },
     annotations: annotations('Update comment', OVERWRITE),
     run: async ({ comment_id, rich_text, markdown }, { notion }) => {
-      const params = { comment_id, ...commentText(rich_text, markdown) } as UpdateCommentParameters;
+      const params = { comment_id, ...fitBody(commentText(rich_text, markdown)) } as UpdateCommentParameters;
       return shape(await notion.write((n, auth) => n.comments.update({ ...params, auth })));
     },
   }),

@@ -2,7 +2,8 @@ import type { CreateDataSourceParameters, QueryDataSourceParameters, QueryDataSo
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
-import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, textChunks } from './args.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, toIcon } from './args.js';
+import { fitBody } from './limits.js';
 import { getDataSource, onDataSource, withResolved } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
@@ -24,11 +25,15 @@ export const looseString = (describe?: string) => {
   const inner = describe ? z.string().describe(describe) : z.string();
   return z.preprocess(asText, inner).optional();
 };
+/** `looseString` that also takes null, which clears the value (icon, cover). */
+export const clearableString = (describe: string) => z.preprocess(asText, z.string().nullable().describe(describe)).optional();
+const ICON_DESCRIBE = 'Emoji, URL or custom emoji ID';
+/** The icon argument of the database and data source tools (read by `toIcon`); updates may clear it with null. */
+export const iconInput = (clearable: boolean) => (clearable ? clearableString(ICON_DESCRIBE) : looseString(ICON_DESCRIBE));
 export const filterArg = obj;
 export const sortsArg = z.array(obj);
 
 type RichTextRequest = NonNullable<UpdateDataSourceParameters['title']>;
-type IconRequest = NonNullable<UpdateDataSourceParameters['icon']>;
 
 /** JSON text of an object or array, else undefined. */
 function parseJson(value: string, open: '[' | '{'): unknown {
@@ -41,21 +46,14 @@ function parseJson(value: string, open: '[' | '{'): unknown {
   }
 }
 
-/** Plain text becomes text items; a rich text array (or its JSON text) is sent as given. */
+/**
+ * Plain text becomes one text item; a rich text array (or its JSON text) is sent as given. The
+ * tools pass the body through `fitBody`, which splits text at Notion's 2,000-character limit.
+ */
 export function toRichText(text: string): RichTextRequest {
   const parsed = parseJson(text, '[');
   if (Array.isArray(parsed) && parsed.every((i) => typeof i === 'object' && i !== null)) return parsed as RichTextRequest;
-  const chunks = textChunks(text);
-  return (chunks.length ? chunks : ['']).map((content) => ({ type: 'text', text: { content } })) as RichTextRequest;
-}
-
-const isUrl = (s: string) => /^https?:\/\//i.test(s.trim());
-
-/** "🚀" → emoji icon; "https://…" → external icon; an icon object (or its JSON text) as given. */
-export function toIcon(value: string): IconRequest {
-  const parsed = parseJson(value, '{');
-  if (parsed && typeof parsed === 'object') return parsed as IconRequest;
-  return (isUrl(value) ? { type: 'external', external: { url: value.trim() } } : { type: 'emoji', emoji: value.trim() }) as IconRequest;
+  return [{ type: 'text', text: { content: text } }] as RichTextRequest;
 }
 
 /** "https://…" → external cover; a cover object (or its JSON text) as given. */
@@ -154,7 +152,7 @@ export const dataSourcesTools = [
       data_source_id: dataSourceId,
       properties: obj.optional(),
       title: looseString(),
-      icon: looseString('Emoji or image URL'),
+      icon: iconInput(true),
       in_trash: z.boolean().optional(),
     },
     annotations: annotations('Update data source', OVERWRITE),
@@ -165,8 +163,9 @@ export const dataSourcesTools = [
       if (args.icon !== undefined) body.icon = toIcon(args.icon);
       if (args.in_trash !== undefined) body.in_trash = args.in_trash;
       if (Object.keys(body).length === 0) throw new ToolError('invalid_arguments', 'Nothing to update: give properties, title, icon or in_trash.');
+      const sent = fitBody(body) as Partial<UpdateDataSourceParameters>;
       const r = await onDataSource(notion, args.data_source_id, (id) =>
-        notion.write((n, auth) => n.dataSources.update({ ...(body as Partial<UpdateDataSourceParameters>), data_source_id: id, auth })),
+        notion.write((n, auth) => n.dataSources.update({ ...sent, data_source_id: id, auth })),
       );
       return withResolved(shape(r.value), r.resolvedDataSourceId);
     },
@@ -209,14 +208,15 @@ export const dataSourcesTools = [
       database_id: notionId('database'),
       properties: obj.describe('e.g. {"Name":{"title":{}},"Done":{"checkbox":{}}}'),
       title: looseString(),
-      icon: looseString('Emoji or image URL'),
+      icon: iconInput(false),
     },
     annotations: annotations('Create data source'),
     run: async (args, { notion }) => {
       const params: Obj = { parent: { type: 'database_id', database_id: args.database_id }, properties: args.properties };
       if (args.title !== undefined) params.title = toRichText(args.title);
       if (args.icon !== undefined) params.icon = toIcon(args.icon);
-      return shape(await notion.write((n, auth) => n.dataSources.create({ ...(params as unknown as CreateDataSourceParameters), auth })));
+      const sent = fitBody(params) as unknown as CreateDataSourceParameters;
+      return shape(await notion.write((n, auth) => n.dataSources.create({ ...sent, auth })));
     },
   }),
 ];

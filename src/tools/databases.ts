@@ -2,10 +2,11 @@ import type { CreateDatabaseParameters, UpdateDatabaseParameters } from '@notion
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
-import { annotations, notionId, OVERWRITE, READ } from './args.js';
+import { annotations, notionId, OVERWRITE, READ, toIcon } from './args.js';
+import { fitBody } from './limits.js';
 import { getDatabase, getDataSource, isNotFound, isWrongKind, soleDataSource } from '../notion/resolve.js';
 import { shape } from '../notion/shape.js';
-import { looseString, queryInput, runQuery, shapeRows, toCover, toIcon, toRichText } from './data-sources.js';
+import { clearableString, iconInput, looseString, queryInput, runQuery, shapeRows, toCover, toRichText } from './data-sources.js';
 
 type Obj = Record<string, unknown>;
 
@@ -46,7 +47,7 @@ export const databasesTools = [
       initial_data_source: z.record(z.string(), z.unknown()).optional(),
       description: looseString(),
       is_inline: z.boolean().optional(),
-      icon: looseString('Emoji or image URL'),
+      icon: iconInput(false),
       cover: looseString('Image URL'),
     },
     annotations: annotations('Create database'),
@@ -58,7 +59,8 @@ export const databasesTools = [
       if (args.is_inline !== undefined) params.is_inline = args.is_inline;
       if (args.icon !== undefined) params.icon = toIcon(args.icon);
       if (args.cover !== undefined) params.cover = toCover(args.cover);
-      return shape(await notion.write((n, auth) => n.databases.create({ ...(params as unknown as CreateDatabaseParameters), auth })));
+      const sent = fitBody(params) as unknown as CreateDatabaseParameters;
+      return shape(await notion.write((n, auth) => n.databases.create({ ...sent, auth })));
     },
   }),
   defineTool({
@@ -88,8 +90,8 @@ export const databasesTools = [
       database_id: databaseId,
       title: looseString(),
       description: looseString(),
-      icon: looseString('Emoji or image URL'),
-      cover: looseString('Image URL'),
+      icon: iconInput(true),
+      cover: clearableString('Image URL'),
       is_inline: z.boolean().optional(),
     },
     annotations: annotations('Update database', OVERWRITE),
@@ -98,14 +100,13 @@ export const databasesTools = [
       if (args.title !== undefined) body.title = toRichText(args.title);
       if (args.description !== undefined) body.description = toRichText(args.description);
       if (args.icon !== undefined) body.icon = toIcon(args.icon);
-      if (args.cover !== undefined) body.cover = toCover(args.cover);
+      if (args.cover !== undefined) body.cover = args.cover === null ? null : toCover(args.cover);
       if (args.is_inline !== undefined) body.is_inline = args.is_inline;
       if (Object.keys(body).length === 0) {
         throw new ToolError('invalid_arguments', 'Nothing to update: give title, description, icon, cover or is_inline.');
       }
-      return shape(
-        await notion.write((n, auth) => n.databases.update({ ...(body as Partial<UpdateDatabaseParameters>), database_id: args.database_id, auth })),
-      );
+      const sent = fitBody(body) as Partial<UpdateDatabaseParameters>;
+      return shape(await notion.write((n, auth) => n.databases.update({ ...sent, database_id: args.database_id, auth })));
     },
   }),
   defineTool({

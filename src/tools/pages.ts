@@ -2,8 +2,9 @@ import type { Client, CreatePageParameters, GetPageResponse, UpdatePageParameter
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
-import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
-import { getDatabase, isNotFound, soleDataSource } from '../notion/resolve.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, toIcon } from './args.js';
+import { fitBody } from './limits.js';
+import { getDatabase, isNotFound, soleDataSource, underUntypedParent } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { propertyValue, shape } from '../notion/shape.js';
 
@@ -16,7 +17,8 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 
 const PARENT_KEYS = ['page_id', 'data_source_id', 'database_id', 'workspace'] as const;
 type ParentKey = (typeof PARENT_KEYS)[number];
-type Parent = { page_id: string } | { data_source_id: string } | { database_id: string } | { workspace: true };
+/** `untyped`: a bare ID or URL, which may name a page, a database or a data source (see `withParent`). */
+type Parent = { page_id: string } | { data_source_id: string } | { database_id: string } | { workspace: true } | { untyped: string };
 
 /**
  * A parent: a page ID or URL (→ page_id), or an object with exactly one of `keys`. Notion's own
@@ -29,8 +31,8 @@ function parentArg(keys: readonly ParentKey[], describe: string) {
     .transform((v, ctx): Parent => {
       if (typeof v === 'string') {
         const id = notionId('page').safeParse(v);
-        if (id.success) return { page_id: id.data };
-        ctx.addIssue({ code: 'custom', message: `expected a page ID or URL, or an object with one of ${keys.join(', ')}` });
+        if (id.success) return { untyped: id.data };
+        ctx.addIssue({ code: 'custom', message: `expected a page, database or data source ID or URL, or an object with one of ${keys.join(', ')}` });
         return z.NEVER;
       }
       const present = keys.filter((k) => v[k] !== undefined && v[k] !== null && v[k] !== false);
@@ -51,14 +53,11 @@ function parentArg(keys: readonly ParentKey[], describe: string) {
     });
 }
 
-const looksLikeUrl = (s: string) => /^https?:\/\//i.test(s.trim());
-
-/** Icon: an emoji, an image URL, or Notion's icon object; null removes it. */
+/** Icon: see `toIcon`; null removes it. */
 const iconArg = z
   .union([z.string(), z.record(z.string(), z.unknown()), z.null()])
   .optional()
-  .describe('Emoji, image URL or icon object')
-  .transform((v) => (typeof v === 'string' ? (looksLikeUrl(v) ? { type: 'external', external: { url: v.trim() } } : { type: 'emoji', emoji: v }) : v));
+  .describe('Emoji, image URL, custom emoji ID or icon object');
 
 /** Cover: an image URL or Notion's cover object; null removes it. */
 const coverArg = z
@@ -75,12 +74,14 @@ const propertiesArg = z.record(z.string(), z.unknown());
 
 type PageParent = NonNullable<CreatePageParameters['parent']>;
 
+const CHOOSE_SOURCE = 'Ask the user which one, then call again with parent {"data_source_id": "<id>"}.';
+
 /**
  * A `database_id` parent becomes the database's data source: pages live in data sources since
  * 2025-09-03. One data source: used. Several: the model must choose (never a guess). An ID that
  * is not a database is tried as a data source, as the legacy connector did.
  */
-async function resolveParent(parent: Parent, notion: NotionSession): Promise<{ parent: PageParent; notFound?: ToolError }> {
+async function resolveParent(parent: Exclude<Parent, { untyped: string }>, notion: NotionSession): Promise<{ parent: PageParent; notFound?: ToolError }> {
   if (!('database_id' in parent)) return { parent };
   const databaseId = parent.database_id;
   let db;
@@ -90,11 +91,15 @@ async function resolveParent(parent: Parent, notion: NotionSession): Promise<{ p
     if (isNotFound(err)) return { parent: { data_source_id: databaseId }, notFound: err };
     throw err;
   }
-  return { parent: { data_source_id: soleDataSource(db, 'Ask the user which one, then call again with parent {"data_source_id": "<id>"}.') } };
+  return { parent: { data_source_id: soleDataSource(db, CHOOSE_SOURCE) } };
 }
 
-/** Runs a write whose parent may have been guessed from a `database_id`; a miss reports the database. */
+/**
+ * Runs a write whose parent may have been guessed from a `database_id` (a miss reports the
+ * database) or given as a bare ID (tried as a page, then resolved: `underUntypedParent`).
+ */
 async function withParent<T>(parent: Parent, notion: NotionSession, write: (parent: PageParent) => Promise<T>): Promise<T> {
+  if ('untyped' in parent) return underUntypedParent(notion, parent.untyped, write, CHOOSE_SOURCE);
   const resolved = await resolveParent(parent, notion);
   try {
     return await write(resolved.parent);
@@ -187,14 +192,78 @@ function positionArg(v: Obj | undefined): CreatePageParameters['position'] {
 }
 
 
-/** The three PATCH /v1/pages/{id}/markdown commands this connector sends (SDK 5.26 body shapes). */
+/**
+ * The two current PATCH /v1/pages/{id}/markdown commands. `insert_content` (and
+ * `replace_content_range`) are deprecated in Notion's reference, so inserts are made with
+ * `update_content` too (see `insertEdit`).
+ */
 type MarkdownBody =
   | {
       type: 'update_content';
       update_content: { content_updates: { old_str: string; new_str: string; replace_all_matches?: boolean }[]; allow_deleting_content?: boolean };
     }
-  | { type: 'insert_content'; insert_content: { content: string; after?: string; position?: { type: 'start' } | { type: 'end' } } }
   | { type: 'replace_content'; replace_content: { new_str: string; allow_deleting_content?: boolean } };
+
+/** Blocks in Notion's Markdown are separated by a blank line, as get_page_markdown shows them. */
+const BLOCK_BREAK = '\n\n';
+
+/** The first line of the page: its first match is the page's start, so content goes before it. */
+const firstLine = (md: string) => md.split('\n', 1)[0]!;
+
+/** The shortest run of whole last lines that occurs only at the end, so its first match is the end. */
+function lastLines(md: string): string {
+  for (let i = md.length; ; ) {
+    i = md.lastIndexOf('\n', i - 1);
+    const tail = md.slice(i + 1);
+    if (i < 0 || md.indexOf(tail) === i + 1) return tail;
+  }
+}
+
+/** The exact text a "start...end" selection names: from the first `start` to the next `end`. */
+function selection(md: string, after: string): string | undefined {
+  if (md.includes(after)) return after;
+  const dots = after.indexOf('...');
+  if (dots < 0) return undefined;
+  const [start, end] = [after.slice(0, dots), after.slice(dots + 3)];
+  const from = md.indexOf(start);
+  const to = from < 0 ? -1 : md.indexOf(end, from + start.length);
+  return to < 0 ? undefined : md.slice(from, to + end.length);
+}
+
+/**
+ * An insert as an `update_content` edit anchored on text of the page: `old_str` is the anchor and
+ * `new_str` the anchor with the content next to it, so nothing else changes. `after` exact text
+ * needs no read; a "start...end" selection and `position` read the page's Markdown first to find
+ * the exact anchor (its first line, or last lines that occur only at the end). An empty page gets
+ * the content with replace_content, which has nothing to delete.
+ */
+async function insertEdit(
+  notion: NotionSession,
+  pageId: string,
+  content: string,
+  where: { after: string } | { position: 'start' | 'end' },
+  allow: { allow_deleting_content?: boolean },
+): Promise<MarkdownBody> {
+  const edit = (old_str: string, new_str: string): MarkdownBody => ({ type: 'update_content', update_content: { content_updates: [{ old_str, new_str }], ...allow } });
+  if ('after' in where && !where.after.includes('...')) return edit(where.after, where.after + BLOCK_BREAK + content);
+  const page = (await notion.get(`pages/${pageId}/markdown`)) as { markdown?: unknown; truncated?: unknown };
+  const md = typeof page.markdown === 'string' ? page.markdown.trim() : '';
+  if ('after' in where) {
+    const anchor = selection(md, where.after);
+    if (anchor === undefined) throw new ToolError('invalid_arguments', `after: ${JSON.stringify(where.after.slice(0, 80))} is not in the page's Markdown. Read it with get_page_markdown and give exact text.`);
+    return edit(anchor, anchor + BLOCK_BREAK + content);
+  }
+  if (!md) return { type: 'replace_content', replace_content: { new_str: content } };
+  if (where.position === 'start') {
+    const anchor = firstLine(md);
+    return edit(anchor, content + BLOCK_BREAK + anchor);
+  }
+  if (page.truncated === true) {
+    throw new ToolError('invalid_arguments', "position: the page is longer than Notion's Markdown shows, so its end cannot be found. Add blocks at the end with append_block_children.");
+  }
+  const anchor = lastLines(md);
+  return edit(anchor, anchor + BLOCK_BREAK + content);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Tools
@@ -206,7 +275,7 @@ export const pageTools = [
     description:
       'Create a page under a page, data source or database (a database ID resolves to its data source). Body: markdown, or children blocks (max 100 per call; append more with append_block_children).',
     input: {
-      parent: parentArg(PARENT_KEYS, 'Page ID/URL, or {page_id}|{data_source_id}|{database_id}|{workspace:true}'),
+      parent: parentArg(PARENT_KEYS, 'ID/URL of a page, database or data source, or {page_id}|{data_source_id}|{database_id}|{workspace:true}'),
       properties: propertiesArg
         .optional()
         .describe('By name or ID, e.g. {"Name":{"title":[{"text":{"content":"Hi"}}]},"Tags":{"multi_select":[{"name":"A"}]}}'),
@@ -230,16 +299,17 @@ export const pageTools = [
         throw new ToolError('invalid_arguments', 'Give the body as markdown or as children, not both.');
       }
       const properties: Obj = { ...(args.properties ?? {}) };
-      if (args.title !== undefined && !hasTitle(properties)) properties.title = { title: [{ text: { content: args.title } }] };
+      if (args.title !== undefined && !hasTitle(properties)) properties.title = { title: [{ text: { content: args.title } }] }; // fitBody splits it
       const body: Omit<CreatePageParameters, 'parent'> = {};
       if (Object.keys(properties).length > 0) body.properties = properties as CreatePageParameters['properties'];
       if (args.markdown !== undefined) body.markdown = args.markdown;
       if (args.children !== undefined) body.children = args.children as CreatePageParameters['children'];
       if (args.template !== undefined) body.template = templateArg(args.template);
       if (args.position !== undefined) body.position = positionArg(args.position);
-      if (args.icon !== undefined) body.icon = args.icon as CreatePageParameters['icon'];
+      if (args.icon !== undefined) body.icon = toIcon(args.icon) as CreatePageParameters['icon'];
       if (args.cover !== undefined) body.cover = args.cover as CreatePageParameters['cover'];
-      return shape(await withParent(args.parent, notion, (parent) => notion.write((n, auth) => n.pages.create({ parent, ...body, auth }))));
+      const sent = fitBody(body);
+      return shape(await withParent(args.parent, notion, (parent) => notion.write((n, auth) => n.pages.create({ parent, ...sent, auth }))));
     },
   }),
   defineTool({
@@ -290,10 +360,12 @@ export const pageTools = [
     annotations: annotations('Update page', OVERWRITE),
     run: async ({ page_id, ...rest }, { notion }) => {
       const body = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<UpdatePageParameters, 'page_id'>;
+      if (rest.icon !== undefined) body.icon = toIcon(rest.icon) as UpdatePageParameters['icon'];
       if (Object.keys(body).length === 0) {
         throw new ToolError('invalid_arguments', 'Nothing to update: give properties, icon, cover, in_trash, is_locked or erase_content.');
       }
-      return shape(await notion.write((n, auth) => n.pages.update({ page_id, ...body, auth })));
+      const sent = fitBody(body);
+      return shape(await notion.write((n, auth) => n.pages.update({ page_id, ...sent, auth })));
     },
   }),
   defineTool({
@@ -308,7 +380,7 @@ export const pageTools = [
     description: 'Move a page under another page or data source (a database ID resolves to its data source).',
     input: {
       page_id: notionId('page'),
-      parent: parentArg(['page_id', 'data_source_id', 'database_id'], 'Page ID/URL, or {page_id}|{data_source_id}|{database_id}'),
+      parent: parentArg(['page_id', 'data_source_id', 'database_id'], 'ID/URL of a page, database or data source, or {page_id}|{data_source_id}|{database_id}'),
     },
     annotations: annotations('Move page', { idempotentHint: true }),
     run: async (args, { notion }) =>
@@ -340,25 +412,29 @@ export const pageTools = [
         .min(1)
         .max(100)
         .optional(),
-      after: z.string().min(1).optional().describe('Insert after this text ("start...end" selection)'),
+      after: z.string().min(1).optional().describe('Insert after this exact text (or "start...end")'),
       position: z.enum(['start', 'end']).optional().describe('Insert at page start or end'),
       allow_deleting_content: z.boolean().optional(),
     },
     annotations: annotations('Update page Markdown', { destructiveHint: true }),
     run: async (args, { notion }) => {
-      const body = markdownUpdate(args);
+      const body = fitBody(await markdownUpdate(notion, args));
       return markdownResult(await notion.write((n, auth) => n.pages.updateMarkdown({ page_id: args.page_id, ...body, auth })));
     },
   }),
 ];
 
-function markdownUpdate(a: {
-  markdown?: string | undefined;
-  edits?: { old_str: string; new_str: string; replace_all_matches?: boolean | undefined }[] | undefined;
-  after?: string | undefined;
-  position?: 'start' | 'end' | undefined;
-  allow_deleting_content?: boolean | undefined;
-}): MarkdownBody {
+async function markdownUpdate(
+  notion: NotionSession,
+  a: {
+    page_id: string;
+    markdown?: string | undefined;
+    edits?: { old_str: string; new_str: string; replace_all_matches?: boolean | undefined }[] | undefined;
+    after?: string | undefined;
+    position?: 'start' | 'end' | undefined;
+    allow_deleting_content?: boolean | undefined;
+  },
+): Promise<MarkdownBody> {
   const allow = a.allow_deleting_content !== undefined ? { allow_deleting_content: a.allow_deleting_content } : {};
   const insert = a.after !== undefined || a.position !== undefined;
   if (a.edits) {
@@ -377,10 +453,7 @@ function markdownUpdate(a: {
   }
   if (insert) {
     if (a.after !== undefined && a.position !== undefined) throw new ToolError('invalid_arguments', 'Give after or position, not both.');
-    return {
-      type: 'insert_content',
-      insert_content: { content: a.markdown, ...(a.after !== undefined ? { after: a.after } : { position: { type: a.position! } }) },
-    };
+    return insertEdit(notion, a.page_id, a.markdown, a.after !== undefined ? { after: a.after } : { position: a.position! }, allow);
   }
   return { type: 'replace_content', replace_content: { new_str: a.markdown, ...allow } };
 }

@@ -249,6 +249,44 @@ function dataSourceObject(id: string, databaseId: string, title: string, ws: Fak
   };
 }
 
+function databaseObject(id: string, dataSourceId: string, title: string, ws: FakeWorkspace): Record<string, unknown> {
+  return {
+    object: 'database',
+    id,
+    title: [richText(title)],
+    description: [],
+    parent: { type: 'workspace', workspace: true },
+    is_inline: false,
+    in_trash: false,
+    is_locked: false,
+    created_time: CREATED_TIME,
+    last_edited_time: LAST_EDITED_TIME,
+    created_by: partialUser(ws.user.id),
+    last_edited_by: partialUser(ws.user.id),
+    data_sources: [{ id: dataSourceId, name: title }],
+    icon: { type: 'emoji', emoji: '✅' },
+    cover: null,
+    url: `https://www.notion.so/${dashless(id)}`,
+    public_url: null,
+  };
+}
+
+/** The one database a workspace shares and its one data source (the data source `search` lists). */
+export function fakeDatabase(ws: FakeWorkspace): { databaseId: string; dataSourceId: string; title: string } {
+  return { databaseId: uuidFrom(`${ws.id}:database:1`), dataSourceId: uuidFrom(`${ws.id}:data_source:1`), title: `Tasks of ${ws.name}` };
+}
+
+/**
+ * What an ID names in a workspace: its database, its data source, nothing (the missing prefix),
+ * or else a page. Notion keeps the kinds apart: a page endpoint does not answer for a database.
+ */
+function kindOf(id: string, ws: FakeWorkspace): 'page' | 'database' | 'data_source' | undefined {
+  const db = fakeDatabase(ws);
+  if (id === db.databaseId) return 'database';
+  if (id === db.dataSourceId) return 'data_source';
+  return id.startsWith(MISSING_ID_PREFIX) ? undefined : 'page';
+}
+
 interface SearchItem {
   object: 'page' | 'data_source';
   title: string;
@@ -262,10 +300,9 @@ function workspaceContent(ws: FakeWorkspace): SearchItem[] {
     const id = uuidFrom(`${ws.id}:page:${n}`);
     return { object: 'page', title: fakePageTitle(id, ws), lastEditedTime, value: pageObject(id, ws, lastEditedTime) };
   };
-  const dsId = uuidFrom(`${ws.id}:data_source:1`);
-  const dsTitle = `Tasks of ${ws.name}`;
+  const { databaseId, dataSourceId: dsId, title: dsTitle } = fakeDatabase(ws);
   const dsEdited = '2026-03-19T08:00:00.000Z';
-  const ds = dataSourceObject(dsId, uuidFrom(`${ws.id}:database:1`), dsTitle, ws, dsEdited);
+  const ds = dataSourceObject(dsId, databaseId, dsTitle, ws, dsEdited);
   return [
     page(1, '2026-03-20T14:05:00.000Z'),
     { object: 'data_source', title: dsTitle, lastEditedTime: dsEdited, value: ds },
@@ -382,6 +419,10 @@ const OAUTH_ROUTES: readonly Route<RouteContext>[] = [
 const API_ROUTES: readonly Route<ApiContext>[] = [
   route('POST', '/v1/search', search),
   route('GET', '/v1/pages/:page_id', retrievePage),
+  route('POST', '/v1/pages', createPage),
+  route('POST', '/v1/pages/:page_id/move', movePage),
+  route('GET', '/v1/databases/:database_id', retrieveDatabase),
+  route('GET', '/v1/data_sources/:data_source_id', retrieveDataSource),
   route('GET', '/v1/users/me', retrieveBotUser),
 ];
 
@@ -549,20 +590,79 @@ function search({ req, workspace }: ApiContext): FakeResponse {
   };
 }
 
+const notFound = (what: string, id: string): FakeResponse =>
+  notionError(404, 'object_not_found', `Could not find ${what} with ID: ${id}. Make sure the relevant pages and databases are shared with your integration.`);
+/** What Notion answers when a page ID is sent to the database endpoint and the other way round. */
+const wrongKind = (id: string, is: string, isNot: string, api: string): FakeResponse =>
+  validationError(`Provided ID ${id} is a ${is}, not a ${isNot}. Use the retrieve ${is} API instead, \`/v1/${api}/${id}\`.`);
+
 function retrievePage({ params, workspace }: ApiContext): FakeResponse {
   const raw = params.page_id ?? '';
   const id = normalizeId(raw);
   if (id === undefined) {
     return validationError(`path failed validation: path.page_id should be a valid uuid, instead was \`"${raw}"\`.`);
   }
-  if (id.startsWith(MISSING_ID_PREFIX)) {
-    return notionError(
-      404,
-      'object_not_found',
-      `Could not find page with ID: ${id}. Make sure the relevant pages and databases are shared with your integration.`,
-    );
-  }
+  const kind = kindOf(id, workspace);
+  if (kind === 'database') return wrongKind(id, 'database', 'page', 'databases');
+  if (kind !== 'page') return notFound('page', id);
   return { status: 200, body: pageObject(id, workspace) };
+}
+
+function retrieveDatabase({ params, workspace }: ApiContext): FakeResponse {
+  const raw = params.database_id ?? '';
+  const id = normalizeId(raw);
+  if (id === undefined) return validationError(`path failed validation: path.database_id should be a valid uuid, instead was \`"${raw}"\`.`);
+  const kind = kindOf(id, workspace);
+  if (kind === 'page') return wrongKind(id, 'page', 'database', 'pages');
+  if (kind !== 'database') return notFound('database', id);
+  const db = fakeDatabase(workspace);
+  return { status: 200, body: databaseObject(id, db.dataSourceId, db.title, workspace) };
+}
+
+function retrieveDataSource({ params, workspace }: ApiContext): FakeResponse {
+  const raw = params.data_source_id ?? '';
+  const id = normalizeId(raw);
+  if (id === undefined) return validationError(`path failed validation: path.data_source_id should be a valid uuid, instead was \`"${raw}"\`.`);
+  if (kindOf(id, workspace) !== 'data_source') return notFound('data_source', id);
+  const db = fakeDatabase(workspace);
+  return { status: 200, body: dataSourceObject(id, db.databaseId, db.title, workspace, LAST_EDITED_TIME) };
+}
+
+/**
+ * The page parent of a create or move body as Notion checks it: a page (page_id), a data source
+ * (data_source_id) or, where `workspace` is allowed, the workspace. An ID of another kind is not found.
+ */
+function pageParent(body: unknown, ws: FakeWorkspace, workspace: boolean): FakeResponse | Record<string, unknown> {
+  const parent = isRecord(body) && isRecord(body.parent) ? body.parent : undefined;
+  const key = parent && (['page_id', 'data_source_id'] as const).find((k) => typeof parent[k] === 'string');
+  if (!parent || !key) {
+    if (workspace && parent?.workspace === true) return { type: 'workspace', workspace: true };
+    return validationError('body failed validation: body.parent.page_id should be defined, instead was `undefined`.');
+  }
+  const id = normalizeId(String(parent[key]));
+  if (id === undefined) return validationError(`body failed validation: body.parent.${key} should be a valid uuid, instead was \`${JSON.stringify(parent[key])}\`.`);
+  if (key === 'page_id') return kindOf(id, ws) === 'page' ? { type: 'page_id', page_id: id } : notFound('page', id);
+  if (kindOf(id, ws) !== 'data_source') return notFound('data_source', id);
+  return { type: 'data_source_id', data_source_id: id, database_id: fakeDatabase(ws).databaseId };
+}
+
+const isResponse = (v: FakeResponse | Record<string, unknown>): v is FakeResponse => typeof v.status === 'number';
+
+/** POST /v1/pages. */
+function createPage({ req, workspace }: ApiContext): FakeResponse {
+  const parent = pageParent(req.body, workspace, true);
+  if (isResponse(parent)) return parent;
+  const page = pageObject(uuidFrom(`${workspace.id}:created:${JSON.stringify(req.body)}`), workspace);
+  return { status: 200, body: { ...page, parent } };
+}
+
+/** POST /v1/pages/{page_id}/move: under a page or a data source. */
+function movePage({ req, params, workspace }: ApiContext): FakeResponse {
+  const id = normalizeId(params.page_id ?? '');
+  if (id === undefined || kindOf(id, workspace) !== 'page') return notFound('page', id ?? String(params.page_id));
+  const parent = pageParent(req.body, workspace, false);
+  if (isResponse(parent)) return parent;
+  return { status: 200, body: { ...pageObject(id, workspace), parent } };
 }
 
 function retrieveBotUser({ workspace: ws }: ApiContext): FakeResponse {

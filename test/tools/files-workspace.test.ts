@@ -8,7 +8,6 @@ import {
   DS_ID,
   dashless,
   failedImport,
-  failedTask,
   fileUpload,
   importedUpload,
   NEW_BLOCK_ID,
@@ -19,9 +18,6 @@ import {
   restoredBlock,
   restoredDatabase,
   restoredDataSource,
-  runningTask,
-  succeededTask,
-  TASK_ID,
   UPLOAD_ID,
 } from '../fixtures/files.js';
 import type { RecordedRequest } from '../helpers/fake-notion.js';
@@ -380,58 +376,24 @@ describe('file upload, custom emoji, async task and trash tools', () => {
   });
 
   // ----------------------------------------------------------------------------------------------
-  // get_async_task
+  // get_async_task (removed)
   // ----------------------------------------------------------------------------------------------
 
-  it('get_async_task returns a succeeded task with its shaped result', async () => {
-    ts.answer(() => ({ body: succeededTask }));
-    const res = await ts.call('get_async_task', { task_id: TASK_ID });
-    expect(res.isError).toBe(false);
-    const calls = ts.upstream(1);
-    expectCall(calls[0], 'GET', `/v1/async_tasks/${TASK_ID}`);
-    expect(calls[0]?.body).toBeUndefined();
-    expect(res.data).toMatchObject({
-      object: 'async_task',
-      id: TASK_ID,
-      status: 'succeeded',
-      operation: { surface: 'rest', name: 'pages.create' },
-      result: { page: { object: 'page', id: PAGE_ID, properties: { Name: { title: 'Q3 report' } } } },
-    });
-    expect(JSON.stringify(res.data)).not.toContain('request_id');
-  });
-
-  it('get_async_task accepts a dashless id or the status_url, and shows running and failed tasks', async () => {
-    ts.answer(() => ({ body: runningTask }));
-    const running = await ts.call('get_async_task', { task_id: dashless(TASK_ID) });
-    expect(running.data).toMatchObject({ status: 'running', poll_after_seconds: 2 });
-    ts.answer(() => ({ body: failedTask }));
-    const failed = await ts.call('get_async_task', { task_id: `https://api.notion.com/v1/async_tasks/${TASK_ID}` });
-    expect(failed.isError).toBe(false);
-    expect(failed.data).toMatchObject({ status: 'failed', error: { code: 'validation_error', message: 'body.markdown should be a string.' } });
-    expect(ts.apiRequests()).toHaveLength(1);
-    expectCall(ts.apiRequests()[0], 'GET', `/v1/async_tasks/${TASK_ID}`);
-  });
-
-  it('get_async_task rejects a task id that could reach another path', async () => {
-    ts.answer(() => ({ body: runningTask }));
-    for (const task_id of ['../pages/x', 'a b', '', 'https://api.notion.com/v1/pages/x', `${TASK_ID}/../../pages`]) {
-      const res = await ts.call('get_async_task', { task_id });
-      expect(res.isError).toBe(true);
-      expect(res.data.error.message).toMatch(/task_id/);
-    }
-    expect(ts.apiRequests()).toHaveLength(0);
+  it('get_async_task is not offered: no tool sends allow_async, so there is never a task to poll', async () => {
+    ts.answer(() => ({ body: {} }));
+    const res = await ts.call('get_async_task', { task_id: '3a4b5c6d-7e8f-4a9b-8c0d-1e2f3a4b5c6d' });
+    expect(res.isError).toBe(true);
+    expect(res.data.error.code).toBe('unknown_tool');
+    ts.upstream(0);
   });
 
   it('the read tools work on a read-only connection, with that connection\'s Notion token', async () => {
-    ts.answer((req) => ({ body: req.path === '/v1/custom_emojis' ? customEmojis : runningTask }));
+    ts.answer(() => ({ body: customEmojis }));
     const emojis = await ts.call('list_custom_emojis', {}, ts.readOnlyToken);
-    const task = await ts.call('get_async_task', { task_id: TASK_ID }, ts.readOnlyToken);
     expect(emojis.isError).toBe(false);
     expect(emojis.data.results).toHaveLength(2);
-    expect(task.isError).toBe(false);
-    expect(task.data.status).toBe('running');
-    const calls = ts.upstream(2, { token: ts.readOnlyNotionToken });
-    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual(['GET /v1/custom_emojis', `GET /v1/async_tasks/${TASK_ID}`]);
+    const calls = ts.upstream(1, { token: ts.readOnlyNotionToken });
+    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual(['GET /v1/custom_emojis']);
   });
 
   // ----------------------------------------------------------------------------------------------

@@ -392,11 +392,45 @@ describe('page tools', () => {
         },
       ));
 
-    it('inserts after a selection', () =>
-      patch({ markdown: '- Linus', after: '## Attendees...- Grace' }, { type: 'insert_content', insert_content: { content: '- Linus', after: '## Attendees...- Grace' } }));
+    // Inserts use update_content, never the deprecated insert_content: the anchor text is
+    // replaced by itself with the new content beside it.
+    const anchored = (old_str: string, new_str: string) => ({ type: 'update_content', update_content: { content_updates: [{ old_str, new_str }] } });
 
-    it('inserts at the end of the page', () =>
-      patch({ markdown: '## Next steps', position: 'end' }, { type: 'insert_content', insert_content: { content: '## Next steps', position: { type: 'end' } } }));
+    /** The page's Markdown for the GET, the edited page for the PATCH. */
+    const insert = async (page: Record<string, unknown>, args: Record<string, unknown>, expected: unknown) => {
+      ts.answer((req) => ({ body: req.method === 'GET' ? page : pageMarkdown(NEW_MD) }));
+      const res = await ts.call('update_page_markdown', { page_id: IDS.page, ...args });
+      expect(res.isError).toBe(false);
+      const calls = ts.upstream(2);
+      expectCall(calls[0], 'GET', `/v1/pages/${IDS.page}/markdown`);
+      expectCall(calls[1], 'PATCH', `/v1/pages/${IDS.page}/markdown`, expected);
+      expect(res.data).toEqual({ markdown: NEW_MD, truncated: false });
+    };
+
+    it('inserts after exact text in one call', () =>
+      patch({ markdown: '- Linus', after: '- Grace' }, anchored('- Grace', '- Grace\n\n- Linus')));
+
+    it('inserts after a "start...end" selection, read from the page to find its exact text', () =>
+      insert(pageMarkdown(MEETING_MD), { markdown: '- Linus', after: '## Attendees...- Grace' }, anchored('## Attendees\n\n- Ada\n- Grace', '## Attendees\n\n- Ada\n- Grace\n\n- Linus')));
+
+    it('inserts at the start before the first line', () =>
+      insert(pageMarkdown(`\n${MEETING_MD}`), { markdown: '> Draft', position: 'start' }, anchored('# Meeting notes', '> Draft\n\n# Meeting notes')));
+
+    it('inserts at the end after the shortest run of last lines that occurs only there', () =>
+      insert(pageMarkdown('- Ada\n- Grace\n\n## Done\n- Ada\n- Grace\n'), { markdown: '## Next steps', position: 'end' }, anchored('## Done\n- Ada\n- Grace', '## Done\n- Ada\n- Grace\n\n## Next steps')));
+
+    it('fills an empty page with replace_content', () =>
+      insert(pageMarkdown(''), { markdown: '# New', position: 'end' }, { type: 'replace_content', replace_content: { new_str: '# New' } }));
+
+    it('refuses an end insert on a truncated page, and a selection that is not in the page, with one read and no write', async () => {
+      ts.answer(() => ({ body: pageMarkdown('# Long', { truncated: true }) }));
+      const end = await ts.call('update_page_markdown', { page_id: IDS.page, markdown: 'x', position: 'end' });
+      expect(end.isError).toBe(true);
+      expect(end.data.error.message).toMatch(/^position: .*append_block_children/);
+      const missing = await ts.call('update_page_markdown', { page_id: IDS.page, markdown: 'x', after: 'Nope...Never' });
+      expect(missing.data.error.message).toMatch(/^after: "Nope\.\.\.Never" is not in the page's Markdown/);
+      expect(ts.upstream(2).map((c) => `${c.method} ${c.path}`)).toEqual([`GET /v1/pages/${IDS.page}/markdown`, `GET /v1/pages/${IDS.page}/markdown`]);
+    });
 
     it('refuses mixed or empty modes and more than 100 edits, without calling Notion', async () => {
       ts.answer(() => ({ body: pageMarkdown(NEW_MD) }));

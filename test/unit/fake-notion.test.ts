@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fakePageTitle, fakeWorkspace, startFakeNotion, type FakeNotion, type FakeWorkspace } from '../helpers/fake-notion.js';
+import { fakeDatabase, fakePageTitle, fakeWorkspace, startFakeNotion, type FakeNotion, type FakeWorkspace } from '../helpers/fake-notion.js';
 
 const VERSION = '2026-03-11';
 const REDIRECT_URI = 'https://mcp.example.com/notion/callback';
@@ -270,6 +270,32 @@ describe('API: search, pages, users', () => {
     const bad = await call('/v1/users/me', { token: 'ntn_bogus' });
     expect(bad.status).toBe(401);
     expect(bad.json).toMatchObject({ object: 'error', status: 401, code: 'unauthorized', message: 'API token is invalid.' });
+  });
+
+  it('tells pages, databases and data sources apart, as Notion does', async () => {
+    const ws = fakeWorkspace(1);
+    const { access_token } = await exchange(ws);
+    const { databaseId, dataSourceId } = fakeDatabase(ws);
+    const page = '1f3c5e7a-9b2d-4c6e-8f01-23456789abcd';
+
+    const dbAsPage = await call(`/v1/pages/${databaseId}`, { token: access_token });
+    expect(dbAsPage.status).toBe(400);
+    expect(dbAsPage.json).toMatchObject({ code: 'validation_error', message: `Provided ID ${databaseId} is a database, not a page. Use the retrieve database API instead, \`/v1/databases/${databaseId}\`.` });
+    const pageAsDb = await call(`/v1/databases/${page}`, { token: access_token });
+    expect(pageAsDb.status).toBe(400);
+    expect(pageAsDb.json.message).toContain('is a page, not a database');
+    const db = await call(`/v1/databases/${databaseId}`, { token: access_token });
+    expect(db.status).toBe(200);
+    expect(db.json).toMatchObject({ object: 'database', id: databaseId, data_sources: [{ id: dataSourceId }] });
+    expect((await call(`/v1/data_sources/${databaseId}`, { token: access_token })).status).toBe(404);
+    expect((await call(`/v1/data_sources/${dataSourceId}`, { token: access_token })).json).toMatchObject({ object: 'data_source', id: dataSourceId });
+
+    const underDb = await call('/v1/pages', { token: access_token, body: { parent: { page_id: databaseId } } });
+    expect(underDb.status).toBe(404);
+    expect(underDb.json).toMatchObject({ code: 'object_not_found' });
+    const underDs = await call('/v1/pages', { token: access_token, body: { parent: { data_source_id: dataSourceId } } });
+    expect(underDs.status).toBe(200);
+    expect(underDs.json.parent).toEqual({ type: 'data_source_id', data_source_id: dataSourceId, database_id: databaseId });
   });
 
   it('requires Notion-Version on every request', async () => {

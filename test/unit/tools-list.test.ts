@@ -34,7 +34,7 @@ const HINTS: Record<string, string> = {
   list_views: 'TFT', get_view: 'TFT', create_view: 'FFF', update_view: 'FTT', delete_view: 'FTT', query_view: 'TFT',
   create_comment: 'FFF', get_comments: 'TFT', get_comment: 'TFT', update_comment: 'FTT', delete_comment: 'FTT',
   get_users: 'TFT', get_user: 'TFT', get_self: 'TFT',
-  upload_file: 'FTF', list_custom_emojis: 'TFT', get_async_task: 'TFT', restore_from_trash: 'FFT',
+  upload_file: 'FTF', list_custom_emojis: 'TFT', restore_from_trash: 'FFT',
 };
 
 describe('tools/list', () => {
