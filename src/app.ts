@@ -97,7 +97,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     log,
     metrics,
     routes: {
-      register: createRegisterHandler({ store, now }),
+      register: createRegisterHandler({ store, now, maxUnusedClients: config.maxClients }),
       authorize: createAuthorizeHandler({ config, store, clients, keyring, now }),
       decision: createDecisionHandler({ config, store, clients, keyring, now }),
       callback: createCallbackHandler({ config, store, grants, notion: notionOAuth, log, now, finishLogin: connections.finishLogin }),

@@ -1,11 +1,10 @@
 import { createRequire } from 'node:module';
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import { type ClientRateLimitInfo, type Options as RateLimitOptions, rateLimit, type Store as RateLimitStore } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import type { RedisReply } from 'rate-limit-redis';
-import { OAuthError, PageError, sendOAuthError } from '../errors.js';
+import { PageError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/types.js';
 import { sendErrorPage } from '../pages/html.js';
 
 /**
@@ -120,16 +119,5 @@ function limitLogger(log: Logger, name: string) {
   return {
     warn: (err: unknown, msg?: string) => log.warn({ err, limiter: name }, msg ?? 'rate limit warning'),
     error: (err: unknown, _msg?: string) => log.warn({ err, limiter: name }, 'rate limit store unavailable; request not counted'),
-  };
-}
-
-/** Refuses new registrations once the store holds `max` clients (503, OAuth JSON). */
-export function clientCap(store: Store, max: number) {
-  return async (_req: Request, res: Response, next: NextFunction): Promise<void> => {
-    if ((await store.countClients()) < max) return next();
-    sendOAuthError(
-      res,
-      new OAuthError('temporarily_unavailable', 'This server has reached its limit of registered clients; try again later or ask its operator'),
-    );
   };
 }

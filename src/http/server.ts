@@ -8,7 +8,7 @@ import type { McpHandler } from '../mcp/handler.js';
 import type { Grants } from '../oauth/grants.js';
 import { authorizationServerMetadata, protectedResourceMetadata } from '../oauth/metadata.js';
 import type { Store } from '../store/types.js';
-import { clientCap, limiter, type RateLimitStoreFactory } from './limits.js';
+import { limiter, type RateLimitStoreFactory } from './limits.js';
 import { createMcpRoute, isMcpPath } from './mcp-route.js';
 import type { Metrics } from './metrics.js';
 import { sendErrorPage } from '../pages/html.js';
@@ -103,7 +103,7 @@ export function createHttpApp(deps: {
   const pageLimit = (name: string) => limiter({ name, windowMs: minute, limit: rl.authorizePerMinute, style: 'page', what: 'authorization requests from this address', storeFor, log });
   const tokenLimit = (name: string) => limiter({ name, windowMs: minute, limit: rl.tokenPerMinute, style: 'oauth', what: 'token requests from this address', storeFor, log });
 
-  app.post('/register', as('oauth'), registerLimit, clientCap(deps.store, config.maxClients), json('64kb'), routes.register);
+  app.post('/register', as('oauth'), registerLimit, json('64kb'), routes.register);
   app.get('/authorize', as('page'), pageLimit('authorize'), routes.authorize);
   app.post('/authorize', as('page'), pageLimit('decision'), form, routes.decision);
   app.get('/oauth/callback', as('page'), pageLimit('callback'), routes.callback);

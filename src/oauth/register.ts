@@ -15,8 +15,10 @@ const bad = (description: string) => new OAuthError('invalid_client_metadata', d
 /**
  * Dynamic client registration (RFC 7591). Every call makes a new client, so a duplicate
  * registration is harmless (Claude registers twice per connection). Secrets never expire.
+ * Registration never stops for lack of room: beyond `maxUnusedClients` clients that never got a
+ * grant, the oldest of those make way (docs/reliability.md, "Registration floods").
  */
-export function createRegisterHandler(deps: { store: Store; now: () => number }) {
+export function createRegisterHandler(deps: { store: Store; now: () => number; maxUnusedClients: number }) {
   return async (req: Request, res: Response): Promise<void> => {
     const client = parseRegistration(req.body);
     const clientId = randomUUID();
@@ -28,7 +30,7 @@ export function createRegisterHandler(deps: { store: Store; now: () => number })
       ...(clientSecret ? { secretHash: sha256(clientSecret) } : {}),
       createdAt: deps.now(),
     };
-    await deps.store.createClient(record);
+    await deps.store.createClient(record, deps.maxUnusedClients);
     res.locals.oauthEvent = 'registration';
     res
       .status(201)

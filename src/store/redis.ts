@@ -74,12 +74,29 @@ redis.call('HSET', P .. 'meta', 'schema_version', ARGV[2], 'key_check', ARGV[3])
 return 'ok'`,
   // ARGV: P, clientId, json → 1 | 0 (exists). ioredis re-sends a command whose reply was lost:
   // the second run then finds its own record and answers as the first did (here and below).
+  // ARGV[4]: created at; ARGV[5]: most never-used clients kept, or -1. The oldest beyond it go
+  // (a few per call), so a registration flood evicts other never-used clients, never a connection.
   nmrCreateClient: `
 if not redis.call('SET', P .. 'client:' .. ARGV[2], ARGV[3], 'NX') then
   if redis.call('GET', P .. 'client:' .. ARGV[2]) == ARGV[3] then return 1 end
   return 0
 end
 redis.call('SADD', P .. 'clients', ARGV[2])
+redis.call('ZADD', P .. 'unused-clients', ARGV[4], ARGV[2])
+local max = tonumber(ARGV[5])
+if max >= 0 then
+  local excess = redis.call('ZCARD', P .. 'unused-clients') - max
+  if excess > 0 then
+    local popped = redis.call('ZPOPMIN', P .. 'unused-clients', math.min(excess, 10))
+    for i = 1, #popped, 2 do -- member, score, member, score, ...
+      local id = popped[i]
+      if redis.call('SCARD', P .. 'client-grants:' .. id) == 0 then
+        redis.call('DEL', P .. 'client:' .. id)
+        redis.call('SREM', P .. 'clients', id)
+      end
+    end
+  end
+end
 return 1`,
   // ARGV: P, sub → the flow JSON, deleted, or nil
   nmrTakeFlow: `
@@ -99,6 +116,7 @@ local dup = check_new({c}); if dup then return dup end
 redis.call('HSET', P .. 'grant:' .. ARGV[2], unpack(cjson.decode(ARGV[3])))
 redis.call('SADD', P .. 'grants', ARGV[2])
 redis.call('SADD', P .. 'client-grants:' .. ARGV[6], ARGV[2])
+redis.call('ZREM', P .. 'unused-clients', ARGV[6])
 if ARGV[4] ~= '' then redis.call('SADD', P .. 'user:' .. ARGV[4], ARGV[2]) end
 put(c)
 return 1`,
@@ -427,8 +445,8 @@ export class RedisStore implements Store {
     }
   }
 
-  async createClient(client: ClientRecord): Promise<void> {
-    const ok = await this.run(() => this.script('nmrCreateClient', client.clientId, JSON.stringify(client)));
+  async createClient(client: ClientRecord, maxUnused?: number): Promise<void> {
+    const ok = await this.run(() => this.script('nmrCreateClient', client.clientId, JSON.stringify(client), client.createdAt, maxUnused ?? -1));
     if (ok !== 1) throw new Error(`store: client ${client.clientId} already exists`);
   }
 

@@ -17,7 +17,7 @@ export const SQLITE_FILE = 'notion-mcp-remote.db';
 const SWEEP_BATCH = 500;
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 const SCHEMA_VERSION = '2';
-/** Version 1 lacks the `answer` columns; opening it adds them (a downgrade then refuses the file). */
+/** Version 1 lacks `answer` and `clients.used`; opening it adds them (a downgrade then refuses the file). */
 const UPGRADABLE = '1';
 
 const SCHEMA = `
@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS clients (
   client_id TEXT PRIMARY KEY,
   record TEXT NOT NULL,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  used INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS flows (
   id TEXT PRIMARY KEY,
@@ -76,6 +77,12 @@ CREATE INDEX IF NOT EXISTS flows_expiry ON flows(expires_at);
 CREATE INDEX IF NOT EXISTS grants_user ON grants(notion_user_id);
 CREATE INDEX IF NOT EXISTS grants_client ON grants(client_id);
 `;
+/** After SCHEMA and any upgrade: indexes on columns that version 1 lacks. */
+const INDEXES_V2 = `
+CREATE INDEX IF NOT EXISTS clients_unused ON clients(created_at) WHERE used = 0;
+`;
+/** Clients deleted at most per registration to get back under MAX_CLIENTS: keeps each one short. */
+const EVICT_BATCH = 10;
 
 /** Start-up failures that must stop the server rather than let it "start fresh". */
 export class StoreOpenError extends Error {
@@ -199,6 +206,11 @@ export class SqliteStore implements Store {
     this.db = db;
     this.stmt = {
       insertClient: db.prepare('INSERT INTO clients (client_id, record, created_at) VALUES (?, ?, ?)'),
+      countUnused: db.prepare<[], number>('SELECT COUNT(*) FROM clients WHERE used = 0').pluck(),
+      evictUnused: db.prepare(
+        'DELETE FROM clients WHERE client_id IN (SELECT client_id FROM clients WHERE used = 0 ORDER BY created_at, client_id LIMIT ?)',
+      ),
+      markUsed: db.prepare('UPDATE clients SET used = 1 WHERE client_id = ? AND used = 0'),
       getClient: db.prepare<[string], { record: string }>('SELECT record FROM clients WHERE client_id = ?'),
       putFlow: db.prepare('INSERT OR REPLACE INTO flows (id, kind, data, expires_at) VALUES (?, ?, ?, ?)'),
       takeFlow: db.prepare<[string, string], { data: string; expires_at: number }>(
@@ -302,13 +314,16 @@ export class SqliteStore implements Store {
       const version = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'");
       if (version.get()?.value === UPGRADABLE) {
         const upgrade = db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'");
-        const addColumns = 'ALTER TABLE codes ADD COLUMN answer TEXT; ALTER TABLE tokens ADD COLUMN answer TEXT';
+        const addColumns = `ALTER TABLE codes ADD COLUMN answer TEXT; ALTER TABLE tokens ADD COLUMN answer TEXT;
+          ALTER TABLE clients ADD COLUMN used INTEGER NOT NULL DEFAULT 0;
+          UPDATE clients SET used = 1 WHERE EXISTS (SELECT 1 FROM grants WHERE grants.client_id = clients.client_id);`;
         const conn = db;
         db.transaction(() => {
           conn.exec(addColumns);
           upgrade.run(SCHEMA_VERSION);
         }).immediate();
       }
+      db.exec(INDEXES_V2);
       const put = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
       const stored = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'key_check'");
       const record = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('key_check', ?)");
@@ -334,8 +349,13 @@ export class SqliteStore implements Store {
     if (this.db.open) this.db.close();
   }
 
-  async createClient(client: ClientRecord): Promise<void> {
-    this.stmt.insertClient.run(client.clientId, JSON.stringify(client), client.createdAt);
+  async createClient(client: ClientRecord, maxUnused?: number): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt.insertClient.run(client.clientId, JSON.stringify(client), client.createdAt);
+      if (maxUnused === undefined) return;
+      const excess = this.stmt.countUnused.get()! - maxUnused;
+      if (excess > 0) this.stmt.evictUnused.run(Math.min(excess, EVICT_BATCH));
+    }).immediate();
   }
 
   async countClients(): Promise<number> {
@@ -361,6 +381,7 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       this.stmt.insertGrant.run({ ...grant, info: JSON.stringify(grant.info) });
       this.stmt.insertCode.run(code);
+      this.stmt.markUsed.run(grant.clientId);
     })();
   }
 

@@ -99,9 +99,13 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 
-  createClient(client: ClientRecord): Promise<void>;
+  /**
+   * Stores a new client. With `maxUnused`, then deletes the oldest clients that never got a grant
+   * beyond that many (at most a few per call), so registrations never stop: see MAX_CLIENTS.
+   */
+  createClient(client: ClientRecord, maxUnused?: number): Promise<void>;
   getClient(clientId: string): Promise<ClientRecord | null>;
-  /** Number of registered clients (for the MAX_CLIENTS cap). */
+  /** Number of registered clients. */
   countClients(): Promise<number>;
 
   /** Short-lived browser flow state (consent screen, Notion round trip). */

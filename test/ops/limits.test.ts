@@ -125,32 +125,49 @@ describe('body size caps: 413 in each endpoint’s format', () => {
   });
 });
 
-describe('registered clients: MAX_CLIENTS cap and idle-client clean-up', () => {
+describe('registered clients: MAX_CLIENTS of never-used clients, and idle-client clean-up', () => {
   const DAY = 86_400_000;
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ env: { MAX_CLIENTS: '2' } });
+    // A few addresses behind a proxy, each within its registration rate limit.
+    stack = await startStack({ env: { MAX_CLIENTS: '5', TRUST_PROXY: '1' } });
   });
   afterAll(async () => stack.close());
 
-  it('refuses registration with 503 temporarily_unavailable when full; the sweep deletes unused clients after CLIENT_IDLE_DAYS', async () => {
-    const used = await connect(stack, fakeWorkspace(4));
-    const unused = await register(stack.baseUrl);
-    const full = await fetch(`${stack.baseUrl}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['https://claude.ai/api/mcp/auth_callback'] }) });
-    expect(full.status).toBe(503);
-    expect(await full.json()).toMatchObject({ error: 'temporarily_unavailable', error_description: expect.stringMatching(/limit of registered clients/) });
+  const registerFrom = (ip: string) =>
+    fetch(`${stack.baseUrl}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+      body: JSON.stringify({ redirect_uris: ['https://attacker.example/cb'] }),
+    });
 
+  it('a registration flood from a few addresses never stops a new user from connecting, nor ends a connection', async () => {
+    const earlier = await connect(stack, fakeWorkspace(4));
+    for (let i = 0; i < 30; i++) {
+      const res = await registerFrom(`198.51.100.${i % 3}`);
+      expect(res.status).toBe(201);
+      await res.arrayBuffer();
+    }
+    // Only MAX_CLIENTS never-used clients are kept; the connected client is not one of them.
+    expect(await stack.app.store.countClients()).toBe(6);
+    expect(await stack.app.store.getClient(earlier.client.client_id)).not.toBeNull();
+    expect((await mcpPost(stack.baseUrl, earlier.tokens.access_token, ping)).status).toBe(200);
+    // A new user registers, consents and gets tokens, with the flood still filling the cap.
+    const fresh = await connect(stack, fakeWorkspace(5));
+    expect((await mcpPost(stack.baseUrl, fresh.tokens.access_token, ping)).status).toBe(200);
+  });
+
+  it('the sweep deletes clients without a grant after CLIENT_IDLE_DAYS, and keeps those with one', async () => {
+    const used = await connect(stack, fakeWorkspace(6));
+    const unused = await register(stack.baseUrl);
     const { store, config } = stack.app;
     expect(config.clientIdleMs).toBe(30 * DAY);
+    const before = await store.countClients();
     await store.sweep(Date.now() + 29 * DAY, config.clientIdleMs);
-    expect(await store.countClients()).toBe(2);
+    expect(await store.countClients()).toBe(before);
     await store.sweep(Date.now() + 31 * DAY, config.clientIdleMs);
-    expect(await store.countClients()).toBe(1);
     expect(await store.getClient(unused.client_id)).toBeNull();
-    // The client with a grant stays.
     expect(await store.getClient(used.client.client_id)).not.toBeNull();
-    // And there is room again.
-    await register(stack.baseUrl);
   });
 });
 

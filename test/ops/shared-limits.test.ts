@@ -86,7 +86,11 @@ describe('shared limits: two instances on one Redis', () => {
     const page = await login(b.baseUrl);
     expect(page.status).toBe(503);
     expect(await page.text()).toContain('Storage is unavailable');
-    const reg = await fetch(`${a.baseUrl}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const reg = await fetch(`${a.baseUrl}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: ['https://claude.ai/api/mcp/auth_callback'] }),
+    });
     expect(reg.status).toBe(503);
     expect((await fetch(`${a.baseUrl}/health`)).status).toBe(200);
     expect(b.logs.some((l) => l.includes('rate limit store unavailable'))).toBe(true);

@@ -145,6 +145,25 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         await expect(store.createClient({ ...c, clientName: 'Impostor' })).rejects.toThrow();
         expect((await store.getClient(c.clientId))?.clientName).toBe('Claude');
       });
+
+      it('with maxUnused keeps that many never-used clients, deleting the oldest first; clients that got a grant never count and stay', async () => {
+        const used = [client({ createdAt: T0 - 3 }), client({ createdAt: T0 - 2 })];
+        for (const c of used) {
+          await store.createClient(c, 2);
+          const g = grant({ clientId: c.clientId });
+          await store.createGrant(g, code(g.id));
+        }
+        const unused = [0, 1, 2, 3].map((i) => client({ createdAt: T0 + i }));
+        for (const c of unused) await store.createClient(c, 2);
+        // The two oldest never-used clients made way; the used ones, although older, did not.
+        expect(await store.getClient(unused[0]!.clientId)).toBeNull();
+        expect(await store.getClient(unused[1]!.clientId)).toBeNull();
+        for (const c of [...used, unused[2]!, unused[3]!]) expect(await store.getClient(c.clientId)).not.toBeNull();
+        expect(await store.countClients()).toBe(4);
+        // Without maxUnused nothing is evicted.
+        await store.createClient(client({ createdAt: T0 + 9 }));
+        expect(await store.countClients()).toBe(5);
+      });
     });
 
     describe('flows', () => {
@@ -514,6 +533,69 @@ describe('SqliteStore specifics', () => {
     dir = mkdtempSync(join(tmpdir(), 'nmr-store-'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('upgrades a version 1 store in place: answers and client use are added, nothing is lost', async () => {
+    const file = join(dir, SQLITE_FILE);
+    const v1 = new Database(file);
+    v1.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE clients (client_id TEXT PRIMARY KEY, record TEXT NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE flows (id TEXT PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL, expires_at INTEGER NOT NULL);
+      CREATE TABLE grants (id TEXT PRIMARY KEY, client_id TEXT NOT NULL, scope TEXT NOT NULL, resource TEXT NOT NULL, notion_user_id TEXT,
+        notion_workspace_id TEXT, info TEXT NOT NULL, sealed_notion TEXT NOT NULL, created_at INTEGER NOT NULL, last_used_at INTEGER);
+      CREATE TABLE codes (hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL REFERENCES grants(id) ON DELETE CASCADE, client_id TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL, code_challenge TEXT NOT NULL, resource TEXT NOT NULL, scope TEXT NOT NULL, wrapped_key TEXT NOT NULL,
+        expires_at INTEGER NOT NULL, used_at INTEGER);
+      CREATE TABLE tokens (hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL REFERENCES grants(id) ON DELETE CASCADE, kind TEXT NOT NULL,
+        scope TEXT NOT NULL, wrapped_key TEXT NOT NULL, expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL, replaced_at INTEGER);
+      INSERT INTO meta VALUES ('schema_version', '1'), ('key_check', '${KEY_CHECK}');
+    `);
+    const used = client();
+    const idle = client();
+    const g = grant({ clientId: used.clientId });
+    const t = token(g.id, 'refresh');
+    for (const c of [used, idle]) v1.prepare('INSERT INTO clients VALUES (?, ?, ?)').run(c.clientId, JSON.stringify(c), c.createdAt);
+    v1.prepare('INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(g.id, g.clientId, g.scope, g.resource, g.notionUserId, g.notionWorkspaceId, JSON.stringify(g.info), g.sealedNotion, g.createdAt, null);
+    v1.prepare('INSERT INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(t.hash, g.id, t.kind, t.scope, t.wrappedKey, t.expiresAt, t.createdAt, null);
+    v1.close();
+
+    const store = SqliteStore.open(dir, KEY_CHECK);
+    try {
+      expect((await store.getToken(t.hash))?.token).toEqual(t);
+      expect(await store.rotateRefreshToken(t.hash, T0, [token(g.id, 'refresh')], 'answer')).toEqual({ status: 'issued' });
+      // The client with a grant is marked used: a cap of one never-used client evicts only the idle one.
+      await store.createClient(client({ createdAt: T0 + 1 }), 1);
+      expect(await store.getClient(used.clientId)).not.toBeNull();
+      expect(await store.getClient(idle.clientId)).toBeNull();
+    } finally {
+      await store.close();
+    }
+    const after = new Database(file, { readonly: true });
+    expect(after.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('2');
+    after.close();
+  });
+
+  it('an instance with 100,000 connections still registers new clients, and no connection\'s client is deleted', async () => {
+    const store = SqliteStore.open(dir, KEY_CHECK);
+    try {
+      // 100,000 clients that each got a grant, written directly for speed.
+      const db = new Database(join(dir, SQLITE_FILE));
+      db.transaction(() => {
+        const c = db.prepare('INSERT INTO clients (client_id, record, created_at, used) VALUES (?, ?, ?, 1)');
+        const g = db.prepare("INSERT INTO grants (id, client_id, scope, resource, info, sealed_notion, created_at) VALUES (?, ?, 's', 'r', '{}', 'x', ?)");
+        for (let i = 0; i < 100_000; i++) {
+          c.run(`c${i}`, '{}', T0 - i);
+          g.run(`g${i}`, `c${i}`, T0);
+        }
+      })();
+      db.close();
+      for (let i = 0; i < 20; i++) await store.createClient(client({ createdAt: T0 + i }), 10);
+      expect(await store.countClients()).toBe(100_010);
+      expect(await store.getClient('c99999')).not.toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
 
   it('creates a nested DATA_DIR and the database file in it', async () => {
     const dataDir = join(dir, 'a', 'b');
