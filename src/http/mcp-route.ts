@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolErrorCode as ErrorCode } from '@modelcontextprotocol/server';
 import { type ClientRateLimitInfo, ipKeyGenerator, type Options as RateLimitOptions, type Store as RateLimitStore } from 'express-rate-limit';
 import proxyaddr from 'proxy-addr';
 import type { Config } from '../config.js';
@@ -38,7 +38,10 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Outgo
     res.writeHead(status, headers).end();
     return;
   }
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body), headers);
+}
+
+function sendText(res: ServerResponse, status: number, text: string, headers: OutgoingHttpHeaders): void {
   headers['content-type'] = 'application/json; charset=utf-8';
   headers['content-length'] = Buffer.byteLength(text);
   res.writeHead(status, headers).end(text);
@@ -180,7 +183,13 @@ export function createMcpRoute(deps: {
   }
 
   /** `headers` collects what every answer carries (request id, RateLimit); all go out in one writeHead. */
-  async function serve(req: IncomingMessage, res: ServerResponse, headers: OutgoingHttpHeaders, log: () => Logger): Promise<void> {
+  async function serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: OutgoingHttpHeaders,
+    log: () => Logger,
+    annotate: (fields: Record<string, unknown>) => void,
+  ): Promise<void> {
     const reply = (status: number, body?: unknown, extra?: OutgoingHttpHeaders) => send(res, status, body, extra ? { ...headers, ...extra } : headers);
     const early = guard(req);
     if (early) return reply(early.status, early.body, early.headers);
@@ -204,16 +213,21 @@ export function createMcpRoute(deps: {
       const over = await countRequest(auth.grantId, headers, log, body.length - 1);
       if (over) return reply(over.status, over.body, over.headers);
     }
-    const version = req.headers['mcp-protocol-version'];
-    const answer = await handle(body, auth, typeof version === 'string' ? version : undefined);
+    const header = (name: string) => {
+      const v = req.headers[name];
+      return typeof v === 'string' ? v : undefined;
+    };
+    const answer = await handle(body, auth, { version: header('mcp-protocol-version'), method: header('mcp-method'), name: header('mcp-name') });
+    if (answer.traceparent) annotate({ traceparent: answer.traceparent });
+    if (answer.text !== undefined) return sendText(res, answer.status, answer.text, headers);
     reply(answer.status, answer.body);
   }
 
   return (req: IncomingMessage, res: ServerResponse): void => {
-    const { id, log } = startRequest(req, res, deps.log, '/mcp');
+    const { id, log, annotate } = startRequest(req, res, deps.log, '/mcp');
     const headers: OutgoingHttpHeaders = { 'x-request-id': id };
     deps.metrics.track(req.method ?? '', res, '/mcp');
-    serve(req, res, headers, log).catch((err: unknown) => {
+    serve(req, res, headers, log, annotate).catch((err: unknown) => {
       const storeDown = isStoreFailure(err);
       log().error({ err }, storeDown ? 'store failure' : 'unhandled error');
       if (res.headersSent) {

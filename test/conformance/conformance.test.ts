@@ -30,6 +30,8 @@ const RUN_TIMEOUT = 200_000;
 
 /** Scenarios a Notion connector must pass outright, whatever the baselines say. */
 const MUST_PASS = ['server-initialize', 'ping', 'tools-list', 'tools-call-simple-text', 'tools-call-error', 'dns-rebinding-protection'];
+/** The same under 2026-07-28, where initialize and ping are gone. */
+const MUST_PASS_2026 = ['tools-list', 'tools-call-simple-text', 'tools-call-error', 'dns-rebinding-protection', 'http-header-validation', 'server-sse-multiple-streams'];
 
 describe('MCP conformance: server mode', () => {
   let stack: Stack;
@@ -49,8 +51,9 @@ describe('MCP conformance: server mode', () => {
   });
 
   const cases = [
-    { name: `stable ${STABLE}`, version: STABLE, baseline: 'baseline-stable.yml', extra: [] as string[], wireSchema: false },
-    { name: `alpha ${ALPHA} --requirements 2025-11-25`, version: ALPHA, baseline: 'baseline-alpha.yml', extra: ['--requirements', '2025-11-25'], wireSchema: true },
+    { name: `stable ${STABLE}`, version: STABLE, baseline: 'baseline-stable.yml', extra: [] as string[], wireSchema: false, modern: false },
+    { name: `alpha ${ALPHA} --requirements 2025-11-25`, version: ALPHA, baseline: 'baseline-alpha.yml', extra: ['--requirements', '2025-11-25'], wireSchema: true, modern: false },
+    { name: `alpha ${ALPHA} --requirements 2026-07-28`, version: ALPHA, baseline: 'baseline-2026.yml', extra: ['--requirements', '2026-07-28'], wireSchema: true, modern: true },
   ];
 
   for (const c of cases) {
@@ -67,7 +70,7 @@ describe('MCP conformance: server mode', () => {
       expect(res.code, summary).toBe(0);
 
       const checks = readChecks(dir, 'server');
-      for (const scenario of MUST_PASS) {
+      for (const scenario of c.modern ? MUST_PASS_2026 : MUST_PASS) {
         const list = checks.get(scenario) ?? [];
         expect(list.length, `${scenario} ran no checks`).toBeGreaterThan(0);
         expect(list.filter((k) => k.status === 'FAILURE' || k.status === 'WARNING'), scenario).toEqual([]);
@@ -119,7 +122,7 @@ describe('MCP conformance: authorization mode', () => {
     }
   }
 
-  it(`passes authorization-server-metadata-endpoint and authorization-code-grant (${ALPHA})`, async () => {
+  it(`passes authorization-server-metadata-endpoint and authorization-code-grant (${ALPHA}, --spec-version 2026-07-28)`, async () => {
     // The issuer exactly as our metadata states it (the suite compares byte for byte).
     const meta = (await (await fetch(`${stack.baseUrl}/.well-known/oauth-authorization-server`)).json()) as { issuer: string };
     expect(meta.issuer).toBe(stack.baseUrl);
@@ -138,7 +141,7 @@ describe('MCP conformance: authorization mode', () => {
     let approval: Promise<string> | undefined;
     const res = await runConformance(
       ALPHA,
-      ['authorization', '--url', meta.issuer, '--client-id', client.client_id, '--resource', `${stack.baseUrl}/mcp`, '-p', String(port), '-o', out],
+      ['authorization', '--url', meta.issuer, '--client-id', client.client_id, '--resource', `${stack.baseUrl}/mcp`, '-p', String(port), '-o', out, '--spec-version', '2026-07-28'],
       {
         timeoutMs: RUN_TIMEOUT,
         onOutput: (_text, all) => {

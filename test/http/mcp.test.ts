@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeNotion, type FakeWorkspace, fakePageTitle, fakeWorkspace, startFakeNotion } from '../helpers/fake-notion.js';
 import { callTool, connect, mcpPost, type RegisteredClient, type TokenSet } from '../helpers/oauth-client.js';
@@ -229,9 +229,10 @@ describe('/mcp resource server and transport', () => {
       expect((await mcpPost(stack.baseUrl, tokenA, PING, { 'mcp-protocol-version': '2025-03-26' })).status).toBe(200);
       const bad = await mcpPost(stack.baseUrl, tokenA, PING, { 'mcp-protocol-version': '1999-01-01' });
       expect(bad.status).toBe(400);
-      const body = (await bad.json()) as { jsonrpc: string; error: { code: number; message: string } };
+      const body = (await bad.json()) as { jsonrpc: string; error: { code: number; message: string; data: { supported: string[]; requested: string } } };
       expect(body.jsonrpc).toBe('2.0');
-      expect(body.error.message).toContain('2025-11-25');
+      // The spec's UnsupportedProtocolVersionError, with the revisions a 2025 client can pick from.
+      expect(body.error).toMatchObject({ code: -32022, data: { supported: [...SUPPORTED_PROTOCOL_VERSIONS], requested: '1999-01-01' } });
     });
 
     it('initialize: 2025-11-25 when asked, a supported fallback for an unknown version, tools capability, serverInfo', async () => {
