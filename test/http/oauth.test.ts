@@ -454,6 +454,15 @@ describe('Consent page and the confused-deputy defences (MCP security best pract
     expect(page.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
   });
 
+  it('a private-use redirect is shown as scheme://host with the on-device warning, even when its host reads like claude.ai', async () => {
+    const uri = 'com.evil.app://claude.ai/api/mcp/auth_callback';
+    const app = await register(stack.baseUrl, { ...claudeRegistration(), redirect_uris: [uri] });
+    const { html } = await openConsent(stack, app, { redirect_uri: uri });
+    expect(html).toContain('<span class="host">com.evil.app:&#47;&#47;claude.ai</span>');
+    expect(html).toContain('a program on your own computer');
+    expect(html).not.toContain('<span class="host">claude.ai</span>');
+  });
+
   it('escapes a malicious client_name', async () => {
     const evil = await register(stack.baseUrl, { ...claudeRegistration(), client_name: '<script>alert(1)</script>' });
     const { html } = await openConsent(stack, evil);
