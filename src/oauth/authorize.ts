@@ -1,6 +1,5 @@
 import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
-import { isLoopbackHost } from '../config.js';
 import { OAuthError, PageError } from '../errors.js';
 import { sendConsentPage } from '../pages/html.js';
 import { type Keyring, randomSecret, safeEqual, sha256 } from '../lib/crypto.js';
@@ -9,7 +8,7 @@ import type { Store } from '../store/types.js';
 import type { Clients } from './clients.js';
 import { ensureBrowserId, readBrowserId } from './browser.js';
 import { SCOPE_READ, SCOPE_WRITE, parseRequestedScope } from './scopes.js';
-import { redirectUriMatches, resourceProblem } from './uris.js';
+import { redirectTarget, redirectUriMatches, resourceProblem } from './uris.js';
 
 /** An authorization request that passed validation, waiting for the user's decision. */
 export interface PendingAuthorization {
@@ -131,11 +130,12 @@ export function createAuthorizeHandler(deps: AuthorizeDeps) {
         browser: sha256(browserId),
       };
       await deps.store.putFlow(sha256(consentId), 'consent', pending, deps.now() + config.ttl.flowS * 1000);
-      const target = new URL(redirectUri);
+      // A private-use scheme (cursor://...) goes to an app on this device, like loopback.
+      const target = redirectTarget(redirectUri);
       sendConsentPage(res, {
         clientName: pending.clientName,
-        redirectHost: target.host,
-        loopback: isLoopbackHost(target.hostname),
+        redirectHost: target.label,
+        loopback: target.onDevice,
         unfamiliar: !FAMILIAR_HOSTS.has(target.hostname),
         canWrite: scopes.includes(SCOPE_WRITE),
         consentId,

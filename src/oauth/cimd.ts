@@ -5,6 +5,7 @@ import { OAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ClientRecord } from '../store/types.js';
 import { VERSION } from '../version.js';
+import { redirectUriProblem } from './uris.js';
 
 /**
  * OAuth Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document):
@@ -179,7 +180,6 @@ export function createSafeFetcher(
 }
 
 const ALLOWED_GRANT_TYPES = ['authorization_code', 'refresh_token'];
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const MAX_NAME_LENGTH = 100;
 
 interface CacheEntry {
@@ -282,8 +282,9 @@ export class CimdResolver {
     if (doc.client_id !== url) fail(`has client_id ${JSON.stringify(doc.client_id)}, which is not its own URL`);
     // A document anyone can read cannot hold a secret, and we never issue one to such a client.
     if ('client_secret' in doc || 'client_secret_expires_at' in doc) fail('must not contain a client secret');
-    if (doc.token_endpoint_auth_method !== undefined && doc.token_endpoint_auth_method !== 'none') {
-      fail(`uses token_endpoint_auth_method ${JSON.stringify(doc.token_endpoint_auth_method)}; only "none" is supported`);
+    const method = doc.token_endpoint_auth_method;
+    if (method !== undefined && method !== 'none' && !(method === 'private_key_jwt' && alsoPublic(doc))) {
+      fail(`uses token_endpoint_auth_method ${JSON.stringify(method)}; only "none" is supported`);
     }
 
     const redirectUris = doc.redirect_uris;
@@ -366,16 +367,15 @@ function isHttpsUrl(value: string): boolean {
   }
 }
 
-/** https anywhere, or http to this machine (native apps, RFC 8252 §7.3); never a fragment. */
-function redirectUriProblem(uri: string): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(uri);
-  } catch {
-    return 'not an absolute URL';
-  }
-  if (uri.includes('#')) return 'must not contain a fragment';
-  if (parsed.protocol === 'https:') return undefined;
-  if (parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname)) return undefined;
-  return 'must be https (or http to a loopback address)';
+/**
+ * ChatGPT's document (https://chatgpt.com/oauth/client.json and its per-connector copies) names
+ * `private_key_jwt` as its method but lists `none` in `token_endpoint_auth_methods_supported`,
+ * and ChatGPT picks the method it shares with the server's metadata, where we list `none` and
+ * never `private_key_jwt`. Such a client is public here: PKCE binds its code, as for every CIMD
+ * client. A document that cannot work as a public client stays refused, since we cannot verify
+ * its assertions (RFC 7523) and must not pretend to.
+ */
+function alsoPublic(doc: Record<string, unknown>): boolean {
+  const supported = doc.token_endpoint_auth_methods_supported;
+  return isStringArray(supported) && supported.includes('none');
 }

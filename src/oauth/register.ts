@@ -65,14 +65,21 @@ export function parseRegistration(body: unknown): ParsedRegistration {
   if (!AUTH_METHODS.includes(method)) {
     throw bad(`token_endpoint_auth_method must be one of ${AUTH_METHODS.join(', ')}`);
   }
-  const grantTypes = b.grant_types ?? ['authorization_code', 'refresh_token'];
-  if (!Array.isArray(grantTypes) || grantTypes.some((g) => !GRANT_TYPES.includes(g as string))) {
-    throw bad(`grant_types may contain only ${GRANT_TYPES.join(', ')}`);
+  // RFC 7591 §3.2.1: the server may replace requested values, and answers with what it registered.
+  // So, as for client metadata documents (cimd.ts), a client listing grants we do not offer next to
+  // authorization_code (VS Code's device_code, Claude's jwt-bearer, client_credentials) gets the
+  // part we support, never more than it asked for; without authorization_code it is refused.
+  const requestedGrants = b.grant_types ?? ['authorization_code', 'refresh_token'];
+  if (!isStringArray(requestedGrants) || requestedGrants.length === 0) throw bad('grant_types must be a non-empty array of strings');
+  const grantTypes = GRANT_TYPES.filter((g) => requestedGrants.includes(g));
+  if (!grantTypes.includes('authorization_code')) {
+    throw bad(`grant_types must include authorization_code; this server supports only ${GRANT_TYPES.join(', ')}`);
   }
-  const responseTypes = b.response_types ?? ['code'];
-  if (!Array.isArray(responseTypes) || responseTypes.some((t) => t !== 'code')) {
-    throw bad('response_types may contain only code');
+  const requestedResponses = b.response_types ?? ['code'];
+  if (!isStringArray(requestedResponses) || !requestedResponses.includes('code')) {
+    throw bad('response_types must include code, the only response type supported');
   }
+  const responseTypes = ['code'];
   if (b.jwks !== undefined || b.jwks_uri !== undefined) throw bad('jwks and jwks_uri are not supported');
   if (b.scope !== undefined) {
     try {
@@ -99,8 +106,12 @@ export function parseRegistration(body: unknown): ParsedRegistration {
   return {
     clientName: typeof metadata.client_name === 'string' ? metadata.client_name.slice(0, 100) : undefined,
     redirectUris: uris as string[],
-    grantTypes: grantTypes as string[],
+    grantTypes,
     tokenEndpointAuthMethod: method,
     metadata,
   };
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }

@@ -268,12 +268,28 @@ describe('RFC 7591: dynamic client registration', () => {
 
   const refused: [string, Json][] = [
     ['an http redirect to a non-loopback host', { redirect_uris: ['http://app.example.com/cb'] }],
-    ['a custom-scheme redirect', { redirect_uris: ['com.example:/cb'] }],
+    // Private-use schemes are allowed (RFC 8252 §7.1, see below), but never one a browser runs, a
+    // web page can claim, or that dodges the loopback rule for http.
+    ['a javascript: redirect', { redirect_uris: ['javascript:alert(document.domain)//'] }],
+    ['a javascript: redirect split by a tab', { redirect_uris: ['java\tscript:alert(1)'] }],
+    ['a data: redirect', { redirect_uris: ['data:text/html,<script>alert(1)</script>'] }],
+    ['a vbscript: redirect', { redirect_uris: ['vbscript:msgbox(1)'] }],
+    ['a file: redirect', { redirect_uris: ['file:///etc/passwd'] }],
+    ['a web+ scheme a web page can register', { redirect_uris: ['web+notion://cb'] }],
+    ['a scheme from the registerProtocolHandler safelist', { redirect_uris: ['mailto:someone@example.com'] }],
+    ['an http-like scheme', { redirect_uris: ['https+evil://evil.example/cb'] }],
+    ['an intent: redirect', { redirect_uris: ['intent://cb#Intent;scheme=evil;end'] }],
+    ['a drive-letter-like scheme', { redirect_uris: ['c:/cb'] }],
+    ['a private-use redirect with credentials', { redirect_uris: ['cursor://user:pw@anysphere.cursor-mcp/oauth/callback'] }],
+    ['a redirect with whitespace', { redirect_uris: ['https://app.example.com/c b'] }],
     ['a redirect with a fragment', { redirect_uris: ['https://app.example.com/cb#frag'] }],
     ['missing redirect_uris', { redirect_uris: undefined }],
     ['empty redirect_uris', { redirect_uris: [] }],
     ['token_endpoint_auth_method private_key_jwt', { token_endpoint_auth_method: 'private_key_jwt' }],
     ['grant type implicit', { grant_types: ['implicit'] }],
+    ['grant types without authorization_code', { grant_types: ['client_credentials', 'refresh_token'] }],
+    ['empty grant_types', { grant_types: [] }],
+    ['response types without code', { response_types: ['token'] }],
   ];
   for (const [what, patch] of refused) {
     it(`refuses ${what} with 400 invalid_client_metadata`, async () => {
@@ -282,6 +298,35 @@ describe('RFC 7591: dynamic client registration', () => {
       expect(b.client_id).toBeUndefined();
     });
   }
+
+  it('narrows grant and response types to the supported ones instead of refusing (RFC 7591 §3.2.1), as for CIMD', async () => {
+    const res = await rawRegister(stack, {
+      ...claudeRegistration(),
+      grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'],
+      response_types: ['code', 'id_token'],
+    });
+    expect(res.status).toBe(201);
+    const c = (await res.json()) as RegisteredClient & Json;
+    expect(c.grant_types).toEqual(['authorization_code', 'refresh_token']);
+    expect(c.response_types).toEqual(['code']);
+    // Nothing the client listed beyond that is usable.
+    for (const grant of ['client_credentials', 'urn:ietf:params:oauth:grant-type:jwt-bearer']) {
+      await expectOAuthError(await tokenRequest(stack.baseUrl, c, { grant_type: grant, assertion: 'x.y.z' }), 400, 'unsupported_grant_type');
+    }
+    const tokens = await exchangeCode(stack, c, await authorizeHeadless(stack, c, { workspace: ws }));
+    expect(await mcpStatus(stack, tokens.access_token)).toBe(200);
+    // Narrowing never adds: a client that asked only for authorization_code gets no refresh grant.
+    const codeOnly = await register(stack.baseUrl, { ...claudeRegistration(), grant_types: ['authorization_code', 'client_credentials'] });
+    expect((codeOnly as RegisteredClient & Json).grant_types).toEqual(['authorization_code']);
+  });
+
+  it('accepts private-use scheme redirects (RFC 8252 §7.1), kept byte for byte', async () => {
+    for (const uri of ['cursor://anysphere.cursor-mcp/oauth/callback', 'com.example.app:/oauth2redirect/example-provider', 'vscode://vscode.github-authentication/did-authenticate']) {
+      const res = await rawRegister(stack, { ...claudeRegistration(), redirect_uris: [uri] });
+      expect(res.status, uri).toBe(201);
+      expect((await body(res)).redirect_uris).toEqual([uri]);
+    }
+  });
 
   it('accepts loopback http redirects (RFC 8252)', async () => {
     for (const uri of ['http://127.0.0.1:33418/callback', 'http://localhost:8080/cb']) {
@@ -407,6 +452,15 @@ describe('Consent page and the confused-deputy defences (MCP security best pract
     expect(html).toContain('claude.ai');
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(page.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
+  });
+
+  it('a private-use redirect is shown as scheme://host with the on-device warning, even when its host reads like claude.ai', async () => {
+    const uri = 'com.evil.app://claude.ai/api/mcp/auth_callback';
+    const app = await register(stack.baseUrl, { ...claudeRegistration(), redirect_uris: [uri] });
+    const { html } = await openConsent(stack, app, { redirect_uri: uri });
+    expect(html).toContain('<span class="host">com.evil.app:&#47;&#47;claude.ai</span>');
+    expect(html).toContain('a program on your own computer');
+    expect(html).not.toContain('<span class="host">claude.ai</span>');
   });
 
   it('escapes a malicious client_name', async () => {

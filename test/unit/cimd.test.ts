@@ -50,6 +50,26 @@ const codexDoc = (clientId: string, callbackPath = '/callback') => ({
   response_types: ['code'],
 });
 
+/**
+ * ChatGPT's document as https://chatgpt.com/oauth/client.json serves it (quoted byte for byte, dated
+ * 2026-09-26, in public test fixtures; pocket-id/pocket-id#1718, cloudflare/workers-oauth-provider#264
+ * and operately/operately#5164 describe the same shape): `private_key_jwt` preferred, `none` also
+ * supported, and ChatGPT picks the method it shares with the server (developers.openai.com/plugins/build/auth).
+ */
+const chatgptDoc = (clientId: string, redirectUri = 'https://chatgpt.com/connector_platform_oauth_redirect') => ({
+  client_id: clientId,
+  client_uri: 'https://chatgpt.com/',
+  redirect_uris: [redirectUri],
+  token_endpoint_auth_method: 'private_key_jwt',
+  token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  client_name: 'ChatGPT',
+  logo_uri: 'https://persistent.oaistatic.com/sonic/misc/openai-logo.png',
+  token_endpoint_auth_signing_alg: 'RS256',
+  jwks_uri: 'https://chatgpt.com/oauth/jwks.json',
+});
+
 /** A fetcher serving fixed responses, counting calls. */
 function fakeFetcher(respond: (url: string) => Partial<FetchedDocument> & { json?: unknown }) {
   const calls: string[] = [];
@@ -124,7 +144,7 @@ describe('CimdResolver: validation', () => {
     expect(err.description).toMatch(/redirect_uris/);
   });
 
-  it.each(['http://evil.example/cb', 'http://10.0.0.1/cb', 'https://claude.ai/cb#frag', 'myapp:/cb', '/relative'])(
+  it.each(['http://evil.example/cb', 'http://10.0.0.1/cb', 'https://claude.ai/cb#frag', 'javascript:alert(1)', 'data:text/html,x', 'web+app:/cb', '/relative'])(
     'rejects redirect_uri %s',
     async (uri) => {
       const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: ['https://claude.ai/ok', uri] });
@@ -132,6 +152,11 @@ describe('CimdResolver: validation', () => {
       expect(err.description).toContain(JSON.stringify(uri));
     },
   );
+
+  it.each(['cursor://anysphere.cursor-mcp/oauth/callback', 'com.example.app:/oauth2redirect', 'myapp:/cb'])('accepts private-use scheme redirect_uri %s (RFC 8252 §7.1), as DCR does', async (uri) => {
+    const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: [uri] });
+    expect((await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL)).redirectUris).toEqual([uri]);
+  });
 
   it.each(['http://localhost:8080/cb', 'http://127.0.0.1/cb', 'http://[::1]:9/cb'])('accepts loopback http redirect_uri %s', async (uri) => {
     const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: [uri] });
@@ -143,6 +168,8 @@ describe('CimdResolver: validation', () => {
     ['client_secret_expires_at', { client_secret_expires_at: 0 }, /secret/],
     ['client_secret_post', { token_endpoint_auth_method: 'client_secret_post' }, /token_endpoint_auth_method/],
     ['private_key_jwt', { token_endpoint_auth_method: 'private_key_jwt' }, /token_endpoint_auth_method/],
+    ['private_key_jwt without none among the methods it supports', { token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_methods_supported: ['private_key_jwt'], jwks_uri: 'https://claude.ai/jwks.json' }, /token_endpoint_auth_method/],
+    ['client_secret_basic even with none supported', { token_endpoint_auth_method: 'client_secret_basic', token_endpoint_auth_methods_supported: ['none', 'client_secret_basic'] }, /token_endpoint_auth_method/],
     ['grant types without authorization_code', { grant_types: ['client_credentials'] }, /without "authorization_code"/],
     ['only refresh_token', { grant_types: ['refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer'] }, /without "authorization_code"/],
     ['a non-string client_name', { client_name: 7 }, /client_name/],
@@ -552,6 +579,28 @@ describe('createSafeFetcher + CimdResolver: the documents of real apps over HTTP
     const b = await resolver.resolve(perServer);
     expect(redirectUriMatches(b.redirectUris, 'http://127.0.0.1:53124/callback/Ab3dE_fG-h1J')).toBe(true);
     expect(redirectUriMatches(b.redirectUris, 'http://127.0.0.1:53124/callback')).toBe(false);
+  });
+
+  it("accepts ChatGPT's document, which prefers private_key_jwt but supports none, as a public client", async () => {
+    const stable = url('chatgpt.com', '/oauth/client.json');
+    const perConnector = url('chatgpt.com', '/oauth/tU1UVEq8rRTK/client.json');
+    publish(stable, chatgptDoc(stable));
+    publish(perConnector, chatgptDoc(perConnector, 'https://chatgpt.com/connector/oauth/tU1UVEq8rRTK'));
+    const resolver = new CimdResolver({ log: quiet, fetch: fetcher() });
+    const a = await resolver.resolve(stable);
+    expect(a).toMatchObject({
+      clientName: 'ChatGPT',
+      tokenEndpointAuthMethod: 'none',
+      redirectUris: ['https://chatgpt.com/connector_platform_oauth_redirect'],
+      grantTypes: ['authorization_code', 'refresh_token'],
+    });
+    expect(a.secretHash).toBeUndefined();
+    expect(a.metadata.token_endpoint_auth_method).toBe('none');
+    expect(a.metadata.jwks_uri).toBeUndefined();
+    const b = await resolver.resolve(perConnector);
+    expect(b.redirectUris).toEqual(['https://chatgpt.com/connector/oauth/tU1UVEq8rRTK']);
+    expect(b.tokenEndpointAuthMethod).toBe('none');
+    expect(Buffer.byteLength(JSON.stringify(chatgptDoc(stable)))).toBeLessThan(600);
   });
 
   it.each(['application/json', 'application/json; charset=utf-8', 'application/json;charset=UTF-8', 'application/client-metadata+json', 'text/plain'])(
