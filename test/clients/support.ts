@@ -125,6 +125,7 @@ export class MemoryOAuthProvider {
   saved: Record<string, unknown> | undefined;
   verifier: string | undefined;
   authorizationUrl: URL | undefined;
+  discovery: unknown;
   private readonly urls: ((u: URL) => void)[] = [];
 
   constructor(
@@ -179,6 +180,15 @@ export class MemoryOAuthProvider {
   codeVerifier(): string {
     if (!this.verifier) throw new Error('no code verifier saved');
     return this.verifier;
+  }
+
+  /** v2 keeps the discovered authorization server across the redirect (SEP-2352 binding check). */
+  saveDiscoveryState(state: unknown): void {
+    this.discovery = state;
+  }
+
+  discoveryState(): any {
+    return this.discovery;
   }
 
   /** The next (or already given) authorization URL. */
