@@ -206,6 +206,8 @@ export interface Child {
   proc: ChildProcess;
   /** Everything the child wrote to stderr (and stdout, when not piped for protocol use). */
   output(): string;
+  /** What the child wrote to stdout (empty when stdout is used for protocol messages). */
+  stdout(): string;
   /** Resolves with the first match of `re` in the output. */
   waitFor(re: RegExp, ms: number, what: string): Promise<RegExpMatchArray>;
   /** Resolves with the exit code (killing the process group after `ms`). */
@@ -222,13 +224,19 @@ export function startChild(command: string, args: string[], opts: { env?: NodeJS
     env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', npm_config_update_notifier: 'false', ...opts.env },
   });
   let out = '';
+  let stdout = '';
   const watchers: (() => void)[] = [];
   const onData = (d: Buffer) => {
     out += String(d);
     for (const w of [...watchers]) w();
   };
   proc.stderr!.on('data', onData);
-  if (!opts.stdoutIsProtocol) proc.stdout!.on('data', onData);
+  if (!opts.stdoutIsProtocol) {
+    proc.stdout!.on('data', (d: Buffer) => {
+      stdout += String(d);
+      onData(d);
+    });
+  }
   const gone = new Promise<number | null>((r) => proc.once('close', (code) => r(code)));
   const signal = (sig: NodeJS.Signals) => {
     try {
@@ -240,6 +248,7 @@ export function startChild(command: string, args: string[], opts: { env?: NodeJS
   const child: Child = {
     proc,
     output: () => out,
+    stdout: () => stdout,
     waitFor(re, ms, what) {
       return within(
         new Promise<RegExpMatchArray>((resolve, reject) => {
