@@ -25,6 +25,7 @@ import {
   expectNotionCallAs,
   expectOurTools,
   launchChromium,
+  observingFetch,
   searchResultMarker,
   startLoopbackCallback,
   within,
@@ -53,8 +54,11 @@ describe('@modelcontextprotocol/client 2.x', () => {
     stack.fake.reset();
   });
 
-  /** The whole flow in one negotiation mode; returns the connected client's era. */
-  async function connectAndSearch(mode: VersionNegotiationMode | undefined, label: string): Promise<string | undefined> {
+  /**
+   * The whole flow in one negotiation mode; returns the connected client's era and the JSON-RPC
+   * methods its authorized connection sent to /mcp.
+   */
+  async function connectAndSearch(mode: VersionNegotiationMode | undefined, label: string): Promise<{ era: string | undefined; methods: string[] }> {
     const ws = fakeWorkspace(`SDK two ${label}`);
     const callback = await startLoopbackCallback();
     const provider = new MemoryOAuthProvider(callback.url, `SDK v2 test client (${label})`);
@@ -78,7 +82,10 @@ describe('@modelcontextprotocol/client 2.x', () => {
 
       const client = new Client({ name: 'sdk-v2-test', version: '2.0.0' }, options);
       clients.push(client);
-      await client.connect(new StreamableHTTPClientTransport(serverUrl, { authProvider: provider as unknown as OAuthClientProvider }));
+      const observed = observingFetch(serverUrl.href);
+      await client.connect(
+        new StreamableHTTPClientTransport(serverUrl, { authProvider: provider as unknown as OAuthClientProvider, fetch: observed.fetch }),
+      );
 
       const { tools } = await client.listTools();
       expectOurTools(tools.map((t) => t.name));
@@ -90,7 +97,8 @@ describe('@modelcontextprotocol/client 2.x', () => {
       expect(text).toContain(searchResultMarker(ws));
       expectNotionCallAs(stack, ws);
       expectFullFlow(stack, 'dcr');
-      return client.getProtocolEra();
+      expect(observed.sent.every((s) => s.bearer)).toBe(true);
+      return { era: client.getProtocolEra(), methods: observed.sent.map((s) => s.method) };
     } finally {
       for (const c of clients) await c.close().catch(() => undefined);
       await callback.close();
@@ -98,17 +106,29 @@ describe('@modelcontextprotocol/client 2.x', () => {
   }
 
   it('default mode (legacy era, initialize): full OAuth flow, tools/list, tools/call as the user', async () => {
-    expect(await connectAndSearch(undefined, 'default')).toBe('legacy');
+    const { era, methods } = await connectAndSearch(undefined, 'default');
+    expect(era).toBe('legacy');
+    expect(methods).toEqual(['initialize', 'notifications/initialized', 'tools/list', 'tools/call']);
   });
 
   it(`auto mode (dual era): probes server/discover, then ${SERVER_SPEAKS_2026_07_28 ? 'speaks 2026-07-28' : 'falls back to initialize'}`, async () => {
-    expect(await connectAndSearch('auto', 'auto')).toBe(SERVER_SPEAKS_2026_07_28 ? 'modern' : 'legacy');
+    const { era, methods } = await connectAndSearch('auto', 'auto');
+    expect(methods[0]).toBe('server/discover');
+    if (SERVER_SPEAKS_2026_07_28) {
+      expect(era).toBe('modern');
+      expect(methods).not.toContain('initialize');
+    } else {
+      expect(era).toBe('legacy');
+      expect(methods.slice(1)).toEqual(['initialize', 'notifications/initialized', 'tools/list', 'tools/call']);
+    }
   });
 
   // Skipped until the server speaks 2026-07-28 (src/mcp/ migration to SDK v2, issue 13 part 1):
   // today the OAuth part passes, then connect() fails with "the server did not offer pinned
   // protocol version 2026-07-28 via server/discover (no fallback in pin mode)".
   it.skipIf(!SERVER_SPEAKS_2026_07_28)('pinned 2026-07-28 (modern era, no initialize): full OAuth flow, tools/list, tools/call', async () => {
-    expect(await connectAndSearch({ pin: '2026-07-28' }, 'modern')).toBe('modern');
+    const { era, methods } = await connectAndSearch({ pin: '2026-07-28' }, 'modern');
+    expect(era).toBe('modern');
+    expect(methods).toEqual(['server/discover', 'tools/list', 'tools/call']);
   });
 });

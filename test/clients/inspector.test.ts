@@ -44,8 +44,17 @@ describe(`MCP Inspector CLI (${INSPECTOR})`, () => {
   const homes: string[] = [];
 
   beforeAll(async () => {
+    // On a cold npm cache npx first downloads node@22 and the inspector (about 30 s here); do it
+    // once up front so the tests' own timeouts measure only the client.
+    const warm = startChild('npx', ['-y', '-p', 'node@22', '-p', INSPECTOR, '--', 'mcp-inspector', '--version'], {});
     [stack, browser] = await Promise.all([startStack(), launchChromium()]);
-  });
+    try {
+      expect(await warm.exited(150_000), tail(warm.output())).toBe(0);
+      expect(warm.stdout().trim()).toBe(INSPECTOR.split('@').at(-1));
+    } finally {
+      await warm.kill();
+    }
+  }, 180_000);
   afterAll(async () => {
     await browser?.close();
     await stack?.close();
@@ -99,10 +108,10 @@ describe(`MCP Inspector CLI (${INSPECTOR})`, () => {
     // 1. tools/list: the 401 starts the CLI's interactive OAuth.
     const list = inspector(home, callbackUrl, era, ['--method', 'tools/list']);
     try {
-      const [, url] = await list.waitFor(/Please navigate to:\s*(\S+)/, 40_000, 'the authorization URL from the inspector');
+      const [, url] = await list.waitFor(/Please navigate to:\s*(\S+)/, 20_000, 'the authorization URL from the inspector');
       expect(new URL(url!).searchParams.get('redirect_uri')).toBe(callbackUrl);
       await consentInBrowser(browser, stack, url!, ws, callbackUrl);
-      const code = await list.exited(20_000);
+      const code = await list.exited(15_000);
       expect(code, tail(list.output())).toBe(0);
     } finally {
       await list.kill();
@@ -115,7 +124,7 @@ describe(`MCP Inspector CLI (${INSPECTOR})`, () => {
     stack.fake.requests.length = 0;
     const call = inspector(home, callbackUrl, era, ['--stored-auth-only', '--method', 'tools/call', '--tool-name', 'search', '--tool-args-json', '{}']);
     try {
-      const code = await call.exited(30_000);
+      const code = await call.exited(15_000);
       expect(code, tail(call.output())).toBe(0);
     } finally {
       await call.kill();
@@ -128,11 +137,11 @@ describe(`MCP Inspector CLI (${INSPECTOR})`, () => {
 
   it('--protocol-era auto: signs in through its own OAuth, lists tools, then calls search with the stored token', async () => {
     await listThenCall('auto');
-  }, 90_000);
+  }, 50_000);
 
   // Skipped until the server speaks 2026-07-28 (src/mcp/ migration to SDK v2, issue 13 part 1):
   // modern era requires server/discover to offer 2026-07-28, which the server does not answer yet.
   it.skipIf(!SERVER_SPEAKS_2026_07_28)('--protocol-era modern: signs in, lists tools and calls search without initialize', async () => {
     await listThenCall('modern');
-  }, 90_000);
+  }, 50_000);
 });

@@ -198,6 +198,25 @@ export class MemoryOAuthProvider {
   }
 }
 
+/**
+ * A fetch that passes everything to the real fetch and notes the JSON-RPC methods the client
+ * POSTs to /mcp (and whether each carried a bearer token), to check what era the client spoke.
+ * It observes only; nothing is changed.
+ */
+export function observingFetch(mcpUrl: string): { fetch: typeof fetch; sent: { method: string; bearer: boolean }[] } {
+  const sent: { method: string; bearer: boolean }[] = [];
+  const observed = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = input instanceof Request ? input.url : String(input);
+    if (url === mcpUrl && init?.method === 'POST' && typeof init.body === 'string') {
+      const bearer = /^Bearer /.test(new Headers(init.headers).get('authorization') ?? '');
+      const body = JSON.parse(init.body) as { method?: string } | { method?: string }[];
+      for (const m of Array.isArray(body) ? body : [body]) if (m.method) sent.push({ method: m.method, bearer });
+    }
+    return fetch(input, init);
+  }) as typeof fetch;
+  return { fetch: observed, sent };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Child processes
 // ---------------------------------------------------------------------------------------------
