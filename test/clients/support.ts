@@ -205,7 +205,7 @@ export class MemoryOAuthProvider {
  */
 export function observingFetch(mcpUrl: string): { fetch: typeof fetch; sent: { method: string; bearer: boolean }[] } {
   const sent: { method: string; bearer: boolean }[] = [];
-  const observed = (async (input: RequestInfo | URL, init?: RequestInit) => {
+  const observed = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
     const url = input instanceof Request ? input.url : String(input);
     if (url === mcpUrl && init?.method === 'POST' && typeof init.body === 'string') {
       const bearer = /^Bearer /.test(new Headers(init.headers).get('authorization') ?? '');
