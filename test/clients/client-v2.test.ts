@@ -4,8 +4,10 @@
  * - `'auto'` (dual era): probes `server/discover` at 2026-07-28 and falls back to `initialize`
  *   unless the server gives definitive modern evidence;
  * - `{ pin: '2026-07-28' }` (modern): no `initialize`, per-request `_meta`, no fallback.
- * The SDK does discovery from our 401 (RFC 9728 → RFC 8414), dynamic registration, PKCE, checks
- * `iss` (RFC 9207) in finishAuth and exchanges the code; a person approves in headless Chromium.
+ * The SDK does discovery from our 401 (RFC 9728 → RFC 8414), registration (DCR, or CIMD when the
+ * provider has a clientMetadataUrl: the client's choice), PKCE, checks `iss` (RFC 9207) in
+ * finishAuth and exchanges the code; a person approves in headless Chromium. For CIMD the server's
+ * download of the document goes to `cimdFetch` (the client's web host; there is no network here).
  */
 import {
   Client,
@@ -16,6 +18,7 @@ import {
 } from '@modelcontextprotocol/client';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { CimdFetcher } from '../../src/oauth/cimd.js';
 import { fakeWorkspace } from '../helpers/fake-notion.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 import {
@@ -38,12 +41,22 @@ import {
  */
 const SERVER_SPEAKS_2026_07_28 = false;
 
+/** Where the CIMD test client "publishes" its client ID metadata document. */
+const CIMD_URL = 'https://client.example/oauth/mcp-client-metadata.json';
+
 describe('@modelcontextprotocol/client 2.x', () => {
   let stack: Stack;
   let browser: Browser;
+  /** The documents the client's web host serves: what the server downloads for a CIMD client_id. */
+  const documents = new Map<string, unknown>();
+  const cimdFetch: CimdFetcher = async (url) => {
+    const doc = documents.get(url);
+    if (!doc) return { status: 404, headers: {}, body: 'not found' };
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) };
+  };
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack(), launchChromium()]);
+    [stack, browser] = await Promise.all([startStack({ cimdFetch }), launchChromium()]);
   });
   afterAll(async () => {
     await browser?.close();
@@ -58,10 +71,15 @@ describe('@modelcontextprotocol/client 2.x', () => {
    * The whole flow in one negotiation mode; returns the connected client's era and the JSON-RPC
    * methods its authorized connection sent to /mcp.
    */
-  async function connectAndSearch(mode: VersionNegotiationMode | undefined, label: string): Promise<{ era: string | undefined; methods: string[] }> {
+  async function connectAndSearch(
+    mode: VersionNegotiationMode | undefined,
+    label: string,
+    registration: 'dcr' | 'cimd' = 'dcr',
+  ): Promise<{ era: string | undefined; methods: string[] }> {
     const ws = fakeWorkspace(`SDK two ${label}`);
     const callback = await startLoopbackCallback();
-    const provider = new MemoryOAuthProvider(callback.url, `SDK v2 test client (${label})`);
+    const provider = new MemoryOAuthProvider(callback.url, `SDK v2 test client (${label})`, registration === 'cimd' ? CIMD_URL : undefined);
+    if (registration === 'cimd') documents.set(CIMD_URL, { client_id: CIMD_URL, ...provider.clientMetadata });
     const serverUrl = new URL(`${stack.baseUrl}/mcp`);
     const options = mode === undefined ? {} : { versionNegotiation: { mode } };
     const clients: Client[] = [];
@@ -70,7 +88,8 @@ describe('@modelcontextprotocol/client 2.x', () => {
       clients.push(first);
       const transport1 = new StreamableHTTPClientTransport(serverUrl, { authProvider: provider as unknown as OAuthClientProvider });
       await expect(first.connect(transport1)).rejects.toBeInstanceOf(UnauthorizedError);
-      expect(provider.clientInfo?.client_id).toBeTruthy(); // registered by DCR
+      // DCR saves the registered client; with CIMD the URL itself is the client_id.
+      expect(provider.clientInfo?.client_id).toEqual(registration === 'cimd' ? CIMD_URL : expect.any(String));
 
       const authUrl = await within(provider.nextAuthorizationUrl(), 5_000, 'the authorization URL');
       expect(authUrl.searchParams.get('resource')).toBe(serverUrl.href);
@@ -96,7 +115,7 @@ describe('@modelcontextprotocol/client 2.x', () => {
       const text = (result.content as { type: string; text?: string }[]).map((c) => c.text ?? '').join('\n');
       expect(text).toContain(searchResultMarker(ws));
       expectNotionCallAs(stack, ws);
-      expectFullFlow(stack, 'dcr');
+      expectFullFlow(stack, registration);
       expect(observed.sent.every((s) => s.bearer)).toBe(true);
       return { era: client.getProtocolEra(), methods: observed.sent.map((s) => s.method) };
     } finally {
@@ -107,6 +126,12 @@ describe('@modelcontextprotocol/client 2.x', () => {
 
   it('default mode (legacy era, initialize): full OAuth flow, tools/list, tools/call as the user', async () => {
     const { era, methods } = await connectAndSearch(undefined, 'default');
+    expect(era).toBe('legacy');
+    expect(methods).toEqual(['initialize', 'notifications/initialized', 'tools/list', 'tools/call']);
+  });
+
+  it('default mode with a client ID metadata document (CIMD, no /register): full flow as the user', async () => {
+    const { era, methods } = await connectAndSearch(undefined, 'cimd', 'cimd');
     expect(era).toBe('legacy');
     expect(methods).toEqual(['initialize', 'notifications/initialized', 'tools/list', 'tools/call']);
   });
