@@ -10,7 +10,7 @@
  * bearer header is passed by hand.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -38,6 +38,8 @@ const SERVER_SPEAKS_2026_07_28 = false;
 
 type Era = 'auto' | 'modern';
 
+const NPM_CACHE = process.env.npm_config_cache || join(homedir(), '.npm');
+
 describe(`MCP Inspector CLI (${INSPECTOR})`, () => {
   let stack: Stack;
   let browser: Browser;
@@ -46,7 +48,7 @@ describe(`MCP Inspector CLI (${INSPECTOR})`, () => {
   beforeAll(async () => {
     // On a cold npm cache npx first downloads node@22 and the inspector (about 30 s here); do it
     // once up front so the tests' own timeouts measure only the client.
-    const warm = startChild('npx', ['-y', '-p', 'node@22', '-p', INSPECTOR, '--', 'mcp-inspector', '--version'], {});
+    const warm = startChild('npx', ['-y', '-p', 'node@22', '-p', INSPECTOR, '--', 'mcp-inspector', '--version'], { env: { npm_config_cache: NPM_CACHE } });
     [stack, browser] = await Promise.all([startStack(), launchChromium()]);
     try {
       expect(await warm.exited(150_000), tail(warm.output())).toBe(0);
@@ -73,6 +75,8 @@ describe(`MCP Inspector CLI (${INSPECTOR})`, () => {
       {
         env: {
           HOME: home,
+          // HOME moves npm's default cache too; keep npx on the one already holding the inspector.
+          npm_config_cache: NPM_CACHE,
           MCP_INSPECTOR_SECRET_STORE: 'file', // no desktop keyring on a CI machine
           // Without a TTY the CLI refuses interactive OAuth unless auto-open is forced; it then
           // prints the URL and runs xdg-open, which runs $BROWSER: a no-op, so only the test's

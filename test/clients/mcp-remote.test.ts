@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fakeWorkspace } from '../helpers/fake-notion.js';
+import { type FakeWorkspace, fakeWorkspace } from '../helpers/fake-notion.js';
 import { type Stack, freePort, startStack } from '../helpers/stack.js';
 import {
   type Child,
@@ -20,6 +20,7 @@ import {
   expectNotionCallAs,
   expectOurTools,
   launchChromium,
+  requestLog,
   searchResultMarker,
   startChild,
   tail,
@@ -53,7 +54,7 @@ function stdioRpc(child: Child) {
       const id = next++;
       const reply = new Promise<RpcReply>((resolve) => waiting.set(id, resolve));
       child.proc.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
-      return within(reply, ms, `the answer to ${method}; mcp-remote output:\n${tail(child.output())}`);
+      return within(reply, ms, () => `the answer to ${method}; mcp-remote output:\n${tail(child.output())}`);
     },
     notify(method: string, params: unknown = {}): void {
       child.proc.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`);
@@ -77,10 +78,9 @@ describe('mcp-remote 0.15 (stdio bridge of Claude Desktop and Cursor)', () => {
     if (configDir) rmSync(configDir, { recursive: true, force: true });
   });
 
-  it('signs in through its printed URL and loopback callback, then lists tools and searches over stdio', async () => {
-    const ws = fakeWorkspace('mcp-remote');
-    const port = await freePort();
-    const child = startChild(BIN, [`${stack.baseUrl}/mcp`, String(port), '--transport', 'http-only'], {
+  /** mcp-remote as Claude Desktop starts it, on a fixed callback port and this test's config dir. */
+  function startMcpRemote(port: number): Child {
+    return startChild(BIN, [`${stack.baseUrl}/mcp`, String(port), '--transport', 'http-only'], {
       stdoutIsProtocol: true,
       env: {
         MCP_REMOTE_CONFIG_DIR: configDir,
@@ -91,6 +91,37 @@ describe('mcp-remote 0.15 (stdio bridge of Claude Desktop and Cursor)', () => {
         WAYLAND_DISPLAY: '',
       },
     });
+  }
+
+  /** What a host does over stdio: initialize, tools/list, tools/call search; checks each answer. */
+  async function initializeListAndSearch(rpc: ReturnType<typeof stdioRpc>, ws: FakeWorkspace): Promise<void> {
+    const init = await rpc.request('initialize', {
+      protocolVersion: '2025-06-18',
+      capabilities: {},
+      clientInfo: { name: 'stdio-test-host', version: '1.0.0' },
+    });
+    expect(init.error).toBeUndefined();
+    expect(init.result.serverInfo.name).toBeTruthy();
+    rpc.notify('notifications/initialized');
+
+    const list = await rpc.request('tools/list', {});
+    expect(list.error).toBeUndefined();
+    expectOurTools((list.result.tools as { name: string }[]).map((t) => t.name));
+
+    stack.fake.requests.length = 0;
+    const call = await rpc.request('tools/call', { name: 'search', arguments: {} });
+    expect(call.error).toBeUndefined();
+    expect(call.result.isError).not.toBe(true);
+    expect((call.result.content as { text: string }[]).map((c) => c.text).join('\n')).toContain(searchResultMarker(ws));
+    expectNotionCallAs(stack, ws);
+  }
+
+  it('signs in through its printed URL and loopback callback, serves tools over stdio, and reuses its tokens after a restart', async () => {
+    const ws = fakeWorkspace('mcp-remote');
+    const port = await freePort();
+    const connected = /Connected to remote server|Proxy established/;
+
+    const child = startMcpRemote(port);
     const rpc = stdioRpc(child);
     try {
       const [, printed] = await child.waitFor(/Please authorize this client by visiting:\s*\n(\S+)/, 20_000, 'the authorization URL');
@@ -98,33 +129,29 @@ describe('mcp-remote 0.15 (stdio bridge of Claude Desktop and Cursor)', () => {
       expect(new URL(printed!).searchParams.get('redirect_uri')).toBe(callbackPrefix);
       await consentInBrowser(browser, stack, printed!, ws, callbackPrefix);
       // mcp-remote redeems the code and connects to /mcp; then it serves stdio.
-      await child.waitFor(/Connected to remote server|Proxy established/, 15_000, 'mcp-remote connecting with its token');
-
-      const init = await rpc.request('initialize', {
-        protocolVersion: '2025-06-18',
-        capabilities: {},
-        clientInfo: { name: 'stdio-test-host', version: '1.0.0' },
-      });
-      expect(init.error).toBeUndefined();
-      expect(init.result.serverInfo.name).toBeTruthy();
-      rpc.notify('notifications/initialized');
-
-      const list = await rpc.request('tools/list', {});
-      expect(list.error).toBeUndefined();
-      expectOurTools((list.result.tools as { name: string }[]).map((t) => t.name));
-
-      stack.fake.requests.length = 0;
-      const call = await rpc.request('tools/call', { name: 'search', arguments: {} });
-      expect(call.error).toBeUndefined();
-      expect(call.result.isError).not.toBe(true);
-      expect((call.result.content as { text: string }[]).map((c) => c.text).join('\n')).toContain(searchResultMarker(ws));
-      expectNotionCallAs(stack, ws);
+      await child.waitFor(connected, 15_000, 'mcp-remote connecting with its token');
+      await initializeListAndSearch(rpc, ws);
       expectFullFlow(stack, 'dcr');
-      // It kept its tokens where it was told to (a later start would reuse them).
+      // It kept its tokens where it was told to.
       expect(readdirSync(configDir, { recursive: true }).some((f) => String(f).endsWith('_tokens.json'))).toBe(true);
     } finally {
       rpc.close();
       await child.kill();
+    }
+
+    // The app restarts mcp-remote (Claude Desktop does at every launch): no new sign-in.
+    stack.logs.length = 0;
+    const again = startMcpRemote(port);
+    const rpc2 = stdioRpc(again);
+    try {
+      await again.waitFor(connected, 15_000, 'mcp-remote reconnecting with its stored token');
+      await initializeListAndSearch(rpc2, ws);
+      expect(again.output()).not.toContain('Please authorize this client');
+      const log = requestLog(stack);
+      expect(log.filter((l) => /^(POST \/register|GET \/authorize|POST \/token) /.test(l))).toEqual([]);
+    } finally {
+      rpc2.close();
+      await again.kill();
     }
   });
 });

@@ -18,12 +18,12 @@ import { freePort } from '../helpers/stack.js';
 export { launchChromium } from '../e2e/support.js';
 
 /** Rejects instead of hanging when `p` does not settle in time. */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+export function within<T>(p: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`)), ms);
     }),
   ]);
 }
@@ -285,7 +285,7 @@ export function startChild(command: string, args: string[], opts: { env?: NodeJS
           });
         }),
         ms,
-        what,
+        () => `${what}; output so far:\n${tail(out)}`,
       );
     },
     async exited(ms) {
