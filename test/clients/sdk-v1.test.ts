@@ -18,6 +18,7 @@ import {
   expectNotionCallAs,
   expectOurTools,
   launchChromium,
+  observingFetch,
   searchResultMarker,
   startLoopbackCallback,
   within,
@@ -61,7 +62,10 @@ describe('@modelcontextprotocol/sdk 1.x client (legacy era)', () => {
       // Second connect with the tokens: initialize, tools/list, tools/call.
       const client = new Client({ name: 'sdk-v1-test', version: '1.0.0' });
       clients.push(client);
-      await client.connect(new StreamableHTTPClientTransport(serverUrl, { authProvider: provider as unknown as OAuthClientProvider }));
+      const observed = observingFetch(serverUrl.href);
+      await client.connect(
+        new StreamableHTTPClientTransport(serverUrl, { authProvider: provider as unknown as OAuthClientProvider, fetch: observed.fetch }),
+      );
       expect(client.getServerVersion()?.name).toBeTruthy();
 
       const { tools } = await client.listTools();
@@ -74,6 +78,9 @@ describe('@modelcontextprotocol/sdk 1.x client (legacy era)', () => {
       expect(text).toContain(searchResultMarker(ws));
       expectNotionCallAs(stack, ws);
       expectFullFlow(stack, 'dcr');
+      expect(observed.sent).toEqual(
+        ['initialize', 'notifications/initialized', 'tools/list', 'tools/call'].map((method) => ({ method, bearer: true })),
+      );
     } finally {
       for (const c of clients) await c.close().catch(() => undefined);
       await callback.close();
