@@ -34,16 +34,6 @@ import {
   within,
 } from './support.js';
 
-/** Shown in the name of a test that is skipped until then. */
-const WAITS = ' [skipped: waits for the src/mcp/ migration to 2026-07-28]';
-
-/**
- * Whether the server speaks MCP 2026-07-28 (server/discover, no initialize). False until the
- * migration of src/mcp/ to SDK v2 and 2026-07-28 lands (issue 13, part 1); the engineer who lands
- * it sets this to true, and the modern-era test below then has to pass.
- */
-const SERVER_SPEAKS_2026_07_28 = false;
-
 /** Where the CIMD test client "publishes" its client ID metadata document. */
 const CIMD_URL = 'https://client.example/oauth/mcp-client-metadata.json';
 
@@ -139,22 +129,14 @@ describe('@modelcontextprotocol/client 2.x', () => {
     expect(methods).toEqual(['initialize', 'notifications/initialized', 'tools/list', 'tools/call']);
   });
 
-  it(`auto mode (dual era): probes server/discover, then ${SERVER_SPEAKS_2026_07_28 ? 'speaks 2026-07-28' : 'falls back to initialize'}`, async () => {
+  it('auto mode (dual era): probes server/discover, then speaks 2026-07-28', async () => {
     const { era, methods } = await connectAndSearch('auto', 'auto');
     expect(methods[0]).toBe('server/discover');
-    if (SERVER_SPEAKS_2026_07_28) {
-      expect(era).toBe('modern');
-      expect(methods).not.toContain('initialize');
-    } else {
-      expect(era).toBe('legacy');
-      expect(methods.slice(1)).toEqual(['initialize', 'notifications/initialized', 'tools/list', 'tools/call']);
-    }
+    expect(era).toBe('modern');
+    expect(methods).not.toContain('initialize');
   });
 
-  // Skipped until the server speaks 2026-07-28 (src/mcp/ migration to SDK v2, issue 13 part 1):
-  // today the OAuth part passes, then connect() fails with "the server did not offer pinned
-  // protocol version 2026-07-28 via server/discover (no fallback in pin mode)".
-  it.skipIf(!SERVER_SPEAKS_2026_07_28)(`pinned 2026-07-28 (modern era, no initialize): full OAuth flow, tools/list, tools/call${SERVER_SPEAKS_2026_07_28 ? '' : WAITS}`, async () => {
+  it('pinned 2026-07-28 (modern era, no initialize): full OAuth flow, tools/list, tools/call', async () => {
     const { era, methods } = await connectAndSearch({ pin: '2026-07-28' }, 'modern');
     expect(era).toBe('modern');
     expect(methods).toEqual(['server/discover', 'tools/list', 'tools/call']);

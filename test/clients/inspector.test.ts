@@ -30,15 +30,6 @@ import {
 
 export const INSPECTOR = '@modelcontextprotocol/inspector@2.12.0';
 
-/** Shown in the name of a test that is skipped until then. */
-const WAITS = ' [skipped: waits for the src/mcp/ migration to 2026-07-28]';
-
-/**
- * Whether the server speaks MCP 2026-07-28. False until the src/mcp/ migration to SDK v2 and
- * 2026-07-28 lands (issue 13, part 1); then set it to true and the modern-era test must pass.
- */
-const SERVER_SPEAKS_2026_07_28 = false;
-
 type Era = 'auto' | 'modern';
 
 const NPM_CACHE = process.env.npm_config_cache || join(homedir(), '.npm');
@@ -146,9 +137,7 @@ describe(`MCP Inspector CLI (${INSPECTOR})`, () => {
     await listThenCall('auto');
   }, 50_000);
 
-  // Skipped until the server speaks 2026-07-28 (src/mcp/ migration to SDK v2, issue 13 part 1):
-  // modern era requires server/discover to offer 2026-07-28, which the server does not answer yet.
-  it.skipIf(!SERVER_SPEAKS_2026_07_28)(`--protocol-era modern: signs in, lists tools and calls search without initialize${SERVER_SPEAKS_2026_07_28 ? '' : WAITS}`, async () => {
+  it('--protocol-era modern: signs in, lists tools and calls search without initialize', async () => {
     await listThenCall('modern');
   }, 50_000);
 });
