@@ -103,7 +103,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       callback: createCallbackHandler({ config, store, grants, notion: notionOAuth, log, now, finishLogin: connections.finishLogin }),
       token: createTokenHandler({ log, store, clients, grants, now }),
       revoke: createRevokeHandler({ store, clients, grants, notion: notionOAuth, log, now }),
-      mcp: createMcpHandler({ registry, notion, log }),
+      mcp: createMcpHandler({ registry, notion, log, baseUrl: config.baseUrl }),
       landing: createLandingHandler(config),
       privacy: createPolicyHandler(config, 'privacy'),
       terms: createPolicyHandler(config, 'terms'),

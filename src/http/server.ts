@@ -12,6 +12,7 @@ import { limiter, type RateLimitStoreFactory } from './limits.js';
 import { createMcpRoute, isMcpPath } from './mcp-route.js';
 import type { Metrics } from './metrics.js';
 import { sendErrorPage } from '../pages/html.js';
+import { ICON_PATH, ICON_SVG } from '../pages/icon.js';
 import { startRequest } from './request.js';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -107,6 +108,7 @@ export function createHttpApp(deps: {
   app.get('/authorize', as('page'), pageLimit('authorize'), routes.authorize);
   app.post('/authorize', as('page'), pageLimit('decision'), form, routes.decision);
   app.get('/oauth/callback', as('page'), pageLimit('callback'), routes.callback);
+  app.get(ICON_PATH, (_req, res) => void res.set({ 'Cache-Control': 'public, max-age=86400', 'Content-Type': 'image/svg+xml' }).send(ICON_SVG));
   app.get('/', as('page'), routes.landing);
   app.get('/privacy', as('page'), routes.privacy);
   app.get('/terms', as('page'), routes.terms);

@@ -15,9 +15,13 @@ import { ToolError, toolErrorResult } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type NotionDeps, NotionSession } from '../notion/session.js';
 import type { AuthContext } from '../oauth/grants.js';
+import { ICON_PATH } from '../pages/icon.js';
 import type { ToolRegistry } from '../tools/registry.js';
+import { VERSION } from '../version.js';
 
-export const SERVER_INFO = { name: 'notion-mcp-remote', title: 'Notion', version: '0.1.0' };
+const SERVER_INFO = { name: 'notion-mcp-remote', title: 'Notion', version: VERSION };
+/** Revisions whose Implementation has `icons` (added in 2025-11-25). */
+const ICONS_SINCE = '2025-11-25';
 const INSTRUCTIONS =
   'Tools for the Notion pages this user shared with the connector. Find things with `search`, then read them by ID; any ID parameter also takes a notion.so URL.';
 export const MAX_BATCH = 20;
@@ -112,8 +116,9 @@ function isModern(body: unknown, version: string | undefined): boolean {
  * No session ID is issued and any incoming one is ignored; the user's Notion token comes from the
  * bearer token verified for this request only.
  */
-export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionDeps; log: Logger }) {
+export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionDeps; log: Logger; baseUrl: string }) {
   const { registry } = deps;
+  const withIcons = { ...SERVER_INFO, icons: [{ src: `${deps.baseUrl}${ICON_PATH}`, mimeType: 'image/svg+xml', sizes: ['any'] }] };
 
   /** One tools/call, in both eras: a tool result, with failures as isError results. */
   async function callTool(name: string, args: Record<string, unknown> | undefined, auth: AuthContext): Promise<CallToolResult> {
@@ -131,7 +136,7 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
   const modern = createSdkHandler(
     ({ authInfo }) => {
       const auth = authInfo?.extra?.auth as AuthContext;
-      const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+      const server = new Server(withIcons, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
       server.setRequestHandler('tools/list', async () => ({ ...(registry.list(auth) as ListToolsResult), ...TOOLS_LIST_CACHE }));
       server.setRequestHandler('tools/call', async (req) => callTool(req.params.name, req.params.arguments, auth));
       return server;
@@ -172,10 +177,11 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
       case 'initialize': {
         if (!isSpecType.InitializeRequest(msg)) return failure(id, ProtocolErrorCode.InvalidParams, 'Invalid params: initialize needs protocolVersion, capabilities and clientInfo');
         const asked = msg.params.protocolVersion;
+        const protocolVersion = SUPPORTED_PROTOCOL_VERSIONS.includes(asked) ? asked : LATEST_PROTOCOL_VERSION;
         return reply({
-          protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(asked) ? asked : LATEST_PROTOCOL_VERSION,
+          protocolVersion,
           capabilities: { tools: { listChanged: false } },
-          serverInfo: SERVER_INFO,
+          serverInfo: protocolVersion >= ICONS_SINCE ? withIcons : SERVER_INFO,
           instructions: INSTRUCTIONS,
         });
       }

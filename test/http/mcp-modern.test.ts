@@ -116,6 +116,22 @@ describe('MCP 2026-07-28', () => {
     expect(res.status).toBe(400);
   });
 
+  it('serverInfo names our icon, which we serve; 2025-11-25 gets it too, 2025-06-18 (no icons yet) does not', async () => {
+    const discover = await modern(write, 'server/discover');
+    const icons = discover.body.result._meta['io.modelcontextprotocol/serverInfo'].icons as { src: string; mimeType: string }[];
+    expect(icons).toEqual([{ src: `${stack.baseUrl}/icon.svg`, mimeType: 'image/svg+xml', sizes: ['any'] }]);
+    const svg = await fetch(icons[0]!.src);
+    expect(svg.status).toBe(200);
+    expect(svg.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+    expect(await svg.text()).toMatch(/^<svg /);
+    const init = (v: string) =>
+      mcpPost(stack.baseUrl, write, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: v, capabilities: {}, clientInfo: { name: 't', version: '1' } } }).then(
+        async (r) => ((await r.json()) as Json).result.serverInfo,
+      );
+    expect((await init('2025-11-25')).icons).toEqual(icons);
+    expect(await init('2025-06-18')).not.toHaveProperty('icons');
+  });
+
   it('a 2025 client sees no 2026-only field', async () => {
     const res = await mcpPost(stack.baseUrl, write, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { 'mcp-protocol-version': '2025-11-25' });
     const { result } = (await res.json()) as Json;
