@@ -16,7 +16,8 @@
  *   cut after a blank line, else a line break, else a space; `next_start` is the offset to pass
  *   as `start`, and the next call returns the text from exactly there.
  * - anything else (one item alone over the budget): the longest strings are shortened at a clean
- *   boundary, each marked `…[cut N characters]`, and `cut` says so.
+ *   boundary, each marked `…[cut N characters]` (failing that, the longest arrays lose their last
+ *   items, marked `…[cut N more items]`), and `cut` says so. No continuation exists there.
  */
 
 type Obj = Record<string, unknown>;
@@ -86,7 +87,7 @@ export function fitResult(tool: string, paging: Paging | undefined, output: unkn
     if (paging === 'list' && Array.isArray(output.results)) return cutList(tool, output, text, args, skip, max);
     if (paging && paging !== 'list' && typeof output[paging.text] === 'string') return cutText(tool, output, paging.text, text, args, max);
   }
-  return shorten(output, text, max, `This result was longer than about ${RESULT_TOKEN_BUDGET.toLocaleString('en-US')} tokens: the longest texts are shortened, each marked "…[cut N characters]".`);
+  return shorten(output, text, max, `This result was longer than about ${RESULT_TOKEN_BUDGET.toLocaleString('en-US')} tokens: the longest texts (or lists) are shortened, each marked "…[cut N characters]" (or "…[cut N more items]"). Ask for less, e.g. with filter_properties.`);
 }
 
 /**
@@ -154,28 +155,47 @@ function cutText(tool: string, output: Obj, field: string, text: string, args: O
   }
 }
 
-/** Shortens the longest strings (at clean boundaries, marked) until the JSON fits in `max`. */
+/**
+ * Shortens the longest strings (at clean boundaries, each marked) until the JSON fits in `max`;
+ * if strings alone cannot make it fit, the longest arrays lose their last items (marked too).
+ */
 function shorten(output: unknown, text: string, max: number, note: string): Budgeted {
-  const strings: { holder: Obj | unknown[]; key: string | number; length: number }[] = [];
-  const walk = (v: unknown, depth: number) => {
-    if (depth > 64) return;
-    const entries: [string | number, unknown][] = Array.isArray(v) ? v.map((x, i) => [i, x]) : isObj(v) ? Object.entries(v) : [];
-    for (const [key, x] of entries) {
-      if (typeof x === 'string' && x.length > 200) strings.push({ holder: v as Obj, key, length: x.length });
-      else walk(x, depth + 1);
-    }
-  };
   const copy = structuredClone(output) as unknown;
-  walk(copy, 0);
-  strings.sort((a, b) => b.length - a.length);
-  let over = text.length - max + (note ? NOTE_RESERVE : 0);
-  for (const s of strings) {
-    if (over <= 0) break;
-    const value = (s.holder as Record<string | number, string>)[s.key]!;
-    const keep = cleanCut(value, Math.max(100, value.length - over - 40));
-    const marker = `…[cut ${value.length - keep} characters]`;
-    (s.holder as Record<string | number, string>)[s.key] = value.slice(0, keep) + marker;
-    over -= value.length - keep - marker.length;
+  const target = max - (note ? NOTE_RESERVE : 0);
+  let json = text;
+  for (let round = 0; round < 8 && json.length > target; round++) {
+    const strings: { holder: Record<string | number, unknown>; key: string | number; length: number }[] = [];
+    const arrays: unknown[][] = [];
+    const walk = (v: unknown, depth: number) => {
+      if (depth > 64) return;
+      if (Array.isArray(v) && v.length > 1) arrays.push(v);
+      const entries: [string | number, unknown][] = Array.isArray(v) ? v.map((x, i) => [i, x]) : isObj(v) ? Object.entries(v) : [];
+      for (const [key, x] of entries) {
+        if (typeof x === 'string' && x.length > 200 && !x.endsWith(' characters]')) strings.push({ holder: v as Record<string | number, unknown>, key, length: x.length });
+        else walk(x, depth + 1);
+      }
+    };
+    walk(copy, 0);
+    let over = json.length - target;
+    if (strings.length > 0) {
+      strings.sort((a, b) => b.length - a.length);
+      for (const s of strings) {
+        if (over <= 0) break;
+        const value = s.holder[s.key] as string;
+        const keep = cleanCut(value, Math.max(100, value.length - over - 40));
+        const marker = `…[cut ${value.length - keep} characters]`;
+        s.holder[s.key] = value.slice(0, keep) + marker;
+        over -= value.length - keep - marker.length;
+      }
+    } else if (arrays.length > 0) {
+      const longest = arrays.reduce((a, b) => (b.length > a.length ? b : a));
+      const last = longest[longest.length - 1];
+      const marked = typeof last === 'string' ? /^…\[cut (\d+) more items\]$/.exec(last) : null;
+      const items = marked ? longest.length - 1 : longest.length;
+      const keep = Math.ceil(items / 2);
+      longest.splice(keep, longest.length - keep, `…[cut ${(marked ? Number(marked[1]) : 0) + items - keep} more items]`);
+    } else break;
+    json = JSON.stringify(copy);
   }
   const out = note && isObj(copy) ? { ...copy, cut: note } : copy;
   return { output: out, text: JSON.stringify(out) };
