@@ -78,7 +78,7 @@ async function rows(notion: NotionSession, dataSourceId: string): Promise<{ text
 }
 
 /** The fetch result: contract fields first, what was found under `metadata`. */
-function document(kind: string, found: Obj, text: string, extra: Obj = {}): Obj {
+function doc(kind: string, found: Obj, text: string, extra: Obj = {}): Obj {
   return { id: found.id, title: titleOf(found), text, url: urlOf(found), metadata: { kind, [kind]: found, ...extra } };
 }
 
@@ -102,9 +102,9 @@ async function fetchAnything(notion: NotionSession, raw: string, withContent: bo
   if (!id) throw new ToolError('invalid_arguments', 'id: expected a Notion URL, an ID (with or without dashes) or collection://<data source id>');
   const dataSource = async () => {
     const found = shape(await getDataSource(notion, id)) as Obj;
-    if (!withContent) return document('data_source', found, '');
+    if (!withContent) return doc('data_source', found, '');
     const r = await rows(notion, id);
-    return document('data_source', found, r.text, r.next_cursor ? { next_cursor: r.next_cursor } : {});
+    return doc('data_source', found, r.text, r.next_cursor ? { next_cursor: r.next_cursor } : {});
   };
   if (collection) return dataSource();
 
@@ -117,21 +117,21 @@ async function fetchAnything(notion: NotionSession, raw: string, withContent: bo
   }
   if (block.type === 'child_page') {
     const page = shape(await notion.get<GetPageResponse>(`pages/${id}`)) as Obj;
-    if (!withContent) return document('page', page, '');
+    if (!withContent) return doc('page', page, '');
     const md = await notion.get<{ markdown?: string; truncated?: boolean; unknown_block_ids?: string[] }>(`pages/${id}/markdown`);
     const extra: Obj = md.truncated ? { truncated: true, ...(md.unknown_block_ids?.length ? { unknown_block_ids: md.unknown_block_ids } : {}) } : {};
-    return document('page', page, md.markdown ?? '', extra);
+    return doc('page', page, md.markdown ?? '', extra);
   }
   if (block.type === 'child_database') {
     const database = shape(await getDatabase(notion, id)) as Obj;
     const sources = (Array.isArray(database.data_sources) ? database.data_sources : []).filter(isObj);
-    if (!withContent) return document('database', database, '');
+    if (!withContent) return doc('database', database, '');
     const parts: string[] = [];
     for (const ds of sources) {
       const r = await rows(notion, String(ds.id));
       parts.push(sources.length > 1 ? `## ${String(ds.name ?? ds.id)} (collection://${String(ds.id)})\n${r.text}` : r.text);
     }
-    return document('database', database, parts.join('\n\n') || '(no data sources)');
+    return doc('database', database, parts.join('\n\n') || '(no data sources)');
   }
   const shaped = shape(block) as Obj;
   const parent = isObj(shaped.parent) && typeof shaped.parent.page_id === 'string' ? shaped.parent.page_id : undefined;
