@@ -41,7 +41,7 @@ export function idArg(describe: string, extract: (value: string) => string | nul
  * dashed UUID before it reaches Notion. `notionId('block')` is the one block ID parser: it
  * honours a URL's `#<block id>` fragment, so a page URL names the page and a block link the block.
  */
-export function notionId(what: string, describe = `${what} ID or URL`) {
+export function notionId(what: string, describe = 'ID or URL') {
   return idArg(
     describe,
     what === 'block' ? toBlockId : extractNotionId,
@@ -51,6 +51,13 @@ export function notionId(what: string, describe = `${what} ID or URL`) {
 
 /** A paging cursor: the `next_cursor` of the previous call. */
 export const startCursor = z.string().optional();
+
+/** Where a text cut by the result budget continues: the `next_start` of the previous call. */
+export const textStart = z
+  .number()
+  .refine((n) => Number.isInteger(n) && n >= 0, 'expected a whole number from 0')
+  .optional()
+  .describe('Continue a cut text: next_start of the previous call');
 
 /** 1–100; checked here rather than in the schema, where zod's integer bounds would cost bytes. */
 export const pageSize = z

@@ -45,6 +45,7 @@ export const blocksTools = [
       'List the blocks inside a page or block, up to 100 per call (more: start_cursor = next_cursor). Blocks with has_children need their own call.',
     input: { block_id: pageOrBlockId, start_cursor: startCursor, page_size: pageSize },
     annotations: annotations('Get block children', READ),
+    paging: 'list',
     run: async ({ block_id, ...query }, { notion }) => shape(await notion.get<ListBlockChildrenResponse>(`blocks/${block_id}/children`, query)),
   }),
   defineTool({

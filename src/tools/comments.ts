@@ -96,6 +96,7 @@ export const commentsTools = [
     description: 'List the open comments on a page or block, oldest first (more: start_cursor = next_cursor).',
     input: { block_id: notionId('block', 'Page or block ID or URL'), start_cursor: startCursor, page_size: pageSize },
     annotations: annotations('Get comments', READ),
+    paging: 'list',
     run: async (query, { notion }) => shape(await notion.get<ListCommentsResponse>('comments', query)),
   }),
   defineTool({

@@ -179,6 +179,7 @@ export const dataSourcesTools = [
       result_type: z.enum(['page', 'data_source']).optional(),
     },
     annotations: annotations('Query data source', READ),
+    paging: 'list',
     run: async ({ data_source_id, ...args }, { notion }) => {
       const r = await onDataSource(notion, data_source_id, (id) => runQuery(notion, id, args));
       return withResolved(shapeRows(r.value, r.resolvedDataSourceId ?? data_source_id), r.resolvedDataSourceId);

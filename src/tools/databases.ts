@@ -127,6 +127,7 @@ export const databasesTools = [
       data_source_id: notionId('data source').optional(),
     },
     annotations: annotations('Query database', READ),
+    paging: 'list',
     run: async ({ database_id, data_source_id, ...args }, { notion }) => {
       let target = data_source_id;
       if (!target) {

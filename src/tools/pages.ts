@@ -2,7 +2,7 @@ import type { Client, CreatePageParameters, GetPageResponse, UpdatePageParameter
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
-import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, toIcon } from './args.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, textStart, toIcon } from './args.js';
 import { fitBody } from './limits.js';
 import { getDatabase, isNotFound, soleDataSource, underUntypedParent } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
@@ -112,6 +112,13 @@ async function withParent<T>(parent: Parent, notion: NotionSession, write: (pare
 // ---------------------------------------------------------------------------------------------
 // Output summaries
 // ---------------------------------------------------------------------------------------------
+
+/** get_page_markdown's output; `next_start` when the result budget cut `markdown`. */
+const MARKDOWN_OUTPUT = {
+  type: 'object',
+  properties: { markdown: { type: 'string' }, truncated: { type: 'boolean' }, unknown_block_ids: { type: 'array', items: { type: 'string' } }, next_start: { type: 'integer' } },
+  required: ['markdown', 'truncated'],
+};
 
 function markdownResult(res: unknown): Obj {
   const r = (isObj(res) ? res : {}) as Obj;
@@ -396,9 +403,12 @@ export const pageTools = [
     input: {
       page_id: notionId('page'),
       include_transcript: z.boolean().optional().describe('Include meeting-note transcripts'),
+      start: textStart,
     },
     annotations: annotations('Get page Markdown', READ),
-    run: async ({ page_id, ...query }, { notion }) => markdownResult(await notion.get(`pages/${page_id}/markdown`, query)),
+    output: MARKDOWN_OUTPUT,
+    paging: { text: 'markdown' },
+    run: async ({ page_id, include_transcript }, { notion }) => markdownResult(await notion.get(`pages/${page_id}/markdown`, { include_transcript })),
   }),
   defineTool({
     name: 'update_page_markdown',

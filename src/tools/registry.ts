@@ -3,6 +3,7 @@ import { ToolError } from '../errors.js';
 import type { AuthContext } from '../oauth/grants.js';
 import { SCOPE_WRITE } from '../oauth/scopes.js';
 import type { NotionSession } from '../notion/session.js';
+import { fitResult, type Paging, resumeList, resumeOutput } from './budget.js';
 
 export interface ToolAnnotations {
   title: string;
@@ -17,13 +18,40 @@ export interface ToolContext {
   auth: AuthContext;
 }
 
-/** One MCP tool: its wire description, its argument schema and what it does. */
+/**
+ * One MCP tool: its wire description, its argument schema and what it does. The human title is
+ * `annotations.title`; tools/list shows it as the top-level `title` too.
+ */
 export interface ToolDef<Shape extends z.ZodRawShape = z.ZodRawShape> {
   name: string;
   description: string;
   input: Shape;
   annotations: ToolAnnotations;
+  /**
+   * JSON Schema 2020-12 of the result, for tools whose result has a stable shape: they list it
+   * as `outputSchema` and return the result as `structuredContent` too. Keep it small: every
+   * conversation pays for its bytes.
+   */
+  output?: Record<string, unknown>;
+  /** How a result over the budget is continued (budget.ts). Without it, long texts are shortened. */
+  paging?: Paging;
   run(args: z.infer<z.ZodObject<Shape>>, ctx: ToolContext): Promise<unknown>;
+}
+
+/** A tool as MCP lists it (2025-06-18 and later): what the MCP layer passes through unchanged. */
+export interface ToolDefinition {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+  outputSchema?: Record<string, unknown>;
+  annotations: ToolAnnotations;
+}
+
+/** A tools/call result: one JSON text item, and the same result as `structuredContent` for tools with an output schema. */
+export interface ToolResult {
+  content: [{ type: 'text'; text: string }];
+  structuredContent?: Record<string, unknown>;
 }
 
 /** Helps TypeScript infer `run`'s argument type from `input`. */
@@ -37,6 +65,7 @@ interface CompiledTool {
   /** Top-level fields that expect an object or array: a JSON string there is parsed first. */
   jsonFields: string[];
   wire: Record<string, unknown>;
+  definition: ToolDefinition;
   readOnly: boolean;
 }
 
@@ -48,6 +77,8 @@ export class ToolRegistry {
   private readonly tools = new Map<string, CompiledTool>();
   readonly listAll: { tools: Record<string, unknown>[] };
   readonly listReadOnly: { tools: Record<string, unknown>[] };
+  private readonly definitionsAll: { tools: ToolDefinition[] };
+  private readonly definitionsReadOnly: { tools: ToolDefinition[] };
 
   constructor(defs: ToolDef[]) {
     for (const def of defs) {
@@ -59,25 +90,67 @@ export class ToolRegistry {
       const jsonFields = Object.entries(properties)
         .filter(([, p]) => acceptsStructured(p))
         .map(([k]) => k);
-      // The human title lives in annotations.title (every client reads it there); not repeated.
-      const wire = { name: def.name, description: def.description, inputSchema: json, annotations: def.annotations };
-      this.tools.set(def.name, { def, schema, jsonFields, wire, readOnly: def.annotations.readOnlyHint });
+      // Top-level title (2025-06-18+) for clients that show it, the same in annotations.title.
+      const wire = { name: def.name, title: def.annotations.title, description: def.description, inputSchema: json, annotations: def.annotations };
+      const definition: ToolDefinition = def.output ? { ...wire, outputSchema: def.output } : wire;
+      this.tools.set(def.name, { def, schema, jsonFields, wire, definition, readOnly: def.annotations.readOnlyHint });
     }
     const all = [...this.tools.values()];
     this.listAll = { tools: all.map((t) => t.wire) };
     this.listReadOnly = { tools: all.filter((t) => t.readOnly).map((t) => t.wire) };
+    this.definitionsAll = { tools: all.map((t) => t.definition) };
+    this.definitionsReadOnly = { tools: all.filter((t) => t.readOnly).map((t) => t.definition) };
   }
 
+  /**
+   * The tools/list of the current hand-written MCP layer: no `outputSchema`, because that layer
+   * sends no `structuredContent` (a client validating against an output schema would refuse the
+   * result). Use `definitions` with `result`.
+   */
   list(auth: AuthContext): { tools: Record<string, unknown>[] } {
     return auth.scopes.has(SCOPE_WRITE) ? this.listAll : this.listReadOnly;
+  }
+
+  /**
+   * The tools/list `tools` this connection may use, each with `title`, `annotations` and, where
+   * declared, `outputSchema` (2025-06-18 and later). Pair it with `result`, which returns the
+   * matching `structuredContent`. Computed once; the same arrays every time.
+   */
+  definitions(auth: AuthContext): { tools: ToolDefinition[] } {
+    return auth.scopes.has(SCOPE_WRITE) ? this.definitionsAll : this.definitionsReadOnly;
   }
 
   get size(): number {
     return this.tools.size;
   }
 
-  /** Validates arguments and runs the tool. Throws ToolError for anything the caller got wrong. */
+  /**
+   * Validates arguments and runs the tool: the result as a tools/call result, within the result
+   * budget (budget.ts; a longer result is cut with a continuation), with `structuredContent` for
+   * tools that declare an output schema. Its text is built once here; the MCP layer sends it as is.
+   * Throws ToolError for anything the caller got wrong.
+   */
+  async result(name: string, rawArgs: unknown, ctx: ToolContext): Promise<ToolResult> {
+    const { tool, args } = this.prepare(name, rawArgs, ctx);
+    const skip = tool.def.paging === 'list' ? resumeList(args) : 0;
+    const fitted = fitResult(name, tool.def.paging, await tool.def.run(args, ctx), args, skip);
+    const out: ToolResult = { content: [{ type: 'text', text: fitted.text }] };
+    if (tool.def.output) out.structuredContent = fitted.output as Record<string, unknown>;
+    return out;
+  }
+
+  /**
+   * The tool's output object, for the current MCP layer that serialises it itself: validated and
+   * run like `result`, and continuations (`start_cursor`, `start`) are understood, but the result budget is not
+   * applied (that needs the text `result` builds). The MCP layer should move to `result`.
+   */
   async call(name: string, rawArgs: unknown, ctx: ToolContext): Promise<unknown> {
+    const { tool, args } = this.prepare(name, rawArgs, ctx);
+    const skip = tool.def.paging === 'list' ? resumeList(args) : 0;
+    return resumeOutput(tool.def.paging, await tool.def.run(args, ctx), args, skip);
+  }
+
+  private prepare(name: string, rawArgs: unknown, ctx: ToolContext): { tool: CompiledTool; args: Record<string, unknown> } {
     const tool = this.tools.get(name);
     if (!tool) throw new ToolError('unknown_tool', `Unknown tool "${name}". Call tools/list for the available tools.`);
     if (!tool.readOnly && !ctx.auth.scopes.has(SCOPE_WRITE)) {
@@ -89,7 +162,7 @@ export class ToolRegistry {
     const args = tolerateStringifiedJson(rawArgs ?? {}, tool.jsonFields);
     const parsed = tool.schema.safeParse(args);
     if (!parsed.success) throw new ToolError('invalid_arguments', formatIssues(parsed.error));
-    return tool.def.run(parsed.data, ctx);
+    return { tool, args: parsed.data as Record<string, unknown> };
   }
 }
 

@@ -2,25 +2,110 @@ import { extractNotionId, type GetPageResponse } from '@notionhq/client';
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
-import { annotations, notionId, pageSize, READ, startCursor } from './args.js';
+import { annotations, notionId, pageSize, READ, startCursor, textStart } from './args.js';
 import { getDatabase, getDataSource, isNotFound } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
+import { runQuery, shapeRows } from './data-sources.js';
 
 const blockId = notionId('block');
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const dashless = (id: string) => id.replace(/-/g, '');
+
+/**
+ * search and fetch follow the contract ChatGPT's deep research and company knowledge rely on
+ * (they call only these two tools): search answers `{"results":[{"id","title","url",…}]}`, and
+ * fetch of any of those ids answers `{"id","title","text","url","metadata"}` with the same id, the
+ * page's Markdown (or a data source's rows) as `text`, and a non-empty `url` to cite. Everything
+ * the tools returned before stays: search results keep their shaped fields after id, title and
+ * url; fetch keeps what it found under `metadata` (`kind` and the page, database, data source
+ * or block).
+ */
+
+/** A shaped page's title: the value of its title property; data sources and databases carry `title`. */
+export function titleOf(o: Obj): string {
+  if (typeof o.title === 'string') return o.title;
+  if (isObj(o.properties)) {
+    for (const p of Object.values(o.properties)) if (isObj(p) && typeof p.title === 'string') return p.title || 'Untitled';
+  }
+  return 'Untitled';
+}
+
+/** The object's Notion URL; every page and data source has one, an address is built otherwise. */
+const urlOf = (o: Obj): string => (typeof o.url === 'string' && o.url ? o.url : `https://www.notion.so/${dashless(String(o.id ?? ''))}`);
+
+/** A search result with `id`, `title` and `url` first, then everything the shaped result has. */
+const searchHit = (r: unknown): unknown => (isObj(r) ? { id: r.id, title: titleOf(r), url: urlOf(r), ...r } : r);
+
+/** One property value as plain text: `{ select: "Done" }` → `Done`, lists joined with commas. */
+function valueText(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (Array.isArray(v)) return v.map(valueText).filter(Boolean).join(', ');
+  if (isObj(v)) {
+    if (typeof v.name === 'string') return v.name;
+    const inner = Object.values(v);
+    return inner.length === 1 ? valueText(inner[0]) : JSON.stringify(v);
+  }
+  return String(v);
+}
+
+/** Rows as text, one line each: `- Title (url) · Property: value · …`; empty values left out. */
+function rowsText(rows: unknown[]): string {
+  return rows
+    .filter(isObj)
+    .map((row) => {
+      const parts = [`- ${titleOf(row)} (${urlOf(row)})`];
+      for (const [name, p] of Object.entries(isObj(row.properties) ? row.properties : {})) {
+        if (isObj(p) && 'title' in p) continue;
+        const text = valueText(p);
+        if (text) parts.push(`${name}: ${text}`);
+      }
+      return parts.join(' · ');
+    })
+    .join('\n');
+}
+
+/** The first page of a data source's rows as text, with how to read more. */
+async function rows(notion: NotionSession, dataSourceId: string): Promise<{ text: string; next_cursor?: string }> {
+  const list = shapeRows(await runQuery(notion, dataSourceId, {}), dataSourceId);
+  const results = list.results as unknown[];
+  let text = results.length ? rowsText(results) : '(no rows)';
+  if (typeof list.next_cursor !== 'string') return { text };
+  text += `\n(more rows: query_data_source with data_source_id ${dataSourceId} and start_cursor ${list.next_cursor})`;
+  return { text, next_cursor: list.next_cursor };
+}
+
+/** The fetch result: contract fields first, what was found under `metadata`. */
+function doc(kind: string, found: Obj, text: string, extra: Obj = {}): Obj {
+  return { id: found.id, title: titleOf(found), text, url: urlOf(found), metadata: { kind, [kind]: found, ...extra } };
+}
+
+/** A block's own text (paragraph, heading, to-do…), or its type when it has none. */
+function blockText(b: Obj): string {
+  const body = b[String(b.type)];
+  if (isObj(body)) for (const k of ['text', 'title', 'caption', 'url', 'expression']) if (typeof body[k] === 'string') return body[k] as string;
+  return '';
+}
 
 /**
  * Works out what an id or URL points at. A block lookup answers for pages (child_page) and
  * databases (child_database) too, so one call tells the kind; only data sources, which are not
- * blocks, need a second lookup.
+ * blocks, need a second lookup. Data sources and databases come with the first page of rows.
  */
-async function fetchAnything(notion: NotionSession, raw: string, withContent: boolean): Promise<unknown> {
+async function fetchAnything(notion: NotionSession, raw: string, withContent: boolean): Promise<Obj> {
   const trimmed = raw.trim();
   const collection = /^collection:\/\/(.+)$/.exec(trimmed);
   // A URL with a #block fragment points at that block, not at the page.
   const id = collection ? extractNotionId(collection[1]!) : blockId.safeParse(trimmed).data;
   if (!id) throw new ToolError('invalid_arguments', 'id: expected a Notion URL, an ID (with or without dashes) or collection://<data source id>');
-  const dataSource = async () => ({ kind: 'data_source', data_source: shape(await getDataSource(notion, id)) });
+  const dataSource = async () => {
+    const found = shape(await getDataSource(notion, id)) as Obj;
+    if (!withContent) return doc('data_source', found, '');
+    const r = await rows(notion, id);
+    return doc('data_source', found, r.text, r.next_cursor ? { next_cursor: r.next_cursor } : {});
+  };
   if (collection) return dataSource();
 
   let block: { type?: string };
@@ -31,16 +116,46 @@ async function fetchAnything(notion: NotionSession, raw: string, withContent: bo
     return dataSource();
   }
   if (block.type === 'child_page') {
-    const page = shape(await notion.get<GetPageResponse>(`pages/${id}`));
-    if (!withContent) return { kind: 'page', page };
-    const md = await notion.get<{ markdown?: string; truncated?: boolean }>(`pages/${id}/markdown`);
-    return { kind: 'page', page, markdown: md.markdown ?? '', ...(md.truncated ? { truncated: true } : {}) };
+    const page = shape(await notion.get<GetPageResponse>(`pages/${id}`)) as Obj;
+    if (!withContent) return doc('page', page, '');
+    const md = await notion.get<{ markdown?: string; truncated?: boolean; unknown_block_ids?: string[] }>(`pages/${id}/markdown`);
+    const extra: Obj = md.truncated ? { truncated: true, ...(md.unknown_block_ids?.length ? { unknown_block_ids: md.unknown_block_ids } : {}) } : {};
+    return doc('page', page, md.markdown ?? '', extra);
   }
   if (block.type === 'child_database') {
-    return { kind: 'database', database: shape(await getDatabase(notion, id)) };
+    const database = shape(await getDatabase(notion, id)) as Obj;
+    const sources = (Array.isArray(database.data_sources) ? database.data_sources : []).filter(isObj);
+    if (!withContent) return doc('database', database, '');
+    const parts: string[] = [];
+    for (const ds of sources) {
+      const r = await rows(notion, String(ds.id));
+      parts.push(sources.length > 1 ? `## ${String(ds.name ?? ds.id)} (collection://${String(ds.id)})\n${r.text}` : r.text);
+    }
+    return doc('database', database, parts.join('\n\n') || '(no data sources)');
   }
-  return { kind: 'block', block: shape(block) };
+  const shaped = shape(block) as Obj;
+  const parent = isObj(shaped.parent) && typeof shaped.parent.page_id === 'string' ? shaped.parent.page_id : undefined;
+  const url = `https://www.notion.so/${dashless(parent ?? id)}#${dashless(id)}`;
+  return { id: shaped.id, title: String(shaped.type), text: blockText(shaped), url, metadata: { kind: 'block', block: shaped } };
 }
+
+const str = { type: 'string' };
+/** search's output: the deep research contract; each result also has its shaped Notion fields. */
+const SEARCH_OUTPUT = {
+  type: 'object',
+  properties: {
+    results: { type: 'array', items: { type: 'object', properties: { id: str, title: str, url: str }, required: ['id', 'title', 'url'] } },
+    has_more: { type: 'boolean' },
+    next_cursor: str,
+  },
+  required: ['results'],
+};
+/** fetch's output: the deep research contract, plus `next_start` when `text` was cut. */
+const FETCH_OUTPUT = {
+  type: 'object',
+  properties: { id: str, title: str, text: str, url: str, metadata: { type: 'object' }, next_start: { type: 'integer' } },
+  required: ['id', 'title', 'text', 'url', 'metadata'],
+};
 
 export const searchTools = [
   defineTool({
@@ -54,16 +169,24 @@ export const searchTools = [
       page_size: pageSize,
     },
     annotations: annotations('Search Notion', READ),
-    run: async (args, { notion }) => shape(await notion.read((n, auth) => n.search({ ...args, auth }))),
+    output: SEARCH_OUTPUT,
+    paging: 'list',
+    run: async (args, { notion }) => {
+      const list = shape(await notion.read((n, auth) => n.search({ ...args, auth }))) as Obj;
+      return { ...list, results: (list.results as unknown[]).map(searchHit) };
+    },
   }),
   defineTool({
     name: 'fetch',
-    description: 'Say what a Notion URL or ID is (page, database, data source, block) and return it; pages come with Markdown content.',
+    description: 'Read a Notion URL or ID (page, database, data source, block): id, title, url, text (page Markdown or rows) and metadata.',
     input: {
       id: z.string().min(1).describe('notion.so URL, ID, or collection://<data source id>'),
       include_content: z.boolean().optional().describe('Page body as Markdown (default true)'),
+      start: textStart,
     },
     annotations: annotations('Fetch by URL or ID', READ),
+    output: FETCH_OUTPUT,
+    paging: { text: 'text' },
     run: async (args, { notion }) => fetchAnything(notion, args.id, args.include_content !== false),
   }),
 ];

@@ -9,6 +9,7 @@ export const usersTools = [
     description: 'List the people and bots of the workspace (more: start_cursor = next_cursor).',
     input: { start_cursor: startCursor, page_size: pageSize },
     annotations: annotations('List users', READ),
+    paging: 'list',
     run: async (query, { notion }) => shape(await notion.get<ListUsersResponse>('users', query)),
   }),
   defineTool({

@@ -1,4 +1,12 @@
 import { expect } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { CallLimiter } from '../../src/notion/call-limiter.js';
+import { createNotionClient } from '../../src/notion/client.js';
+import { RateGate } from '../../src/notion/rate-gate.js';
+import { NotionSession } from '../../src/notion/session.js';
+import type { AuthContext } from '../../src/oauth/grants.js';
+import { SCOPE_READ, SCOPE_WRITE } from '../../src/oauth/scopes.js';
+import type { ToolResult } from '../../src/tools/registry.js';
 import type { FakeHandler, RecordedRequest } from './fake-notion.js';
 import { fakeWorkspace } from './fake-notion.js';
 import { callTool, connect } from './oauth-client.js';
@@ -21,6 +29,12 @@ export interface ToolStack {
   /** The Notion token the read-only connection holds (its own, not the read-and-write one's). */
   readOnlyNotionToken: string;
   call(name: string, args?: Record<string, unknown>, token?: string): Promise<{ isError: boolean; data: any }>;
+  /**
+   * `registry.result` of the running app (the tools/call result with the result budget and
+   * structuredContent, which the MCP layer passes through), on the read-and-write connection's
+   * Notion token against the fake Notion.
+   */
+  result(name: string, args?: Record<string, unknown>): Promise<ToolResult>;
   answer(handler: FakeHandler | ((req: RecordedRequest) => { status?: number; body?: unknown } | undefined)): void;
   apiRequests(): RecordedRequest[];
   /**
@@ -67,6 +81,22 @@ export async function startToolStack(): Promise<ToolStack> {
     }
     return reqs;
   };
+  const stopping = new AbortController().signal;
+  const notionDeps = () => ({
+    client: createNotionClient(stack.app.config, createLogger('silent')),
+    gate: new RateGate(1000, 1000),
+    limiter: new CallLimiter(stopping),
+    stopping,
+    refresher: { refresh: async () => null } as never,
+  });
+  const auth = (): AuthContext => ({
+    grantId: 'tools-test',
+    clientId: 'tools-test',
+    scopes: new Set([SCOPE_READ, SCOPE_WRITE]),
+    expiresAt: Number.MAX_SAFE_INTEGER,
+    notion: { accessToken: notionToken, refreshToken: null },
+    grantKey: Buffer.alloc(32),
+  });
   return {
     stack,
     token: tokens.access_token,
@@ -74,6 +104,10 @@ export async function startToolStack(): Promise<ToolStack> {
     notionToken,
     readOnlyNotionToken,
     call: (name, args = {}, token = tokens.access_token) => callTool(stack.baseUrl, token, name, args),
+    result: (name, args = {}) => {
+      const a = auth();
+      return stack.app.registry.result(name, args, { notion: new NotionSession(notionDeps(), a), auth: a });
+    },
     answer(handler) {
       stack.fake.reset();
       stack.fake.setHandler((req) => {

@@ -4,10 +4,13 @@ import { ToolRegistry } from '../../src/tools/registry.js';
 import { allTools } from '../../src/tools/index.js';
 import { SCOPE_READ, SCOPE_WRITE } from '../../src/oauth/scopes.js';
 import { toolsDoc } from '../../scripts/tools-doc.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 
 const registry = new ToolRegistry(allTools);
-type WireTool = { name: string; description: string; inputSchema: Record<string, any>; annotations: Record<string, any> };
+type WireTool = { name: string; title: string; description: string; inputSchema: Record<string, any>; outputSchema?: Record<string, any>; annotations: Record<string, any> };
 const tools = registry.listAll.tools as WireTool[];
+/** What the MCP layer lists (2025-06-18 and later): the same tools with their output schemas. */
+const definitions = registry.definitions({ scopes: new Set([SCOPE_READ, SCOPE_WRITE]) } as never).tools as WireTool[];
 const auth = (scopes: string[]) => ({ scopes: new Set(scopes) }) as never;
 
 /** The earlier connector's tools: same names, so prompts written for it keep working. */
@@ -44,11 +47,51 @@ describe('tools/list', () => {
     expect(actual).toEqual(HINTS);
   });
 
-  it('stays within 30,000 bytes of compact JSON for at least 40 tools', () => {
-    const bytes = Buffer.byteLength(JSON.stringify(tools));
-    console.log(`tools/list: ${tools.length} tools, ${bytes} bytes (${Math.round(bytes / tools.length)} per tool)`);
-    expect(tools.length).toBeGreaterThanOrEqual(40);
+  it('stays within 30,000 bytes of compact JSON for at least 40 tools, output schemas included', () => {
+    const bytes = Buffer.byteLength(JSON.stringify(definitions));
+    console.log(`tools/list: ${definitions.length} tools, ${bytes} bytes (${Math.round(bytes / definitions.length)} per tool)`);
+    expect(definitions.length).toBeGreaterThanOrEqual(40);
     expect(bytes).toBeLessThanOrEqual(30_000);
+    expect(Buffer.byteLength(JSON.stringify(tools))).toBeLessThan(bytes);
+  });
+
+  it('gives every tool a top-level title equal to annotations.title, and all four hints as booleans', () => {
+    for (const list of [tools, definitions]) {
+      expect(list).toHaveLength(Object.keys(HINTS).length);
+      for (const t of list) {
+        expect(typeof t.title, t.name).toBe('string');
+        expect(t.title, t.name).toMatch(/^[A-Z]/);
+        expect(t.annotations.title, t.name).toBe(t.title);
+        for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint']) expect(typeof t.annotations[hint], `${t.name}.${hint}`).toBe('boolean');
+      }
+    }
+  });
+
+  it('declares an output schema for search, fetch and get_page_markdown, listed by definitions() only', () => {
+    const withOutput = definitions.filter((t) => t.outputSchema).map((t) => t.name);
+    expect(withOutput).toEqual(expect.arrayContaining(['search', 'fetch', 'get_page_markdown']));
+    // The hand-written MCP layer sends no structuredContent: its list must not promise any.
+    expect(tools.filter((t) => t.outputSchema)).toEqual([]);
+    const byName = new Map(definitions.map((t) => [t.name, t]));
+    expect(byName.get('search')!.outputSchema).toMatchObject({ type: 'object', required: ['results'], properties: { results: { items: { required: ['id', 'title', 'url'] } } } });
+    expect(byName.get('fetch')!.outputSchema).toMatchObject({ type: 'object', required: ['id', 'title', 'text', 'url', 'metadata'] });
+    for (const t of definitions) {
+      if (!t.outputSchema) continue;
+      expect(t.outputSchema.type, t.name).toBe('object');
+      expect(JSON.stringify(t.outputSchema).length, t.name).toBeLessThanOrEqual(400);
+    }
+  });
+
+  it('has input and output schemas that are valid JSON Schema 2020-12 (strict: no unknown or draft-07-only keywords)', () => {
+    const ajv = new Ajv2020({ strict: true, validateSchema: true });
+    for (const t of definitions) {
+      for (const schema of [t.inputSchema, t.outputSchema]) {
+        if (!schema) continue;
+        expect(ajv.validateSchema(schema), `${t.name}: ${JSON.stringify(ajv.errors)}`).toBe(true);
+        expect(() => ajv.compile(schema), t.name).not.toThrow();
+        expect(JSON.stringify(schema), t.name).not.toMatch(/"(definitions|dependencies|\$recursiveRef|additionalItems)"/);
+      }
+    }
   });
 
   it('keeps every tool of the earlier connector by name', () => {
