@@ -43,9 +43,9 @@ const registry = new ToolRegistry(allTools);
 const rows = [];
 for (const [name, tool, args, raw] of cases) {
   const notion = { read: async () => raw, write: async () => raw };
-  const output = await registry.call(tool, args, { notion, auth: { scopes: new Set([SCOPE_READ]) } } as never);
+  const result = await registry.result(tool, args, { notion, auth: { scopes: new Set([SCOPE_READ]) } } as never);
   const rawBytes = Buffer.byteLength(JSON.stringify(raw));
-  const shapedBytes = Buffer.byteLength(JSON.stringify(output));
+  const shapedBytes = Buffer.byteLength(result.content[0].text);
   rows.push({ fixture: name, tool, raw_bytes: rawBytes, output_bytes: shapedBytes, ratio: Number((shapedBytes / rawBytes).toFixed(3)) });
 }
 

@@ -123,8 +123,7 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
   /** One tools/call, in both eras: a tool result, with failures as isError results. */
   async function callTool(name: string, args: Record<string, unknown> | undefined, auth: AuthContext): Promise<CallToolResult> {
     try {
-      const output = await registry.call(name, args, { notion: new NotionSession(deps.notion, auth), auth });
-      return { content: [{ type: 'text', text: JSON.stringify(output) }] };
+      return await registry.result(name, args, { notion: new NotionSession(deps.notion, auth), auth });
     } catch (err) {
       if (err instanceof ToolError) return toolErrorResult(err);
       deps.log.error({ err, tool: name }, 'tool failed');
@@ -137,7 +136,7 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
     ({ authInfo }) => {
       const auth = authInfo?.extra?.auth as AuthContext;
       const server = new Server(withIcons, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
-      server.setRequestHandler('tools/list', async () => ({ ...(registry.list(auth) as ListToolsResult), ...TOOLS_LIST_CACHE }));
+      server.setRequestHandler('tools/list', async () => ({ ...(registry.definitions(auth) as ListToolsResult), ...TOOLS_LIST_CACHE }));
       server.setRequestHandler('tools/call', async (req) => callTool(req.params.name, req.params.arguments, auth));
       return server;
     },
@@ -188,7 +187,7 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
       case 'ping':
         return reply({});
       case 'tools/list':
-        return reply(registry.list(auth));
+        return reply(registry.definitions(auth));
       case 'tools/call': {
         if (typeof params.name !== 'string') return failure(id, ProtocolErrorCode.InvalidParams, 'Invalid params: tools/call needs a tool name');
         const args = params.arguments;

@@ -94,7 +94,7 @@ export function fitResult(tool: string, paging: Paging | undefined, output: unkn
  * The part of a continued call's output not returned yet: a list without the `skip` items
  * already returned, a text from offset `start`.
  */
-export function resumeOutput(paging: Paging | undefined, output: unknown, args: Obj, skip: number): unknown {
+function resumeOutput(paging: Paging | undefined, output: unknown, args: Obj, skip: number): unknown {
   if (!paging || !isObj(output)) return output;
   if (paging !== 'list') return startAt(output, paging.text, args.start);
   return skip > 0 && Array.isArray(output.results) ? { ...output, results: output.results.slice(skip) } : output;

@@ -3,7 +3,7 @@ import { ToolError } from '../errors.js';
 import type { AuthContext } from '../oauth/grants.js';
 import { SCOPE_WRITE } from '../oauth/scopes.js';
 import type { NotionSession } from '../notion/session.js';
-import { fitResult, type Paging, resumeList, resumeOutput } from './budget.js';
+import { fitResult, type Paging, resumeList } from './budget.js';
 
 export interface ToolAnnotations {
   title: string;
@@ -49,10 +49,10 @@ export interface ToolDefinition {
 }
 
 /** A tools/call result: one JSON text item, and the same result as `structuredContent` for tools with an output schema. */
-export interface ToolResult {
+export type ToolResult = {
   content: [{ type: 'text'; text: string }];
   structuredContent?: Record<string, unknown>;
-}
+};
 
 /** Helps TypeScript infer `run`'s argument type from `input`. */
 export function defineTool<Shape extends z.ZodRawShape>(def: ToolDef<Shape>): ToolDef {
@@ -64,7 +64,6 @@ interface CompiledTool {
   schema: z.ZodObject<z.ZodRawShape>;
   /** Top-level fields that expect an object or array: a JSON string there is parsed first. */
   jsonFields: string[];
-  wire: Record<string, unknown>;
   definition: ToolDefinition;
   readOnly: boolean;
 }
@@ -75,8 +74,6 @@ interface CompiledTool {
  */
 export class ToolRegistry {
   private readonly tools = new Map<string, CompiledTool>();
-  readonly listAll: { tools: Record<string, unknown>[] };
-  readonly listReadOnly: { tools: Record<string, unknown>[] };
   private readonly definitionsAll: { tools: ToolDefinition[] };
   private readonly definitionsReadOnly: { tools: ToolDefinition[] };
 
@@ -93,22 +90,11 @@ export class ToolRegistry {
       // Top-level title (2025-06-18+) for clients that show it, the same in annotations.title.
       const wire = { name: def.name, title: def.annotations.title, description: def.description, inputSchema: json, annotations: def.annotations };
       const definition: ToolDefinition = def.output ? { ...wire, outputSchema: def.output } : wire;
-      this.tools.set(def.name, { def, schema, jsonFields, wire, definition, readOnly: def.annotations.readOnlyHint });
+      this.tools.set(def.name, { def, schema, jsonFields, definition, readOnly: def.annotations.readOnlyHint });
     }
     const all = [...this.tools.values()];
-    this.listAll = { tools: all.map((t) => t.wire) };
-    this.listReadOnly = { tools: all.filter((t) => t.readOnly).map((t) => t.wire) };
     this.definitionsAll = { tools: all.map((t) => t.definition) };
     this.definitionsReadOnly = { tools: all.filter((t) => t.readOnly).map((t) => t.definition) };
-  }
-
-  /**
-   * The tools/list of the current hand-written MCP layer: no `outputSchema`, because that layer
-   * sends no `structuredContent` (a client validating against an output schema would refuse the
-   * result). Use `definitions` with `result`.
-   */
-  list(auth: AuthContext): { tools: Record<string, unknown>[] } {
-    return auth.scopes.has(SCOPE_WRITE) ? this.listAll : this.listReadOnly;
   }
 
   /**
@@ -137,17 +123,6 @@ export class ToolRegistry {
     const out: ToolResult = { content: [{ type: 'text', text: fitted.text }] };
     if (tool.def.output) out.structuredContent = fitted.output as Record<string, unknown>;
     return out;
-  }
-
-  /**
-   * The tool's output object, for the current MCP layer that serialises it itself: validated and
-   * run like `result`, and continuations (`start_cursor`, `start`) are understood, but the result budget is not
-   * applied (that needs the text `result` builds). The MCP layer should move to `result`.
-   */
-  async call(name: string, rawArgs: unknown, ctx: ToolContext): Promise<unknown> {
-    const { tool, args } = this.prepare(name, rawArgs, ctx);
-    const skip = tool.def.paging === 'list' ? resumeList(args) : 0;
-    return resumeOutput(tool.def.paging, await tool.def.run(args, ctx), args, skip);
   }
 
   private prepare(name: string, rawArgs: unknown, ctx: ToolContext): { tool: CompiledTool; args: Record<string, unknown> } {

@@ -70,12 +70,19 @@ describe('result budget: no result over 25,000 tokens, cut with a continuation',
     for (const r of results) expect(r).toMatchObject({ id: IDS.page, url: page.url, metadata: { kind: 'page' } });
   });
 
-  it('the continuation also works through the current MCP layer (tools/call over HTTP)', async () => {
+  it('the parts and their continuations come through tools/call over HTTP, each within the budget', async () => {
     ts.answer(() => ({ body: pageMarkdown(md) }));
-    const first = (await ts.result('get_page_markdown', { page_id: IDS.page })).structuredContent as Obj;
-    const rest = await ts.call('get_page_markdown', { page_id: IDS.page, start: first.next_start });
-    expect(rest.isError).toBe(false);
-    expect(first.markdown + rest.data.markdown).toBe(md);
+    let joined = '';
+    let start: unknown;
+    for (let i = 0; i < 10; i++) {
+      const part = await ts.call('get_page_markdown', { page_id: IDS.page, ...(start === undefined ? {} : { start }) });
+      expect(part.isError).toBe(false);
+      joined += part.data.markdown;
+      start = part.data.next_start;
+      if (start === undefined) break;
+    }
+    expect(start).toBeUndefined();
+    expect(joined).toBe(md);
   });
 
   it('a result under the budget is unchanged: no cut, no continuation, the text is its JSON', async () => {

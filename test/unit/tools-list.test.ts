@@ -8,7 +8,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 
 const registry = new ToolRegistry(allTools);
 type WireTool = { name: string; title: string; description: string; inputSchema: Record<string, any>; outputSchema?: Record<string, any>; annotations: Record<string, any> };
-const tools = registry.listAll.tools as WireTool[];
+const tools = registry.definitions({ scopes: new Set([SCOPE_READ, SCOPE_WRITE]) } as never).tools as WireTool[];
 /** What the MCP layer lists (2025-06-18 and later): the same tools with their output schemas. */
 const definitions = registry.definitions({ scopes: new Set([SCOPE_READ, SCOPE_WRITE]) } as never).tools as WireTool[];
 const auth = (scopes: string[]) => ({ scopes: new Set(scopes) }) as never;
@@ -52,7 +52,6 @@ describe('tools/list', () => {
     console.log(`tools/list: ${definitions.length} tools, ${bytes} bytes (${Math.round(bytes / definitions.length)} per tool)`);
     expect(definitions.length).toBeGreaterThanOrEqual(40);
     expect(bytes).toBeLessThanOrEqual(30_000);
-    expect(Buffer.byteLength(JSON.stringify(tools))).toBeLessThan(bytes);
   });
 
   it('gives every tool a top-level title equal to annotations.title, and all four hints as booleans', () => {
@@ -67,11 +66,9 @@ describe('tools/list', () => {
     }
   });
 
-  it('declares an output schema for search, fetch and get_page_markdown, listed by definitions() only', () => {
+  it('declares an output schema for search, fetch and get_page_markdown', () => {
     const withOutput = definitions.filter((t) => t.outputSchema).map((t) => t.name);
     expect(withOutput).toEqual(expect.arrayContaining(['search', 'fetch', 'get_page_markdown']));
-    // The hand-written MCP layer sends no structuredContent: its list must not promise any.
-    expect(tools.filter((t) => t.outputSchema)).toEqual([]);
     const byName = new Map(definitions.map((t) => [t.name, t]));
     expect(byName.get('search')!.outputSchema).toMatchObject({ type: 'object', required: ['results'], properties: { results: { items: { required: ['id', 'title', 'url'] } } } });
     expect(byName.get('fetch')!.outputSchema).toMatchObject({ type: 'object', required: ['id', 'title', 'text', 'url', 'metadata'] });
@@ -114,11 +111,11 @@ describe('tools/list', () => {
   });
 
   it('shows a read-only connection only the read-only tools', () => {
-    const readOnly = registry.list(auth([SCOPE_READ])).tools as WireTool[];
+    const readOnly = registry.definitions(auth([SCOPE_READ])).tools as WireTool[];
     expect(readOnly.length).toBeGreaterThan(10);
     expect(readOnly.every((t) => t.annotations.readOnlyHint)).toBe(true);
     expect(readOnly.length).toBe(tools.filter((t) => t.annotations.readOnlyHint).length);
-    expect(registry.list(auth([SCOPE_READ, SCOPE_WRITE])).tools).toHaveLength(tools.length);
+    expect(registry.definitions(auth([SCOPE_READ, SCOPE_WRITE])).tools).toHaveLength(tools.length);
   });
 
   it('is documented in docs/tools.md exactly as the registry has it (npm run docs:tools)', () => {
