@@ -5,6 +5,8 @@
  * side by side and take turns in slices of each phase (see measurePhases).
  *
  * Flags: --runs 3  --calls 6000  --slices 6  --warmup 1000  --users 1000  --latency-ms 0  --out compare.json
+ *        --era 2025 (our tool calls as a 2025-06-18 client, the default) or 2026 (as a 2026-07-28 client:
+ *        per-request `_meta` envelope and Mcp-Method / Mcp-Name headers, served by the SDK's handler)
  * Prints one table of medians over the runs and writes bench/results/<out>.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -31,6 +33,8 @@ const WARMUP = Number(arg('warmup', 1000));
 const USERS = Number(arg('users', 1000));
 const LATENCY = Number(arg('latency-ms', 0));
 const OUT = arg('out', 'compare.json');
+const MODERN = arg('era', '2025') === '2026';
+const MODERN_META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
 const CONCURRENCY = [1, 32] as const;
 const TOOLS = ['search', 'get_page'] as const;
 type Tool = (typeof TOOLS)[number];
@@ -47,6 +51,8 @@ interface Target {
   url: URL;
   child: ChildProcess;
   tool(t: Tool): string;
+  /** Calls as a 2026-07-28 client (ours with --era 2026). */
+  modern?: boolean;
   /** `n` ready clients: ours, one OAuth grant each; official, one MCP session each; floor, one Notion token each. */
   clients(n: number): Promise<Client[]>;
   /** Time from spawn to the first answered authenticated initialize, in ms. */
@@ -124,6 +130,7 @@ async function startOurs(fake: FakeNotion): Promise<Target> {
       return child;
     },
     tool: (t) => t,
+    modern: MODERN,
     async clients(n) {
       if (tokens.length < n) {
         const workspaces = Array.from({ length: n - tokens.length }, (_, i) => fakeWorkspace(`bench-${tokens.length + i}`));
@@ -225,7 +232,13 @@ async function startFloor(fake: FakeNotion, script: string): Promise<Target> {
 
 function callBody(target: Target, tool: Tool, id: number): string {
   const args = tool === 'search' ? { query: 'Page', page_size: 10 } : { page_id: PAGE_ID };
-  return JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: target.tool(tool), arguments: args } });
+  const params = { name: target.tool(tool), arguments: args, ...(target.modern ? { _meta: MODERN_META } : {}) };
+  return JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params });
+}
+
+/** The headers of one tool call: a 2026-07-28 client names the revision, method and tool. */
+function callHeaders(target: Target, tool: Tool): Record<string, string> {
+  return target.modern ? { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': target.tool(tool) } : {};
 }
 
 const failed = (status: number, text: string) =>
@@ -278,7 +291,7 @@ async function measurePhases(ready: Ready[], fake: FakeNotion, log: (s: string) 
     for (const c of CONCURRENCY) {
       let firstFailure = '';
       const sender = ({ target, agent, clients }: Ready) => async (w: number, i: number) => {
-        const r = await post(agent, target.url, { ...baseHeaders, ...clients[w % clients.length]!.headers }, callBody(target, tool, i));
+        const r = await post(agent, target.url, { ...baseHeaders, ...clients[w % clients.length]!.headers, ...callHeaders(target, tool) }, callBody(target, tool, i));
         const bad = failed(r.status, r.text);
         if (bad && !firstFailure) firstFailure = `${target.name}: ${r.status} ${r.text.slice(0, 300)}`;
         return !bad;
@@ -317,7 +330,7 @@ async function finish(ready: Ready, phases: Record<string, Phase>, fake: FakeNot
   const users = await target.clients(USERS);
   const usersSetupS = (Date.now() - t0) / 1000;
   const byUser = await runLoad(USERS, 32, async (_w, i) => {
-    const r = await post(agent, target.url, { ...baseHeaders, ...users[i]!.headers }, callBody(target, 'search', i));
+    const r = await post(agent, target.url, { ...baseHeaders, ...users[i]!.headers, ...callHeaders(target, 'search') }, callBody(target, 'search', i));
     return !failed(r.status, r.text);
   });
   if (byUser.errors) throw new Error(`${target.name}: ${byUser.errors} failed calls by distinct users`);

@@ -140,7 +140,8 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
       server.setRequestHandler('tools/call', async (req) => callTool(req.params.name, req.params.arguments, auth));
       return server;
     },
-    { legacy: 'reject', responseMode: 'json', onerror: (err) => deps.log.debug({ err }, 'mcp request refused') },
+    // 'auto' answers JSON unless a handler sends a message before its result, which ours never do.
+    { legacy: 'reject', responseMode: 'auto', onerror: (err) => deps.log.debug({ err }, 'mcp request refused') },
   );
 
   async function serveModern(body: unknown, auth: AuthContext, headers: McpHeaders): Promise<McpAnswer> {
