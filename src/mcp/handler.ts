@@ -87,8 +87,8 @@ const metaOf = (m: unknown): Record<string, unknown> | undefined => {
  * Whether the SDK serves this request as 2026-07-28 traffic: a message carries the per-request
  * envelope claim (`_meta` names a protocol version), or the header names a revision after the last
  * 2025 one (every later revision is of the modern era). The same rule as the SDK's isLegacyRequest,
- * without the zod parse it runs on every message (51 µs, a sixth of a whole tool call);
- * test/http/mcp-modern.test.ts checks that the two agree.
+ * without its classifier's schema checks on every 2025 request (7 µs of CPU, 4% of a get_page call
+ * at c=32; bench/sdk-handler.ts); test/http/mcp-modern.test.ts checks that the two agree.
  */
 function isModern(body: unknown, version: string | undefined): boolean {
   if (version !== undefined && version.trim() > LATEST_PROTOCOL_VERSION) return true;
@@ -107,11 +107,11 @@ function isModern(body: unknown, version: string | undefined): boolean {
  *   `Mcp-Method`/`Mcp-Name` against the body, -32020, unsupported versions with -32022, removed
  *   methods), `server/discover`, `resultType`, list caching and serverInfo in `_meta`. A fresh
  *   low-level Server per request, as the SDK requires, with our tools behind it.
- * - **2025-03-26 to 2025-11-25** (clients that open with `initialize`) keep this dispatcher: the
- *   SDK's stateless legacy fallback answers over SSE, and costs 1.0 ms of CPU per call with a bare
- *   low-level Server (4.3 ms with McpServer and our 42 tools) against 0.08 ms for this path over the
- *   floor (docs/benchmarks.md). The wire schemas, error codes and version list still come from the
- *   SDK.
+ * - **2025-03-26 to 2025-11-25** (clients that open with `initialize`) keep this dispatcher. The SDK's
+ *   stateless legacy fallback answers over SSE and costs 0.39 ms of CPU per tools/call with a bare
+ *   low-level Server (1.31 ms with McpServer and 42 tools; bench/sdk-handler.ts), more than our whole
+ *   /mcp path adds over a bare forwarder (0.15 ms p50, docs/benchmarks.md). The wire schemas, error
+ *   codes and version list still come from the SDK.
  *
  * No session ID is issued and any incoming one is ignored; the user's Notion token comes from the
  * bearer token verified for this request only.
