@@ -1,0 +1,98 @@
+/**
+ * The Redis sweep: `npx tsx bench/redis-sweep.ts [grants]` (default 100,000).
+ * Starts its own redis-server (appendonly yes, as deployed), connects that many users through the
+ * product's code path (bench/lib/redis-grants.ts) with a clock set 100 days back, so every code,
+ * access and refresh token has expired, adds as many expired flows and one idle client per ten
+ * grants, then runs one sweep (with the idle-client sweep) while a 1 ms timer watches the event
+ * loop. Prints the sweep's wall time, the longest event-loop gap, the number of commands it sent,
+ * and the longest Redis command (SLOWLOG, every command logged).
+ */
+import { Redis } from 'ioredis';
+import { startRedis } from '../test/helpers/redis.js';
+import { connectOne, inParallel, openConnector } from './lib/redis-grants.js';
+
+const N = Number(process.argv[2] ?? 100_000);
+const CLIENTS = Math.max(1, Math.floor(N / 10));
+const DAY_MS = 86_400_000;
+/** SLOWLOG threshold: SLOWLOG_US=0 logs every command (and slows the scripts' inner calls). */
+const SLOWLOG_US = Number(process.env.SLOWLOG_US ?? 100);
+
+/** The store's Lua scripts by name, as ioredis keeps them (their SHA1 names them in SLOWLOG). */
+const scriptsOf = (r: Redis) => (r as unknown as { scriptsSet: Record<string, { sha: string }> }).scriptsSet;
+
+type SlowEntry = [id: number, at: number, us: number, args: string[], addr: string, name: string];
+
+const redis = await startRedis();
+try {
+  const c = await openConnector(redis.url);
+  const admin = new Redis(redis.url);
+  const now = Date.now();
+  c.clock.now = now - 100 * DAY_MS; // past every lifetime: access 30 d, refresh 90 d, code 10 min
+  const clientIds = Array.from({ length: CLIENTS }, (_, i) => `client-${i}`);
+  await inParallel(CLIENTS, 100, (i) =>
+    c.store.createClient({
+      clientId: clientIds[i]!,
+      redirectUris: ['https://claude.ai/api/mcp/auth_callback'],
+      grantTypes: ['authorization_code', 'refresh_token'],
+      tokenEndpointAuthMethod: 'none',
+      metadata: { client_name: 'Claude' },
+      createdAt: c.clock.now,
+    }),
+  );
+  const filled = performance.now();
+  await inParallel(N, 200, (i) => connectOne(c, clientIds[i % CLIENTS]!));
+  await inParallel(N, 200, (i) => c.store.putFlow(`flow-${i}`, 'consent', { clientId: clientIds[i % CLIENTS], state: 'x'.repeat(40) }, c.clock.now));
+  console.log(`filled ${N} grants, ${N} flows, ${CLIENTS} clients in ${((performance.now() - filled) / 1000).toFixed(1)} s`);
+
+  // SLOWLOG gets every top-level command of at least SLOWLOG_US (the calls made inside a script are
+  // logged too, from client '?:0', and skipped below); a lower threshold slows every call it logs.
+  await admin.config('SET', 'slowlog-log-slower-than', String(SLOWLOG_US));
+  await admin.config('SET', 'slowlog-max-len', String(4 * N + 100_000));
+  await admin.slowlog('RESET');
+  const shaName = new Map(Object.entries(scriptsOf(c.store.client)).map(([name, s]) => [s.sha, name]));
+  const sent = new Map<string, number>();
+  const client = c.store.client as unknown as { sendCommand: (cmd: { name: string; args: unknown[] }, ...rest: unknown[]) => unknown };
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = (cmd, ...rest) => {
+    const name = cmd.name === 'evalsha' ? (shaName.get(String(cmd.args[0])) ?? 'evalsha') : cmd.name;
+    sent.set(name, (sent.get(name) ?? 0) + 1);
+    return send(cmd, ...rest);
+  };
+
+  let last = performance.now();
+  let maxGap = 0;
+  const timer = setInterval(() => {
+    const t = performance.now();
+    maxGap = Math.max(maxGap, t - last);
+    last = t;
+  }, 1);
+  const start = performance.now();
+  last = start;
+  const removed = await c.store.sweep(now, c.config.clientIdleMs);
+  const wall = performance.now() - start;
+  clearInterval(timer);
+  maxGap = Math.max(maxGap, performance.now() - last);
+  client.sendCommand = send;
+
+  await admin.config('SET', 'slowlog-log-slower-than', '10000');
+  const slow = (await admin.call('SLOWLOG', 'GET', '-1')) as SlowEntry[];
+  const left = await admin.dbsize();
+  const longest = new Map<string, number>();
+  for (const [, , us, args, addr] of slow) {
+    if (String(addr).startsWith('?')) continue;
+    const cmd = String(args[0]).toLowerCase();
+    if (['config', 'slowlog'].includes(cmd)) continue;
+    // A script's first call on a connection is an EVAL of its text (args truncated in SLOWLOG).
+    const name = cmd === 'evalsha' ? (shaName.get(String(args[1])) ?? 'evalsha') : cmd === 'eval' ? 'eval (first call)' : cmd;
+    longest.set(name, Math.max(longest.get(name) ?? 0, us));
+  }
+  const total = [...sent.values()].reduce((a, b) => a + b, 0);
+  console.log(`grants ${N}: removed ${removed} records in ${(wall / 1000).toFixed(2)} s; longest event-loop gap ${maxGap.toFixed(1)} ms`);
+  console.log(`${total} commands sent (${[...sent].map(([n, k]) => `${n} ${k}`).join(', ')}); keys left: ${left}`);
+  const rows = [...longest].sort((a, b) => b[1] - a[1]);
+  console.log(`longest Redis commands: ${rows.map(([n, us]) => `${n} ${(us / 1000).toFixed(2)} ms`).join(', ') || `none over ${SLOWLOG_US} µs`}`);
+  admin.disconnect();
+  await c.store.close();
+} finally {
+  await redis.dispose();
+}
