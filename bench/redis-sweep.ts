@@ -20,6 +20,12 @@ const SLOWLOG_US = Number(process.env.SLOWLOG_US ?? 100);
 /** The store's Lua scripts by name, as ioredis keeps them (their SHA1 names them in SLOWLOG). */
 const scriptsOf = (r: Redis) => (r as unknown as { scriptsSet: Record<string, { sha: string }> }).scriptsSet;
 
+/** used_cpu_sys + used_cpu_user of redis-server, in seconds. */
+async function redisCpuS(r: Redis): Promise<number> {
+  const info = await r.info('cpu');
+  return Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]);
+}
+
 type SlowEntry = [id: number, at: number, us: number, args: string[], addr: string, name: string];
 
 const redis = await startRedis();
@@ -59,6 +65,7 @@ try {
     return send(cmd, ...rest);
   };
 
+  const cpuBefore = await redisCpuS(admin);
   let last = performance.now();
   let maxGap = 0;
   const timer = setInterval(() => {
@@ -73,24 +80,35 @@ try {
   clearInterval(timer);
   maxGap = Math.max(maxGap, performance.now() - last);
   client.sendCommand = send;
+  const cpu = (await redisCpuS(admin)) - cpuBefore;
 
   await admin.config('SET', 'slowlog-log-slower-than', '10000');
   const slow = (await admin.call('SLOWLOG', 'GET', '-1')) as SlowEntry[];
   const left = await admin.dbsize();
-  const longest = new Map<string, number>();
+  const longest = new Map<string, { max: number; over2ms: number; logged: number; totalUs: number }>();
   for (const [, , us, args, addr] of slow) {
     if (String(addr).startsWith('?')) continue;
     const cmd = String(args[0]).toLowerCase();
     if (['config', 'slowlog'].includes(cmd)) continue;
     // A script's first call on a connection is an EVAL of its text (args truncated in SLOWLOG).
     const name = cmd === 'evalsha' ? (shaName.get(String(args[1])) ?? 'evalsha') : cmd === 'eval' ? 'eval (first call)' : cmd;
-    longest.set(name, Math.max(longest.get(name) ?? 0, us));
+    const l = longest.get(name) ?? { max: 0, over2ms: 0, logged: 0, totalUs: 0 };
+    l.max = Math.max(l.max, us);
+    l.over2ms += us > 2000 ? 1 : 0;
+    l.logged++;
+    l.totalUs += us;
+    longest.set(name, l);
   }
   const total = [...sent.values()].reduce((a, b) => a + b, 0);
   console.log(`grants ${N}: removed ${removed} records in ${(wall / 1000).toFixed(2)} s; longest event-loop gap ${maxGap.toFixed(1)} ms`);
   console.log(`${total} commands sent (${[...sent].map(([n, k]) => `${n} ${k}`).join(', ')}); keys left: ${left}`);
-  const rows = [...longest].sort((a, b) => b[1] - a[1]);
-  console.log(`longest Redis commands: ${rows.map(([n, us]) => `${n} ${(us / 1000).toFixed(2)} ms`).join(', ') || `none over ${SLOWLOG_US} µs`}`);
+  const scriptS = [...longest].filter(([n]) => n !== 'sscan').reduce((t, [, l]) => t + l.totalUs, 0) / 1e6;
+  console.log(`redis-server CPU during the sweep ${cpu.toFixed(2)} s; its scripts ran ${scriptS.toFixed(2)} s (the difference: descheduled)`);
+  const rows = [...longest].sort((a, b) => b[1].max - a[1].max);
+  console.log(`Redis commands of ${SLOWLOG_US} µs or more:${rows.length ? '' : ' none'}`);
+  for (const [n, l] of rows) {
+    console.log(`  ${n.padEnd(18)} longest ${(l.max / 1000).toFixed(2)} ms, mean ${(l.totalUs / l.logged / 1000).toFixed(2)} ms of ${l.logged} logged, ${l.over2ms} over 2 ms`);
+  }
   admin.disconnect();
   await c.store.close();
 } finally {
