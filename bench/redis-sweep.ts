@@ -103,7 +103,7 @@ try {
   console.log(`grants ${N}: removed ${removed} records in ${(wall / 1000).toFixed(2)} s; longest event-loop gap ${maxGap.toFixed(1)} ms`);
   console.log(`${total} commands sent (${[...sent].map(([n, k]) => `${n} ${k}`).join(', ')}); keys left: ${left}`);
   const scriptS = [...longest].filter(([n]) => n !== 'sscan').reduce((t, [, l]) => t + l.totalUs, 0) / 1e6;
-  console.log(`redis-server CPU during the sweep ${cpu.toFixed(2)} s, scripts running ${scriptS.toFixed(2)} s`);
+  console.log(`redis-server CPU during the sweep ${cpu.toFixed(2)} s; scripts logged below ran ${scriptS.toFixed(2)} s`);
   const rows = [...longest].sort((a, b) => b[1].max - a[1].max);
   console.log(`Redis commands of ${SLOWLOG_US} µs or more:${rows.length ? '' : ' none'}`);
   for (const [n, l] of rows) {
