@@ -4,8 +4,8 @@
  * used_memory (INFO memory, minus the empty store) and the growth of the append-only files
  * (appendonlydir) for: that many registered clients (Claude registers one per connection), that
  * many connections (grant with its code redeemed, an access and a refresh token, written through
- * the product's code path, bench/lib/redis-grants.ts), one refresh of each, and one "last used"
- * update of each. Automatic AOF rewrites are off while measuring; the size after a BGREWRITEAOF
+ * the product's code path, bench/lib/redis-grants.ts), one refresh of each, one "last used"
+ * update of each, and the sweep once the codes have expired. Automatic AOF rewrites are off while measuring; the size after a BGREWRITEAOF
  * is printed at the end. `--listpack-value <bytes>` sets hash-max-listpack-value first.
  */
 import { readdirSync, statSync } from 'node:fs';
@@ -92,6 +92,8 @@ for (const n of COUNTS) {
     });
     const grantIds = await c.store.listGrants();
     await step('"last used" update (touchGrant)', () => inParallel(n, PARALLEL, (i) => c.store.touchGrant(grantIds[i]!.id, Date.now())));
+    // The redeemed codes expire after AUTH_CODE_TTL_SECONDS; the sweep then removes them.
+    await step('sweep 11 min later (codes gone)', () => c.store.sweep(Date.now() + 11 * 60_000));
 
     const before = aofBytes(redis.dir);
     await admin.bgrewriteaof();
