@@ -21,7 +21,14 @@ const SCHEMA_VERSION = '2';
 const UPGRADABLE = '1';
 /** Backstop TTLs never fire less than this after the write, so a clock skew cannot lose live data. */
 const TTL_FLOOR_MS = 60 * 60 * 1000;
-const SWEEP_BATCH = 500;
+/**
+ * Sweep batch sizes: expired members per nmrSweepExpired call, and grant or client ids per
+ * nmrSweepGrants / nmrSweepClients call, so that each call takes about a millisecond of Redis time
+ * (a script blocks every client; bench/redis-sweep.ts). SSCAN itself is cheap, so it reads more.
+ */
+const SWEEP_EXPIRED = 100;
+const SWEEP_IDS = 50;
+const SWEEP_SCAN = 200;
 
 /** Shared Lua helpers. ARGV[1] is always the key prefix. */
 const LIB = `
@@ -190,38 +197,60 @@ return n`,
 if redis.call('EXISTS', P .. ARGV[2]) == 0 then return 0 end
 redis.call('HSET', P .. ARGV[2], ARGV[3], ARGV[4])
 return 1`,
-  // ARGV: P, now, batch → { removed, more }
+  // ARGV: P, now, batch → { removed, more }. At most `batch` members in all, so that one call stays
+  // short: a script blocks every Redis client while it runs (bench/redis-sweep.ts).
   nmrSweepExpired: `
-local removed, more = 0, 0
+local left = tonumber(ARGV[3])
+local removed = 0
 for _, z in ipairs({'exp:flow', 'exp:tok', 'exp:code'}) do
-  local ms = redis.call('ZRANGEBYSCORE', P .. z, '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
-  if #ms == tonumber(ARGV[3]) then more = 1 end
-  for _, m in ipairs(ms) do
-    if z ~= 'exp:flow' then
-      local gid = redis.call('HGET', P .. m, 'grantId')
-      if gid then redis.call('SREM', P .. 'creds:' .. gid, m) end
+  if left == 0 then break end
+  local ms = redis.call('ZRANGEBYSCORE', P .. z, '-inf', ARGV[2], 'LIMIT', 0, left)
+  if #ms > 0 then
+    local keys = {}
+    for i, m in ipairs(ms) do
+      if z ~= 'exp:flow' then
+        local gid = redis.call('HGET', P .. m, 'grantId')
+        if gid then redis.call('SREM', P .. 'creds:' .. gid, m) end
+      end
+      keys[i] = P .. m
     end
-    removed = removed + redis.call('DEL', P .. m)
-    redis.call('ZREM', P .. z, m)
+    removed = removed + redis.call('DEL', unpack(keys))
+    -- Read from -inf, these are the lowest ranks: one range removal instead of a ZREM each.
+    redis.call('ZREMRANGEBYRANK', P .. z, 0, #ms - 1)
+    left = left - #ms
   end
 end
-return {removed, more}`,
-  // ARGV: P, grantId → 1 when the grant had no token or code left and was deleted
-  nmrSweepGrant: `
-if redis.call('EXISTS', P .. 'grant:' .. ARGV[2]) == 0 then redis.call('SREM', P .. 'grants', ARGV[2]) return 0 end
-for _, m in ipairs(redis.call('SMEMBERS', P .. 'creds:' .. ARGV[2])) do
-  if redis.call('EXISTS', P .. m) == 1 then return 0 end
-  redis.call('SREM', P .. 'creds:' .. ARGV[2], m)
+if left == 0 then return {removed, 1} end
+return {removed, 0}`,
+  // ARGV: P, grantId... → how many of these grants had no token or code left and were deleted.
+  // Each grant is checked and deleted within this one atomic call, so nothing issued meanwhile is lost.
+  nmrSweepGrants: `
+local function sweep_grant(gid)
+  if redis.call('EXISTS', P .. 'grant:' .. gid) == 0 then redis.call('SREM', P .. 'grants', gid) return 0 end
+  for _, m in ipairs(redis.call('SMEMBERS', P .. 'creds:' .. gid)) do
+    if redis.call('EXISTS', P .. m) == 1 then return 0 end
+    redis.call('SREM', P .. 'creds:' .. gid, m)
+  end
+  return delete_grant(gid)
 end
-return delete_grant(ARGV[2])`,
-  // ARGV: P, clientId, cutoff → 1 when the client was created before cutoff, has no grant, and was deleted
-  nmrSweepClient: `
-local v = redis.call('GET', P .. 'client:' .. ARGV[2])
-if not v then redis.call('SREM', P .. 'clients', ARGV[2]) return 0 end
-if tonumber(cjson.decode(v).createdAt) >= tonumber(ARGV[3]) then return 0 end
-if redis.call('SCARD', P .. 'client-grants:' .. ARGV[2]) > 0 then return 0 end
-redis.call('SREM', P .. 'clients', ARGV[2])
-return redis.call('DEL', P .. 'client:' .. ARGV[2])`,
+local n = 0
+for i = 2, #ARGV do n = n + sweep_grant(ARGV[i]) end
+return n`,
+  // ARGV: P, cutoff, clientId... → how many of these clients were created before cutoff, had no
+  // grant, and were deleted
+  nmrSweepClients: `
+local function sweep_client(id, cutoff)
+  local v = redis.call('GET', P .. 'client:' .. id)
+  if not v then redis.call('SREM', P .. 'clients', id) return 0 end
+  if tonumber(cjson.decode(v).createdAt) >= cutoff then return 0 end
+  if redis.call('SCARD', P .. 'client-grants:' .. id) > 0 then return 0 end
+  redis.call('SREM', P .. 'clients', id)
+  redis.call('ZREM', P .. 'unused-clients', id)
+  return redis.call('DEL', P .. 'client:' .. id)
+end
+local n = 0
+for i = 3, #ARGV do n = n + sweep_client(ARGV[i], tonumber(ARGV[2])) end
+return n`,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -574,30 +603,39 @@ export class RedisStore implements Store {
 
   /**
    * Removes logically expired flows, tokens and codes in batches, then every grant with no token
-   * or code left (each grant checked and deleted in one script); with `clientIdleMs`, also clients
-   * created more than that long ago that have no grant.
+   * or code left (each grant checked and deleted atomically); with `clientIdleMs`, also clients
+   * created more than that long ago that have no grant. Every script call handles a bounded batch
+   * (SWEEP_EXPIRED members, SWEEP_IDS ids), and the event loop is free between calls.
    */
   async sweep(now: number, clientIdleMs?: number): Promise<number> {
     let removed = 0;
     for (;;) {
-      const [n, more] = (await this.run(() => this.script('nmrSweepExpired', now, SWEEP_BATCH))) as [number, number];
+      const [n, more] = (await this.run(() => this.script('nmrSweepExpired', now, SWEEP_EXPIRED))) as [number, number];
       removed += n;
       if (!more) break;
     }
-    let cursor = '0';
-    do {
-      const [next, ids] = await this.run(() => this.r.sscan(`${this.p}grants`, cursor, 'COUNT', 200));
-      cursor = next;
-      for (const id of ids) removed += (await this.run(() => this.script('nmrSweepGrant', id))) as number;
-    } while (cursor !== '0');
+    removed += await this.sweepSet('grants', (ids) => this.script('nmrSweepGrants', ...ids));
     if (clientIdleMs !== undefined) {
-      cursor = '0';
-      do {
-        const [next, ids] = await this.run(() => this.r.sscan(`${this.p}clients`, cursor, 'COUNT', 200));
-        cursor = next;
-        for (const id of ids) removed += (await this.run(() => this.script('nmrSweepClient', id, now - clientIdleMs))) as number;
-      } while (cursor !== '0');
+      removed += await this.sweepSet('clients', (ids) => this.script('nmrSweepClients', now - clientIdleMs, ...ids));
     }
+    return removed;
+  }
+
+  /** SSCANs the set `<prefix><name>` and hands its ids to `sweepIds` in batches of SWEEP_IDS. */
+  private async sweepSet(name: string, sweepIds: (ids: string[]) => Promise<unknown>): Promise<number> {
+    let removed = 0;
+    let cursor = '0';
+    const pending: string[] = [];
+    do {
+      const [next, ids] = await this.run(() => this.r.sscan(this.p + name, cursor, 'COUNT', SWEEP_SCAN));
+      cursor = next;
+      pending.push(...ids);
+      // SSCAN's COUNT is a hint: replies vary in size, so ids wait here for a full batch.
+      while (pending.length >= SWEEP_IDS || (cursor === '0' && pending.length > 0)) {
+        const batch = pending.splice(0, SWEEP_IDS);
+        removed += (await this.run(() => sweepIds(batch))) as number;
+      }
+    } while (cursor !== '0');
     return removed;
   }
 

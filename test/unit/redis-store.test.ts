@@ -122,12 +122,106 @@ describe('RedisStore specifics', () => {
       expect(await store.countClients()).toBe(3);
       expect(await store.sweep(T, DAY)).toBe(1);
       expect(await store.getClient('old-idle')).toBeNull();
+      // Gone from the never-used clients too, so it takes no room under MAX_CLIENTS.
+      expect(await admin.zscore(`${prefix}unused-clients`, 'old-idle')).toBeNull();
+      expect(await admin.zscore(`${prefix}unused-clients`, 'new-idle')).not.toBeNull();
       expect(await store.getClient('old-used')).not.toBeNull();
       expect(await store.countClients()).toBe(2);
       // Once its grant is gone, the old client goes too.
       await store.deleteGrant(g.id);
       expect(await store.sweep(T, DAY)).toBe(1);
       expect(await store.countClients()).toBe(1);
+    } finally {
+      await store.close();
+      await dropPrefix(prefix);
+    }
+  });
+
+  it('sweeps many expired grants and idle clients in few, bounded script calls, keeping every live grant', async () => {
+    const prefix = `sw${randomSecret(4)}:`;
+    const store = await RedisStore.open(redis.url, 'kc', { prefix });
+    const DAY = 86_400_000;
+    const now = T + 700_000; // past every code (10 min) and the expired tokens below
+    try {
+      const N = 600;
+      const CLIENTS = 300;
+      const dead: string[] = [];
+      await Promise.all(
+        Array.from({ length: N }, async () => {
+          const g = grant();
+          const c = code(g.id);
+          await store.createGrant(g, c);
+          await store.redeemCode(c.hash, T, [token(g.id, 'access', T + 1000), token(g.id, 'refresh', T + 2000)], 'a');
+          dead.push(g.id);
+        }),
+      );
+      // Live: an unredeemed code; only a refresh token left; only an access token left.
+      const live = [grant(), grant(), grant()];
+      const liveCode = { ...code(live[0]!.id), expiresAt: now + 60_000 };
+      await store.createGrant(live[0]!, liveCode);
+      const liveRefresh = token(live[1]!.id, 'refresh', now + DAY);
+      const liveAccess = token(live[2]!.id, 'access', now + DAY);
+      for (const [g, tokens] of [
+        [live[1]!, [token(live[1]!.id, 'access', T + 1000), liveRefresh]],
+        [live[2]!, [liveAccess, token(live[2]!.id, 'refresh', T + 1000)]],
+      ] as const) {
+        const c = code(g.id);
+        await store.createGrant(g, c);
+        expect(await store.redeemCode(c.hash, T, [...tokens], 'a')).toEqual({ status: 'issued' });
+      }
+      await Promise.all(
+        Array.from({ length: CLIENTS }, (_, i) =>
+          store.createClient({ clientId: `idle-${i}`, redirectUris: [], grantTypes: [], tokenEndpointAuthMethod: 'none', metadata: {}, createdAt: T - 2 * DAY }),
+        ),
+      );
+
+      // MONITOR shows every command the store sends, with its arguments ('lua' marks those run inside a script).
+      const monitor = await admin.monitor();
+      const scripts: string[][] = [];
+      let markerSeen: () => void = () => undefined;
+      const marker = new Promise<void>((resolve) => (markerSeen = resolve));
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        const cmd = String(args[0]).toLowerCase();
+        if (source !== 'lua' && (cmd === 'evalsha' || cmd === 'eval')) scripts.push(args);
+        if (cmd === 'echo' && args[1] === `${prefix}done`) markerSeen();
+      });
+      const removed = await store.sweep(now, DAY);
+      await admin.echo(`${prefix}done`);
+      await marker;
+      monitor.disconnect();
+
+      // Each dead grant: itself, its code and two tokens; each half-live grant: its code and one token; each idle client.
+      expect(removed).toBe(4 * N + 4 + CLIENTS);
+      // Batched: far fewer calls than one per grant or client, each over a bounded number of ids.
+      expect(scripts.length).toBeLessThanOrEqual((N + CLIENTS) / 10);
+      expect(Math.max(...scripts.map((a) => a.length))).toBeLessThanOrEqual(110);
+
+      for (const id of dead.slice(0, 20)) expect(await store.getGrant(id)).toBeNull();
+      const liveIds = live.map((g) => g.id).sort();
+      expect((await admin.smembers(`${prefix}grants`)).sort()).toEqual(liveIds);
+      expect((await admin.smembers(`${prefix}user:user-1`)).sort()).toEqual(liveIds);
+      expect((await admin.smembers(`${prefix}client-grants:client_x`)).sort()).toEqual(liveIds);
+      for (const g of live) expect(await store.countLiveCredentials(g.id, now)).toBe(1);
+      expect(await store.getCode(liveCode.hash)).toEqual(liveCode);
+      expect((await store.getToken(liveRefresh.hash))?.grant.id).toBe(live[1]!.id);
+      expect((await store.getToken(liveAccess.hash))?.grant.id).toBe(live[2]!.id);
+      expect(await store.countClients()).toBe(0);
+      // Nothing of the dead grants is left behind: no token, code, credential set or index entry.
+      const keys = (await admin.keys(`${prefix}*`)).map((k) => k.slice(prefix.length)).sort();
+      expect(keys).toEqual(
+        [
+          'meta',
+          'grants',
+          'user:user-1',
+          'client-grants:client_x',
+          'exp:code',
+          'exp:tok',
+          `code:${liveCode.hash}`,
+          `tok:${liveRefresh.hash}`,
+          `tok:${liveAccess.hash}`,
+          ...live.flatMap((g) => [`grant:${g.id}`, `creds:${g.id}`]),
+        ].sort(),
+      );
     } finally {
       await store.close();
       await dropPrefix(prefix);
