@@ -13,13 +13,13 @@ import { createNotionClient } from './notion/client.js';
 import { NotionOAuth } from './notion/oauth.js';
 import { CallLimiter } from './notion/call-limiter.js';
 import { RateGate } from './notion/rate-gate.js';
-import { NotionRefresher } from './notion/session.js';
+import { NotionRefresher, NotionSession } from './notion/session.js';
 import { allTools } from './tools/index.js';
 import { createAuthorizeHandler, createDecisionHandler } from './oauth/authorize.js';
 import { createCallbackHandler } from './oauth/callback.js';
 import { type CimdFetcher, CimdResolver, createSafeFetcher } from './oauth/cimd.js';
 import { Clients } from './oauth/clients.js';
-import { Grants } from './oauth/grants.js';
+import { type AuthContext, Grants } from './oauth/grants.js';
 import { createRegisterHandler } from './oauth/register.js';
 import { createRevokeHandler } from './oauth/revoke.js';
 import { createTokenHandler } from './oauth/token.js';
@@ -103,7 +103,14 @@ export function createApp(config: Config, deps: AppDeps): App {
       callback: createCallbackHandler({ config, store, grants, notion: notionOAuth, log, now, finishLogin: connections.finishLogin }),
       token: createTokenHandler({ log, store, clients, grants, now }),
       revoke: createRevokeHandler({ store, clients, grants, notion: notionOAuth, log, now }),
-      mcp: createMcpHandler({ registry, notion, log, baseUrl: config.baseUrl }),
+      mcp: createMcpHandler<AuthContext>({
+        tools: {
+          list: (auth) => registry.definitions(auth),
+          call: (name, args, auth) => registry.result(name, args, { notion: new NotionSession(notion, auth), auth }),
+        },
+        log,
+        baseUrl: config.baseUrl,
+      }),
       landing: createLandingHandler(config),
       privacy: createPolicyHandler(config, 'privacy'),
       terms: createPolicyHandler(config, 'terms'),

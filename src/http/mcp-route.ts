@@ -86,7 +86,7 @@ export function createMcpRoute(deps: {
   grants: Grants;
   log: Logger;
   metrics: Metrics;
-  handle: McpHandler;
+  handle: McpHandler<AuthContext>;
   /** The per-grant request counter: express-rate-limit's MemoryStore, or a shared one (Redis). */
   counter: RateLimitStore;
   /** Failed bearer attempts per client address, in the same kind of store. */

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { isStoreFailure, OAuthError, PageError, requestBodyError, sendOAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { McpHandler } from '../mcp/handler.js';
-import type { Grants } from '../oauth/grants.js';
+import type { AuthContext, Grants } from '../oauth/grants.js';
 import { authorizationServerMetadata, protectedResourceMetadata } from '../oauth/metadata.js';
 import type { Store } from '../store/types.js';
 import { limiter, type RateLimitStoreFactory } from './limits.js';
@@ -24,7 +24,7 @@ export interface Routes {
   callback: Handler;
   token: Handler;
   revoke: Handler;
-  mcp: McpHandler;
+  mcp: McpHandler<AuthContext>;
   landing: Handler;
   privacy: Handler;
   terms: Handler;

@@ -13,10 +13,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { ToolError, toolErrorResult } from '../errors.js';
 import type { Logger } from '../log.js';
-import { type NotionDeps, NotionSession } from '../notion/session.js';
-import type { AuthContext } from '../oauth/grants.js';
 import { ICON_PATH } from '../pages/icon.js';
-import type { ToolRegistry } from '../tools/registry.js';
 import { VERSION } from '../version.js';
 
 const SERVER_INFO = { name: 'notion-mcp-remote', title: 'Notion', version: VERSION };
@@ -56,7 +53,19 @@ export interface McpHeaders {
   method: string | undefined;
   name: string | undefined;
 }
-export type McpHandler = ReturnType<typeof createMcpHandler>;
+/** The verified caller, as far as the protocol layer needs it. */
+export interface Caller {
+  clientId: string;
+  scopes: ReadonlySet<string>;
+}
+/** The tools, as the protocol layer serves them (src/tools/ provides them; app.ts wires them). */
+export interface ToolHost<A extends Caller> {
+  /** tools/list: the tools this caller may use, in a fixed order. */
+  list(auth: A): { tools: unknown[] };
+  /** tools/call: the result, or a thrown ToolError for anything the caller got wrong. */
+  call(name: string, args: Record<string, unknown> | undefined, auth: A): Promise<{ content: [{ type: 'text'; text: string }]; structuredContent?: Record<string, unknown> }>;
+}
+export type McpHandler<A extends Caller> = ReturnType<typeof createMcpHandler<A>>;
 
 const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
 
@@ -116,14 +125,14 @@ function isModern(body: unknown, version: string | undefined): boolean {
  * No session ID is issued and any incoming one is ignored; the user's Notion token comes from the
  * bearer token verified for this request only.
  */
-export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionDeps; log: Logger; baseUrl: string }) {
-  const { registry } = deps;
+export function createMcpHandler<A extends Caller>(deps: { tools: ToolHost<A>; log: Logger; baseUrl: string }) {
+  const { tools } = deps;
   const withIcons = { ...SERVER_INFO, icons: [{ src: `${deps.baseUrl}${ICON_PATH}`, mimeType: 'image/svg+xml', sizes: ['any'] }] };
 
   /** One tools/call, in both eras: a tool result, with failures as isError results. */
-  async function callTool(name: string, args: Record<string, unknown> | undefined, auth: AuthContext): Promise<CallToolResult> {
+  async function callTool(name: string, args: Record<string, unknown> | undefined, auth: A): Promise<CallToolResult> {
     try {
-      return await registry.result(name, args, { notion: new NotionSession(deps.notion, auth), auth });
+      return await tools.call(name, args, auth);
     } catch (err) {
       if (err instanceof ToolError) return toolErrorResult(err);
       deps.log.error({ err, tool: name }, 'tool failed');
@@ -134,9 +143,9 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
   // The SDK validates params against the spec schema before these run.
   const modern = createSdkHandler(
     ({ authInfo }) => {
-      const auth = authInfo?.extra?.auth as AuthContext;
+      const auth = authInfo?.extra?.auth as A;
       const server = new Server(withIcons, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
-      server.setRequestHandler('tools/list', async () => ({ ...(registry.definitions(auth) as ListToolsResult), ...TOOLS_LIST_CACHE }));
+      server.setRequestHandler('tools/list', async () => ({ ...(tools.list(auth) as ListToolsResult), ...TOOLS_LIST_CACHE }));
       server.setRequestHandler('tools/call', async (req) => callTool(req.params.name, req.params.arguments, auth));
       return server;
     },
@@ -144,7 +153,7 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
     { legacy: 'reject', responseMode: 'auto', onerror: (err) => deps.log.debug({ err }, 'mcp request refused') },
   );
 
-  async function serveModern(body: unknown, auth: AuthContext, headers: McpHeaders): Promise<McpAnswer> {
+  async function serveModern(body: unknown, auth: A, headers: McpHeaders): Promise<McpAnswer> {
     const h: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
     if (headers.version !== undefined) h['mcp-protocol-version'] = headers.version;
     if (headers.method !== undefined) h['mcp-method'] = headers.method;
@@ -158,7 +167,7 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
     return { status: res.status, ...(text ? { text } : {}), ...(typeof trace === 'string' && TRACEPARENT.test(trace) ? { traceparent: trace } : {}) };
   }
 
-  async function dispatch(message: Message, auth: AuthContext): Promise<Reply | null> {
+  async function dispatch(message: Message, auth: A): Promise<Reply | null> {
     const rawId = message.id;
     const id: Id | null = typeof rawId === 'string' || typeof rawId === 'number' ? rawId : null;
     let msg: Message;
@@ -188,7 +197,7 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
       case 'ping':
         return reply({});
       case 'tools/list':
-        return reply(registry.definitions(auth));
+        return reply(tools.list(auth));
       case 'tools/call': {
         if (typeof params.name !== 'string') return failure(id, ProtocolErrorCode.InvalidParams, 'Invalid params: tools/call needs a tool name');
         const args = params.arguments;
@@ -206,7 +215,7 @@ export function createMcpHandler(deps: { registry: ToolRegistry; notion: NotionD
    * One HTTP request's body (already parsed JSON) for the verified `auth`: the status and JSON
    * to answer with, or no body for 202.
    */
-  return async (body: unknown, auth: AuthContext, headers: McpHeaders): Promise<McpAnswer> => {
+  return async (body: unknown, auth: A, headers: McpHeaders): Promise<McpAnswer> => {
     if (isModern(body, headers.version)) return serveModern(body, auth, headers);
     const version = headers.version?.trim();
     // A missing header means 2025-03-26 (spec); an unknown one is refused as the spec's -32022.

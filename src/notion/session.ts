@@ -1,8 +1,7 @@
 import { APIErrorCode, type Client, InvalidPathParameterError, isHTTPResponseError, RequestTimeoutError } from '@notionhq/client';
 import { ToolError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { AuthContext, Grants, NotionCredentials } from '../oauth/grants.js';
-import type { Store } from '../store/types.js';
+import type { GrantRecord, Store } from '../store/types.js';
 import { type CallLimiter, shuttingDown } from './call-limiter.js';
 import type { NotionOAuth } from './oauth.js';
 import { RATE_GATE_MAX_WAIT_MS, type RateGate } from './rate-gate.js';
@@ -14,6 +13,29 @@ const HINTS: Partial<Record<string, string>> = {
     'Notion no longer accepts this connection. Reconnect the connector in Claude (Settings → Connectors) and pick the pages again.',
   [APIErrorCode.RestrictedResource]: 'The connection lacks the Notion capability for this action, or the page is not shared with it.',
 };
+
+/** The user's Notion credentials, as sealed inside a grant. */
+export interface NotionCredentials {
+  accessToken: string;
+  refreshToken: string | null;
+}
+
+/**
+ * The verified connection a session calls Notion for (the OAuth layer's AuthContext). The object is
+ * shared by the requests of one token, so a refreshed Notion token set on it is seen by the next.
+ */
+export interface NotionAuth {
+  grantId: string;
+  notion: NotionCredentials;
+  /** The unwrapped grant key, so a refreshed Notion token can be sealed again. */
+  grantKey: Buffer;
+}
+
+/** Opens and seals a grant's Notion credentials (the OAuth layer's Grants). */
+export interface CredentialSeal {
+  openNotion(grant: GrantRecord, grantKey: Buffer): NotionCredentials;
+  sealNotion(grantId: string, grantKey: Buffer, notion: NotionCredentials): string;
+}
 
 /** A 429 or 529 whose Retry-After is this short is retried once; longer ones go back to the model. */
 const SHORT_RETRY_MS = 2000;
@@ -89,12 +111,12 @@ export class NotionRefresher {
 
   constructor(
     private readonly store: Store,
-    private readonly grants: Grants,
+    private readonly grants: CredentialSeal,
     private readonly oauth: NotionOAuth,
     private readonly log: Logger,
   ) {}
 
-  refresh(auth: AuthContext, rejectedToken: string): Promise<NotionCredentials | null> {
+  refresh(auth: NotionAuth, rejectedToken: string): Promise<NotionCredentials | null> {
     const running = this.inflight.get(auth.grantId);
     if (running) return running;
     const job = this.run(auth, rejectedToken).finally(() => this.inflight.delete(auth.grantId));
@@ -102,7 +124,7 @@ export class NotionRefresher {
     return job;
   }
 
-  private async run(auth: AuthContext, rejectedToken: string): Promise<NotionCredentials | null> {
+  private async run(auth: NotionAuth, rejectedToken: string): Promise<NotionCredentials | null> {
     const grant = await this.store.getGrant(auth.grantId);
     if (!grant) return null;
     const current = this.grants.openNotion(grant, auth.grantKey);
@@ -149,7 +171,7 @@ type Query = NonNullable<Parameters<Client['request']>[0]['query']>;
 export class NotionSession {
   constructor(
     private readonly deps: NotionDeps,
-    private readonly auth: AuthContext,
+    private readonly auth: NotionAuth,
   ) {}
 
   read<T>(fn: Call<T>): Promise<T> {

@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { Keyring, newGrantKey, open, randomSecret, seal, sha256 } from '../lib/crypto.js';
+import type { NotionCredentials } from '../notion/session.js';
 import type { CodeRecord, GrantRecord, Store, TokenRecord } from '../store/types.js';
 
-/** The user's Notion credentials, as sealed inside a grant. */
-export interface NotionCredentials {
-  accessToken: string;
-  refreshToken: string | null;
-}
 
 /** What a verified access token gives the MCP layer: whose Notion, and what they allowed. */
 export interface AuthContext {
