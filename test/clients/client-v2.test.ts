@@ -16,30 +16,24 @@ import {
   UnauthorizedError,
   type VersionNegotiationMode,
 } from '@modelcontextprotocol/client';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CimdFetcher } from '../../src/oauth/cimd.js';
 import { fakeWorkspace } from '../helpers/fake-notion.js';
-import { type Stack, startStack } from '../helpers/stack.js';
 import {
   MemoryOAuthProvider,
-  consentInBrowser,
+  approveAuthorization,
   expectFullFlow,
-  expectNotionCallAs,
   expectOurTools,
-  launchChromium,
+  expectSearchAs,
   observingFetch,
-  searchResultMarker,
+  stackAndBrowser,
   startLoopbackCallback,
-  within,
 } from './support.js';
 
 /** Where the CIMD test client "publishes" its client ID metadata document. */
 const CIMD_URL = 'https://client.example/oauth/mcp-client-metadata.json';
 
 describe('@modelcontextprotocol/client 2.x', () => {
-  let stack: Stack;
-  let browser: Browser;
   /** The documents the client's web host serves: what the server downloads for a CIMD client_id. */
   const documents = new Map<string, unknown>();
   const cimdFetch: CimdFetcher = async (url) => {
@@ -47,18 +41,7 @@ describe('@modelcontextprotocol/client 2.x', () => {
     if (!doc) return { status: 404, headers: {}, body: 'not found' };
     return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) };
   };
-
-  beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack({ cimdFetch }), launchChromium()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
-  beforeEach(() => {
-    stack.logs.length = 0;
-    stack.fake.reset();
-  });
+  const env = stackAndBrowser({ stack: { cimdFetch }, resetEach: true });
 
   /**
    * The whole flow in one negotiation mode; returns the connected client's era and the JSON-RPC
@@ -69,6 +52,7 @@ describe('@modelcontextprotocol/client 2.x', () => {
     label: string,
     registration: 'dcr' | 'cimd' = 'dcr',
   ): Promise<{ era: string | undefined; methods: string[] }> {
+    const { stack, browser } = env;
     const ws = fakeWorkspace(`SDK two ${label}`);
     const callback = await startLoopbackCallback();
     const provider = new MemoryOAuthProvider(callback.url, `SDK v2 test client (${label})`, registration === 'cimd' ? CIMD_URL : undefined);
@@ -84,11 +68,7 @@ describe('@modelcontextprotocol/client 2.x', () => {
       // DCR saves the registered client; with CIMD the URL itself is the client_id.
       expect(provider.clientInfo?.client_id).toEqual(registration === 'cimd' ? CIMD_URL : expect.any(String));
 
-      const authUrl = await within(provider.nextAuthorizationUrl(), 5_000, 'the authorization URL');
-      expect(authUrl.searchParams.get('resource')).toBe(serverUrl.href);
-      await consentInBrowser(browser, stack, authUrl.href, ws, callback.url);
-      const query = await within(callback.received, 5_000, 'the redirect to the loopback callback');
-      expect(query.get('state')).toBe('client-state');
+      const query = await approveAuthorization(browser, stack, provider, callback, serverUrl, ws);
       await transport1.finishAuth(query); // validates iss against the discovered issuer
       expect(provider.saved?.access_token).toBeTruthy();
 
@@ -103,11 +83,7 @@ describe('@modelcontextprotocol/client 2.x', () => {
       expectOurTools(tools.map((t) => t.name));
 
       stack.fake.requests.length = 0;
-      const result = await client.callTool({ name: 'search', arguments: {} });
-      expect(result.isError).not.toBe(true);
-      const text = (result.content as { type: string; text?: string }[]).map((c) => c.text ?? '').join('\n');
-      expect(text).toContain(searchResultMarker(ws));
-      expectNotionCallAs(stack, ws);
+      expectSearchAs(stack, ws, await client.callTool({ name: 'search', arguments: {} }));
       expectFullFlow(stack, registration);
       expect(observed.sent.every((s) => s.bearer)).toBe(true);
       return { era: client.getProtocolEra(), methods: observed.sent.map((s) => s.method) };

@@ -12,18 +12,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeWorkspace } from '../helpers/fake-notion.js';
-import { type Stack, freePort, startStack } from '../helpers/stack.js';
+import { freePort } from '../helpers/stack.js';
 import {
   type Child,
+  NO_BROWSER_OPENER,
   consentInBrowser,
   expectFullFlow,
   expectNotionCallAs,
   expectOurTools,
-  launchChromium,
   searchResultMarker,
+  stackAndBrowser,
   startChild,
   tail,
 } from './support.js';
@@ -35,15 +35,12 @@ type Era = 'auto' | 'modern';
 const NPM_CACHE = process.env.npm_config_cache || join(homedir(), '.npm');
 
 describe(`MCP Inspector CLI (${INSPECTOR})`, () => {
-  let stack: Stack;
-  let browser: Browser;
   const homes: string[] = [];
 
   beforeAll(async () => {
     // On a cold npm cache npx first downloads node@22 and the inspector (about 30 s here); do it
     // once up front so the tests' own timeouts measure only the client.
     const warm = startChild('npx', ['-y', '-p', 'node@22', '-p', INSPECTOR, '--', 'mcp-inspector', '--version'], { env: { npm_config_cache: NPM_CACHE } });
-    [stack, browser] = await Promise.all([startStack(), launchChromium()]);
     try {
       expect(await warm.exited(150_000), tail(warm.output())).toBe(0);
       expect(warm.stdout().trim()).toBe(INSPECTOR.split('@').at(-1));
@@ -51,21 +48,16 @@ describe(`MCP Inspector CLI (${INSPECTOR})`, () => {
       await warm.kill();
     }
   }, 180_000);
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
+  afterAll(() => {
     for (const h of homes) rmSync(h, { recursive: true, force: true });
   });
-  beforeEach(() => {
-    stack.logs.length = 0;
-    stack.fake.reset();
-  });
+  const env = stackAndBrowser({ resetEach: true });
 
   /** One CLI run; `home` isolates its catalog, client config and OAuth store. */
   function inspector(home: string, callbackUrl: string, era: Era, args: string[]) {
     return startChild(
       'npx',
-      ['-y', '-p', 'node@22', '-p', INSPECTOR, '--', 'mcp-inspector', '--cli', `${stack.baseUrl}/mcp`, '--transport', 'http', '--protocol-era', era, '--callback-url', callbackUrl, '--format', 'json', ...args],
+      ['-y', '-p', 'node@22', '-p', INSPECTOR, '--', 'mcp-inspector', '--cli', `${env.stack.baseUrl}/mcp`, '--transport', 'http', '--protocol-era', era, '--callback-url', callbackUrl, '--format', 'json', ...args],
       {
         env: {
           HOME: home,
@@ -76,9 +68,7 @@ describe(`MCP Inspector CLI (${INSPECTOR})`, () => {
           // prints the URL and runs xdg-open, which runs $BROWSER: a no-op, so only the test's
           // headless Chromium follows the URL.
           MCP_AUTO_OPEN_ENABLED: 'true',
-          BROWSER: 'true',
-          DISPLAY: '',
-          WAYLAND_DISPLAY: '',
+          ...NO_BROWSER_OPENER,
           npm_config_yes: 'true',
         },
       },
@@ -98,6 +88,7 @@ describe(`MCP Inspector CLI (${INSPECTOR})`, () => {
   }
 
   async function listThenCall(era: Era): Promise<void> {
+    const { stack, browser } = env;
     const ws = fakeWorkspace(`Inspector ${era}`);
     const home = mkdtempSync(join(tmpdir(), 'nmr-inspector-'));
     homes.push(home);

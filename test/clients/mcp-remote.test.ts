@@ -9,19 +9,18 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeWorkspace, fakeWorkspace } from '../helpers/fake-notion.js';
-import { type Stack, freePort, startStack } from '../helpers/stack.js';
+import { freePort } from '../helpers/stack.js';
 import {
   type Child,
+  NO_BROWSER_OPENER,
   consentInBrowser,
   expectFullFlow,
-  expectNotionCallAs,
   expectOurTools,
-  launchChromium,
+  expectSearchAs,
   requestLog,
-  searchResultMarker,
+  stackAndBrowser,
   startChild,
   tail,
   within,
@@ -64,37 +63,32 @@ function stdioRpc(child: Child) {
 }
 
 describe('mcp-remote 0.15 (stdio bridge of Claude Desktop and Cursor)', () => {
-  let stack: Stack;
-  let browser: Browser;
+  const env = stackAndBrowser();
   let configDir: string;
 
-  beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack(), launchChromium()]);
+  beforeAll(() => {
     configDir = mkdtempSync(join(tmpdir(), 'nmr-mcp-remote-'));
   });
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
+  afterAll(() => {
     if (configDir) rmSync(configDir, { recursive: true, force: true });
   });
 
   /** mcp-remote as Claude Desktop starts it, on a fixed callback port and this test's config dir. */
   function startMcpRemote(port: number): Child {
-    return startChild(BIN, [`${stack.baseUrl}/mcp`, String(port), '--transport', 'http-only'], {
+    return startChild(BIN, [`${env.stack.baseUrl}/mcp`, String(port), '--transport', 'http-only'], {
       stdoutIsProtocol: true,
       env: {
         MCP_REMOTE_CONFIG_DIR: configDir,
         // mcp-remote also tries to open a browser itself; xdg-open then runs $BROWSER, a no-op,
         // so only our headless Chromium follows the URL.
-        BROWSER: 'true',
-        DISPLAY: '',
-        WAYLAND_DISPLAY: '',
+        ...NO_BROWSER_OPENER,
       },
     });
   }
 
   /** What a host does over stdio: initialize, tools/list, tools/call search; checks each answer. */
   async function initializeListAndSearch(rpc: ReturnType<typeof stdioRpc>, ws: FakeWorkspace): Promise<void> {
+    const { stack } = env;
     const init = await rpc.request('initialize', {
       protocolVersion: '2025-06-18',
       capabilities: {},
@@ -111,12 +105,11 @@ describe('mcp-remote 0.15 (stdio bridge of Claude Desktop and Cursor)', () => {
     stack.fake.requests.length = 0;
     const call = await rpc.request('tools/call', { name: 'search', arguments: {} });
     expect(call.error).toBeUndefined();
-    expect(call.result.isError).not.toBe(true);
-    expect((call.result.content as { text: string }[]).map((c) => c.text).join('\n')).toContain(searchResultMarker(ws));
-    expectNotionCallAs(stack, ws);
+    expectSearchAs(stack, ws, call.result);
   }
 
   it('signs in through its printed URL and loopback callback, serves tools over stdio, and reuses its tokens after a restart', async () => {
+    const { stack, browser } = env;
     const ws = fakeWorkspace('mcp-remote');
     const port = await freePort();
     const connected = /Connected to remote server|Proxy established/;

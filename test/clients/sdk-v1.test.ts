@@ -7,36 +7,24 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fakeWorkspace } from '../helpers/fake-notion.js';
-import { type Stack, startStack } from '../helpers/stack.js';
 import {
   MemoryOAuthProvider,
-  consentInBrowser,
+  approveAuthorization,
   expectFullFlow,
-  expectNotionCallAs,
   expectOurTools,
-  launchChromium,
+  expectSearchAs,
   observingFetch,
-  searchResultMarker,
+  stackAndBrowser,
   startLoopbackCallback,
-  within,
 } from './support.js';
 
 describe('@modelcontextprotocol/sdk 1.x client (legacy era)', () => {
-  let stack: Stack;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack(), launchChromium()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
+  const env = stackAndBrowser();
 
   it('discovers, registers, gets consent, exchanges the code, lists tools and searches as the user', async () => {
+    const { stack, browser } = env;
     const ws = fakeWorkspace('SDK one');
     const callback = await startLoopbackCallback();
     const provider = new MemoryOAuthProvider(callback.url, 'SDK v1 test client');
@@ -51,11 +39,7 @@ describe('@modelcontextprotocol/sdk 1.x client (legacy era)', () => {
       await expect(first.connect(transport1)).rejects.toBeInstanceOf(UnauthorizedError);
       expect(provider.clientInfo?.client_id).toBeTruthy(); // registered by DCR
 
-      const authUrl = await within(provider.nextAuthorizationUrl(), 5_000, 'the authorization URL');
-      expect(authUrl.searchParams.get('resource')).toBe(serverUrl.href);
-      await consentInBrowser(browser, stack, authUrl.href, ws, callback.url);
-      const query = await within(callback.received, 5_000, 'the redirect to the loopback callback');
-      expect(query.get('state')).toBe('client-state');
+      const query = await approveAuthorization(browser, stack, provider, callback, serverUrl, ws);
       await transport1.finishAuth(query.get('code')!);
       expect(provider.saved?.access_token).toBeTruthy();
 
@@ -72,11 +56,7 @@ describe('@modelcontextprotocol/sdk 1.x client (legacy era)', () => {
       expectOurTools(tools.map((t) => t.name));
 
       stack.fake.requests.length = 0;
-      const result = await client.callTool({ name: 'search', arguments: {} });
-      expect(result.isError).not.toBe(true);
-      const text = (result.content as { type: string; text: string }[]).map((c) => c.text).join('\n');
-      expect(text).toContain(searchResultMarker(ws));
-      expectNotionCallAs(stack, ws);
+      expectSearchAs(stack, ws, await client.callTool({ name: 'search', arguments: {} }));
       expectFullFlow(stack, 'dcr');
       expect(observed.sent).toEqual(
         ['initialize', 'notifications/initialized', 'tools/list', 'tools/call'].map((method) => ({ method, bearer: true })),

@@ -10,12 +10,54 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { Browser } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
+import { launchChromium } from '../e2e/support.js';
 import { type FakeWorkspace, fakeDatabase } from '../helpers/fake-notion.js';
-import type { Stack } from '../helpers/stack.js';
+import { type Stack, type StackOptions, startStack } from '../helpers/stack.js';
 import { freePort } from '../helpers/stack.js';
 
-export { launchChromium } from '../e2e/support.js';
+export { launchChromium };
+
+/**
+ * The server stack and a headless Chromium for the enclosing describe block: both started before
+ * its tests and closed after them; with `resetEach`, the server log and the fake Notion are
+ * cleared before each test. Read `stack` and `browser` from inside tests and hooks.
+ */
+export function stackAndBrowser(opts: { stack?: StackOptions; resetEach?: boolean } = {}): { readonly stack: Stack; readonly browser: Browser } {
+  let stack: Stack | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    [stack, browser] = await Promise.all([startStack(opts.stack), launchChromium()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+  if (opts.resetEach) {
+    beforeEach(() => {
+      stack!.logs.length = 0;
+      stack!.fake.reset();
+    });
+  }
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not started (read it inside a test or hook)`);
+    return value;
+  };
+  return {
+    get stack() {
+      return started(stack, 'the stack');
+    },
+    get browser() {
+      return started(browser, 'Chromium');
+    },
+  };
+}
+
+/**
+ * The environment for a child client that tries to open a browser itself: xdg-open then runs
+ * $BROWSER, a no-op, and there is no display, so only the test's headless Chromium follows the URL.
+ */
+export const NO_BROWSER_OPENER = { BROWSER: 'true', DISPLAY: '', WAYLAND_DISPLAY: '' } as const;
 
 /** Rejects instead of hanging when `p` does not settle in time. */
 export function within<T>(p: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
@@ -109,6 +151,27 @@ export async function consentInBrowser(
   } finally {
     await context.close();
   }
+}
+
+/**
+ * The person's part of an SDK client's first connect: waits for the authorization URL the provider
+ * was handed, checks that it names `serverUrl` as the resource (RFC 8707), approves in Chromium as
+ * `workspace`'s user, and returns the query the loopback callback received, its state checked.
+ */
+export async function approveAuthorization(
+  browser: Browser,
+  stack: Stack,
+  provider: MemoryOAuthProvider,
+  callback: LoopbackCallback,
+  serverUrl: URL,
+  workspace: FakeWorkspace,
+): Promise<URLSearchParams> {
+  const authUrl = await within(provider.nextAuthorizationUrl(), 5_000, 'the authorization URL');
+  expect(authUrl.searchParams.get('resource')).toBe(serverUrl.href);
+  await consentInBrowser(browser, stack, authUrl.href, workspace, callback.url);
+  const query = await within(callback.received, 5_000, 'the redirect to the loopback callback');
+  expect(query.get('state')).toBe('client-state');
+  return query;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,6 +433,18 @@ export function expectNotionCallAs(stack: Stack, workspace: FakeWorkspace, path 
 /** The text a `search` tool result must carry for `workspace` (its data source's title). */
 export function searchResultMarker(workspace: FakeWorkspace): string {
   return fakeDatabase(workspace).title;
+}
+
+/**
+ * A tools/call `search` result as the user: not an error, its text content carries the workspace's
+ * data source, and the call reached the fake Notion with that user's Notion token.
+ */
+export function expectSearchAs(stack: Stack, workspace: FakeWorkspace, result: object): void {
+  const { isError, content } = result as { isError?: unknown; content?: unknown };
+  expect(isError).not.toBe(true);
+  const text = (content as { type?: string; text?: string }[]).map((c) => c.text ?? '').join('\n');
+  expect(text).toContain(searchResultMarker(workspace));
+  expectNotionCallAs(stack, workspace);
 }
 
 /** Whether a tools/list result has our tools (names only), for every client. */

@@ -10,6 +10,29 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CimdFetcher } from '../../src/oauth/cimd.js';
+import {
+  CHATGPT_CALLBACK,
+  CHATGPT_CIMD_ID,
+  CHATGPT_CONNECTOR_CALLBACK,
+  CHATGPT_CONNECTOR_ID,
+  CLAUDE_CIMD_ID,
+  CLAUDE_COM_CALLBACK,
+  CODEX_CALLBACK_ID,
+  CODEX_CIMD_ID,
+  CODEX_PER_SERVER_ID,
+  CURSOR_APP_CALLBACK,
+  CURSOR_CLOUD_CALLBACK,
+  CURSOR_LOOPBACK,
+  GEMINI_CALLBACK,
+  VSCODE_CIMD_ID,
+  VSCODE_DOC,
+  chatgptDoc,
+  claudeDoc,
+  codexDoc,
+  cursorRegistration,
+  geminiRegistration,
+  vscodeRegistration,
+} from '../fixtures/apps.js';
 import { type FakeWorkspace, fakeWorkspace } from '../helpers/fake-notion.js';
 import {
   CLAUDE_CALLBACK,
@@ -29,134 +52,11 @@ import { type Stack, startStack } from '../helpers/stack.js';
 type Json = Record<string, any>;
 
 // ---------------------------------------------------------------------------------------------
-// The apps' published documents and registration bodies
+// The apps' published documents (test/fixtures/apps.ts), by the URL each is served from
 // ---------------------------------------------------------------------------------------------
 
-const CLAUDE_COM_CALLBACK = 'https://claude.com/api/mcp/auth_callback';
-const CLAUDE_CIMD_ID = 'https://claude.ai/oauth/mcp-oauth-client-metadata';
-/** Claude's document as served (keycloak/keycloak#50362, sebadob/rauthy#1644; anthropics/claude-ai-mcp#487 on the jwt-bearer grant). */
-const CLAUDE_DOC = {
-  client_id: CLAUDE_CIMD_ID,
-  client_name: 'Claude',
-  client_uri: 'https://claude.ai',
-  redirect_uris: [CLAUDE_CALLBACK],
-  grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
-  response_types: ['code'],
-  token_endpoint_auth_method: 'none',
-};
-
-const CHATGPT_CALLBACK = 'https://chatgpt.com/connector_platform_oauth_redirect';
-const CHATGPT_CIMD_ID = 'https://chatgpt.com/oauth/client.json';
-/**
- * ChatGPT's document, byte for byte as https://chatgpt.com/oauth/client.json served it (public
- * fixtures dated 2026-09-26; pocket-id/pocket-id#1718, cloudflare/workers-oauth-provider#264 and
- * operately/operately#5164 describe the same). It prefers private_key_jwt and also supports none;
- * ChatGPT picks the method it shares with our metadata (none). It uses this stable document and
- * callback when the server advertises and sends `iss`, else a per-connector document
- * https://chatgpt.com/oauth/<callback_id>/client.json with https://chatgpt.com/connector/oauth/<callback_id>
- * (developers.openai.com/plugins/build/auth and its changelog, 2026-08-21, as quoted by third parties).
- */
-const chatgptDoc = (clientId: string, callback: string) => ({
-  client_id: clientId,
-  client_uri: 'https://chatgpt.com/',
-  redirect_uris: [callback],
-  token_endpoint_auth_method: 'private_key_jwt',
-  token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-  client_name: 'ChatGPT',
-  logo_uri: 'https://persistent.oaistatic.com/sonic/misc/openai-logo.png',
-  token_endpoint_auth_signing_alg: 'RS256',
-  jwks_uri: 'https://chatgpt.com/oauth/jwks.json',
-});
-const CHATGPT_CONNECTOR_ID = 'https://chatgpt.com/oauth/tU1UVEq8rRTK/client.json';
-const CHATGPT_CONNECTOR_CALLBACK = 'https://chatgpt.com/connector/oauth/tU1UVEq8rRTK';
-
-/**
- * VS Code's DCR body, from microsoft/vscode src/vs/base/common/oauth.ts `fetchDynamicRegistration`
- * (quoted in microsoft/vscode#278512): the grant types it knows, filtered by the server's
- * `grant_types_supported`; four redirect URIs, the portless loopback one because it takes another
- * port when 33418 (DEFAULT_AUTH_FLOW_PORT) is busy; the scopes it will ask for.
- */
-const VSCODE_GRANTS = ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'];
-const vscodeRegistration = (serverGrants: string[] | undefined, scopes: string[]) => ({
-  client_name: 'Visual Studio Code',
-  client_uri: 'https://code.visualstudio.com',
-  grant_types: serverGrants ? serverGrants.filter((g) => VSCODE_GRANTS.includes(g)) : VSCODE_GRANTS,
-  response_types: ['code'],
-  redirect_uris: ['https://insiders.vscode.dev/redirect', 'https://vscode.dev/redirect', 'http://127.0.0.1/', 'http://127.0.0.1:33418/'],
-  scope: scopes.join(' '),
-  token_endpoint_auth_method: 'none',
-  application_type: 'native',
-});
-const VSCODE_CIMD_ID = 'https://vscode.dev/oauth/client-metadata.json';
-/** VS Code's document as served (public CIMD fixtures and the Keycloak MCP guide name this URL). */
-const VSCODE_DOC = {
-  client_name: 'Visual Studio Code',
-  logo_uri: 'https://code.visualstudio.com/assets/branding/code-stable.png',
-  grant_types: VSCODE_GRANTS,
-  response_types: ['code'],
-  token_endpoint_auth_method: 'none',
-  application_type: 'native',
-  client_id: VSCODE_CIMD_ID,
-  client_uri: 'https://vscode.dev/product',
-  redirect_uris: ['http://127.0.0.1:33418/', 'https://vscode.dev/redirect'],
-};
-
-/**
- * Cursor's DCR body: three redirect URIs in one registration, as a public client
- * (erp-mafia/accounted#2225, soflyy/agent-connector-for-wp#111, different-ai/openwork#3059;
- * cursor.com/docs/mcp lists the cursor:// callback). Cursor asks for every scope in
- * `scopes_supported` when none is configured.
- */
-const CURSOR_APP_CALLBACK = 'cursor://anysphere.cursor-mcp/oauth/callback';
-const CURSOR_LOOPBACK = 'http://localhost:8787/callback';
-const CURSOR_CLOUD_CALLBACK = 'https://www.cursor.com/agents/mcp/oauth/callback';
-const cursorRegistration = () => ({
-  client_name: 'Cursor',
-  redirect_uris: [CURSOR_APP_CALLBACK, CURSOR_CLOUD_CALLBACK, CURSOR_LOOPBACK],
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-  token_endpoint_auth_method: 'none',
-});
-
-/**
- * Codex's documents (developers.openai.com, Codex → MCP → "OAuth client registration"): the stable
- * one with a shared /callback when the server sends `iss` (we do), else one per callback id with
- * /callback/<callback_id>. Both list portless loopback URIs; Codex adds the port it got.
- */
-const codexDoc = (clientId: string, callbackPath: string) => ({
-  client_id: clientId,
-  client_name: 'Codex',
-  client_uri: 'https://chatgpt.com/codex',
-  application_type: 'native',
-  redirect_uris: [`http://127.0.0.1${callbackPath}`, `http://localhost${callbackPath}`],
-  token_endpoint_auth_method: 'none',
-  token_endpoint_auth_methods_supported: ['none'],
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-});
-const CODEX_CIMD_ID = 'https://chatgpt.com/oauth/codex/client.json';
-const CODEX_CALLBACK_ID = 'Ab3dE_fG-h1J';
-const CODEX_PER_SERVER_ID = `https://chatgpt.com/oauth/codex/${CODEX_CALLBACK_ID}/client.json`;
-
-/**
- * Gemini CLI's DCR body, from google-gemini/gemini-cli packages/core/src/mcp/oauth-provider.ts
- * `registerClient`: a public client on http://localhost:7777/oauth/callback, `scope` empty when
- * the server's configuration names none.
- */
-const GEMINI_CALLBACK = 'http://localhost:7777/oauth/callback';
-const geminiRegistration = (scopes: string[] = []) => ({
-  client_name: 'Gemini CLI MCP Client',
-  redirect_uris: [GEMINI_CALLBACK],
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-  token_endpoint_auth_method: 'none',
-  scope: scopes.join(' ') || '',
-});
-
 const DOCUMENTS: Record<string, unknown> = {
-  [CLAUDE_CIMD_ID]: CLAUDE_DOC,
+  [CLAUDE_CIMD_ID]: claudeDoc(),
   [CHATGPT_CIMD_ID]: chatgptDoc(CHATGPT_CIMD_ID, CHATGPT_CALLBACK),
   [CHATGPT_CONNECTOR_ID]: chatgptDoc(CHATGPT_CONNECTOR_ID, CHATGPT_CONNECTOR_CALLBACK),
   [VSCODE_CIMD_ID]: VSCODE_DOC,

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CimdFetcher } from '../../src/oauth/cimd.js';
+import { CLAUDE_CIMD_ID, CLAUDE_COM_CALLBACK, claudeDoc } from '../fixtures/apps.js';
 import { fakeWorkspace } from '../helpers/fake-notion.js';
 import {
   CLAUDE_CALLBACK,
@@ -30,21 +31,11 @@ import { type Stack, startStack } from '../helpers/stack.js';
 
 type Json = Record<string, any>;
 
-const CLAUDE_COM_CALLBACK = 'https://claude.com/api/mcp/auth_callback';
-const CLAUDE_CIMD_ID = 'https://claude.ai/oauth/mcp-oauth-client-metadata';
 /**
- * Claude's published document (keycloak/keycloak#50362 quotes it), which lists the jwt-bearer grant
- * we do not offer, plus the claude.com callback Anthropic announces for later.
+ * Claude's published document (test/fixtures/apps.ts; keycloak/keycloak#50362 quotes it), which lists
+ * the jwt-bearer grant we do not offer, plus the claude.com callback Anthropic announces for later.
  */
-const CLAUDE_CIMD_DOC = {
-  client_id: CLAUDE_CIMD_ID,
-  client_name: 'Claude',
-  client_uri: 'https://claude.ai',
-  redirect_uris: [CLAUDE_CALLBACK, CLAUDE_COM_CALLBACK],
-  grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
-  response_types: ['code'],
-  token_endpoint_auth_method: 'none',
-};
+const CLAUDE_CIMD_DOC = claudeDoc(CLAUDE_CIMD_ID, [CLAUDE_CALLBACK, CLAUDE_COM_CALLBACK]);
 const STATE = 'client-state-123'; // what authorizeUrl() sends by default
 
 const ws = fakeWorkspace('A');

@@ -10,65 +10,14 @@ import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import { OAuthError } from '../../src/errors.js';
 import { CIMD_USER_AGENT, CimdResolver, createSafeFetcher, isCimdClientId, isPublicAddress, type CimdFetcher, type FetchedDocument } from '../../src/oauth/cimd.js';
 import { redirectUriMatches } from '../../src/oauth/uris.js';
+import { CLAUDE_CIMD_ID, chatgptDoc, claudeDoc, codexDoc } from '../fixtures/apps.js';
 import { TEST_TLS_CERT, TEST_TLS_KEY } from '../fixtures/tls.js';
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const quiet = createLogger('silent');
-const CLAUDE_URL = 'https://claude.ai/oauth/mcp-oauth-client-metadata';
-/**
- * Claude's published document, as quoted from the live URL in keycloak/keycloak#50362 and
- * sebadob/rauthy#1644 (2026): one callback, and the jwt-bearer grant of Enterprise Managed Auth,
- * which Anthropic expects an authorization server to drop (anthropics/claude-ai-mcp#487).
- */
-const claudeDoc = (clientId: string) => ({
-  client_id: clientId,
-  client_name: 'Claude',
-  client_uri: 'https://claude.ai',
-  redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
-  grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
-  response_types: ['code'],
-  token_endpoint_auth_method: 'none',
-});
-const CLAUDE_DOC = claudeDoc(CLAUDE_URL);
-/**
- * Codex's documents (developers.openai.com, Codex → MCP → "OAuth client registration"): the stable
- * https://chatgpt.com/oauth/codex/client.json with a shared /callback, used when the server
- * advertises and sends `iss` (we do), else https://chatgpt.com/oauth/codex/<callback_id>/client.json
- * with /callback/<callback_id>. Both register portless loopback URIs; Codex adds the port it got.
- * Fields as served (anomalyco/opencode#47737 mirrors them; intervals.icu fixtures quote them).
- */
-const codexDoc = (clientId: string, callbackPath = '/callback') => ({
-  client_id: clientId,
-  client_name: 'Codex',
-  client_uri: 'https://chatgpt.com/codex',
-  application_type: 'native',
-  redirect_uris: [`http://127.0.0.1${callbackPath}`, `http://localhost${callbackPath}`],
-  token_endpoint_auth_method: 'none',
-  token_endpoint_auth_methods_supported: ['none'],
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-});
-
-/**
- * ChatGPT's document as https://chatgpt.com/oauth/client.json serves it (quoted byte for byte, dated
- * 2026-09-26, in public test fixtures; pocket-id/pocket-id#1718, cloudflare/workers-oauth-provider#264
- * and operately/operately#5164 describe the same shape): `private_key_jwt` preferred, `none` also
- * supported, and ChatGPT picks the method it shares with the server (developers.openai.com/plugins/build/auth).
- */
-const chatgptDoc = (clientId: string, redirectUri = 'https://chatgpt.com/connector_platform_oauth_redirect') => ({
-  client_id: clientId,
-  client_uri: 'https://chatgpt.com/',
-  redirect_uris: [redirectUri],
-  token_endpoint_auth_method: 'private_key_jwt',
-  token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-  client_name: 'ChatGPT',
-  logo_uri: 'https://persistent.oaistatic.com/sonic/misc/openai-logo.png',
-  token_endpoint_auth_signing_alg: 'RS256',
-  jwks_uri: 'https://chatgpt.com/oauth/jwks.json',
-});
+/** Claude's document where Claude serves it (test/fixtures/apps.ts). */
+const CLAUDE_DOC = claudeDoc(CLAUDE_CIMD_ID);
 
 /** A fetcher serving fixed responses, counting calls. */
 function fakeFetcher(respond: (url: string) => Partial<FetchedDocument> & { json?: unknown }) {
@@ -96,9 +45,9 @@ async function rejection(p: Promise<unknown>): Promise<OAuthError> {
 describe('CimdResolver: validation', () => {
   it("accepts Claude's real document, without the jwt-bearer grant we do not offer", async () => {
     const { fetch } = serve(CLAUDE_DOC);
-    const client = await new CimdResolver({ log: quiet, fetch, now: () => 1234 }).resolve(CLAUDE_URL);
+    const client = await new CimdResolver({ log: quiet, fetch, now: () => 1234 }).resolve(CLAUDE_CIMD_ID);
     expect(client).toEqual({
-      clientId: CLAUDE_URL,
+      clientId: CLAUDE_CIMD_ID,
       clientName: 'Claude',
       redirectUris: CLAUDE_DOC.redirect_uris,
       grantTypes: ['authorization_code', 'refresh_token'],
@@ -110,21 +59,21 @@ describe('CimdResolver: validation', () => {
   });
 
   it('defaults grant types and keeps only present metadata fields', async () => {
-    const { fetch } = serve({ client_id: CLAUDE_URL, redirect_uris: ['http://127.0.0.1:3000/cb'], extra: 'dropped' });
-    const client = await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL);
+    const { fetch } = serve({ client_id: CLAUDE_CIMD_ID, redirect_uris: ['http://127.0.0.1:3000/cb'], extra: 'dropped' });
+    const client = await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID);
     expect(client.grantTypes).toEqual(['authorization_code', 'refresh_token']);
-    expect(client.metadata).toEqual({ client_id: CLAUDE_URL, redirect_uris: ['http://127.0.0.1:3000/cb'] });
+    expect(client.metadata).toEqual({ client_id: CLAUDE_CIMD_ID, redirect_uris: ['http://127.0.0.1:3000/cb'] });
   });
 
   it('truncates a long client_name to 100 characters', async () => {
     const { fetch } = serve({ ...CLAUDE_DOC, client_name: 'x'.repeat(300) });
-    const client = await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL);
+    const client = await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID);
     expect(client.clientName).toBe('x'.repeat(100));
   });
 
   it('rejects a client_id that is not the URL itself', async () => {
     const { fetch } = serve({ ...CLAUDE_DOC, client_id: 'https://claude.ai/other' });
-    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID));
     expect(err.description).toMatch(/client_id/);
   });
 
@@ -140,7 +89,7 @@ describe('CimdResolver: validation', () => {
     ['not strings', [42]],
   ])('rejects redirect_uris %s', async (_label, redirectUris) => {
     const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: redirectUris });
-    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID));
     expect(err.description).toMatch(/redirect_uris/);
   });
 
@@ -148,19 +97,19 @@ describe('CimdResolver: validation', () => {
     'rejects redirect_uri %s',
     async (uri) => {
       const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: ['https://claude.ai/ok', uri] });
-      const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
+      const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID));
       expect(err.description).toContain(JSON.stringify(uri));
     },
   );
 
   it.each(['cursor://anysphere.cursor-mcp/oauth/callback', 'com.example.app:/oauth2redirect', 'myapp:/cb'])('accepts private-use scheme redirect_uri %s (RFC 8252 §7.1), as DCR does', async (uri) => {
     const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: [uri] });
-    expect((await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL)).redirectUris).toEqual([uri]);
+    expect((await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID)).redirectUris).toEqual([uri]);
   });
 
   it.each(['http://localhost:8080/cb', 'http://127.0.0.1/cb', 'http://[::1]:9/cb'])('accepts loopback http redirect_uri %s', async (uri) => {
     const { fetch } = serve({ ...CLAUDE_DOC, redirect_uris: [uri] });
-    expect((await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL)).redirectUris).toEqual([uri]);
+    expect((await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID)).redirectUris).toEqual([uri]);
   });
 
   it.each([
@@ -176,13 +125,13 @@ describe('CimdResolver: validation', () => {
     ['response_types token', { response_types: ['token'] }, /response_types/],
   ])('rejects %s', async (_label, extra, message) => {
     const { fetch } = serve({ ...CLAUDE_DOC, ...extra });
-    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID));
     expect(err.description).toMatch(message);
   });
 
   it('narrows grant and response types to the ones we support, never adding one (RFC 7591 §2)', async () => {
     const { fetch } = serve({ ...CLAUDE_DOC, grant_types: ['authorization_code', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'], response_types: ['code', 'id_token'] });
-    const client = await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL);
+    const client = await new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID);
     expect(client.grantTypes).toEqual(['authorization_code']);
     expect(client.metadata.grant_types).toEqual(['authorization_code']);
     expect(client.metadata.response_types).toEqual(['code']);
@@ -190,8 +139,8 @@ describe('CimdResolver: validation', () => {
 
   it('rejects a document larger than maxBytes even when the fetcher returned it', async () => {
     const { fetch } = serve({ ...CLAUDE_DOC, client_uri: `https://claude.ai/${'a'.repeat(6000)}` });
-    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
-    expect(err.description).toBe(`client metadata document at ${CLAUDE_URL} is too large (over 5120 bytes)`);
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID));
+    expect(err.description).toBe(`client metadata document at ${CLAUDE_CIMD_ID} is too large (over 5120 bytes)`);
   });
 
   it('passes limits to the fetcher and reports its failure', async () => {
@@ -200,20 +149,20 @@ describe('CimdResolver: validation', () => {
       seen.push(opts);
       throw new Error('response is over 5120 bytes');
     };
-    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID));
     expect(seen).toEqual([{ timeoutMs: 5000, maxBytes: 5120 }]);
-    expect(err.description).toBe(`client metadata document at ${CLAUDE_URL} could not be fetched`);
+    expect(err.description).toBe(`client metadata document at ${CLAUDE_CIMD_ID} could not be fetched`);
   });
 
   it.each([404, 500, 204])('rejects HTTP %i', async (status) => {
     const { fetch } = fakeFetcher(() => ({ status, json: CLAUDE_DOC }));
-    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID));
     expect(err.description).toContain(`HTTP ${status}`);
   });
 
   it.each([301, 302, 307, 308])('rejects a %i redirect', async (status) => {
     const { fetch } = fakeFetcher(() => ({ status, headers: { location: 'http://127.0.0.1/' }, body: '' }));
-    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID));
     expect(err.description).toMatch(/redirect/);
   });
 
@@ -223,7 +172,7 @@ describe('CimdResolver: validation', () => {
     ['JSON null', 'null', /not a JSON object/],
   ])('rejects a body that is %s', async (_label, body, message) => {
     const { fetch } = fakeFetcher(() => ({ body }));
-    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_URL));
+    const err = await rejection(new CimdResolver({ log: quiet, fetch }).resolve(CLAUDE_CIMD_ID));
     expect(err.description).toMatch(message);
   });
 });
@@ -232,8 +181,8 @@ describe('CimdResolver: caching', () => {
   it('serves a second resolve from cache', async () => {
     const { fetch, calls } = serve(CLAUDE_DOC);
     const resolver = new CimdResolver({ log: quiet, fetch });
-    const a = await resolver.resolve(CLAUDE_URL);
-    const b = await resolver.resolve(CLAUDE_URL);
+    const a = await resolver.resolve(CLAUDE_CIMD_ID);
+    const b = await resolver.resolve(CLAUDE_CIMD_ID);
     expect(b).toEqual(a);
     expect(calls).toHaveLength(1);
   });
@@ -241,8 +190,8 @@ describe('CimdResolver: caching', () => {
   it('does not cache with Cache-Control: no-store', async () => {
     const { fetch, calls } = serve(CLAUDE_DOC, { 'cache-control': 'private, no-store' });
     const resolver = new CimdResolver({ log: quiet, fetch });
-    await resolver.resolve(CLAUDE_URL);
-    await resolver.resolve(CLAUDE_URL);
+    await resolver.resolve(CLAUDE_CIMD_ID);
+    await resolver.resolve(CLAUDE_CIMD_ID);
     expect(calls).toHaveLength(2);
   });
 
@@ -250,12 +199,12 @@ describe('CimdResolver: caching', () => {
     let now = 0;
     const { fetch, calls } = serve(CLAUDE_DOC, { 'cache-control': 'public, max-age=60' });
     const resolver = new CimdResolver({ log: quiet, fetch, now: () => now });
-    await resolver.resolve(CLAUDE_URL);
+    await resolver.resolve(CLAUDE_CIMD_ID);
     now = 59_999;
-    await resolver.resolve(CLAUDE_URL);
+    await resolver.resolve(CLAUDE_CIMD_ID);
     expect(calls).toHaveLength(1);
     now = 60_000;
-    await resolver.resolve(CLAUDE_URL);
+    await resolver.resolve(CLAUDE_CIMD_ID);
     expect(calls).toHaveLength(2);
   });
 
@@ -263,20 +212,20 @@ describe('CimdResolver: caching', () => {
     let now = 0;
     const capped = serve(CLAUDE_DOC, { 'cache-control': 'max-age=999999' });
     const r1 = new CimdResolver({ log: quiet, fetch: capped.fetch, now: () => now, maxCacheTtlMs: 1000 });
-    await r1.resolve(CLAUDE_URL);
+    await r1.resolve(CLAUDE_CIMD_ID);
     now = 1000;
-    await r1.resolve(CLAUDE_URL);
+    await r1.resolve(CLAUDE_CIMD_ID);
     expect(capped.calls).toHaveLength(2);
 
     now = 0;
     const plain = serve(CLAUDE_DOC);
     const r2 = new CimdResolver({ log: quiet, fetch: plain.fetch, now: () => now, defaultCacheTtlMs: 500 });
-    await r2.resolve(CLAUDE_URL);
+    await r2.resolve(CLAUDE_CIMD_ID);
     now = 499;
-    await r2.resolve(CLAUDE_URL);
+    await r2.resolve(CLAUDE_CIMD_ID);
     expect(plain.calls).toHaveLength(1);
     now = 500;
-    await r2.resolve(CLAUDE_URL);
+    await r2.resolve(CLAUDE_CIMD_ID);
     expect(plain.calls).toHaveLength(2);
   });
 
@@ -284,26 +233,26 @@ describe('CimdResolver: caching', () => {
     let now = 0;
     const aged = serve(CLAUDE_DOC, { 'cache-control': 'public, max-age=3600', age: '3000' });
     const r1 = new CimdResolver({ log: quiet, fetch: aged.fetch, now: () => now });
-    await r1.resolve(CLAUDE_URL);
+    await r1.resolve(CLAUDE_CIMD_ID);
     now = 599_999;
-    await r1.resolve(CLAUDE_URL);
+    await r1.resolve(CLAUDE_CIMD_ID);
     expect(aged.calls).toHaveLength(1);
     now = 600_000;
-    await r1.resolve(CLAUDE_URL);
+    await r1.resolve(CLAUDE_CIMD_ID);
     expect(aged.calls).toHaveLength(2);
 
     now = 0;
     const stale = serve(CLAUDE_DOC, { 'cache-control': 'max-age=60', age: '120' });
     const r2 = new CimdResolver({ log: quiet, fetch: stale.fetch, now: () => now });
-    await r2.resolve(CLAUDE_URL);
-    await r2.resolve(CLAUDE_URL);
+    await r2.resolve(CLAUDE_CIMD_ID);
+    await r2.resolve(CLAUDE_CIMD_ID);
     expect(stale.calls).toHaveLength(2);
 
     const quoted = serve(CLAUDE_DOC, { 'cache-control': 'max-age="60"' });
     const r3 = new CimdResolver({ log: quiet, fetch: quoted.fetch, now: () => now });
-    await r3.resolve(CLAUDE_URL);
+    await r3.resolve(CLAUDE_CIMD_ID);
     now = 59_999;
-    await r3.resolve(CLAUDE_URL);
+    await r3.resolve(CLAUDE_CIMD_ID);
     expect(quoted.calls).toHaveLength(1);
   });
 
@@ -311,9 +260,9 @@ describe('CimdResolver: caching', () => {
     let status = 500;
     const { fetch, calls } = fakeFetcher(() => ({ status, json: CLAUDE_DOC }));
     const resolver = new CimdResolver({ log: quiet, fetch });
-    await rejection(resolver.resolve(CLAUDE_URL));
+    await rejection(resolver.resolve(CLAUDE_CIMD_ID));
     status = 200;
-    expect((await resolver.resolve(CLAUDE_URL)).clientId).toBe(CLAUDE_URL);
+    expect((await resolver.resolve(CLAUDE_CIMD_ID)).clientId).toBe(CLAUDE_CIMD_ID);
     expect(calls).toHaveLength(2);
   });
 
@@ -327,7 +276,7 @@ describe('CimdResolver: caching', () => {
       return { status: 200, headers: { 'cache-control': 'no-store' }, body: JSON.stringify(CLAUDE_DOC) };
     };
     const resolver = new CimdResolver({ log: quiet, fetch });
-    const both = Promise.all([resolver.resolve(CLAUDE_URL), resolver.resolve(CLAUDE_URL)]);
+    const both = Promise.all([resolver.resolve(CLAUDE_CIMD_ID), resolver.resolve(CLAUDE_CIMD_ID)]);
     release();
     const [a, b] = await both;
     expect(a).toBe(b);
@@ -351,7 +300,7 @@ describe('CimdResolver: caching', () => {
 
 describe('isCimdClientId', () => {
   it.each([
-    [CLAUDE_URL, true],
+    [CLAUDE_CIMD_ID, true],
     ['https://example.com/client.json', true],
     ['https://example.com:8443/c', true],
     ['http://example.com/c', false],

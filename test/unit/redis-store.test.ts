@@ -228,35 +228,42 @@ describe('RedisStore specifics', () => {
     }
   });
 
-  it('redeems a code once when two instances race on separate connections', async () => {
-    const prefix = `race${randomSecret(4)}:`;
+  /**
+   * Two instances on separate connections sharing one fresh key prefix, with one grant and its code
+   * created through the first; both are closed and the prefix dropped afterwards.
+   */
+  async function withTwoInstances(
+    label: string,
+    run: (a: RedisStore, b: RedisStore, g: GrantRecord, c: ReturnType<typeof code>) => Promise<void>,
+  ): Promise<void> {
+    const prefix = `${label}${randomSecret(4)}:`;
     const a = await RedisStore.open(redis.url, 'kc', { prefix });
     const b = await RedisStore.open(redis.url, 'kc', { prefix });
     try {
       const g = grant();
       const c = code(g.id);
       await a.createGrant(g, c);
+      await run(a, b, g, c);
+    } finally {
+      await a.close();
+      await b.close();
+      await dropPrefix(prefix);
+    }
+  }
+
+  it('redeems a code once when two instances race on separate connections', async () => {
+    await withTwoInstances('race', async (a, b, g, c) => {
       const results = await Promise.all([
         a.redeemCode(c.hash, T, [token(g.id, 'access', T + 1000)], 'A'),
         b.redeemCode(c.hash, T, [token(g.id, 'access', T + 1000)], 'B'),
       ]);
       expect(results.map((r) => r.status).sort()).toEqual(['again', 'issued']);
       expect(await a.countLiveCredentials(g.id, T)).toBe(1);
-    } finally {
-      await a.close();
-      await b.close();
-      await dropPrefix(prefix);
-    }
+    });
   });
 
   it('two instances rotating one refresh token at once: one is issued, the other gets its answer', async () => {
-    const prefix = `rot${randomSecret(4)}:`;
-    const a = await RedisStore.open(redis.url, 'kc', { prefix });
-    const b = await RedisStore.open(redis.url, 'kc', { prefix });
-    try {
-      const g = grant();
-      const c = code(g.id);
-      await a.createGrant(g, c);
+    await withTwoInstances('rot', async (a, b, g, c) => {
       const r0 = token(g.id, 'refresh', T + 86_400_000);
       await a.redeemCode(c.hash, T, [r0], 'x');
       const next = [token(g.id, 'refresh', T + 86_400_000), token(g.id, 'refresh', T + 86_400_000)];
@@ -264,11 +271,7 @@ describe('RedisStore specifics', () => {
       const winner = results[0]!.status === 'issued' ? 'A' : 'B';
       expect(results).toContainEqual({ status: 'again', answer: winner });
       expect(await a.getToken(next[winner === 'A' ? 1 : 0]!.hash)).toBeNull();
-    } finally {
-      await a.close();
-      await b.close();
-      await dropPrefix(prefix);
-    }
+    });
   });
 
   it('refuses to open with StoreOpenError naming REDIS_URL when Redis does not answer', async () => {
