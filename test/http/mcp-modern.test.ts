@@ -141,6 +141,57 @@ describe('MCP 2026-07-28', () => {
   });
 });
 
+describe('the fast path for tools/list and tools/call answers exactly as the SDK does', () => {
+  // clientInfo in the envelope is valid but outside the fast path, so that request is the SDK's.
+  const viaSdk = { 'io.modelcontextprotocol/clientInfo': { name: 'test', version: '1' } };
+  const strip = (b: Json) => ({ ...b, id: 0 });
+
+  it('the plain request takes the fast path once the SDK has served its version (the SDK writes result first)', async () => {
+    const raw = async (meta: Json) => {
+      const res = await mcpPost(stack.baseUrl, write, { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: envelope(meta) } }, { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/list' });
+      return res.text();
+    };
+    expect(await raw(viaSdk)).toMatch(/^\{"result":/);
+    expect(await raw({})).toMatch(/^\{"jsonrpc":"2\.0","id":1,"result":/);
+  });
+
+  it('tools/list, for a read-write and a read-only connection', async () => {
+    await modern(write, 'tools/list', {}, { meta: viaSdk }); // the SDK has served this version
+    for (const token of [write, readOnly]) {
+      const sdk = await modern(token, 'tools/list', {}, { meta: viaSdk });
+      const fast = await modern(token, 'tools/list');
+      expect(fast.status).toBe(sdk.status);
+      expect(strip(fast.body)).toEqual(strip(sdk.body));
+    }
+  });
+
+  it('tools/call: a result, a tool error, a traceparent, and capabilities', async () => {
+    await modern(write, 'tools/list', {}, { meta: viaSdk });
+    const cases: [string, Json, Json][] = [
+      ['get_self', {}, {}],
+      ['get_page', { page_id: 'not an id' }, {}],
+      ['get_self', {}, { traceparent: TRACE }],
+      ['get_self', {}, { 'io.modelcontextprotocol/clientCapabilities': { roots: { listChanged: true }, elicitation: {} } }],
+    ];
+    for (const [name, args, meta] of cases) {
+      const sdk = await modern(write, 'tools/call', { name, arguments: args }, { meta: { ...meta, ...viaSdk } });
+      const fast = await modern(write, 'tools/call', { name, arguments: args }, { meta });
+      expect(fast.status, name).toBe(sdk.status);
+      expect(strip(fast.body), name).toEqual(strip(sdk.body));
+    }
+  });
+
+  it('anything off the fast path still gets the SDK\'s answer: a bad header, bad capabilities, a cursor', async () => {
+    await modern(write, 'tools/list', {}, { meta: viaSdk });
+    expect((await modern(write, 'tools/call', { name: 'get_self', arguments: {} }, { headers: { 'mcp-name': 'search' } })).body.error.code).toBe(-32020);
+    const badCaps = await modern(write, 'tools/list', {}, { meta: { 'io.modelcontextprotocol/clientCapabilities': 'none' } });
+    expect(badCaps.status).toBe(400);
+    expect(badCaps.body.error.code).toBe(-32602);
+    const argsNotObject = await modern(write, 'tools/call', { name: 'get_self', arguments: [1] });
+    expect(argsNotObject.body.error.code).toBe(-32602);
+  });
+});
+
 describe('era routing agrees with the SDK (isLegacyRequest)', () => {
   const cases: { name: string; body: unknown; version?: string }[] = [
     { name: 'initialize', body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } } },
