@@ -41,8 +41,8 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Outgo
   sendText(res, status, JSON.stringify(body), headers);
 }
 
-function sendText(res: ServerResponse, status: number, text: string, headers: OutgoingHttpHeaders): void {
-  headers['content-type'] = 'application/json; charset=utf-8';
+function sendText(res: ServerResponse, status: number, text: string, headers: OutgoingHttpHeaders, type = 'application/json; charset=utf-8'): void {
+  headers['content-type'] = type;
   headers['content-length'] = Buffer.byteLength(text);
   res.writeHead(status, headers).end(text);
 }
@@ -219,7 +219,7 @@ export function createMcpRoute(deps: {
     };
     const answer = await handle(body, auth, { version: header('mcp-protocol-version'), method: header('mcp-method'), name: header('mcp-name') });
     if (answer.traceparent) annotate({ traceparent: answer.traceparent });
-    if (answer.text !== undefined) return sendText(res, answer.status, answer.text, headers);
+    if (answer.text !== undefined) return sendText(res, answer.status, answer.text, headers, answer.contentType);
     reply(answer.status, answer.body);
   }
 

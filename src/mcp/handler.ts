@@ -44,8 +44,10 @@ export const failure = (id: Id | null, code: number, message: string): Reply => 
 export interface McpAnswer {
   status: number;
   body?: unknown;
-  /** The body already serialized (the SDK's answers). */
+  /** The body already serialized (the SDK's answers), and its media type when it is not JSON. */
   text?: string;
+  /** `text/event-stream` for the SDK's SSE answers (a subscriptions/listen acknowledgement). */
+  contentType?: string;
   /** A valid `traceparent` the request carried, for the request log. */
   traceparent?: string;
 }
@@ -214,12 +216,16 @@ export function createMcpHandler<A extends Caller>(deps: { tools: ToolHost<A>; l
       parsedBody: body,
       authInfo: { token: '', clientId: auth.clientId, scopes: [...auth.scopes], extra: { auth } },
     });
+    // Buffered whole: every stream the SDK opens for us ends at once (a subscriptions/listen is
+    // acknowledged with no notification types, as we declare no list changes, and closed).
     const text = await res.text();
+    const type = res.headers.get('content-type') ?? '';
+    const json = type.startsWith('application/json');
     const version = metaOf(body)?.[PROTOCOL_VERSION_META_KEY];
-    if (res.status === 200 && typeof version === 'string' && !served.has(version) && (JSON.parse(text) as { result?: unknown }).result !== undefined) {
+    if (json && res.status === 200 && typeof version === 'string' && !served.has(version) && (JSON.parse(text) as { result?: unknown }).result !== undefined) {
       served.add(version);
     }
-    return { status: res.status, ...(text ? { text } : {}), ...traced };
+    return { status: res.status, ...(text ? { text } : {}), ...(text && !json ? { contentType: type } : {}), ...traced };
   }
 
   async function dispatch(message: Message, auth: A): Promise<Reply | null> {

@@ -104,6 +104,19 @@ describe('MCP 2026-07-28', () => {
     }
   });
 
+  it('subscriptions/listen is acknowledged with no notification types (we declare no list changes) and ends', async () => {
+    const body = { jsonrpc: '2.0', id: 9, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: envelope() } };
+    const res = await mcpPost(stack.baseUrl, write, body, { 'mcp-protocol-version': MODERN, 'mcp-method': 'subscriptions/listen' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = (await res.text())
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)) as Json);
+    expect(events[0]).toMatchObject({ method: 'notifications/subscriptions/acknowledged', params: { notifications: {} } });
+    expect(events[1]).toMatchObject({ id: 9, result: { resultType: 'complete' } });
+  });
+
   it('a per-request log level is accepted', async () => {
     const { status, body } = await modern(write, 'tools/list', {}, { meta: { 'io.modelcontextprotocol/logLevel': 'debug' } });
     expect(status).toBe(200);
@@ -190,6 +203,34 @@ describe('the fast path for tools/list and tools/call answers exactly as the SDK
     const argsNotObject = await modern(write, 'tools/call', { name: 'get_self', arguments: [1] });
     expect(argsNotObject.body.error.code).toBe(-32602);
   });
+});
+
+it('malformed 2026-07-28 requests get 4xx or JSON-RPC errors, never a 5xx or an error log line', async () => {
+  const methods = ['tools/call', 'tools/list', 'server/discover', 'subscriptions/listen', 'ping', 'resources/list', 'tasks/get', 'notifications/cancelled', ''];
+  const metas: Json[] = [
+    envelope(),
+    envelope({ 'io.modelcontextprotocol/clientCapabilities': null }),
+    envelope({ 'io.modelcontextprotocol/protocolVersion': 5 }),
+    envelope({ 'io.modelcontextprotocol/logLevel': 'nope', traceparent: 'zz' }),
+    { 'io.modelcontextprotocol/protocolVersion': MODERN },
+  ];
+  const params: Json[] = [{}, { name: 'get_self' }, { name: 5, arguments: 'x' }, { cursor: 7, notifications: 'x', uri: 1 }, { notifications: { toolsListChanged: true } }];
+  const before = stack.logs.length;
+  let sent = 0;
+  for (const method of methods) {
+    for (const meta of metas) {
+      for (const p of params) {
+        for (const id of [1, null]) {
+          const res = await mcpPost(stack.baseUrl, write, { jsonrpc: '2.0', id, method, params: { ...p, _meta: meta } }, { 'mcp-protocol-version': MODERN, 'mcp-method': method });
+          await res.arrayBuffer();
+          sent++;
+          expect(res.status, `${method} ${JSON.stringify(meta)} ${JSON.stringify(p)}`).toBeLessThan(500);
+        }
+      }
+    }
+  }
+  expect(sent).toBe(450);
+  expect(stack.logs.slice(before).filter((l) => (JSON.parse(l) as Json).level >= 50)).toEqual([]);
 });
 
 describe('era routing agrees with the SDK (isLegacyRequest)', () => {
