@@ -154,7 +154,8 @@ function fastModern(body: unknown, headers: McpHeaders, served: ReadonlySet<stri
  *   handler (`createMcpHandler` from @modelcontextprotocol/server): its validation ladder (envelope,
  *   `Mcp-Method`/`Mcp-Name` against the body, -32020, unsupported versions with -32022, removed
  *   methods), `server/discover`, `resultType`, list caching and serverInfo in `_meta`. A fresh
- *   low-level Server per request, as the SDK requires, with our tools behind it.
+ *   low-level Server per request, as the SDK requires, with our tools behind it. The plainest
+ *   tools/list and tools/call skip it (fastModern), with the same answers.
  * - **2025-03-26 to 2025-11-25** (clients that open with `initialize`) keep this dispatcher. The SDK's
  *   stateless legacy fallback answers over SSE and costs 0.39 ms of CPU per tools/call with a bare
  *   low-level Server (1.31 ms with McpServer and 42 tools; bench/sdk-handler.ts), more than our whole
