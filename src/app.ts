@@ -75,11 +75,11 @@ export function createApp(config: Config, deps: AppDeps): App {
   // Aborted by close(): ends every Notion call, API and OAuth alike.
   const stopNotion = new AbortController();
   const stopping = stopNotion.signal;
-  const notionOAuth = new NotionOAuth(createNotionClient(config, log, { maxRetries: 1 }, stopping), config);
   const metrics = new Metrics(store, now);
+  const notionOAuth = new NotionOAuth(createNotionClient(config, log, { maxRetries: 1 }, stopping, metrics), config);
   const notion = {
     metrics,
-    client: createNotionClient(config, log, false, stopping),
+    client: createNotionClient(config, log, false, stopping, metrics),
     gate: new RateGate(config.notion.ratePerSecond, config.notion.burst),
     limiter: new CallLimiter(stopping),
     stopping,
@@ -110,6 +110,7 @@ export function createApp(config: Config, deps: AppDeps): App {
         },
         log,
         baseUrl: config.baseUrl,
+        onToolCall: (tool, outcome) => metrics.toolCall(tool, outcome),
       }),
       landing: createLandingHandler(config),
       privacy: createPolicyHandler(config, 'privacy'),

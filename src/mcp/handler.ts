@@ -70,6 +70,8 @@ export interface ToolHost<A extends Caller> {
   call(name: string, args: Record<string, unknown> | undefined, auth: A): Promise<{ content: [{ type: 'text'; text: string }]; structuredContent?: Record<string, unknown> }>;
 }
 export type McpHandler<A extends Caller> = ReturnType<typeof createMcpHandler<A>>;
+/** How a tools/call ended: a result, a tool error (isError), or a failure of ours. */
+export type ToolOutcome = 'ok' | 'tool_error' | 'internal_error';
 
 const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
 
@@ -165,16 +167,28 @@ function fastModern(body: unknown, headers: McpHeaders, served: ReadonlySet<stri
  * No session ID is issued and any incoming one is ignored; the user's Notion token comes from the
  * bearer token verified for this request only.
  */
-export function createMcpHandler<A extends Caller>(deps: { tools: ToolHost<A>; log: Logger; baseUrl: string }) {
+export function createMcpHandler<A extends Caller>(deps: {
+  tools: ToolHost<A>;
+  log: Logger;
+  baseUrl: string;
+  /** Told of every tools/call (metrics); `tool` is `(unknown)` for a name that is not a tool. */
+  onToolCall?: (tool: string, outcome: ToolOutcome) => void;
+}) {
   const { tools } = deps;
   const withIcons = { ...SERVER_INFO, icons: [{ src: `${deps.baseUrl}${ICON_PATH}`, mimeType: 'image/svg+xml', sizes: ['any'] }] };
 
   /** One tools/call, in both eras: a tool result, with failures as isError results. */
   async function callTool(name: string, args: Record<string, unknown> | undefined, auth: A): Promise<CallToolResult> {
     try {
-      return await tools.call(name, args, auth);
+      const result = await tools.call(name, args, auth);
+      deps.onToolCall?.(name, 'ok');
+      return result;
     } catch (err) {
-      if (err instanceof ToolError) return toolErrorResult(err);
+      if (err instanceof ToolError) {
+        deps.onToolCall?.(err.code === 'unknown_tool' ? '(unknown)' : name, 'tool_error');
+        return toolErrorResult(err);
+      }
+      deps.onToolCall?.(name, 'internal_error');
       deps.log.error({ err, tool: name }, 'tool failed');
       return toolErrorResult(new ToolError('internal_error', 'The connector failed to run this tool.'));
     }

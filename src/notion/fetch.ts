@@ -40,7 +40,20 @@ class ResponseHeaders {
  *   whose calls hang make everyone else wait. Each connection is capped instead (CallLimiter).
  * - Multipart bodies (file uploads, rare) go through global fetch, which encodes FormData.
  */
-export function keepAliveFetch(opts: { deadlineMs: number; stopping?: AbortSignal; maxSockets?: number }): NotionFetch {
+/** The first path segment after /v1/, from a fixed set (a bounded metrics label), else `other`. */
+const GROUPS = new Set(['pages', 'blocks', 'databases', 'data_sources', 'search', 'users', 'comments', 'file_uploads', 'oauth', 'views', 'custom_emojis']);
+export function endpointGroup(path: string): string {
+  const segment = path.split('/', 3)[2]?.split('?', 1)[0] ?? '';
+  return GROUPS.has(segment) ? segment : 'other';
+}
+
+export function keepAliveFetch(opts: {
+  deadlineMs: number;
+  stopping?: AbortSignal;
+  maxSockets?: number;
+  /** Told how long each answered request took, by endpoint group. */
+  observe?: (group: string, seconds: number) => void;
+}): NotionFetch {
   const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? Infinity, scheduling: 'lifo' as const, timeout: 30_000 };
   const http = new HttpAgent(agentOptions);
   const https = new HttpsAgent(agentOptions);
@@ -56,7 +69,7 @@ export function keepAliveFetch(opts: { deadlineMs: number; stopping?: AbortSigna
     return origin;
   };
 
-  const { stopping } = opts;
+  const { stopping, observe } = opts;
   let stopped = false;
   stopping?.addEventListener('abort', () => {
     stopped = true;
@@ -77,15 +90,18 @@ export function keepAliveFetch(opts: { deadlineMs: number; stopping?: AbortSigna
     const { prefix, secure, host, port } = originOf(url);
     const headers: Record<string, string | number> = { 'accept-encoding': 'gzip, deflate, br', ...(init.headers as Record<string, string>) };
     if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
+    const path = url.slice(prefix.length - 1);
+    const started = observe ? performance.now() : 0;
     return new Promise((resolve, reject) => {
       const req = (secure ? httpsRequest : httpRequest)(
-        { host, port, path: url.slice(prefix.length - 1), method: init.method ?? 'GET', agent: secure ? https : http, headers },
+        { host, port, path, method: init.method ?? 'GET', agent: secure ? https : http, headers },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('error', (err) => fail(err));
           res.on('end', () => {
             clearTimeout(deadline);
+            observe?.(endpointGroup(path), (performance.now() - started) / 1000);
             const raw = Buffer.concat(chunks);
             const answer = (bytes: Buffer) => {
               const text = bytes.toString('utf8');

@@ -61,6 +61,8 @@ export interface NotionMetrics {
   notionCall(status: string): void;
   /** A call repeated after `rate_limited` (429/529), `transient` (5xx, timeout, network) or `refreshed` (401). */
   notionRetry(reason: string): void;
+  /** How long one answered request to an endpoint group took (see endpointGroup in fetch.ts). */
+  notionLatencyOf(group: string, seconds: number): void;
 }
 
 /** Maps whatever the Notion SDK throws to a tool error that keeps Notion's code and message. */

@@ -113,6 +113,27 @@ describe('GET /metrics', () => {
     expect(res.status).toBe(200);
     expect(sample(await res.text(), 'store_up')).toBe(0);
   });
+
+  it('counts tool calls by tool and outcome, with unknown names under one label, and Notion latency by endpoint group', async () => {
+    const { tokens } = await connect(stack, fakeWorkspace(7));
+    const before = await scrape(stack);
+    const call = (name: string, args: Record<string, unknown> = {}) => callTool(stack.baseUrl, tokens.access_token, name, args);
+    expect((await call('get_self')).isError).toBe(false);
+    expect((await call('get_self')).isError).toBe(false);
+    expect((await call('get_page', { page_id: 'not an id' })).isError).toBe(true);
+    expect((await call('no_such_tool_1')).isError).toBe(true);
+    expect((await call('no_such_tool_2')).isError).toBe(true);
+    const after = await scrape(stack);
+    const delta = (series: string) => sample(after, series) - sample(before, series);
+    expect(delta('mcp_tool_calls_total{tool="get_self",outcome="ok"}')).toBe(2);
+    expect(delta('mcp_tool_calls_total{tool="get_page",outcome="tool_error"}')).toBe(1);
+    expect(delta('mcp_tool_calls_total{tool="(unknown)",outcome="tool_error"}')).toBe(2);
+    expect(after).not.toContain('no_such_tool');
+    expect(delta('notion_request_duration_seconds_count{endpoint="users"}')).toBe(2);
+    expect(sample(after, 'notion_request_duration_seconds_bucket{endpoint="users",le="+Inf"}')).toBe(sample(after, 'notion_request_duration_seconds_count{endpoint="users"}'));
+    // The token exchange with Notion is timed too, in its own group.
+    expect(sample(after, 'notion_request_duration_seconds_count{endpoint="oauth"}')).toBeGreaterThan(0);
+  });
 });
 
 describe('GET /metrics without METRICS_TOKEN, listening on every interface', () => {
