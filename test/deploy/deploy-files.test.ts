@@ -426,3 +426,47 @@ describe('the health paths the deployment files probe are served by the app', ()
     expect(await runNode(at(String(await freePort())), {})).toBe(1);
   });
 });
+
+describe('deploy/grafana-dashboard.json and deploy/prometheus-alerts.yml', () => {
+  const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana-dashboard.json'), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+  const alerts = yaml.load(readFileSync(join(ROOT, 'deploy/prometheus-alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] };
+  const exprs = [...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)), ...alerts.groups.flatMap((g) => g.rules.map((r) => r.expr))];
+  const FUNCTIONS = new Set(['histogram_quantile', 'rate', 'sum', 'min', 'max', 'topk', 'by']);
+  /** Metric names in a PromQL expression: identifiers outside label matchers and `by (...)` lists. */
+  const metricsIn = (expr: string): string[] =>
+    [...expr.replace(/\{[^}]*\}/g, '').replace(/\bby\s*\([^)]*\)/g, '').matchAll(/[a-z_][a-z0-9_]*/g)].map((m) => m[0]).filter((w) => w.includes('_') && !FUNCTIONS.has(w));
+
+  it('the extractor finds metric names and skips functions and labels', () => {
+    expect(metricsIn('histogram_quantile(0.95, sum by (le, endpoint) (rate(notion_request_duration_seconds_bucket{status!="200"}[5m])))')).toEqual([
+      'notion_request_duration_seconds_bucket',
+    ]);
+  });
+
+  it('the dashboard shows request rate, latency, tool calls by outcome, Notion errors and rate limiting, store health and grants', () => {
+    const all = exprs.join('\n');
+    for (const metric of ['http_requests_total', 'http_request_duration_seconds_bucket', 'mcp_tool_calls_total', 'notion_requests_total', 'notion_rate_limited_total', 'store_up', 'active_grants']) {
+      expect(dashboard.panels.some((p) => p.targets.some((t) => t.expr.includes(metric))), metric).toBe(true);
+    }
+    expect(all).toContain('outcome');
+    const names = alerts.groups.flatMap((g) => g.rules.map((r) => r.alert));
+    expect(names).toEqual(expect.arrayContaining(['NotionMcpStoreDown', 'NotionMcpHigh5xx', 'NotionMcpNotion401Storm', 'NotionMcpRateLimited']));
+  });
+
+  it('every metric they use is one the server exports', async () => {
+    const token = 'dashboard-test-metrics-token-0123456789';
+    const app = await startStack({ env: { METRICS_TOKEN: token } });
+    try {
+      const text = await (await fetch(`${app.baseUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+      const exported = new Set<string>();
+      for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+        exported.add(name!);
+        if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(`${name}${suffix}`);
+      }
+      const used = [...new Set(exprs.flatMap(metricsIn))];
+      expect(used.length).toBeGreaterThan(8);
+      expect(used.filter((m) => !exported.has(m))).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+});
