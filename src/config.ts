@@ -189,8 +189,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   });
   const redisUrl = text('REDIS_URL');
-  if (redisUrl !== undefined && !/^rediss?:$/.test(URL.canParse(redisUrl) ? new URL(redisUrl).protocol : '')) {
-    problems.push('REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0');
+  const sentinelForm = /^redis\+sentinel:\/\/(?:[^:@/]*:[^@/]*@)?(?:[^/@,:]+|\[[^\]]+\]):\d{1,5}(?:,(?:[^/@,:]+|\[[^\]]+\]):\d{1,5})*\/[^/?#]+$/;
+  if (redisUrl !== undefined && !sentinelForm.test(redisUrl) && !/^rediss?:$/.test(URL.canParse(redisUrl) ? new URL(redisUrl).protocol : '')) {
+    problems.push(
+      'REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0, or redis+sentinel://host:26379[,host:26379...]/<master name>',
+    );
   }
   if (!parsed.success || problems.length > 0 || !base || !apiBase) throw new ConfigError(problems);
   const e = parsed.data;

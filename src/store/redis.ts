@@ -315,6 +315,26 @@ const fields = (flatList: string[]): Fields => {
   return f;
 };
 
+/**
+ * A Sentinel-managed Redis: `redis+sentinel://[user:password@]host:port[,host:port...]/<master name>`.
+ * The credentials are the data nodes' (the sentinels take none here). Null for any other URL.
+ */
+export function parseSentinelUrl(url: string): { sentinels: { host: string; port: number }[]; name: string; username?: string; password?: string } | null {
+  const m = /^redis\+sentinel:\/\/(?:([^:@/]*):([^@/]*)@)?([^/@]+)\/([^/?#]+)$/.exec(url);
+  if (!m) return null;
+  const sentinels = m[3]!.split(',').map((hp) => {
+    const at = hp.lastIndexOf(':');
+    return { host: hp.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(hp.slice(at + 1)) };
+  });
+  if (sentinels.some((s) => !s.host || !Number.isInteger(s.port) || s.port <= 0 || s.port > 65535)) return null;
+  return {
+    sentinels,
+    name: decodeURIComponent(m[4]!),
+    ...(m[1] ? { username: decodeURIComponent(m[1]) } : {}),
+    ...(m[2] ? { password: decodeURIComponent(m[2]) } : {}),
+  };
+}
+
 export interface RedisStoreOptions {
   /** Prefix of every key; lets several deployments (or tests) share one Redis. */
   prefix?: string;
@@ -343,14 +363,19 @@ export class RedisStore implements Store {
     this.p = opts.prefix ?? 'nmr:';
     // Fail fast while Redis is down (503s), reconnect forever in the background.
     const { Redis: RedisClient } = loadIoredis();
-    this.r = new RedisClient(url, {
+    const options = {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 5000,
       commandTimeout: 5000,
-      retryStrategy: (times) => Math.min(times * 200, 2000),
-    });
+      retryStrategy: (times: number) => Math.min(times * 200, 2000),
+    };
+    // With Sentinel, ioredis asks the sentinels for the master and follows a failover by itself.
+    const sentinel = parseSentinelUrl(url);
+    this.r = sentinel
+      ? new RedisClient({ ...options, ...sentinel, sentinelRetryStrategy: (times: number) => Math.min(times * 200, 2000) })
+      : new RedisClient(url, options);
     this.r.on('error', (err: Error) => {
       this.lastError = err.message;
     });
@@ -379,8 +404,11 @@ export class RedisStore implements Store {
     const current = accepted[0];
     if (current === undefined) throw new StoreOpenError('RedisStore needs at least one key check value');
     let where = 'REDIS_URL';
+    const sentinel = parseSentinelUrl(url);
     try {
-      where = `${new URL(url).host} (REDIS_URL)`;
+      where = sentinel
+        ? `master ${sentinel.name} of the sentinels ${sentinel.sentinels.map((x) => `${x.host}:${x.port}`).join(',')} (REDIS_URL)`
+        : `${new URL(url).host} (REDIS_URL)`;
     } catch {
       // The config checked the URL; keep the generic name.
     }

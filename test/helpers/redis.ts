@@ -39,7 +39,8 @@ function answersPing(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** `extraArgs` go on the redis-server command line, e.g. `['--replicaof', '127.0.0.1', '6379']`. */
+export async function startRedis(extraArgs: string[] = []): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'nmr-redis-'));
   let child: ChildProcess | undefined;
@@ -48,7 +49,7 @@ export async function startRedis(): Promise<RedisServer> {
   const start = async () => {
     const c = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no', '--protected-mode', 'yes'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no', '--protected-mode', 'yes', ...extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = c;

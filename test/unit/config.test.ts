@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type Config, ConfigError, loadConfig } from '../../src/config.js';
+import { parseSentinelUrl } from '../../src/store/redis.js';
 import { TEST_SECRET } from '../helpers/stack.js';
 
 /** The smallest valid environment: the four required variables. */
@@ -63,6 +64,34 @@ describe('loadConfig defaults', () => {
     expect(rejects({ ACCESS_TOKEN_TTL_SECONDS: 'soon' }).message).toContain('ACCESS_TOKEN_TTL_SECONDS');
     expect(rejects({ AUTH_CODE_TTL_SECONDS: '0' }).message).toContain('AUTH_CODE_TTL_SECONDS');
     expect(rejects({ AUTH_FLOW_TTL_SECONDS: '1.5' }).message).toContain('AUTH_FLOW_TTL_SECONDS');
+  });
+});
+
+describe('REDIS_URL', () => {
+  it('takes redis://, rediss:// and redis+sentinel:// with one or more sentinels and a master name', () => {
+    for (const url of ['redis://127.0.0.1:6379/0', 'rediss://user:pw@cache.example.com:6380', 'redis+sentinel://10.0.0.1:26379/mymaster', 'redis+sentinel://:pw@s1:26379,s2:26380,[::1]:26381/prod-master']) {
+      expect(load({ REDIS_URL: url }).redisUrl).toBe(url);
+    }
+  });
+
+  it('refuses other URLs and sentinel forms without a port or a master name, in one line', () => {
+    for (const url of ['http://127.0.0.1:6379', 'redis+sentinel://s1/mymaster', 'redis+sentinel://s1:26379', 'redis+sentinel://s1:26379/', 'nonsense']) {
+      expect(rejects({ REDIS_URL: url }).message, url).toMatch(/REDIS_URL must be/);
+    }
+  });
+
+  it('parses the sentinel form for ioredis', () => {
+    expect(parseSentinelUrl('redis+sentinel://u:p%40ss@s1:26379,[::1]:26380/prod')).toEqual({
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      name: 'prod',
+      username: 'u',
+      password: 'p@ss',
+    });
+    expect(parseSentinelUrl('redis://127.0.0.1:6379')).toBeNull();
+    expect(parseSentinelUrl('redis+sentinel://s1:99999/m')).toBeNull();
   });
 });
 
