@@ -53,7 +53,7 @@ beforeAll(async () => {
     ].join('\n'),
   );
   sentinel = spawn('redis-sentinel', [conf], { stdio: 'ignore' });
-  const probe = new Redis({ port: sentinelPort, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const probe = new Redis({ port: sentinelPort, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }).on('error', () => undefined);
   await until('the sentinel to see the replica', async () => {
     if (probe.status !== 'ready') await probe.connect();
     const replicas = (await probe.call('SENTINEL', 'REPLICAS', MASTER)) as unknown[];
