@@ -4,7 +4,6 @@ import { Keyring, newGrantKey, open, randomSecret, seal, sha256 } from '../lib/c
 import type { NotionCredentials } from '../notion/session.js';
 import type { CodeRecord, GrantRecord, Store, TokenRecord } from '../store/types.js';
 
-
 /** What a verified access token gives the MCP layer: whose Notion, and what they allowed. */
 export interface AuthContext {
   grantId: string;
