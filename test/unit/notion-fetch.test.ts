@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { Client, LogLevel } from '@notionhq/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { keepAliveFetch } from '../../src/notion/fetch.js';
+import { endpointGroup, keepAliveFetch } from '../../src/notion/fetch.js';
 import { toToolError } from '../../src/notion/session.js';
 
 interface Seen {
@@ -138,5 +138,18 @@ describe('keep-alive fetch for the Notion client', () => {
     expect(res.status).toBe(200);
     expect(seen[0]!.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/);
     expect(seen[0]!.body).toContain('hello');
+  });
+});
+
+describe('endpointGroup (the bounded label of notion_request_duration_seconds)', () => {
+  it('is the first segment after /v1/ when it is a known group, else other', () => {
+    expect(['/v1/pages/abc/markdown', '/v1/users/me', '/v1/users?page_size=1', '/v1/oauth/token', '/v1/data_sources/x/query'].map(endpointGroup)).toEqual([
+      'pages',
+      'users',
+      'users',
+      'oauth',
+      'data_sources',
+    ]);
+    expect(['/v1/secrets/abc', '/v1', '/', '', '/v1/'].map(endpointGroup)).toEqual(['other', 'other', 'other', 'other', 'other']);
   });
 });
