@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { ToolRegistry } from '../src/tools/registry.js';
-import { allTools } from '../src/tools/index.js';
+import { toolSet } from '../src/tools/index.js';
 import { SCOPE_READ } from '../src/oauth/scopes.js';
 import { blockChildrenFixture } from '../test/fixtures/blocks.js';
 import { rowPage } from '../test/fixtures/pages.js';
@@ -39,7 +39,7 @@ const cases: [string, string, Record<string, unknown>, unknown][] = [
 
 // The real tools, fed Notion's raw response instead of calling Notion: the output is exactly
 // what the model would read in the tool result.
-const registry = new ToolRegistry(allTools);
+const registry = new ToolRegistry(toolSet);
 const rows = [];
 for (const [name, tool, args, raw] of cases) {
   const notion = { read: async () => raw, write: async () => raw };

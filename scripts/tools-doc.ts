@@ -1,15 +1,18 @@
 import { writeFileSync } from 'node:fs';
-import { ToolRegistry } from '../src/tools/registry.js';
-import { allTools } from '../src/tools/index.js';
+import { type ToolGroup, ToolRegistry } from '../src/tools/registry.js';
+import { toolSet } from '../src/tools/index.js';
 import { MAX_RESULT_CHARS, RESULT_TOKEN_BUDGET } from '../src/tools/budget.js';
 import { SCOPE_READ, SCOPE_WRITE } from '../src/oauth/scopes.js';
 
 /** docs/tools.md, generated from the registry so the docs cannot drift from the code. */
 export function toolsDoc(): string {
-  const registry = new ToolRegistry(allTools);
+  const registry = new ToolRegistry(toolSet);
   const tools = registry.definitions({ scopes: new Set([SCOPE_READ, SCOPE_WRITE]) } as never).tools;
   const bytes = Buffer.byteLength(JSON.stringify(tools));
   const yes = (b: boolean) => (b ? 'yes' : '');
+  const groups = toolSet.listed.filter((e): e is ToolGroup => 'group' in e);
+  const opRows = groups.flatMap((g) => g.ops.map(({ tool: t }) => `| \`${g.group}\` | \`${t.name}\` | ${yes(t.annotations.readOnlyHint)} | ${t.description.replace(/\|/g, '\\|')} |`));
+  const unlisted = (toolSet.unlisted ?? []).map((t) => `\`${t.name}\``).join(', ');
   const rows = tools.map(
     (t) =>
       `| \`${t.name}\` | ${t.title} | ${yes(t.annotations.readOnlyHint)} | ${yes(t.annotations.destructiveHint)} | ${yes(t.annotations.idempotentHint)} | ${yes(!!t.outputSchema)} | ${t.description.replace(/\|/g, '\\|')} |`,
@@ -17,7 +20,7 @@ export function toolsDoc(): string {
   return [
     '# Tools',
     '',
-    `${tools.length} tools; the compact JSON of the whole tools/list \`tools\` array (output schemas included) is ${bytes.toLocaleString('en-US')} bytes.`,
+    `${tools.length} entries in tools/list (${groups.length} of them groups of rarer operations); the compact JSON of the whole tools/list \`tools\` array (output schemas included) is ${bytes.toLocaleString('en-US')} bytes.`,
     'A read-only connection lists only the tools marked read-only, and refuses the others.',
     'Every tool has a top-level `title` (the same as `annotations.title`) and all four hints. Tools marked "structured" declare an `outputSchema` and return the same JSON as `structuredContent` and as text.',
     `The tool registry's \`result()\` keeps every result within ${MAX_RESULT_CHARS.toLocaleString('en-US')} characters of JSON (${RESULT_TOKEN_BUDGET.toLocaleString('en-US')} tokens at a conservative 3 characters per token). A longer one is cut at a clean boundary and says how to continue: list tools at a whole result, with a \`next_cursor\` to pass as \`start_cursor\`; \`fetch\` and \`get_page_markdown\` after a blank line or line, with a \`next_start\` to pass as \`start\`.`,
@@ -29,6 +32,18 @@ export function toolsDoc(): string {
     '| tool | title | read-only | destructive | idempotent | structured | description |',
     '|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    '## Group operations',
+    '',
+    'A group tool runs one of its operations: `{"op": "<name>", "args": {…}}` (the arguments may also be sent next to `op`). Its description lists each op with its arguments; a read-only connection sees only the read-only ops. Each op also answers by its own name.',
+    '',
+    '| group | op | read-only | description |',
+    '|---|---|---|---|',
+    ...opRows,
+    '',
+    '## Earlier names',
+    '',
+    `Not listed, still answered with their earlier arguments: ${unlisted}. \`fetch\` reads any page, block or database, \`trash\` trashes and restores any kind, and \`query_data_source\` takes a database ID.`,
     '',
   ].join('\n');
 }

@@ -14,7 +14,7 @@ import { NotionOAuth } from './notion/oauth.js';
 import { CallLimiter } from './notion/call-limiter.js';
 import { RateGate } from './notion/rate-gate.js';
 import { NotionRefresher, NotionSession } from './notion/session.js';
-import { allTools } from './tools/index.js';
+import { toolSet } from './tools/index.js';
 import { createAuthorizeHandler, createDecisionHandler } from './oauth/authorize.js';
 import { createCallbackHandler } from './oauth/callback.js';
 import { type CimdFetcher, CimdResolver, createSafeFetcher } from './oauth/cimd.js';
@@ -85,7 +85,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     stopping,
     refresher: new NotionRefresher(store, grants, notionOAuth, log),
   };
-  const registry = new ToolRegistry(allTools);
+  const registry = new ToolRegistry(toolSet);
   const connections = createConnectionsHandlers({ config, store, keyring, notion: notionOAuth, log, now });
 
   const http = createHttpApp({

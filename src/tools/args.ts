@@ -22,11 +22,9 @@ function toBlockId(value: string): string | null {
  * A string argument read into an ID by `extract`; `null` is refused with `message` (which
  * formatIssues prefixes with the field's name).
  */
-export function idArg(describe: string, extract: (value: string) => string | null, message: string) {
-  return z
-    .string()
-    .describe(describe)
-    .transform((value, ctx) => {
+export function idArg(describe: string | undefined, extract: (value: string) => string | null, message: string) {
+  const text = describe ? z.string().describe(describe) : z.string();
+  return text.transform((value, ctx) => {
       const id = extract(value);
       if (!id) {
         ctx.addIssue({ code: 'custom', message });
@@ -41,7 +39,8 @@ export function idArg(describe: string, extract: (value: string) => string | nul
  * dashed UUID before it reaches Notion. `notionId('block')` is the one block ID parser: it
  * honours a URL's `#<block id>` fragment, so a page URL names the page and a block link the block.
  */
-export function notionId(what: string, describe = 'ID or URL') {
+export function notionId(what: string, describe?: string) {
+  // Unlabelled by default: an ID field needs no description, and every conversation pays for one.
   return idArg(
     describe,
     what === 'block' ? toBlockId : extractNotionId,
@@ -57,7 +56,7 @@ export const textStart = z
   .number()
   .refine((n) => Number.isInteger(n) && n >= 0, 'expected a whole number from 0')
   .optional()
-  .describe('Continue a cut text: next_start of the previous call');
+  .describe('next_start of a cut result');
 
 /** 1–100; checked here rather than in the schema, where zod's integer bounds would cost bytes. */
 export const pageSize = z

@@ -42,7 +42,7 @@ export const blocksTools = [
   defineTool({
     name: 'get_block_children',
     description:
-      'List the blocks inside a page or block, up to 100 per call (more: start_cursor = next_cursor). Blocks with has_children need their own call.',
+      'List the blocks in a page or block with their IDs, 100 per call (more: start_cursor = next_cursor); nested blocks need their own call.',
     input: { block_id: pageOrBlockId, start_cursor: startCursor, page_size: pageSize },
     annotations: annotations('Get block children', READ),
     paging: 'list',
@@ -51,7 +51,7 @@ export const blocksTools = [
   defineTool({
     name: 'append_block_children',
     description:
-      'Add up to 100 blocks to a page or block, e.g. {"type":"paragraph","paragraph":{"rich_text":[{"text":{"content":"Hi"}}]}}. Goes at the end unless position says otherwise.',
+      'Add up to 100 blocks to a page or block, at the end unless position says otherwise, e.g. {"paragraph":{"rich_text":[{"text":{"content":"Hi"}}]}}. Returns their IDs.',
     input: {
       block_id: pageOrBlockId,
       children: z
@@ -61,8 +61,8 @@ export const blocksTools = [
       position: z
         .union([z.enum(['start', 'end']), z.record(z.string(), z.unknown())])
         .optional()
-        .describe('Default end; or {"type":"after_block","after_block":{"id":…}}'),
-      after: notionId('block', 'Legacy: insert after this block').optional(),
+        .describe('Or {"type":"after_block","after_block":{"id":…}}'),
+      after: notionId('block', 'A block ID: insert after it').optional(),
     },
     annotations: annotations('Append blocks'),
     run: async ({ block_id, children, position, after }, { notion }) => {
@@ -74,7 +74,7 @@ export const blocksTools = [
   defineTool({
     name: 'update_block',
     description:
-      'Change a block\'s content; content is its type\'s body, e.g. {"to_do":{"checked":true}} or {"paragraph":{"rich_text":[…]}}. The type cannot change. in_trash: true trashes, false restores.',
+      'Change a block\'s content, keeping its type, e.g. content {"to_do":{"checked":true}}; in_trash true trashes, false restores.',
     input: {
       block_id: blockId,
       content: z.record(z.string(), z.unknown()).optional().describe('{<block type>: body}'),

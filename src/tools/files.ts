@@ -90,13 +90,13 @@ export const filesTools = [
   defineTool({
     name: 'upload_file',
     description:
-      'Upload from a public https `url` or inline `content` (≤1 MiB) and attach it: {page_id, property} replaces a files property, {page_id, as} sets cover/icon, {block_id} appends a file block. Unattached uploads expire in ~1 h.',
+      'Upload a file from an https `url` or inline `content` (≤1 MiB) and attach it: {page_id, property} sets a files property, {page_id, as} the cover or icon, {block_id} appends a file block. Unattached uploads expire in 1 h.',
     input: {
       filename: z.string().min(1).describe('With extension'),
       url: z.string().optional().describe('Public https URL'),
       content: z.string().optional().describe('Text, or base64 bytes'),
-      encoding: z.enum(['utf8', 'base64']).optional().describe('Of content; default utf8'),
-      content_type: z.string().optional().describe('MIME type; default from filename'),
+      encoding: z.enum(['utf8', 'base64']).optional().describe('Default utf8'),
+      content_type: z.string().optional().describe('Default from filename'),
       attach_to: z
         .object({
           page_id: notionId('page').optional(),

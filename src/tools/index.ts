@@ -1,4 +1,4 @@
-import type { ToolDef } from './registry.js';
+import type { ToolDef, ToolGroup, ToolSet } from './registry.js';
 import { blocksTools } from './blocks.js';
 import { commentsTools } from './comments.js';
 import { dataSourcesTools } from './data-sources.js';
@@ -10,16 +10,83 @@ import { usersTools } from './users.js';
 import { viewsTools } from './views.js';
 import { workspaceTools } from './workspace.js';
 
-/** Every tool this server offers, in tools/list order. */
-export const allTools: ToolDef[] = [
-  ...searchTools,
-  ...pageTools,
-  ...blocksTools,
-  ...databasesTools,
-  ...dataSourcesTools,
-  ...viewsTools,
-  ...commentsTools,
-  ...usersTools,
-  ...filesTools,
-  ...workspaceTools,
-];
+const every = new Map<string, ToolDef>();
+for (const t of [...searchTools, ...pageTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...workspaceTools]) {
+  every.set(t.name, t);
+}
+const used = new Set<string>();
+function tool(name: string): ToolDef {
+  const t = every.get(name);
+  if (!t || used.has(name)) throw new Error(`tool ${name} is missing or placed twice`);
+  used.add(name);
+  return t;
+}
+const group = (g: Omit<ToolGroup, 'ops'>, ops: Record<string, string>): ToolGroup => ({
+  ...g,
+  ops: Object.entries(ops).map(([name, brief]) => ({ tool: tool(name), brief })),
+});
+
+/**
+ * The tools as tools/list shows them. Every conversation pays for this list, so the tools a task
+ * usually needs are listed one by one, operations on a database's structure and the rare ones sit
+ * behind two group tools, and the tools that others now cover stay callable by their names, unlisted.
+ */
+export const toolSet: ToolSet = {
+  listed: [
+    tool('search'),
+    tool('fetch'),
+    tool('get_page_markdown'),
+    tool('update_page_markdown'),
+    tool('create_page'),
+    tool('update_page'),
+    tool('move_page'),
+    tool('trash'),
+    tool('get_block_children'),
+    tool('append_block_children'),
+    tool('update_block'),
+    tool('get_data_source'),
+    tool('query_data_source'),
+    tool('get_users'),
+    group(
+      { group: 'database_admin', title: 'Database structure and views', description: 'Create or change databases, their data sources (schemas) and views.' },
+      {
+        create_database: 'under a page; initial_data_source: {"properties":{"Name":{"title":{}}}}',
+        update_database: '',
+        update_data_source: 'schema: properties {"P":{"number":{}}} adds, {"P":{"name":"Q"}} renames, {"P":null} deletes',
+        create_data_source: 'a second table in a database',
+        list_data_source_templates: 'for create_page template',
+        list_views: '',
+        get_view: '',
+        query_view: 'row IDs in view order',
+        create_view: 'type: table, board, list, calendar, timeline, gallery, form, chart, map, dashboard',
+        update_view: 'null clears filter or sorts',
+        delete_view: '',
+      },
+    ),
+    group(
+      { group: 'comments', title: 'Comments', description: 'Read and write comments on pages and blocks.' },
+      {
+        get_comments: 'open comments on a page or block (block_id), oldest first',
+        create_comment: 'on a page or block (parent: ID/URL), or a reply (discussion_id); text as markdown or rich_text',
+        get_comment: '',
+        update_comment: 'replace its text',
+        delete_comment: '',
+      },
+    ),
+    group(
+      { group: 'more', title: 'More Notion operations', description: 'Rarely needed operations, and file uploads.' },
+      {
+        get_page_property_item: 'a property value in full, past 25 items',
+        get_user: '',
+        get_self: "this connection's bot and workspace",
+        list_custom_emojis: 'an id can be an icon',
+        upload_file: 'from an https url or inline content (≤1 MiB, encoding utf8|base64); attach_to {page_id, property} (files property), {page_id, as: "cover"|"icon"} or {block_id} (appends a file block)',
+      },
+    ),
+  ],
+  // Earlier names, still answered as before: fetch reads any object, trash trashes and restores any kind.
+  unlisted: ['get_page', 'get_block', 'get_database', 'archive_page', 'archive_database', 'delete_block', 'restore_from_trash', 'query_database'].map(tool),
+};
+
+const missing = [...every.keys()].filter((name) => !used.has(name));
+if (missing.length) throw new Error(`tools not in the tool set: ${missing.join(', ')}`);

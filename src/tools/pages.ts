@@ -57,13 +57,13 @@ function parentArg(keys: readonly ParentKey[], describe: string) {
 const iconArg = z
   .union([z.string(), z.record(z.string(), z.unknown()), z.null()])
   .optional()
-  .describe('Emoji, image URL, custom emoji ID or icon object');
+  .describe('Emoji, image URL or custom emoji ID');
 
 /** Cover: an image URL or Notion's cover object; null removes it. */
 const coverArg = z
   .union([z.string(), z.record(z.string(), z.unknown()), z.null()])
   .optional()
-  .describe('Image URL or cover object')
+  .describe('Image URL')
   .transform((v) => (typeof v === 'string' ? { type: 'external', external: { url: v.trim() } } : v));
 
 const propertiesArg = z.record(z.string(), z.unknown());
@@ -280,15 +280,15 @@ export const pageTools = [
   defineTool({
     name: 'create_page',
     description:
-      'Create a page under a page, data source or database (a database ID resolves to its data source). Body: markdown, or children blocks (max 100 per call; append more with append_block_children).',
+      'Create a page (or a database row) with properties and a markdown body. Returns its id and url.',
     input: {
-      parent: parentArg(PARENT_KEYS, 'ID/URL of a page, database or data source, or {page_id}|{data_source_id}|{database_id}|{workspace:true}'),
+      parent: parentArg(PARENT_KEYS, 'Page, database or data source ID/URL, or {workspace:true}'),
       properties: propertiesArg
         .optional()
-        .describe('By name or ID, e.g. {"Name":{"title":[{"text":{"content":"Hi"}}]},"Tags":{"multi_select":[{"name":"A"}]}}'),
-      title: z.string().optional().describe('Sets the title property if properties lack one'),
-      markdown: z.string().optional().describe('Notion-flavoured Markdown body; not with children'),
-      children: z.array(z.record(z.string(), z.unknown())).max(100).optional().describe('Block objects'),
+        .describe('By name, Notion values, e.g. {"Tags":{"multi_select":[{"name":"A"}]}}'),
+      title: z.string().optional().describe('The title property'),
+      markdown: z.string().optional().describe('Body (Notion-flavoured)'),
+      children: z.array(z.record(z.string(), z.unknown())).max(100).optional().describe('Body as blocks, instead'),
       template: z
         .union([z.string(), z.record(z.string(), z.unknown())])
         .optional()
@@ -296,7 +296,7 @@ export const pageTools = [
       position: z
         .record(z.string(), z.unknown())
         .optional()
-        .describe('{type:"page_start"|"page_end"} or {type:"after_block",after_block:{id}}'),
+        .describe('{type:"page_start"} or {type:"after_block",after_block:{id}}'),
       icon: iconArg,
       cover: coverArg,
     },
@@ -354,10 +354,10 @@ export const pageTools = [
   defineTool({
     name: 'update_page',
     description:
-      "Update a page's properties (same shapes as create_page; only those given change), icon, cover, lock or trash state. erase_content deletes the whole body.",
+      "Change a page's properties (only those given), icon, cover or lock; erase_content empties its body. Returns what changed.",
     input: {
       page_id: notionId('page'),
-      properties: propertiesArg.optional().describe('Values by property name or ID'),
+      properties: propertiesArg.optional().describe('As in create_page'),
       erase_content: z.boolean().optional(),
       icon: iconArg,
       cover: coverArg,
@@ -384,10 +384,10 @@ export const pageTools = [
   }),
   defineTool({
     name: 'move_page',
-    description: 'Move a page under another page or data source (a database ID resolves to its data source).',
+    description: 'Move a page under another page, database or data source.',
     input: {
       page_id: notionId('page'),
-      parent: parentArg(['page_id', 'data_source_id', 'database_id'], 'ID/URL of a page, database or data source, or {page_id}|{data_source_id}|{database_id}'),
+      parent: parentArg(['page_id', 'data_source_id', 'database_id'], 'Page, database or data source ID/URL'),
     },
     annotations: annotations('Move page', { idempotentHint: true }),
     run: async (args, { notion }) =>
@@ -399,7 +399,7 @@ export const pageTools = [
   }),
   defineTool({
     name: 'get_page_markdown',
-    description: "Read a page's content as Notion-flavoured Markdown. If truncated, call again with ids from unknown_block_ids.",
+    description: "Read a page's body as Notion-flavoured Markdown. If truncated, read unknown_block_ids the same way.",
     input: {
       page_id: notionId('page'),
       include_transcript: z.boolean().optional().describe('Include meeting-note transcripts'),
@@ -413,17 +413,17 @@ export const pageTools = [
   defineTool({
     name: 'update_page_markdown',
     description:
-      "Edit a page's content in Markdown: edits (search-and-replace, preferred), markdown alone (replaces everything), or markdown with after/position (inserts). Child pages and databases are only deleted with allow_deleting_content; ask the user first.",
+      "Edit a page's body: edits (search and replace, preferred), markdown with after or position (insert), or markdown alone (replace all). Child pages and databases are deleted only with allow_deleting_content: ask the user first.",
     input: {
       page_id: notionId('page'),
-      markdown: z.string().optional().describe('New content, or content to insert'),
+      markdown: z.string().optional().describe('To insert, or the whole new body'),
       edits: z
         .array(z.object({ old_str: z.string().min(1), new_str: z.string(), replace_all_matches: z.boolean().optional() }))
         .min(1)
         .max(100)
         .optional(),
-      after: z.string().min(1).optional().describe('Insert after this exact text (or "start...end")'),
-      position: z.enum(['start', 'end']).optional().describe('Insert at page start or end'),
+      after: z.string().min(1).optional().describe('Insert after this text ("start...end" spans)'),
+      position: z.enum(['start', 'end']).optional(),
       allow_deleting_content: z.boolean().optional(),
     },
     annotations: annotations('Update page Markdown', { destructiveHint: true }),

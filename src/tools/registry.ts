@@ -59,8 +59,29 @@ export function defineTool<Shape extends z.ZodRawShape>(def: ToolDef<Shape>): To
   return def as unknown as ToolDef;
 }
 
+/**
+ * Rarely used operations listed as one tool, so every conversation pays for one entry instead of
+ * one per operation: `{"op": "<tool name>", "args": {…}}` runs that tool. The description lists
+ * each op with its arguments (`?` = optional) and `brief`. Each op also stays callable by its own
+ * name, unlisted.
+ */
+export interface ToolGroup {
+  group: string;
+  title: string;
+  description: string;
+  ops: { tool: ToolDef; brief: string }[];
+}
+
+/** What tools/list shows: tools, groups of rare ones, and tools callable but not listed (earlier names). */
+export interface ToolSet {
+  listed: (ToolDef | ToolGroup)[];
+  unlisted?: ToolDef[];
+}
+
 interface CompiledTool {
   def: ToolDef;
+  /** A group's ops by name: such a tool only dispatches. */
+  ops?: ReadonlySet<string>;
   schema: z.ZodObject<z.ZodRawShape>;
   /** Top-level fields that expect an object or array: a JSON string there is parsed first. */
   jsonFields: string[];
@@ -77,24 +98,73 @@ export class ToolRegistry {
   private readonly definitionsAll: { tools: ToolDefinition[] };
   private readonly definitionsReadOnly: { tools: ToolDefinition[] };
 
-  constructor(defs: ToolDef[]) {
-    for (const def of defs) {
-      if (this.tools.has(def.name)) throw new Error(`duplicate tool ${def.name}`);
-      const schema = z.object(def.input);
-      const json = compactSchema(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })) as Record<string, unknown>;
-      delete json.$schema;
-      const properties = (json.properties ?? {}) as Record<string, Record<string, unknown>>;
-      const jsonFields = Object.entries(properties)
-        .filter(([, p]) => acceptsStructured(p))
-        .map(([k]) => k);
-      // Top-level title (2025-06-18+) for clients that show it, the same in annotations.title.
-      const wire = { name: def.name, title: def.annotations.title, description: def.description, inputSchema: json, annotations: def.annotations };
-      const definition: ToolDefinition = def.output ? { ...wire, outputSchema: def.output } : wire;
-      this.tools.set(def.name, { def, schema, jsonFields, definition, readOnly: def.annotations.readOnlyHint });
+  constructor(set: ToolSet | ToolDef[]) {
+    if (Array.isArray(set)) set = { listed: set };
+    const all: ToolDefinition[] = [];
+    const readOnly: ToolDefinition[] = [];
+    for (const entry of set.listed) {
+      if ('group' in entry) {
+        const [rw, ro] = this.addGroup(entry);
+        all.push(rw);
+        if (ro) readOnly.push(ro);
+        continue;
+      }
+      const t = this.add(entry);
+      all.push(t.definition);
+      if (t.readOnly) readOnly.push(t.definition);
     }
-    const all = [...this.tools.values()];
-    this.definitionsAll = { tools: all.map((t) => t.definition) };
-    this.definitionsReadOnly = { tools: all.filter((t) => t.readOnly).map((t) => t.definition) };
+    for (const def of set.unlisted ?? []) this.add(def);
+    this.definitionsAll = { tools: all };
+    this.definitionsReadOnly = { tools: readOnly };
+  }
+
+  private add(def: ToolDef): CompiledTool {
+    if (this.tools.has(def.name)) throw new Error(`duplicate tool ${def.name}`);
+    const schema = z.object(def.input);
+    const json = inputSchema(schema);
+    const properties = (json.properties ?? {}) as Record<string, Record<string, unknown>>;
+    const jsonFields = Object.entries(properties)
+      .filter(([, p]) => acceptsStructured(p))
+      .map(([k]) => k);
+    // Top-level title (2025-06-18+) for clients that show it, the same in annotations.title.
+    const wire = { name: def.name, title: def.annotations.title, description: def.description, inputSchema: json, annotations: def.annotations };
+    const definition: ToolDefinition = def.output ? { ...wire, outputSchema: def.output } : wire;
+    const tool = { def, schema, jsonFields, definition, readOnly: def.annotations.readOnlyHint };
+    this.tools.set(def.name, tool);
+    return tool;
+  }
+
+  /**
+   * A group's two listings: every op (hints that hold for all of them) and, when some op only
+   * reads, the read-only ops for read-only connections.
+   */
+  private addGroup(g: ToolGroup): [ToolDefinition, ToolDefinition | undefined] {
+    const ops = g.ops.map(({ tool, brief }) => ({ t: this.add(tool), brief }));
+    const listing = (chosen: typeof ops, hints: Omit<ToolAnnotations, 'title'>): ToolDefinition => {
+      const lines = chosen.map(({ t, brief }) => `- ${t.def.name} ${signature(t.definition.inputSchema)}${brief ? `: ${brief}` : ""}`);
+      const annotations = { title: g.title, ...hints };
+      return {
+        name: g.group,
+        title: g.title,
+        description: `${g.description} Call with {"op","args"}; "paged" is start_cursor and page_size.\n${lines.join('\n')}`,
+        // The ops are named in the description already; an enum would list them twice.
+        inputSchema: { type: 'object', properties: { op: { type: 'string' }, args: { type: 'object' } }, required: ['op', 'args'] },
+        annotations,
+      };
+    };
+    const every = (k: 'readOnlyHint' | 'idempotentHint') => ops.every(({ t }) => t.def.annotations[k]);
+    const rw = listing(ops, {
+      readOnlyHint: every('readOnlyHint'),
+      destructiveHint: ops.some(({ t }) => t.def.annotations.destructiveHint),
+      idempotentHint: every('idempotentHint'),
+      openWorldHint: true,
+    });
+    const reads = ops.filter(({ t }) => t.readOnly);
+    const ro = reads.length ? listing(reads, { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true }) : undefined;
+    const run = () => Promise.reject(new Error('a group only dispatches'));
+    const def: ToolDef = { name: g.group, description: rw.description, input: {}, annotations: rw.annotations, run };
+    this.tools.set(g.group, { def, schema: z.object({}), jsonFields: [], definition: rw, readOnly: !!ro && reads.length === ops.length, ops: new Set(ops.map(({ t }) => t.def.name)) });
+    return [rw, ro];
   }
 
   /**
@@ -106,8 +176,14 @@ export class ToolRegistry {
     return auth.scopes.has(SCOPE_WRITE) ? this.definitionsAll : this.definitionsReadOnly;
   }
 
+  /** How many tools are listed for a read-and-write connection. */
   get size(): number {
-    return this.tools.size;
+    return this.definitionsAll.tools.length;
+  }
+
+  /** Whether `name` answers tools/call: a listed tool or group, a group's op, or an earlier name. */
+  callable(name: string): boolean {
+    return this.tools.has(name);
   }
 
   /**
@@ -117,6 +193,11 @@ export class ToolRegistry {
    * Throws ToolError for anything the caller got wrong.
    */
   async result(name: string, rawArgs: unknown, ctx: ToolContext): Promise<ToolResult> {
+    const group = this.tools.get(name)?.ops;
+    if (group) {
+      const { op, args } = groupCall(name, group, rawArgs);
+      return this.result(op, args, ctx);
+    }
     const { tool, args } = this.prepare(name, rawArgs, ctx);
     const skip = tool.def.paging === 'list' ? resumeList(args) : 0;
     const fitted = fitResult(name, tool.def.paging, await tool.def.run(args, ctx), args, skip);
@@ -139,6 +220,38 @@ export class ToolRegistry {
     if (!parsed.success) throw new ToolError('invalid_arguments', formatIssues(parsed.error));
     return { tool, args: parsed.data as Record<string, unknown> };
   }
+}
+
+/** A tool's input as JSON Schema 2020-12, compacted. */
+function inputSchema(schema: z.ZodObject<z.ZodRawShape>): Record<string, unknown> {
+  const json = compactSchema(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+const PAGING = ['start_cursor', 'page_size'];
+
+/** `{a, b?}`: an op's arguments as a group lists them, required ones first; `paged` stands for the paging pair. */
+function signature(schema: Record<string, unknown>): string {
+  const props = Object.keys((schema.properties ?? {}) as object);
+  const required = new Set((schema.required ?? []) as string[]);
+  const paged = PAGING.every((p) => props.includes(p) && !required.has(p));
+  const optional = props.filter((p) => !required.has(p) && !(paged && PAGING.includes(p))).map((p) => `${p}?`);
+  return `{${[...props.filter((p) => required.has(p)), ...optional, ...(paged ? ['paged'] : [])].join(', ')}}`;
+}
+
+/**
+ * A group call's op and its arguments: `args` as an object or JSON text, or, as models also send
+ * them, the op's arguments next to `op`.
+ */
+function groupCall(group: string, ops: ReadonlySet<string>, raw: unknown): { op: string; args: unknown } {
+  const { op, args, ...rest } = (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
+  if (typeof op !== 'string' || !ops.has(op)) {
+    throw new ToolError('invalid_arguments', `Invalid arguments. op: expected one of ${[...ops].join(', ')} (see the ${group} description)`);
+  }
+  const parsed = typeof args === 'string' && args.trim().startsWith('{') ? tolerateStringifiedJson({ args }, ['args']) : { args };
+  const inner = (parsed as { args: unknown }).args;
+  return { op, args: inner === undefined ? rest : inner };
 }
 
 /**

@@ -1,10 +1,84 @@
 import type { ListCustomEmojisResponse } from '@notionhq/client';
 import { z } from 'zod';
+import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
-import { annotations, notionId, pageSize, READ, startCursor } from './args.js';
+import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
+import { isNotFound } from '../notion/resolve.js';
+import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
 
+const KINDS = ['page', 'block', 'database', 'data_source'] as const;
+type Kind = (typeof KINDS)[number];
+
+/** Most items one trash call takes: each is one or two Notion calls, paced by the rate gate. */
+export const MAX_TRASH_ITEMS = 50;
+
+/**
+ * What an ID names, in one call: a block lookup answers for pages (child_page) and databases
+ * (child_database) too; only data sources, which are not blocks, are not found.
+ */
+async function kindOf(notion: NotionSession, id: string): Promise<Kind> {
+  try {
+    const block = await notion.get<{ type?: string }>(`blocks/${id}`);
+    return block.type === 'child_page' ? 'page' : block.type === 'child_database' ? 'database' : 'block';
+  } catch (err) {
+    if (isNotFound(err)) return 'data_source';
+    throw err;
+  }
+}
+
+/** Moves one item to the trash or back, with the endpoint its kind takes. */
+function setTrashed(notion: NotionSession, id: string, kind: Kind, in_trash: boolean): Promise<unknown> {
+  return notion.write<unknown>((n, auth) => {
+    switch (kind) {
+      case 'block':
+        return in_trash ? n.blocks.delete({ block_id: id, auth }) : n.blocks.update({ block_id: id, in_trash, auth });
+      case 'database':
+        return n.databases.update({ database_id: id, in_trash, auth });
+      case 'data_source':
+        return n.dataSources.update({ data_source_id: id, in_trash, auth });
+      default:
+        return n.pages.update({ page_id: id, in_trash, auth });
+    }
+  });
+}
+
+/** Trashes or restores each item in turn; one failure does not stop the rest, and each says how it went. */
+async function trashAll(notion: NotionSession, ids: string[], kind: Kind | undefined, restore: boolean) {
+  const done: { id: string; kind: Kind }[] = [];
+  const failed: { id: string; error: string; message: string }[] = [];
+  let firstError: ToolError | undefined;
+  for (const id of ids) {
+    try {
+      const k = kind ?? (await kindOf(notion, id));
+      await setTrashed(notion, id, k, !restore);
+      done.push({ id, kind: k });
+    } catch (err) {
+      if (!(err instanceof ToolError)) throw err;
+      firstError ??= err;
+      failed.push({ id, error: err.code, message: err.message });
+    }
+  }
+  // Nothing changed: the call failed, with Notion's own error (and hint) for the first item.
+  if (firstError && done.length === 0) {
+    if (ids.length === 1) throw firstError;
+    throw new ToolError(firstError.code, `None of the ${ids.length} items changed. First: ${firstError.message}`, { ...firstError.extra, failed });
+  }
+  return { [restore ? 'restored' : 'trashed']: done, ...(failed.length ? { failed } : {}) };
+}
+
 export const workspaceTools = [
+  defineTool({
+    name: 'trash',
+    description: `Move pages, blocks, databases or data sources to the trash (restore: true brings them back). A page goes with everything inside it: ask the user first. Up to ${MAX_TRASH_ITEMS} IDs; each reports its own outcome.`,
+    input: {
+      ids: z.array(notionId('block')).min(1).max(MAX_TRASH_ITEMS),
+      restore: z.boolean().optional(),
+      kind: z.enum(KINDS).optional().describe('Skips a lookup per ID'),
+    },
+    annotations: annotations('Trash or restore', OVERWRITE),
+    run: async ({ ids, restore, kind }, { notion }) => trashAll(notion, [...new Set(ids)], kind, restore === true),
+  }),
   defineTool({
     name: 'list_custom_emojis',
     description: "List the workspace's custom emojis (id, name, url), e.g. to use one as an icon.",
@@ -21,23 +95,9 @@ export const workspaceTools = [
     description: 'Restore a page, block, database or data source from the trash.',
     input: {
       id: notionId('trashed item'),
-      kind: z.enum(['page', 'block', 'database', 'data_source']).default('page'),
+      kind: z.enum(KINDS).default('page'),
     },
     annotations: annotations('Restore from trash', { idempotentHint: true }),
-    run: async ({ id, kind }, { notion }) =>
-      shape(
-        await notion.write<unknown>((n, auth) => {
-          switch (kind) {
-            case 'block':
-              return n.blocks.update({ block_id: id, in_trash: false, auth });
-            case 'database':
-              return n.databases.update({ database_id: id, in_trash: false, auth });
-            case 'data_source':
-              return n.dataSources.update({ data_source_id: id, in_trash: false, auth });
-            default:
-              return n.pages.update({ page_id: id, in_trash: false, auth });
-          }
-        }),
-      ),
+    run: async ({ id, kind }, { notion }) => trashAll(notion, [id], kind, true),
   }),
 ];

@@ -451,5 +451,6 @@ export function expectSearchAs(stack: Stack, workspace: FakeWorkspace, result: o
 export function expectOurTools(names: string[]): void {
   expect(names).toContain('search');
   expect(names).toContain('fetch');
-  expect(names.length).toBeGreaterThanOrEqual(30);
+  expect(names).toContain('database_admin');
+  expect(names.length).toBeGreaterThanOrEqual(15);
 }

@@ -385,13 +385,13 @@ describe('/mcp resource server and transport', () => {
   });
 
   describe('tools/list', () => {
-    it('lists search and get_page, each with title, description, object inputSchema and full annotations', async () => {
+    it('lists search and fetch, each with title, description, object inputSchema and full annotations', async () => {
       const res = await mcpPost(stack.baseUrl, tokenA, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
       expect(res.status).toBe(200);
       const { result } = (await res.json()) as { result: { tools: Record<string, any>[] } };
       const names = result.tools.map((t) => t.name);
       expect(names).toContain('search');
-      expect(names).toContain('get_page');
+      expect(names).toContain('fetch');
       expect(new Set(names).size).toBe(names.length);
       for (const t of result.tools) {
         expect(typeof t.description, t.name).toBe('string');
@@ -407,9 +407,9 @@ describe('/mcp resource server and transport', () => {
       const search = result.tools.find((t) => t.name === 'search')!;
       expect(search.annotations.readOnlyHint).toBe(true);
       expect(search.annotations.destructiveHint).toBe(false);
-      const getPage = result.tools.find((t) => t.name === 'get_page')!;
-      expect(getPage.inputSchema.properties.page_id).toBeDefined();
-      expect(getPage.inputSchema.required).toContain('page_id');
+      const fetchTool = result.tools.find((t) => t.name === 'fetch')!;
+      expect(fetchTool.inputSchema.properties.id).toBeDefined();
+      expect(fetchTool.inputSchema.required).toContain('id');
     });
   });
 

@@ -400,14 +400,13 @@ describe('file upload, custom emoji, async task and trash tools', () => {
   // restore_from_trash
   // ----------------------------------------------------------------------------------------------
 
-  it('restore_from_trash restores a page by default, from a URL', async () => {
+  it('restore_from_trash restores a page by default, from a URL, and confirms it in one line', async () => {
     ts.answer(() => ({ body: page() }));
     const res = await ts.call('restore_from_trash', { id: PAGE_URL });
     expect(res.isError).toBe(false);
     const calls = ts.upstream(1);
     expectCall(calls[0], 'PATCH', `/v1/pages/${PAGE_ID}`, { in_trash: false });
-    expect(res.data).toMatchObject({ object: 'page', id: PAGE_ID, url: page().url, parent: { data_source_id: DS_ID, database_id: DB_ID } });
-    expect(res.data.in_trash).toBeUndefined();
+    expect(res.data).toEqual({ restored: [{ id: PAGE_ID, kind: 'page' }] });
   });
 
   it('restore_from_trash patches the endpoint of each kind', async () => {
@@ -423,21 +422,57 @@ describe('file upload, custom emoji, async task and trash tools', () => {
       expect(res.isError).toBe(false);
       const calls = ts.upstream(1);
       expectCall(calls[0], 'PATCH', path, { in_trash: false });
-      expect(res.data).toMatchObject({ object: body.object, id });
+      expect(res.data).toEqual({ restored: [{ id, kind }] });
     }
   });
 
-  it('restore_from_trash shapes the restored block, database and data source', async () => {
-    ts.answer(() => ({ body: restoredBlock }));
-    const block = await ts.call('restore_from_trash', { id: BLOCK_ID, kind: 'block' });
-    expect(block.data).toEqual({ object: 'block', id: BLOCK_ID, type: 'paragraph', parent: { page_id: PAGE_ID }, paragraph: { text: 'Back from the trash' } });
-    ts.answer(() => ({ body: restoredDatabase }));
-    const db = await ts.call('restore_from_trash', { id: DB_ID, kind: 'database' });
-    expect(db.data).toMatchObject({ object: 'database', id: DB_ID, title: 'Reports', data_sources: [{ id: DS_ID, name: 'Reports' }] });
-    expect(db.data.in_trash).toBeUndefined();
-    ts.answer(() => ({ body: restoredDataSource }));
-    const ds = await ts.call('restore_from_trash', { id: DS_ID, kind: 'data_source' });
-    expect(ds.data).toMatchObject({ object: 'data_source', id: DS_ID, title: 'Reports', properties: { Name: { type: 'title', id: 'title' } } });
+  it('trash looks up what each ID is, trashes it with its endpoint and reports each outcome', async () => {
+    const MISSING = '0c0c0c0c-0c0c-4c0c-8c0c-0c0c0c0c0c0c';
+    const notFound = (id: string) => ({ status: 404, body: { object: 'error', status: 404, code: 'object_not_found', message: `Could not find block with ID: ${id}.` } });
+    ts.answer((req) => {
+      if (req.method === 'GET' && req.path === `/v1/blocks/${PAGE_ID}`) return { body: { object: 'block', id: PAGE_ID, type: 'child_page' } };
+      if (req.method === 'GET' && req.path === `/v1/blocks/${DB_ID}`) return { body: { object: 'block', id: DB_ID, type: 'child_database' } };
+      if (req.method === 'GET' && req.path === `/v1/blocks/${BLOCK_ID}`) return { body: restoredBlock };
+      if (req.method === 'GET' && req.path === `/v1/blocks/${DS_ID}`) return notFound(DS_ID);
+      if (req.path.endsWith(MISSING)) return notFound(MISSING);
+      if (req.method === 'PATCH' || req.method === 'DELETE') return { body: { object: 'page', id: 'x' } };
+      return undefined;
+    });
+    const res = await ts.call('trash', { ids: [PAGE_URL, DB_ID, BLOCK_ID, DS_ID, MISSING, PAGE_ID] });
+    expect(res.isError).toBe(false);
+    const writes = ts.apiRequests().filter((r) => r.method !== 'GET');
+    expect(writes.map((r) => `${r.method} ${r.path} ${JSON.stringify(r.body ?? null)}`)).toEqual([
+      `PATCH /v1/pages/${PAGE_ID} {"in_trash":true}`,
+      `PATCH /v1/databases/${DB_ID} {"in_trash":true}`,
+      `DELETE /v1/blocks/${BLOCK_ID} null`,
+      `PATCH /v1/data_sources/${DS_ID} {"in_trash":true}`,
+      `PATCH /v1/data_sources/${MISSING} {"in_trash":true}`,
+    ]);
+    expect(res.data.trashed).toEqual([
+      { id: PAGE_ID, kind: 'page' },
+      { id: DB_ID, kind: 'database' },
+      { id: BLOCK_ID, kind: 'block' },
+      { id: DS_ID, kind: 'data_source' },
+    ]);
+    // The repeated page ID is trashed once; the unknown ID fails on its own.
+    expect(res.data.failed).toHaveLength(1);
+    expect(res.data.failed[0]).toMatchObject({ id: MISSING, error: expect.any(String) });
+  });
+
+  it('trash with kind skips the lookups, restores with restore: true, and fails as a whole only when nothing changed', async () => {
+    ts.answer(() => ({ body: page() }));
+    const res = await ts.call('trash', { ids: [PAGE_ID], kind: 'page', restore: true });
+    expect(res.data).toEqual({ restored: [{ id: PAGE_ID, kind: 'page' }] });
+    expectCall(ts.upstream(1)[0], 'PATCH', `/v1/pages/${PAGE_ID}`, { in_trash: false });
+    ts.answer(() => ({ status: 404, body: { object: 'error', status: 404, code: 'object_not_found', message: 'Could not find page.' } }));
+    const none = await ts.call('trash', { ids: [PAGE_ID, DB_ID], kind: 'page' });
+    expect(none.isError).toBe(true);
+    expect(none.data.error).toMatchObject({ code: 'object_not_found', status: 404 });
+    expect(none.data.error.message).toMatch(/^None of the 2 items changed/);
+    expect(none.data.error.failed).toHaveLength(2);
+    const tooMany = await ts.call('trash', { ids: Array.from({ length: 51 }, () => PAGE_ID) });
+    expect(tooMany.isError).toBe(true);
+    expect(tooMany.data.error.code).toBe('invalid_arguments');
   });
 
   it('restore_from_trash rejects a bad id or kind, naming the field', async () => {

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ToolRegistry } from '../../src/tools/registry.js';
-import { allTools } from '../../src/tools/index.js';
+import { toolSet } from '../../src/tools/index.js';
 import { SCOPE_READ, SCOPE_WRITE } from '../../src/oauth/scopes.js';
 import { toolsDoc } from '../../scripts/tools-doc.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 
-const registry = new ToolRegistry(allTools);
+const registry = new ToolRegistry(toolSet);
 type WireTool = { name: string; title: string; description: string; inputSchema: Record<string, any>; outputSchema?: Record<string, any>; annotations: Record<string, any> };
 const tools = registry.definitions({ scopes: new Set([SCOPE_READ, SCOPE_WRITE]) } as never).tools as WireTool[];
 /** What the MCP layer lists (2025-06-18 and later): the same tools with their output schemas. */
@@ -29,16 +29,24 @@ const LEGACY = [
  */
 const HINTS: Record<string, string> = {
   search: 'TFT', fetch: 'TFT',
-  create_page: 'FFF', get_page: 'TFT', get_page_property_item: 'TFT', update_page: 'FTT', archive_page: 'FTT',
-  move_page: 'FFT', get_page_markdown: 'TFT', update_page_markdown: 'FTF',
-  get_block: 'TFT', get_block_children: 'TFT', append_block_children: 'FFF', update_block: 'FTT', delete_block: 'FTT',
-  create_database: 'FFF', get_database: 'TFT', update_database: 'FTT', archive_database: 'FTT', query_database: 'TFT',
-  get_data_source: 'TFT', update_data_source: 'FTT', query_data_source: 'TFT', list_data_source_templates: 'TFT', create_data_source: 'FFF',
-  list_views: 'TFT', get_view: 'TFT', create_view: 'FFF', update_view: 'FTT', delete_view: 'FTT', query_view: 'TFT',
-  create_comment: 'FFF', get_comments: 'TFT', get_comment: 'TFT', update_comment: 'FTT', delete_comment: 'FTT',
-  get_users: 'TFT', get_user: 'TFT', get_self: 'TFT',
-  upload_file: 'FTF', list_custom_emojis: 'TFT', restore_from_trash: 'FFT',
+  get_page_markdown: 'TFT', update_page_markdown: 'FTF', create_page: 'FFF', update_page: 'FTT', move_page: 'FFT', trash: 'FTT',
+  get_block_children: 'TFT', append_block_children: 'FFF', update_block: 'FTT',
+  get_data_source: 'TFT', query_data_source: 'TFT', get_users: 'TFT',
+  // Groups: the hints that hold for every op (read-write listing).
+  database_admin: 'FTF', comments: 'FTF', more: 'FTF',
 };
+
+/** Ops of each group: listed in its description, callable through it and by their own names. */
+const GROUP_OPS: Record<string, string[]> = {
+  database_admin: ['create_database', 'update_database', 'update_data_source', 'create_data_source', 'list_data_source_templates', 'list_views', 'get_view', 'query_view', 'create_view', 'update_view', 'delete_view'],
+  comments: ['get_comments', 'create_comment', 'get_comment', 'update_comment', 'delete_comment'],
+  more: ['get_page_property_item', 'get_user', 'get_self', 'list_custom_emojis', 'upload_file'],
+};
+
+/** Names listed before the list was made lean: still answered, not listed. */
+const UNLISTED = ['get_page', 'get_block', 'get_database', 'archive_page', 'archive_database', 'delete_block', 'restore_from_trash', 'query_database'];
+
+const listedOps = (group: string, list: Map<string, WireTool>) => list.get(group)!.description.split('\n').slice(1).map((l) => l.split(' ')[1]);
 
 describe('tools/list', () => {
   it('has exactly the reviewed annotations on every tool', () => {
@@ -47,11 +55,33 @@ describe('tools/list', () => {
     expect(actual).toEqual(HINTS);
   });
 
-  it('stays within 30,000 bytes of compact JSON for at least 40 tools, output schemas included', () => {
+  it('stays within 15,000 bytes of compact JSON, output schemas included', () => {
     const bytes = Buffer.byteLength(JSON.stringify(definitions));
-    console.log(`tools/list: ${definitions.length} tools, ${bytes} bytes (${Math.round(bytes / definitions.length)} per tool)`);
-    expect(definitions.length).toBeGreaterThanOrEqual(40);
-    expect(bytes).toBeLessThanOrEqual(30_000);
+    console.log(`tools/list: ${definitions.length} entries, ${bytes} bytes (${Math.round(bytes / definitions.length)} per entry)`);
+    expect(bytes).toBeLessThanOrEqual(15_000);
+  });
+
+  it('lists each group with its ops and their arguments, and the read-only ops alone for a read-only connection', () => {
+    const readOnly = new Map((registry.definitions(auth([SCOPE_READ])).tools as WireTool[]).map((t) => [t.name, t]));
+    for (const [name, ops] of Object.entries(GROUP_OPS)) {
+      const listed = tools.find((t) => t.name === name)!;
+      expect(listed.inputSchema).toEqual({ type: 'object', properties: { op: { type: 'string' }, args: { type: 'object' } }, required: ['op', 'args'] });
+      const lines = listed.description.split('\n').slice(1);
+      expect(lines.map((l) => l.split(' ')[1])).toEqual(ops);
+      for (const op of ops) expect(registry.callable(op), op).toBe(true);
+      const ro = readOnly.get(name);
+      if (!ro) continue;
+      expect(ro.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false, idempotentHint: true });
+      const roOps = ro.description.split('\n').slice(1).map((l) => l.split(' ')[1]);
+      expect(roOps.length).toBeGreaterThan(0);
+      expect(roOps.length).toBeLessThan(ops.length);
+      expect(roOps.every((op) => ops.includes(op!))).toBe(true);
+    }
+    expect(listedOps('database_admin', readOnly)).toEqual(['list_data_source_templates', 'list_views', 'get_view', 'query_view']);
+    expect(listedOps('comments', readOnly)).toEqual(['get_comments', 'get_comment']);
+    expect(listedOps('more', readOnly)).toEqual(['get_page_property_item', 'get_user', 'get_self', 'list_custom_emojis']);
+    // An op's argument list: required ones first, optional ones marked, paging folded into "paged".
+    expect(tools.find((t) => t.name === 'more')!.description).toContain('- get_page_property_item {page_id, property_id, paged}: ');
   });
 
   it('gives every tool a top-level title equal to annotations.title, and all four hints as booleans', () => {
@@ -91,9 +121,11 @@ describe('tools/list', () => {
     }
   });
 
-  it('keeps every tool of the earlier connector by name', () => {
-    const names = new Set(tools.map((t) => t.name));
-    expect(LEGACY.filter((n) => !names.has(n))).toEqual([]);
+  it('keeps every tool of the earlier connector by name: listed, as a group op, or unlisted', () => {
+    expect(LEGACY.filter((n) => !registry.callable(n))).toEqual([]);
+    expect(UNLISTED.filter((n) => !registry.callable(n) || tools.some((t) => t.name === n))).toEqual([]);
+    // Every tool that existed before the list was made lean is still answered.
+    for (const name of [...Object.values(GROUP_OPS).flat(), ...UNLISTED]) expect(registry.callable(name), name).toBe(true);
   });
 
   it('gives every tool a title, a short description and all four hints', () => {
@@ -101,7 +133,8 @@ describe('tools/list', () => {
       expect(t.name, t.name).toMatch(/^[a-z][a-z0-9_]{2,63}$/);
       expect(t.annotations.title, t.name).toMatch(/^[A-Z]/);
       expect(t.description.length, t.name).toBeGreaterThan(20);
-      expect(t.description.length, t.name).toBeLessThanOrEqual(300);
+      // A group's first line is its description; each further line is one op.
+      for (const line of t.description.split('\n')) expect(line.length, t.name).toBeLessThanOrEqual(300);
       expect(Object.keys(t.annotations).sort(), t.name).toEqual(['destructiveHint', 'idempotentHint', 'openWorldHint', 'readOnlyHint', 'title']);
       expect(t.annotations.openWorldHint, t.name).toBe(true);
       if (t.annotations.readOnlyHint) expect(t.annotations.destructiveHint, t.name).toBe(false);
@@ -112,9 +145,10 @@ describe('tools/list', () => {
 
   it('shows a read-only connection only the read-only tools', () => {
     const readOnly = registry.definitions(auth([SCOPE_READ])).tools as WireTool[];
-    expect(readOnly.length).toBeGreaterThan(10);
+    expect(readOnly.length).toBeGreaterThan(8);
     expect(readOnly.every((t) => t.annotations.readOnlyHint)).toBe(true);
-    expect(readOnly.length).toBe(tools.filter((t) => t.annotations.readOnlyHint).length);
+    // Read-only tools, plus the read-only listing of each group with a read op.
+    expect(readOnly.length).toBe(tools.filter((t) => t.annotations.readOnlyHint).length + Object.keys(GROUP_OPS).length);
     expect(registry.definitions(auth([SCOPE_READ, SCOPE_WRITE])).tools).toHaveLength(tools.length);
   });
 
