@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
+import { confirmation } from './confirm.js';
 import { fitBody, MAX_ARRAY } from './limits.js';
 import { shape } from '../notion/shape.js';
 
@@ -68,7 +69,9 @@ export const blocksTools = [
     run: async ({ block_id, children, position, after }, { notion }) => {
       const pos = appendPosition(position, after);
       const body = fitBody({ children, ...(pos ? { position: pos } : {}) }) as Omit<AppendBlockChildrenParameters, 'block_id'>;
-      return shape(await notion.write((n, auth) => n.blocks.children.append({ block_id, ...body, auth })));
+      const res = await notion.write((n, auth) => n.blocks.children.append({ block_id, ...body, auth }));
+      // The new blocks' IDs and types, in order: what a following edit needs.
+      return { block_id, added: res.results.map((b) => ({ id: b.id, ...('type' in b ? { type: b.type } : {}) })) };
     },
   }),
   defineTool({
@@ -96,7 +99,8 @@ export const blocksTools = [
       if (in_trash !== undefined) body.in_trash = in_trash;
       if (Object.keys(body).length === 0) throw new ToolError('invalid_arguments', 'content: nothing to update; give content or in_trash');
       const params = { block_id, ...fitBody(body) } as UpdateBlockParameters;
-      return shape(await notion.write((n, auth) => n.blocks.update({ ...params, auth })));
+      const res = await notion.write((n, auth) => n.blocks.update({ ...params, auth }));
+      return confirmation(res, { ...('type' in res ? { type: res.type } : {}), changed: Object.keys(body) });
     },
   }),
   defineTool({

@@ -88,7 +88,8 @@ export const commentsTools = [
       else if (parent !== undefined) target = { parent: commentParent(parent) };
       else throw new ToolError('invalid_arguments', 'parent: required (or give discussion_id)');
       const params = fitBody({ ...target, ...text }) as CreateCommentParameters;
-      return shape(await notion.write((n, auth) => n.comments.create({ ...params, auth })));
+      const c = await notion.write((n, auth) => n.comments.create({ ...params, auth }));
+      return { id: c.id, ...('discussion_id' in c ? { discussion_id: c.discussion_id } : {}) };
     },
   }),
   defineTool({
@@ -113,7 +114,8 @@ export const commentsTools = [
     annotations: annotations('Update comment', OVERWRITE),
     run: async ({ comment_id, rich_text, markdown }, { notion }) => {
       const params = { comment_id, ...fitBody(commentText(rich_text, markdown)) } as UpdateCommentParameters;
-      return shape(await notion.write((n, auth) => n.comments.update({ ...params, auth })));
+      const c = await notion.write((n, auth) => n.comments.update({ ...params, auth }));
+      return { id: c.id, updated: true };
     },
   }),
   defineTool({

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, notionId, OVERWRITE, READ, toIcon } from './args.js';
+import { confirmation } from './confirm.js';
 import { fitBody } from './limits.js';
 import { getDatabase, getDataSource, isNotFound, isWrongKind, soleDataSource } from '../notion/resolve.js';
 import { shape } from '../notion/shape.js';
@@ -60,7 +61,8 @@ export const databasesTools = [
       if (args.icon !== undefined) params.icon = toIcon(args.icon);
       if (args.cover !== undefined) params.cover = toCover(args.cover);
       const sent = fitBody(params) as unknown as CreateDatabaseParameters;
-      return shape(await notion.write((n, auth) => n.databases.create({ ...sent, auth })));
+      const db = await notion.write((n, auth) => n.databases.create({ ...sent, auth }));
+      return confirmation(db, { data_sources: 'data_sources' in db ? db.data_sources : [] });
     },
   }),
   defineTool({
@@ -106,7 +108,8 @@ export const databasesTools = [
         throw new ToolError('invalid_arguments', 'Nothing to update: give title, description, icon, cover or is_inline.');
       }
       const sent = fitBody(body) as Partial<UpdateDatabaseParameters>;
-      return shape(await notion.write((n, auth) => n.databases.update({ ...sent, database_id: args.database_id, auth })));
+      const db = await notion.write((n, auth) => n.databases.update({ ...sent, database_id: args.database_id, auth }));
+      return confirmation(db, { changed: Object.keys(body) });
     },
   }),
   defineTool({

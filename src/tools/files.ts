@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, notionId } from './args.js';
+import { confirmation } from './confirm.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
 
@@ -75,7 +76,7 @@ async function attach(notion: NotionSession, a: AttachTo, upload: FileUploadObje
     const type = blockTypeFor(upload.content_type);
     const block = { type, [type]: file } as unknown as BlockObjectRequest;
     const res = await notion.write((n, auth) => n.blocks.children.append({ block_id: a.block_id!, children: [block], auth }));
-    return { block: (shape(res) as { results?: unknown[] }).results?.[0] };
+    return { attached: { block_id: a.block_id, added: { id: res.results[0]?.id, type } } };
   }
   const page_id = a.page_id!;
   const res = await notion.write((n, auth) =>
@@ -83,7 +84,8 @@ async function attach(notion: NotionSession, a: AttachTo, upload: FileUploadObje
       ? n.pages.update({ page_id, [a.as]: file, auth })
       : n.pages.update({ page_id, properties: { [a.property!]: { files: [{ ...file, name: filename }] } }, auth }),
   );
-  return { page: shape(res) };
+  // Not the page: its file property would carry a pre-signed download URL of some 500 tokens.
+  return { attached: confirmation(res, a.as ? { as: a.as } : { property: a.property }) };
 }
 
 export const filesTools = [

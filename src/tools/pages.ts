@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, textStart, toIcon } from './args.js';
+import { confirmation, notionUrl, setFields } from './confirm.js';
 import { fitBody } from './limits.js';
 import { getDatabase, isNotFound, soleDataSource, underUntypedParent } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
@@ -316,7 +317,8 @@ export const pageTools = [
       if (args.icon !== undefined) body.icon = toIcon(args.icon) as CreatePageParameters['icon'];
       if (args.cover !== undefined) body.cover = args.cover as CreatePageParameters['cover'];
       const sent = fitBody(body);
-      return shape(await withParent(args.parent, notion, (parent) => notion.write((n, auth) => n.pages.create({ parent, ...sent, auth }))));
+      const page = await withParent(args.parent, notion, (parent) => notion.write((n, auth) => n.pages.create({ parent, ...sent, auth })));
+      return confirmation(page, { parent: (shape(page) as Obj).parent });
     },
   }),
   defineTool({
@@ -372,7 +374,8 @@ export const pageTools = [
         throw new ToolError('invalid_arguments', 'Nothing to update: give properties, icon, cover, in_trash, is_locked or erase_content.');
       }
       const sent = fitBody(body);
-      return shape(await notion.write((n, auth) => n.pages.update({ page_id, ...sent, auth })));
+      const page = await notion.write((n, auth) => n.pages.update({ page_id, ...sent, auth }));
+      return confirmation(page, { changed: [...Object.keys(rest.properties ?? {}), ...setFields(rest, ['icon', 'cover', 'in_trash', 'is_locked', 'erase_content'])] });
     },
   }),
   defineTool({
@@ -390,12 +393,12 @@ export const pageTools = [
       parent: parentArg(['page_id', 'data_source_id', 'database_id'], 'Page, database or data source ID/URL'),
     },
     annotations: annotations('Move page', { idempotentHint: true }),
-    run: async (args, { notion }) =>
-      shape(
-        await withParent(args.parent, notion, (parent) =>
-          notion.write((n, auth) => n.pages.move({ page_id: args.page_id, parent: parent as Parameters<Client['pages']['move']>[0]['parent'], auth })),
-        ),
-      ),
+    run: async (args, { notion }) => {
+      const page = await withParent(args.parent, notion, (parent) =>
+        notion.write((n, auth) => n.pages.move({ page_id: args.page_id, parent: parent as Parameters<Client['pages']['move']>[0]['parent'], auth })),
+      );
+      return confirmation(page, { parent: (shape(page) as Obj).parent });
+    },
   }),
   defineTool({
     name: 'get_page_markdown',
@@ -425,11 +428,15 @@ export const pageTools = [
       after: z.string().min(1).optional().describe('Insert after this text ("start...end" spans)'),
       position: z.enum(['start', 'end']).optional(),
       allow_deleting_content: z.boolean().optional(),
+      return_markdown: z.boolean().optional().describe('Also return the whole new body'),
     },
     annotations: annotations('Update page Markdown', { destructiveHint: true }),
     run: async (args, { notion }) => {
       const body = fitBody(await markdownUpdate(notion, args));
-      return markdownResult(await notion.write((n, auth) => n.pages.updateMarkdown({ page_id: args.page_id, ...body, auth })));
+      const res = markdownResult(await notion.write((n, auth) => n.pages.updateMarkdown({ page_id: args.page_id, ...body, auth })));
+      if (args.return_markdown) return res;
+      const changed = args.edits ? { edits_applied: args.edits.length } : args.after !== undefined || args.position !== undefined ? { inserted_chars: args.markdown!.length } : { replaced: true };
+      return { id: args.page_id, url: notionUrl(args.page_id), ...changed, page_chars: String(res.markdown).length };
     },
   }),
 ];

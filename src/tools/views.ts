@@ -5,6 +5,7 @@ import { defineTool } from './registry.js';
 import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
 import { dataSourceOfDatabase, getDataSource, isNotFound } from '../notion/resolve.js';
 import { shape } from '../notion/shape.js';
+import { confirmation } from './confirm.js';
 import { filterArg, sortsArg } from './data-sources.js';
 
 type Obj = Record<string, unknown>;
@@ -86,7 +87,8 @@ export const viewsTools = [
       if (args.filter) body.filter = args.filter;
       if (args.sorts) body.sorts = args.sorts;
       if (args.configuration) body.configuration = args.configuration;
-      return shape(await notion.write((n, auth) => n.views.create({ ...(body as unknown as CreateViewParameters), auth })));
+      const v = await notion.write((n, auth) => n.views.create({ ...(body as unknown as CreateViewParameters), auth }));
+      return confirmation(v, { name: args.name, type: args.type });
     },
   }),
   defineTool({
@@ -104,7 +106,8 @@ export const viewsTools = [
       const body: Obj = {};
       for (const [k, v] of Object.entries(args)) if (v !== undefined) body[k] = v;
       if (Object.keys(body).length === 0) throw new ToolError('invalid_arguments', 'Nothing to update: give name, filter, sorts or configuration.');
-      return shape(await notion.write((n, auth) => n.views.update({ ...(body as Partial<UpdateViewParameters>), view_id, auth })));
+      const v = await notion.write((n, auth) => n.views.update({ ...(body as Partial<UpdateViewParameters>), view_id, auth }));
+      return confirmation(v, { changed: Object.keys(body) });
     },
   }),
   defineTool({

@@ -158,20 +158,19 @@ describe('block tools', () => {
   describe('append_block_children', () => {
     const appended = (n: number) => withRequestId(list('block', [paragraph(blockIdAt(500), 'First'), paragraph(blockIdAt(501), 'Second')].slice(0, n)));
 
-    it('PATCHes the children as given, without a position by default, and returns the new blocks shaped', async () => {
+    it('PATCHes the children as given, without a position by default, and returns the IDs of the new blocks', async () => {
       answerWith(appended(2));
       const children = [para('First'), para('Second')];
       const res = await ts.call('append_block_children', { block_id: PAGE_URL, children });
       expect(res.isError).toBe(false);
       expect(ts.oneCall('PATCH', `/v1/blocks/${PAGE_ID}/children`).body).toEqual({ children });
+      // The new blocks' IDs and types, not their content again.
       expect(res.data).toEqual({
-        object: 'list',
-        results: [
-          { object: 'block', id: blockIdAt(500), type: 'paragraph', paragraph: { text: 'First' } },
-          { object: 'block', id: blockIdAt(501), type: 'paragraph', paragraph: { text: 'Second' } },
+        block_id: PAGE_ID,
+        added: [
+          { id: blockIdAt(500), type: 'paragraph' },
+          { id: blockIdAt(501), type: 'paragraph' },
         ],
-        parent: { page_id: PAGE_ID },
-        has_more: false,
       });
     });
 
@@ -250,12 +249,12 @@ describe('block tools', () => {
   });
 
   describe('update_block', () => {
-    it('PATCHes the per-type body given as content (legacy shape) and returns the block shaped', async () => {
+    it('PATCHes the per-type body given as content (legacy shape) and confirms what changed', async () => {
       answerWith(withRequestId(block(BLOCK_ID, 'to_do', { rich_text: [text('Call Ada')], checked: true, color: 'default' })));
       const res = await ts.call('update_block', { block_id: blockUrl(BLOCK_ID), content: { to_do: { checked: true } } });
       expect(res.isError).toBe(false);
       expect(ts.oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual({ to_do: { checked: true } });
-      expect(res.data).toEqual({ object: 'block', id: BLOCK_ID, type: 'to_do', parent: { page_id: PAGE_ID }, to_do: { text: 'Call Ada', checked: true } });
+      expect(res.data).toEqual({ id: BLOCK_ID, type: 'to_do', changed: ['to_do'] });
     });
 
     it('accepts content as a JSON string', async () => {
@@ -264,7 +263,7 @@ describe('block tools', () => {
       const res = await ts.call('update_block', { block_id: BLOCK_ID, content: JSON.stringify(content) });
       expect(res.isError).toBe(false);
       expect(ts.oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual(content);
-      expect(res.data.paragraph).toEqual({ text: 'New text' });
+      expect(res.data).toEqual({ id: BLOCK_ID, type: 'paragraph', changed: ['paragraph'] });
     });
 
     it('sends in_trash, and maps a legacy content.archived to in_trash', async () => {
@@ -275,7 +274,7 @@ describe('block tools', () => {
       answerWith(paragraph(BLOCK_ID, 'Gone', { in_trash: true }));
       const res = await ts.call('update_block', { block_id: BLOCK_ID, content: { archived: true } });
       expect(ts.oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual({ in_trash: true });
-      expect(res.data.in_trash).toBe(true);
+      expect(res.data.changed).toEqual(['in_trash']);
     });
 
     it('refuses content that is not wrapped in a block type, or an empty update, before calling Notion', async () => {

@@ -107,13 +107,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
       children: [{ type: 'pdf', pdf: { type: 'file_upload', file_upload: { id: UPLOAD_ID } } }],
     });
     expect(res.data.file_upload).toMatchObject({ id: UPLOAD_ID, status: 'uploaded', content_type: 'application/pdf' });
-    expect(res.data.block).toEqual({
-      object: 'block',
-      id: NEW_BLOCK_ID,
-      type: 'pdf',
-      parent: { page_id: PAGE_ID },
-      pdf: { url: 'https://files.example/report.pdf' },
-    });
+    expect(res.data.attached).toEqual({ block_id: PAGE_ID, added: { id: NEW_BLOCK_ID, type: 'pdf' } });
     expect(res.data.note).toBeUndefined();
   });
 
@@ -132,7 +126,8 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     expectCall(calls[2], 'PATCH', `/v1/blocks/${BLOCK_ID}/children`, {
       children: [{ type: 'image', image: { type: 'file_upload', file_upload: { id: UPLOAD_ID } } }],
     });
-    expect(res.data.block).toMatchObject({ type: 'image', image: { url: 'https://files.example/dot.svg' } });
+    expect(res.data.attached).toEqual({ block_id: BLOCK_ID, added: { id: expect.any(String), type: 'image' } });
+    expect(JSON.stringify(res.data)).not.toContain('https://files.example');
   });
 
   it('upload_file without content_type lets Notion infer it and sends the bytes with that type', async () => {
@@ -157,15 +152,9 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     expectCall(calls[2], 'PATCH', `/v1/pages/${PAGE_ID}`, {
       properties: { Attachments: { files: [{ type: 'file_upload', file_upload: { id: UPLOAD_ID }, name: 'report.pdf' }] } },
     });
-    expect(res.data.page).toMatchObject({
-      object: 'page',
-      id: PAGE_ID,
-      properties: {
-        Name: { title: 'Q3 report' },
-        Attachments: { files: [{ name: 'report.pdf', url: expect.stringContaining('report.pdf') }] },
-      },
-    });
-    expect(res.data.page.in_trash).toBeUndefined();
+    // The page is not echoed: its files property would carry a pre-signed download URL.
+    expect(res.data.attached).toEqual({ id: PAGE_ID, url: expect.stringContaining('notion.so'), property: 'Attachments' });
+    expect(JSON.stringify(res.data)).not.toMatch(/amazonaws|X-Amz|files\.example/);
   });
 
   it('upload_file accepts exactly 1 MiB of content', async () => {
@@ -229,7 +218,8 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     expectCall(calls[2], 'GET', `/v1/file_uploads/${UPLOAD_ID}`);
     expectCall(calls[3], 'PATCH', `/v1/pages/${PAGE_ID}`, { cover: { type: 'file_upload', file_upload: { id: UPLOAD_ID } } });
     expect(res.data.file_upload).toMatchObject({ id: UPLOAD_ID, status: 'uploaded', content_length: 48213, file_import_result: { type: 'success' } });
-    expect(res.data.page).toMatchObject({ object: 'page', id: PAGE_ID, cover: 'https://prod-files-secure.s3.us-west-2.amazonaws.com/ws/upload/diagram.png' });
+    expect(res.data.attached).toEqual({ id: PAGE_ID, url: expect.stringContaining('notion.so'), as: 'cover' });
+    expect(JSON.stringify(res.data)).not.toContain('amazonaws');
   });
 
   it('upload_file sets a page icon from an already imported URL without polling', async () => {
@@ -247,7 +237,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     const calls = ts.upstream(2);
     expectCall(calls[0], 'POST', '/v1/file_uploads', { mode: 'external_url', external_url: 'https://cdn.example.com/logo.png', filename: 'logo.png', content_type: 'image/png' });
     expectCall(calls[1], 'PATCH', `/v1/pages/${PAGE_ID}`, { icon: { type: 'file_upload', file_upload: { id: UPLOAD_ID } } });
-    expect(res.data.page.icon).toBe('https://files.example/logo.png');
+    expect(res.data.attached).toEqual({ id: PAGE_ID, url: expect.stringContaining('notion.so'), as: 'icon' });
   });
 
   it('upload_file returns a still pending import with a note and attaches nothing', async () => {

@@ -57,16 +57,8 @@ describe('page tools', () => {
         icon: { type: 'emoji', emoji: '📝' },
       });
       expect(calls[0]?.query).toEqual({});
-      expect(res.data).toEqual({
-        object: 'page',
-        id: IDS.page,
-        created_time: '2026-04-02T08:15:00.000Z',
-        last_edited_time: '2026-04-02T08:15:00.000Z',
-        icon: '📝',
-        parent: { page_id: IDS.parentPage },
-        properties: { title: { title: 'Meeting notes' } },
-        url: pageUrl('Meeting notes', IDS.page),
-      });
+      // A confirmation: the id, the url and where the page went, not the page again.
+      expect(res.data).toEqual({ id: IDS.page, url: pageUrl('Meeting notes', IDS.page), parent: { page_id: IDS.parentPage } });
       expectClean(res.data);
     });
 
@@ -114,21 +106,7 @@ describe('page tools', () => {
         cover: { type: 'external', external: { url: 'https://images.example.com/cover.png' } },
         position: { type: 'page_start' },
       });
-      expect(res.data).toMatchObject({
-        object: 'page',
-        id: IDS.row,
-        url: rowPage().url,
-        parent: { data_source_id: IDS.dataSource, database_id: IDS.database },
-        cover: 'https://images.example.com/cover.png',
-        properties: {
-          Name: { title: 'Ship the connector' },
-          Status: { status: 'In progress' },
-          Tags: { multi_select: ['Backend', 'Urgent'] },
-          Due: { date: '2026-04-30' },
-          Done: { checkbox: false },
-          Estimate: { number: 3 },
-        },
-      });
+      expect(res.data).toEqual({ id: IDS.row, url: rowPage().url, parent: { data_source_id: IDS.dataSource, database_id: IDS.database } });
       expectClean(res.data);
     });
 
@@ -277,8 +255,7 @@ describe('page tools', () => {
       expect(res.isError).toBe(false);
       const calls = ts.upstream(1);
       expectCall(calls[0], 'PATCH', `/v1/pages/${IDS.row}`, { properties, icon: { type: 'emoji', emoji: '🚀' }, cover: null, is_locked: true });
-      expect(res.data).toMatchObject({ object: 'page', id: IDS.row, icon: '🚀', is_locked: true, parent: { data_source_id: IDS.dataSource } });
-      expect(res.data.cover).toBeUndefined();
+      expect(res.data).toEqual({ id: IDS.row, url: rowPage().url, changed: ['Status', 'Done', 'icon', 'cover', 'is_locked'] });
       expectClean(res.data);
     });
 
@@ -322,7 +299,7 @@ describe('page tools', () => {
       expect(res.isError).toBe(false);
       const calls = ts.upstream(1);
       expectCall(calls[0], 'POST', `/v1/pages/${IDS.page}/move`, { parent: { page_id: IDS.related } });
-      expect(res.data).toMatchObject({ object: 'page', id: IDS.page, parent: { page_id: IDS.related } });
+      expect(res.data).toEqual({ id: IDS.page, url: childPage().url, parent: { page_id: IDS.related } });
     });
 
     it('moves a page into a database through its data source', async () => {
@@ -370,16 +347,27 @@ describe('page tools', () => {
       expect(res.isError).toBe(false);
       const calls = ts.upstream(1);
       expectCall(calls[0], 'PATCH', `/v1/pages/${IDS.page}/markdown`, expected);
-      expect(res.data).toEqual({ markdown: NEW_MD, truncated: false });
+      expect(res.data).toMatchObject({ id: IDS.page, url: `https://www.notion.so/${dashless(IDS.page)}`, page_chars: NEW_MD.length });
+      expect(res.data.markdown).toBeUndefined();
+      return res.data;
     };
 
-    it('replaces the whole content with markdown alone', () => patch({ markdown: NEW_MD }, { type: 'replace_content', replace_content: { new_str: NEW_MD } }));
+    it('replaces the whole content with markdown alone, and confirms without echoing the page', async () => {
+      expect(await patch({ markdown: NEW_MD }, { type: 'replace_content', replace_content: { new_str: NEW_MD } })).toMatchObject({ replaced: true });
+    });
+
+    it('returns the whole new body when asked with return_markdown', async () => {
+      ts.answer(() => ({ body: pageMarkdown(NEW_MD) }));
+      const res = await ts.call('update_page_markdown', { page_id: IDS.page, markdown: NEW_MD, return_markdown: true });
+      expect(res.data).toEqual({ markdown: NEW_MD, truncated: false });
+      expectCall(ts.upstream(1)[0], 'PATCH', `/v1/pages/${IDS.page}/markdown`, { type: 'replace_content', replace_content: { new_str: NEW_MD } });
+    });
 
     it('passes allow_deleting_content on a replace', () =>
       patch({ markdown: NEW_MD, allow_deleting_content: true }, { type: 'replace_content', replace_content: { new_str: NEW_MD, allow_deleting_content: true } }));
 
-    it('applies search-and-replace edits (also as a JSON string)', () =>
-      patch(
+    it('applies search-and-replace edits (also as a JSON string)', async () => {
+      const confirmed = await patch(
         { edits: JSON.stringify([{ old_str: 'Ship **Friday**.', new_str: 'Shipped.' }, { old_str: 'Ada', new_str: 'Ada L.', replace_all_matches: true }]) },
         {
           type: 'update_content',
@@ -390,7 +378,9 @@ describe('page tools', () => {
             ],
           },
         },
-      ));
+      );
+      expect(confirmed.edits_applied).toBe(2);
+    });
 
     // Inserts use update_content, never the deprecated insert_content: the anchor text is
     // replaced by itself with the new content beside it.
@@ -404,7 +394,7 @@ describe('page tools', () => {
       const calls = ts.upstream(2);
       expectCall(calls[0], 'GET', `/v1/pages/${IDS.page}/markdown`);
       expectCall(calls[1], 'PATCH', `/v1/pages/${IDS.page}/markdown`, expected);
-      expect(res.data).toEqual({ markdown: NEW_MD, truncated: false });
+      expect(res.data).toEqual({ id: IDS.page, url: `https://www.notion.so/${dashless(IDS.page)}`, inserted_chars: String(args.markdown).length, page_chars: NEW_MD.length });
     };
 
     it('inserts after exact text in one call', () =>

@@ -123,7 +123,7 @@ describe('view tools', () => {
       sorts: view.sorts,
       configuration: { type: 'board', group_by: { type: 'status', property_id: 'bXDk', group_by: 'option', sort: { type: 'manual' } } },
     });
-    expect(res.data).toMatchObject({ object: 'view', id: VIEW_ID, parent: { database_id: DB_ID }, name: 'High priority', url: view.url });
+    expect(res.data).toEqual({ id: VIEW_ID, url: view.url, name: 'High priority', type: 'board' });
   });
 
   it('create_view: database and data source given → one call', async () => {
@@ -132,8 +132,7 @@ describe('view tools', () => {
     expect(res.isError).toBe(false);
     const [req] = ts.upstream(1);
     expect(req!.body).toEqual({ database_id: MULTI_DB_ID, data_source_id: DS2_ID, name: 'All bugs', type: 'table' });
-    expect(res.data).toMatchObject({ object: 'view', id: VIEW_ID, type: 'table' });
-    expect(res.data.filter).toBeUndefined();
+    expect(res.data).toEqual({ id: VIEW_ID, url: view.url, name: 'All bugs', type: 'table' });
   });
 
   it('create_view: from a data source alone, its database comes from the data source', async () => {
@@ -180,8 +179,7 @@ describe('view tools', () => {
     expect(req!.method).toBe('PATCH');
     expect(req!.path).toBe(`/v1/views/${VIEW_ID}`);
     expect(req!.body).toEqual({ name: 'Urgent', filter: null, sorts: [{ property: 'Due', direction: 'descending' }] });
-    expect(res.data).toMatchObject({ object: 'view', id: VIEW_ID, name: 'Urgent' });
-    expect(res.data.filter).toBeUndefined();
+    expect(res.data).toEqual({ id: VIEW_ID, url: view.url, changed: ['name', 'filter', 'sorts'] });
   });
 
   it('delete_view: DELETE, one call', async () => {
