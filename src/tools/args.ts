@@ -58,6 +58,16 @@ export const textStart = z
   .optional()
   .describe('next_start of a cut result');
 
+/**
+ * A smaller result budget for this call, in tokens (see budget.ts): a long text comes in parts of
+ * at most this size, each with the `next_start` of the next.
+ */
+export const maxTokens = z
+  .number()
+  .refine((n) => Number.isInteger(n) && n >= 500 && n <= 25_000, 'expected an integer from 500 to 25000')
+  .optional()
+  .describe('Part size, 500–25000');
+
 /** 1–100; checked here rather than in the schema, where zod's integer bounds would cost bytes. */
 export const pageSize = z
   .number()

@@ -147,7 +147,7 @@ function cutText(tool: string, output: Obj, field: string, text: string, args: O
       ...output,
       [field]: value.slice(0, at),
       next_start,
-      cut: `Cut at character ${next_start} to stay under about ${RESULT_TOKEN_BUDGET.toLocaleString('en-US')} tokens. For the rest call ${tool} again with the same arguments and start = ${next_start}.`,
+      cut: `Cut at character ${next_start} to stay under about ${Math.round(max / CHARS_PER_TOKEN).toLocaleString('en-US')} tokens. For the rest call ${tool} again with the same arguments and start = ${next_start}.`,
     };
     const json = JSON.stringify(out);
     if (json.length <= max || limit <= 1) return { output: out, text: json };

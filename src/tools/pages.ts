@@ -2,8 +2,9 @@ import type { Client, CreatePageParameters, GetPageResponse, UpdatePageParameter
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
-import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor, textStart, toIcon } from './args.js';
+import { annotations, maxTokens, notionId, OVERWRITE, pageSize, READ, startCursor, textStart, toIcon } from './args.js';
 import { confirmation, notionUrl, setFields } from './confirm.js';
+import { fullMarkdown, headingText, outline, section } from './page-reading.js';
 import { fitBody } from './limits.js';
 import { getDatabase, isNotFound, soleDataSource, underUntypedParent } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
@@ -68,6 +69,7 @@ const coverArg = z
   .transform((v) => (typeof v === 'string' ? { type: 'external', external: { url: v.trim() } } : v));
 
 const propertiesArg = z.record(z.string(), z.unknown());
+const blockIdArg = notionId('block');
 
 // ---------------------------------------------------------------------------------------------
 // Parent resolution
@@ -117,7 +119,13 @@ async function withParent<T>(parent: Parent, notion: NotionSession, write: (pare
 /** get_page_markdown's output; `next_start` when the result budget cut `markdown`. */
 const MARKDOWN_OUTPUT = {
   type: 'object',
-  properties: { markdown: { type: 'string' }, truncated: { type: 'boolean' }, unknown_block_ids: { type: 'array', items: { type: 'string' } }, next_start: { type: 'integer' } },
+  properties: {
+    markdown: { type: 'string' },
+    truncated: { type: 'boolean' },
+    unknown_block_ids: { type: 'array', items: { type: 'string' } },
+    next_start: { type: 'integer' },
+    outline: { type: 'array', items: { type: 'object' } },
+  },
   required: ['markdown', 'truncated'],
 };
 
@@ -402,16 +410,29 @@ export const pageTools = [
   }),
   defineTool({
     name: 'get_page_markdown',
-    description: "Read a page's body as Notion-flavoured Markdown. If truncated, read unknown_block_ids the same way.",
+    description:
+      "Read a page's body as Notion-flavoured Markdown: whole, one section (by heading text or ID), or just its outline (headings with block IDs). A long body comes in parts: pass next_start as start.",
     input: {
       page_id: notionId('page'),
+      section: z.string().min(1).optional().describe('Heading text or block ID'),
+      outline: z.boolean().optional(),
+      max_tokens: maxTokens,
       include_transcript: z.boolean().optional().describe('Include meeting-note transcripts'),
       start: textStart,
     },
     annotations: annotations('Get page Markdown', READ),
     output: MARKDOWN_OUTPUT,
     paging: { text: 'markdown' },
-    run: async ({ page_id, include_transcript }, { notion }) => markdownResult(await notion.get(`pages/${page_id}/markdown`, { include_transcript })),
+    run: async ({ page_id, section: wanted, outline: asOutline, include_transcript }, { notion }) => {
+      if (asOutline) return { markdown: '', truncated: false, ...(await outline(notion, page_id)) };
+      const page = await fullMarkdown(notion, page_id, { include_transcript });
+      if (wanted === undefined) return markdownResult(page);
+      // A heading's block ID (or link) names it; anything else is its text.
+      const t = wanted.trim();
+      const id = /^[0-9a-f-]{32,36}$|^https?:\/\//i.test(t) ? blockIdArg.safeParse(t).data : undefined;
+      const heading = id ? await headingText(notion, id) : wanted;
+      return { ...markdownResult(page), ...section(page.markdown, heading) };
+    },
   }),
   defineTool({
     name: 'update_page_markdown',

@@ -3,7 +3,7 @@ import { ToolError } from '../errors.js';
 import type { AuthContext } from '../oauth/grants.js';
 import { SCOPE_WRITE } from '../oauth/scopes.js';
 import type { NotionSession } from '../notion/session.js';
-import { fitResult, type Paging, resumeList } from './budget.js';
+import { CHARS_PER_TOKEN, fitResult, MAX_RESULT_CHARS, type Paging, resumeList } from './budget.js';
 
 export interface ToolAnnotations {
   title: string;
@@ -200,7 +200,9 @@ export class ToolRegistry {
     }
     const { tool, args } = this.prepare(name, rawArgs, ctx);
     const skip = tool.def.paging === 'list' ? resumeList(args) : 0;
-    const fitted = fitResult(name, tool.def.paging, await tool.def.run(args, ctx), args, skip);
+    // A tool that takes max_tokens lets the caller lower the budget for this call.
+    const max = typeof args.max_tokens === 'number' ? Math.min(MAX_RESULT_CHARS, args.max_tokens * CHARS_PER_TOKEN) : MAX_RESULT_CHARS;
+    const fitted = fitResult(name, tool.def.paging, await tool.def.run(args, ctx), args, skip, max);
     const out: ToolResult = { content: [{ type: 'text', text: fitted.text }] };
     if (tool.def.output) out.structuredContent = fitted.output as Record<string, unknown>;
     return out;

@@ -331,10 +331,14 @@ describe('page tools', () => {
       expect(res.data).toEqual({ markdown: MEETING_MD, truncated: false });
     });
 
-    it('lists unknown block ids when Notion truncates', async () => {
-      ts.answer(() => ({ body: pageMarkdown('# Long\n\n<unknown id="x"/>', { truncated: true, unknown_block_ids: [IDS.block] }) }));
+    it('lists the unknown block ids left when Notion refuses a truncated subtree', async () => {
+      ts.answer((req) =>
+        req.path === `/v1/pages/${IDS.page}/markdown`
+          ? { body: pageMarkdown('# Long\n\n<unknown id="x"/>', { truncated: true, unknown_block_ids: [IDS.block] }) }
+          : { status: 404, body: { object: 'error', status: 404, code: 'object_not_found', message: 'Could not find block.' } },
+      );
       const res = await ts.call('get_page_markdown', { page_id: IDS.page });
-      expect(ts.apiRequests()[0]?.query).toEqual({});
+      expect(ts.upstream(2).map((r) => r.path)).toEqual([`/v1/pages/${IDS.page}/markdown`, `/v1/pages/${IDS.block}/markdown`]);
       expect(res.data).toEqual({ markdown: '# Long\n\n<unknown id="x"/>', truncated: true, unknown_block_ids: [IDS.block] });
     });
   });
