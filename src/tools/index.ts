@@ -1,4 +1,5 @@
 import type { ToolDef, ToolGroup, ToolSet } from './registry.js';
+import { batchTools } from './batch.js';
 import { blocksTools } from './blocks.js';
 import { commentsTools } from './comments.js';
 import { dataSourcesTools } from './data-sources.js';
@@ -11,7 +12,7 @@ import { viewsTools } from './views.js';
 import { workspaceTools } from './workspace.js';
 
 const every = new Map<string, ToolDef>();
-for (const t of [...searchTools, ...pageTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...workspaceTools]) {
+for (const t of [...searchTools, ...pageTools, ...batchTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...workspaceTools]) {
   every.set(t.name, t);
 }
 const used = new Set<string>();
@@ -39,7 +40,7 @@ export const toolSet: ToolSet = {
     tool('update_page_markdown'),
     tool('create_page'),
     tool('update_page'),
-    tool('move_page'),
+    tool('save_pages'),
     tool('trash'),
     tool('get_block_children'),
     tool('append_block_children'),
@@ -84,8 +85,9 @@ export const toolSet: ToolSet = {
       },
     ),
   ],
-  // Earlier names, still answered as before: fetch reads any object, trash trashes and restores any kind.
-  unlisted: ['get_page', 'get_block', 'get_database', 'archive_page', 'archive_database', 'delete_block', 'restore_from_trash', 'query_database'].map(tool),
+  // Earlier names, still answered as before: fetch reads any object, trash trashes and restores any
+  // kind, query_data_source takes a database ID, update_page moves a page.
+  unlisted: ['get_page', 'get_block', 'get_database', 'archive_page', 'archive_database', 'delete_block', 'restore_from_trash', 'query_database', 'move_page'].map(tool),
 };
 
 const missing = [...every.keys()].filter((name) => !used.has(name));

@@ -112,6 +112,13 @@ async function withParent<T>(parent: Parent, notion: NotionSession, write: (pare
   }
 }
 
+/** Where a page may move: under a page or a data source (a database ID resolves to its data source). */
+const moveParentArg = parentArg(['page_id', 'data_source_id', 'database_id'], 'Page, database or data source ID/URL');
+
+function movePage(notion: NotionSession, pageId: string, parent: Parent) {
+  return withParent(parent, notion, (p) => notion.write((n, auth) => n.pages.move({ page_id: pageId, parent: p as Parameters<Client['pages']['move']>[0]['parent'], auth })));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Output summaries
 // ---------------------------------------------------------------------------------------------
@@ -364,10 +371,11 @@ export const pageTools = [
   defineTool({
     name: 'update_page',
     description:
-      "Change a page's properties (only those given), icon, cover or lock; erase_content empties its body. Returns what changed.",
+      "Change a page's properties (only those given), icon, cover, lock or parent (moves it); erase_content empties its body. Returns what changed.",
     input: {
       page_id: notionId('page'),
       properties: propertiesArg.optional().describe('As in create_page'),
+      parent: moveParentArg.optional(),
       erase_content: z.boolean().optional(),
       icon: iconArg,
       cover: coverArg,
@@ -375,15 +383,17 @@ export const pageTools = [
       is_locked: z.boolean().optional(),
     },
     annotations: annotations('Update page', OVERWRITE),
-    run: async ({ page_id, ...rest }, { notion }) => {
+    run: async ({ page_id, parent, ...rest }, { notion }) => {
       const body = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<UpdatePageParameters, 'page_id'>;
       if (rest.icon !== undefined) body.icon = toIcon(rest.icon) as UpdatePageParameters['icon'];
-      if (Object.keys(body).length === 0) {
-        throw new ToolError('invalid_arguments', 'Nothing to update: give properties, icon, cover, in_trash, is_locked or erase_content.');
+      if (Object.keys(body).length === 0 && !parent) {
+        throw new ToolError('invalid_arguments', 'Nothing to update: give properties, parent, icon, cover, in_trash, is_locked or erase_content.');
       }
-      const sent = fitBody(body);
-      const page = await notion.write((n, auth) => n.pages.update({ page_id, ...sent, auth }));
-      return confirmation(page, { changed: [...Object.keys(rest.properties ?? {}), ...setFields(rest, ['icon', 'cover', 'in_trash', 'is_locked', 'erase_content'])] });
+      // A move first, so a failed move changes nothing else.
+      const moved = parent ? await movePage(notion, page_id, parent) : undefined;
+      const page = Object.keys(body).length ? await notion.write((n, auth) => n.pages.update({ page_id, ...fitBody(body), auth })) : moved;
+      const changed = [...Object.keys(rest.properties ?? {}), ...(parent ? ['parent'] : []), ...setFields(rest, ['icon', 'cover', 'in_trash', 'is_locked', 'erase_content'])];
+      return confirmation(page, { changed, ...(moved ? { parent: (shape(moved) as Obj).parent } : {}) });
     },
   }),
   defineTool({
@@ -396,15 +406,10 @@ export const pageTools = [
   defineTool({
     name: 'move_page',
     description: 'Move a page under another page, database or data source.',
-    input: {
-      page_id: notionId('page'),
-      parent: parentArg(['page_id', 'data_source_id', 'database_id'], 'Page, database or data source ID/URL'),
-    },
+    input: { page_id: notionId('page'), parent: moveParentArg },
     annotations: annotations('Move page', { idempotentHint: true }),
     run: async (args, { notion }) => {
-      const page = await withParent(args.parent, notion, (parent) =>
-        notion.write((n, auth) => n.pages.move({ page_id: args.page_id, parent: parent as Parameters<Client['pages']['move']>[0]['parent'], auth })),
-      );
+      const page = await movePage(notion, args.page_id, args.parent);
       return confirmation(page, { parent: (shape(page) as Obj).parent });
     },
   }),

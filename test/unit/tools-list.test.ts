@@ -29,7 +29,7 @@ const LEGACY = [
  */
 const HINTS: Record<string, string> = {
   search: 'TFT', fetch: 'TFT',
-  get_page_markdown: 'TFT', update_page_markdown: 'FTF', create_page: 'FFF', update_page: 'FTT', move_page: 'FFT', trash: 'FTT',
+  get_page_markdown: 'TFT', update_page_markdown: 'FTF', create_page: 'FFF', update_page: 'FTT', save_pages: 'FTF', trash: 'FTT',
   get_block_children: 'TFT', append_block_children: 'FFF', update_block: 'FTT',
   get_data_source: 'TFT', query_data_source: 'TFT', get_users: 'TFT',
   // Groups: the hints that hold for every op (read-write listing).
@@ -44,7 +44,7 @@ const GROUP_OPS: Record<string, string[]> = {
 };
 
 /** Names listed before the list was made lean: still answered, not listed. */
-const UNLISTED = ['get_page', 'get_block', 'get_database', 'archive_page', 'archive_database', 'delete_block', 'restore_from_trash', 'query_database'];
+const UNLISTED = ['get_page', 'get_block', 'get_database', 'archive_page', 'archive_database', 'delete_block', 'restore_from_trash', 'query_database', 'move_page'];
 
 const listedOps = (group: string, list: Map<string, WireTool>) => list.get(group)!.description.split('\n').slice(1).map((l) => l.split(' ')[1]);
 
