@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../../src/lib/crypto.js';
+import { credentialRef } from '../../src/oauth/grants.js';
 import { type FakeNotion, type FakeWorkspace, fakeWorkspace, startFakeNotion } from '../helpers/fake-notion.js';
 import { connect, mcpPost, type TokenSet } from '../helpers/oauth-client.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
@@ -59,7 +59,7 @@ interface Connected {
 
 async function connectAs(stack: Stack, workspace: FakeWorkspace): Promise<Connected> {
   const { tokens } = await connect(stack, workspace);
-  const found = await stack.app.store.getToken(sha256(tokens.access_token));
+  const found = await stack.app.store.getToken(credentialRef(tokens.access_token));
   return { workspace, tokens, grantId: found!.grant.id };
 }
 

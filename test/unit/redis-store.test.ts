@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { randomSecret, sha256 } from '../../src/lib/crypto.js';
-import { RedisStore } from '../../src/store/redis.js';
+import { BUCKETS, bucketOf, RedisStore } from '../../src/store/redis.js';
 import { StoreOpenError } from '../../src/store/sqlite.js';
 import type { GrantRecord, TokenRecord } from '../../src/store/types.js';
 import { freePort } from '../helpers/stack.js';
@@ -27,6 +27,9 @@ async function dropPrefix(prefix: string): Promise<void> {
   const keys = await admin.keys(`${prefix}*`);
   if (keys.length > 0) await admin.del(...keys);
 }
+
+/** The key `sub` of the bucket that `id` is filed under. */
+const keyOf = (prefix: string, id: string, sub: string) => `${prefix}{${bucketOf(id)}}:${sub}`;
 
 function redisBackend(): Promise<StoreBackend> {
   const prefix = `t${randomSecret(6)}:`;
@@ -85,22 +88,23 @@ describe('RedisStore specifics', () => {
       const c = code(g.id);
       await store.createGrant(g, c);
       const refresh = token(g.id, 'refresh', T + 90 * 86_400_000);
-      expect(await store.redeemCode(c.hash, T, [refresh], 'a')).toEqual({ status: 'issued' });
+      expect(await store.redeemCode(c, T, [refresh], 'a')).toEqual({ status: 'issued' });
       await store.putFlow('f1', 'consent', {}, T + 600_000);
-      expect(await admin.pexpiretime(`${prefix}code:${c.hash}`)).toBeGreaterThanOrEqual(c.expiresAt);
-      expect(await admin.pexpiretime(`${prefix}tok:${refresh.hash}`)).toBe(refresh.expiresAt);
-      expect(await admin.pexpiretime(`${prefix}flow:consent:f1`)).toBeGreaterThanOrEqual(T + 600_000);
+      const key = (sub: string) => keyOf(prefix, g.id, sub);
+      expect(await admin.pexpiretime(key(`code:${c.hash}`))).toBeGreaterThanOrEqual(c.expiresAt);
+      expect(await admin.pexpiretime(key(`tok:${refresh.hash}`))).toBe(refresh.expiresAt);
+      expect(await admin.pexpiretime(keyOf(prefix, 'f1', 'flow:consent:f1'))).toBeGreaterThanOrEqual(T + 600_000);
       // Grants have no TTL: sweep removes them once no token or code is left.
-      expect(await admin.pexpiretime(`${prefix}grant:${g.id}`)).toBe(-1);
+      expect(await admin.pexpiretime(key(`grant:${g.id}`))).toBe(-1);
 
       const now = Date.now() + 2 * 3_600_000; // past the one-hour floor of backstop TTLs
-      expect(await store.rotateRefreshToken(refresh.hash, now, [token(g.id, 'refresh', now + 86_400_000)], 'a')).toEqual({ status: 'issued' });
-      expect(await admin.pexpiretime(`${prefix}tok:${refresh.hash}`)).toBe(refresh.expiresAt);
+      expect(await store.rotateRefreshToken(refresh, now, [token(g.id, 'refresh', now + 86_400_000)], 'a')).toEqual({ status: 'issued' });
+      expect(await admin.pexpiretime(key(`tok:${refresh.hash}`))).toBe(refresh.expiresAt);
       // Nothing of the rotated token can open the grant key any more.
-      expect(await admin.hexists(`${prefix}tok:${refresh.hash}`, 'wrappedKey')).toBe(0);
-      expect(await admin.hexists(`${prefix}code:${c.hash}`, 'wrappedKey')).toBe(0);
+      expect(await admin.hexists(key(`tok:${refresh.hash}`), 'wrappedKey')).toBe(0);
+      expect(await admin.hexists(key(`code:${c.hash}`), 'wrappedKey')).toBe(0);
       // The store holds the hashes it was given, never anything else.
-      expect(await admin.hget(`${prefix}tok:${refresh.hash}`, 'hash')).toBe(refresh.hash);
+      expect(await admin.hget(key(`tok:${refresh.hash}`), 'hash')).toBe(refresh.hash);
     } finally {
       await store.close();
       await dropPrefix(prefix);
@@ -151,7 +155,7 @@ describe('RedisStore specifics', () => {
           const g = grant();
           const c = code(g.id);
           await store.createGrant(g, c);
-          await store.redeemCode(c.hash, T, [token(g.id, 'access', T + 1000), token(g.id, 'refresh', T + 2000)], 'a');
+          await store.redeemCode(c, T, [token(g.id, 'access', T + 1000), token(g.id, 'refresh', T + 2000)], 'a');
           dead.push(g.id);
         }),
       );
@@ -167,7 +171,7 @@ describe('RedisStore specifics', () => {
       ] as const) {
         const c = code(g.id);
         await store.createGrant(g, c);
-        expect(await store.redeemCode(c.hash, T, [...tokens], 'a')).toEqual({ status: 'issued' });
+        expect(await store.redeemCode(c, T, [...tokens], 'a')).toEqual({ status: 'issued' });
       }
       await Promise.all(
         Array.from({ length: CLIENTS }, (_, i) =>
@@ -193,33 +197,40 @@ describe('RedisStore specifics', () => {
       // Each dead grant: itself, its code and two tokens; each half-live grant: its code and one token; each idle client.
       expect(removed).toBe(4 * N + 4 + CLIENTS);
       // Batched: far fewer calls than one per grant or client, each over a bounded number of ids.
-      expect(scripts.length).toBeLessThanOrEqual((N + CLIENTS) / 10);
+      // Here every bucket's share fits one batch: one call each for expired members, grants, clients.
+      expect(scripts.length).toBeLessThanOrEqual(3 * BUCKETS);
+      expect(scripts.length).toBeLessThan((N + CLIENTS) / 4);
       expect(Math.max(...scripts.map((a) => a.length))).toBeLessThanOrEqual(110);
 
       for (const id of dead.slice(0, 20)) expect(await store.getGrant(id)).toBeNull();
       const liveIds = live.map((g) => g.id).sort();
-      expect((await admin.smembers(`${prefix}grants`)).sort()).toEqual(liveIds);
-      expect((await admin.smembers(`${prefix}user:user-1`)).sort()).toEqual(liveIds);
-      expect((await admin.smembers(`${prefix}client-grants:client_x`)).sort()).toEqual(liveIds);
+      const bucketSets = [...new Set(live.map((g) => keyOf(prefix, g.id, 'grants')))];
+      expect((await Promise.all(bucketSets.map((k) => admin.smembers(k)))).flat().sort()).toEqual(liveIds);
+      expect((await admin.smembers(keyOf(prefix, 'user-1', 'user:user-1'))).sort()).toEqual(liveIds);
+      expect((await admin.smembers(keyOf(prefix, 'client_x', 'client-grants:client_x'))).sort()).toEqual(liveIds);
       for (const g of live) expect(await store.countLiveCredentials(g.id, now)).toBe(1);
-      expect(await store.getCode(liveCode.hash)).toEqual(liveCode);
-      expect((await store.getToken(liveRefresh.hash))?.grant.id).toBe(live[1]!.id);
-      expect((await store.getToken(liveAccess.hash))?.grant.id).toBe(live[2]!.id);
+      expect(await store.getCode(liveCode)).toEqual(liveCode);
+      expect((await store.getToken(liveRefresh))?.grant.id).toBe(live[1]!.id);
+      expect((await store.getToken(liveAccess))?.grant.id).toBe(live[2]!.id);
       expect(await store.countClients()).toBe(0);
       // Nothing of the dead grants is left behind: no token, code, credential set or index entry.
-      const keys = (await admin.keys(`${prefix}*`)).map((k) => k.slice(prefix.length)).sort();
+      const keys = (await admin.keys(`${prefix}*`)).sort();
+      const [g0, g1, g2] = live.map((g) => g.id) as [string, string, string];
       expect(keys).toEqual(
         [
-          'meta',
-          'grants',
-          'user:user-1',
-          'client-grants:client_x',
-          'exp:code',
-          'exp:tok',
-          `code:${liveCode.hash}`,
-          `tok:${liveRefresh.hash}`,
-          `tok:${liveAccess.hash}`,
-          ...live.flatMap((g) => [`grant:${g.id}`, `creds:${g.id}`]),
+          ...new Set([
+            `${prefix}meta`,
+            ...bucketSets,
+            keyOf(prefix, 'user-1', 'user:user-1'),
+            keyOf(prefix, 'client_x', 'client-grants:client_x'),
+            keyOf(prefix, g0, 'exp:code'),
+            keyOf(prefix, g0, `code:${liveCode.hash}`),
+            keyOf(prefix, g1, 'exp:tok'),
+            keyOf(prefix, g1, `tok:${liveRefresh.hash}`),
+            keyOf(prefix, g2, 'exp:tok'),
+            keyOf(prefix, g2, `tok:${liveAccess.hash}`),
+            ...live.flatMap((g) => [keyOf(prefix, g.id, `grant:${g.id}`), keyOf(prefix, g.id, `creds:${g.id}`)]),
+          ]),
         ].sort(),
       );
     } finally {
@@ -254,8 +265,8 @@ describe('RedisStore specifics', () => {
   it('redeems a code once when two instances race on separate connections', async () => {
     await withTwoInstances('race', async (a, b, g, c) => {
       const results = await Promise.all([
-        a.redeemCode(c.hash, T, [token(g.id, 'access', T + 1000)], 'A'),
-        b.redeemCode(c.hash, T, [token(g.id, 'access', T + 1000)], 'B'),
+        a.redeemCode(c, T, [token(g.id, 'access', T + 1000)], 'A'),
+        b.redeemCode(c, T, [token(g.id, 'access', T + 1000)], 'B'),
       ]);
       expect(results.map((r) => r.status).sort()).toEqual(['again', 'issued']);
       expect(await a.countLiveCredentials(g.id, T)).toBe(1);
@@ -265,12 +276,12 @@ describe('RedisStore specifics', () => {
   it('two instances rotating one refresh token at once: one is issued, the other gets its answer', async () => {
     await withTwoInstances('rot', async (a, b, g, c) => {
       const r0 = token(g.id, 'refresh', T + 86_400_000);
-      await a.redeemCode(c.hash, T, [r0], 'x');
+      await a.redeemCode(c, T, [r0], 'x');
       const next = [token(g.id, 'refresh', T + 86_400_000), token(g.id, 'refresh', T + 86_400_000)];
-      const results = await Promise.all([a.rotateRefreshToken(r0.hash, T, [next[0]!], 'A'), b.rotateRefreshToken(r0.hash, T, [next[1]!], 'B')]);
+      const results = await Promise.all([a.rotateRefreshToken(r0, T, [next[0]!], 'A'), b.rotateRefreshToken(r0, T, [next[1]!], 'B')]);
       const winner = results[0]!.status === 'issued' ? 'A' : 'B';
       expect(results).toContainEqual({ status: 'again', answer: winner });
-      expect(await a.getToken(next[winner === 'A' ? 1 : 0]!.hash)).toBeNull();
+      expect(await a.getToken(next[winner === 'A' ? 1 : 0]!)).toBeNull();
     });
   });
 
@@ -296,8 +307,8 @@ describe('RedisStore specifics', () => {
       await vi.waitFor(() => expect(store.revocationMark()).toBeNull(), { timeout: 2000 });
       const started = Date.now();
       await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
-      await expect(store.getCode(c.hash)).rejects.toBeInstanceOf(StoreUnavailableError);
-      await expect(store.redeemCode(c.hash, T, [], 'a')).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.getCode(c)).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.redeemCode(c, T, [], 'a')).rejects.toBeInstanceOf(StoreUnavailableError);
       expect(Date.now() - started).toBeLessThan(5000);
 
       await redis.start();
@@ -312,8 +323,8 @@ describe('RedisStore specifics', () => {
           await new Promise((r) => setTimeout(r, 100));
         }
       }
-      expect(await store.getCode(c.hash)).toEqual(c);
-      expect(await store.redeemCode(c.hash, T, [], 'a')).toEqual({ status: 'issued' });
+      expect(await store.getCode(c)).toEqual(c);
+      expect(await store.redeemCode(c, T, [], 'a')).toEqual({ status: 'issued' });
       // Subscribed again, under a new mark: entries checked before the outage are read again.
       await vi.waitFor(() => expect(store.revocationMark()).not.toBeNull(), { timeout: 10_000 });
       expect(store.revocationMark()).not.toBe(markBefore);
