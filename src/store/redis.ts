@@ -39,6 +39,11 @@ const TTL_FLOOR_MS = 60 * 60 * 1000;
 const SWEEP_EXPIRED = 100;
 const SWEEP_IDS = 50;
 const SWEEP_SCAN = 200;
+/**
+ * In a cluster with replicas, a write that a failover must not lose (issued tokens, new clients
+ * and grants, revocations) is answered only once a replica has it, or after this long at most.
+ */
+const REPLICA_WAIT_MS = 500;
 /** Grants, clients or flows moved per round of the schema upgrade (each one script call). */
 const MIGRATE_BATCH = 100;
 
@@ -129,6 +134,9 @@ return ids`],
 if redis.call('SCARD', KEYS[2]) > 0 then return 0 end
 redis.call('SREM', KEYS[3], ARGV[2])
 return redis.call('DEL', KEYS[1])`],
+  // KEYS: an index set. ARGV: '', 'SADD' | 'SREM' | 'ZREM', member: an index entry in another
+  // bucket than the grant's (a script, so that it can be made durable like the others)
+  nmrIndex: [1, `return redis.call(ARGV[2], KEYS[1], ARGV[3])`],
   // KEYS: flow, the bucket's exp:flow. ARGV: P, sub → the flow JSON, deleted, or nil
   nmrTakeFlow: [2, `
 local v = redis.call('GET', KEYS[1])
@@ -563,6 +571,21 @@ export class RedisStore implements Store {
     return fn!.call(this.r, ...counted, ...keys, ...args);
   }
 
+  /**
+   * A script call, then in a cluster with replicas WAIT 1 on the same connection: replication is
+   * asynchronous, so without it a failover right after the reply could lose what the reply
+   * promised. Best effort: a replica that does not answer in REPLICA_WAIT_MS delays, not fails, it.
+   */
+  private async durable(name: ScriptName, keys: string[], ...args: (string | number)[]): Promise<unknown> {
+    if (!this.r.isCluster || (this.r as Cluster).nodes('slave').length === 0) return this.script(name, keys, ...args);
+    const pipe = this.r.pipeline(); // one slot: both go to the node that holds the keys
+    (pipe as unknown as Record<string, (...a: (string | number)[]) => unknown>)[name]!(...keys, ...args);
+    pipe.wait(1, REPLICA_WAIT_MS);
+    const [[err, reply] = [null, null]] = (await pipe.exec()) ?? [];
+    if (err) throw err;
+    return reply;
+  }
+
   /** The key prefix of the bucket that `id` is filed under: `<prefix>{<n>}:`. */
   private b(id: string): string {
     return this.bucketPrefix(bucketOf(id));
@@ -616,14 +639,14 @@ export class RedisStore implements Store {
   async createClient(client: ClientRecord, maxUnused?: number): Promise<void> {
     const id = client.clientId;
     const b = this.b(id);
-    const ok = await this.run(() => this.script('nmrCreateClient', [`${b}client:${id}`, `${b}clients`], b, id, JSON.stringify(client)));
+    const ok = await this.run(() => this.durable('nmrCreateClient', [`${b}client:${id}`, `${b}clients`], b, id, JSON.stringify(client)));
     if (ok !== 1) throw new Error(`store: client ${id} already exists`);
     const evict = (await this.run(() => this.script('nmrQueueUnused', [`${this.p}unused-clients`], '', id, client.createdAt, maxUnused ?? -1))) as string[];
     await this.run(() =>
       Promise.all(
         evict.map((old) => {
           const ob = this.b(old);
-          return this.script('nmrEvictClient', [`${ob}client:${old}`, `${ob}client-grants:${old}`, `${ob}clients`], ob, old);
+          return this.durable('nmrEvictClient', [`${ob}client:${old}`, `${ob}client-grants:${old}`, `${ob}clients`], ob, old);
         }),
       ),
     );
@@ -669,11 +692,11 @@ export class RedisStore implements Store {
    */
   async createGrant(grant: GrantRecord, code: CodeRecord): Promise<void> {
     const b = this.b(grant.id);
-    await this.run(() => Promise.all(this.links(grant.notionUserId ?? '', grant.clientId).map((key) => this.r.sadd(key, grant.id))));
+    await this.run(() => Promise.all(this.links(grant.notionUserId ?? '', grant.clientId).map((key) => this.durable('nmrIndex', [key], '', 'SADD', grant.id))));
     await this.run(() =>
       Promise.all([
-        this.r.zrem(`${this.p}unused-clients`, grant.clientId),
-        this.script(
+        this.durable('nmrIndex', [`${this.p}unused-clients`], '', 'ZREM', grant.clientId),
+        this.durable(
           'nmrCreateGrant',
           [`${b}grant:${grant.id}`, `${b}grants`, `${b}code:${code.hash}`],
           b,
@@ -694,7 +717,7 @@ export class RedisStore implements Store {
 
   /** Removes a deleted grant from its user's and client's index sets. */
   private unlink([grantId, notionUserId, clientId]: Deleted): Promise<unknown> {
-    return Promise.all(this.links(notionUserId, clientId).map((key) => this.r.srem(key, grantId)));
+    return Promise.all(this.links(notionUserId, clientId).map((key) => this.durable('nmrIndex', [key], '', 'SREM', grantId)));
   }
 
   async getCode(ref: CredentialRef): Promise<CodeRecord | null> {
@@ -714,7 +737,7 @@ export class RedisStore implements Store {
     const gid = await this.grantOf(ref);
     if (gid === null) return { status: 'invalid' };
     const b = this.b(gid);
-    return issueResult(await this.run(() => this.script('nmrRedeemCode', [`${b}code:${ref.hash}`], b, ref.hash, now, this.tokensArg(tokens), answer)));
+    return issueResult(await this.run(() => this.durable('nmrRedeemCode', [`${b}code:${ref.hash}`], b, ref.hash, now, this.tokensArg(tokens), answer)));
   }
 
   async getToken(ref: CredentialRef): Promise<{ token: TokenRecord; grant: GrantRecord } | null> {
@@ -732,7 +755,7 @@ export class RedisStore implements Store {
     if (gid === null) return { status: 'invalid' };
     const b = this.b(gid);
     return issueResult(
-      await this.run(() => this.script('nmrRotate', [`${b}tok:${old.hash}`, `${b}creds:${gid}`], b, old.hash, now, this.tokensArg(tokens), answer ?? '')),
+      await this.run(() => this.durable('nmrRotate', [`${b}tok:${old.hash}`, `${b}creds:${gid}`], b, old.hash, now, this.tokensArg(tokens), answer ?? '')),
     );
   }
 
@@ -740,7 +763,7 @@ export class RedisStore implements Store {
     const gid = await this.grantOf(ref);
     if (gid === null) return;
     const b = this.b(gid);
-    const n = await this.run(() => this.script('nmrDeleteToken', [`${b}tok:${ref.hash}`, `${b}creds:${gid}`], b, ref.hash, gid, this.channel));
+    const n = await this.run(() => this.durable('nmrDeleteToken', [`${b}tok:${ref.hash}`, `${b}creds:${gid}`], b, ref.hash, gid, this.channel));
     // This instance sees its own deletion at once, without waiting for its message.
     if (n !== 0) this.revocations++;
   }
@@ -793,7 +816,7 @@ export class RedisStore implements Store {
   async deleteGrant(grantId: string): Promise<void> {
     const b = this.b(grantId);
     const deleted = (await this.run(() =>
-      this.script('nmrDeleteGrant', [`${b}grant:${grantId}`, `${b}creds:${grantId}`, `${b}grants`], b, grantId, this.channel),
+      this.durable('nmrDeleteGrant', [`${b}grant:${grantId}`, `${b}creds:${grantId}`, `${b}grants`], b, grantId, this.channel),
     )) as Deleted | null;
     if (!deleted) return;
     this.revocations++;
@@ -802,7 +825,7 @@ export class RedisStore implements Store {
 
   async updateGrantNotion(grantId: string, sealedNotion: string): Promise<void> {
     const b = this.b(grantId);
-    await this.run(() => this.script('nmrSetField', [`${b}grant:${grantId}`], b, 'sealedNotion', sealedNotion));
+    await this.run(() => this.durable('nmrSetField', [`${b}grant:${grantId}`], b, 'sealedNotion', sealedNotion));
   }
 
   async touchGrant(grantId: string, now: number): Promise<void> {
