@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { StoreUnavailableError } from '../../src/errors.js';
-import { randomSecret, sha256 } from '../../src/lib/crypto.js';
+import { loadConfig } from '../../src/config.js';
+import { Keyring, newGrantKey, randomSecret, seal, sha256 } from '../../src/lib/crypto.js';
+import { credentialRef, Grants } from '../../src/oauth/grants.js';
 import { BUCKETS, bucketOf, RedisStore } from '../../src/store/redis.js';
 import { StoreOpenError } from '../../src/store/sqlite.js';
 import type { GrantRecord, TokenRecord } from '../../src/store/types.js';
-import { freePort } from '../helpers/stack.js';
+import { freePort, TEST_SECRET } from '../helpers/stack.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
 // Importing the suite also runs it once more for SQLite in this file (it registers at import).
 import { type StoreBackend, storeContract } from './sqlite-store.test.js';
@@ -283,6 +286,91 @@ describe('RedisStore specifics', () => {
       expect(results).toContainEqual({ status: 'again', answer: winner });
       expect(await a.getToken(next[winner === 'A' ? 1 : 0]!)).toBeNull();
     });
+  });
+
+  it('upgrades a schema-2 store in place on open: every key moves into its bucket, and the old tokens, code, clients and flow still work', async () => {
+    const P = `mig${randomSecret(4)}:`;
+    const keyring = new Keyring(TEST_SECRET);
+    const config = loadConfig({
+      NOTION_OAUTH_CLIENT_ID: 'notion-client',
+      NOTION_OAUTH_CLIENT_SECRET: 'notion-secret',
+      BASE_URL: 'https://mcp.example.com',
+      SESSION_SECRET: TEST_SECRET,
+    });
+    const now = Date.now();
+    // Schema 2, as the previous build wrote it: one key space, codes and access tokens naming no grant.
+    await admin.hset(`${P}meta`, 'schema_version', '2', 'key_check', keyring.checkValues()[0]!);
+    const client = { clientId: 'c-used', redirectUris: [], grantTypes: [], tokenEndpointAuthMethod: 'none', metadata: {}, createdAt: now };
+    await admin.set(`${P}client:c-used`, JSON.stringify(client));
+    await admin.set(`${P}client:c-new`, JSON.stringify({ ...client, clientId: 'c-new' }));
+    await admin.sadd(`${P}clients`, 'c-used', 'c-new');
+    await admin.zadd(`${P}unused-clients`, now, 'c-new');
+    const writeGrant = async (gid: string, grantKey: Buffer) => {
+      const g = { id: gid, clientId: 'c-used', scope: 'notion:read', resource: config.resource, notionUserId: 'u-old', info: '{}', createdAt: String(now) };
+      await admin.hset(`${P}grant:${gid}`, { ...g, sealedNotion: seal(grantKey, JSON.stringify({ accessToken: 'ntn_x', refreshToken: 'ntn_y' }), gid) });
+      await admin.sadd(`${P}grants`, gid);
+      await admin.sadd(`${P}user:u-old`, gid);
+      await admin.sadd(`${P}client-grants:c-used`, gid);
+    };
+    const writeCred = async (sub: 'tok' | 'code', secret: string, gid: string, grantKey: Buffer, f: Record<string, string>) => {
+      const hash = sha256(secret);
+      const expiresAt = now + 3_600_000;
+      await admin.hset(`${P}${sub}:${hash}`, { hash, grantId: gid, scope: 'notion:read', wrappedKey: keyring.wrapGrantKey(secret, grantKey), expiresAt: String(expiresAt), ...f });
+      await admin.pexpireat(`${P}${sub}:${hash}`, expiresAt + 3_600_000);
+      await admin.zadd(`${P}exp:${sub}`, expiresAt, `${sub}:${hash}`);
+      await admin.sadd(`${P}creds:${gid}`, `${sub}:${hash}`);
+    };
+    const gid = randomUUID();
+    const key = newGrantKey();
+    await writeGrant(gid, key);
+    const access = `nmr_at_${randomSecret()}`;
+    const nonce = randomSecret();
+    const refresh = `nmr_rt_${gid}.${nonce}.${keyring.sign(`refresh/${gid}.${nonce}`)}`;
+    await writeCred('tok', access, gid, key, { kind: 'access', createdAt: String(now) });
+    await writeCred('tok', refresh, gid, key, { kind: 'refresh', createdAt: String(now) });
+    const gid2 = randomUUID();
+    const key2 = newGrantKey();
+    await writeGrant(gid2, key2);
+    const code = `nmr_ac_${randomSecret()}`;
+    await writeCred('code', code, gid2, key2, { clientId: 'c-used', redirectUri: 'https://claude.ai/cb', codeChallenge: 'x', resource: config.resource });
+    await admin.set(`${P}flow:consent:f-old`, JSON.stringify({ data: { step: 1 }, expiresAt: now + 600_000 }), 'PXAT', now + 3_600_000);
+    await admin.zadd(`${P}exp:flow`, now + 600_000, 'flow:consent:f-old');
+
+    const store = await RedisStore.open(redis.url, keyring.checkValues(), { prefix: P });
+    try {
+      expect(await admin.hget(`${P}meta`, 'schema_version')).toBe('3');
+      // Nothing is left in the old key space; only meta, unused-clients and the counters keep their names.
+      const old = (await admin.keys(`${P}*`)).filter((k) => !k.startsWith(`${P}{`));
+      expect(old.sort()).toEqual([`${P}meta`, `${P}unused-clients`]);
+      // The old access token opens its grant (found through its alias), and the bearer check passes.
+      const grants = new Grants(store, keyring, config, () => Date.now());
+      expect((await grants.verifyAccessToken(access))?.grantId).toBe(gid);
+      expect((await store.getToken(credentialRef(refresh)))?.grant.id).toBe(gid);
+      // The old refresh token rotates; the old code redeems.
+      const pair = grants.mintPair(gid, grants.openKey(refresh, (await store.getToken(credentialRef(refresh)))!.token.wrappedKey), 'notion:read', 'notion:read');
+      expect(await store.rotateRefreshToken(credentialRef(refresh), Date.now(), pair.records, 'sealed')).toEqual({ status: 'issued' });
+      expect((await grants.verifyAccessToken(pair.answer.accessToken))?.grantId).toBe(gid);
+      expect((await store.getCode(credentialRef(code)))?.grantId).toBe(gid2);
+      expect(await store.redeemCode(credentialRef(code), Date.now(), [], 'a')).toEqual({ status: 'issued' });
+      // Clients, user index, flow and counts came along.
+      expect(await store.getClient('c-used')).toEqual(client);
+      expect(await store.countClients()).toBe(2);
+      expect((await store.listGrantsByUser('u-old')).map((g) => g.id).sort()).toEqual([gid, gid2].sort());
+      expect(await store.takeFlow('f-old', 'consent', Date.now())).toEqual({ step: 1 });
+      expect(await store.stats(Date.now())).toMatchObject({ clients: 2, grants: 2 });
+      // The upgraded store opens again as it is.
+      const again = await RedisStore.open(redis.url, keyring.checkValues(), { prefix: P });
+      expect((await again.getToken(credentialRef(access)))?.grant.id).toBe(gid);
+      await again.close();
+      // Revoking the old access token works, and so does deleting a grant with everything of it.
+      await store.deleteToken(credentialRef(access));
+      expect(await grants.verifyAccessToken(access)).toBeNull();
+      await store.deleteGrant(gid);
+      expect(await store.listGrantsByUser('u-old')).toHaveLength(1);
+    } finally {
+      await store.close();
+      await dropPrefix(P);
+    }
   });
 
   it('refuses to open with StoreOpenError naming REDIS_URL when Redis does not answer', async () => {
