@@ -863,13 +863,15 @@ export class RedisStore implements Store {
         await this.unlink(deleted);
         return deleted.length;
       });
-      if (clientIdleMs !== undefined) {
-        removed += await this.sweepSet(`${b}clients`, async (ids) => {
-          const deleted = (await this.script('nmrSweepClients', [`${b}clients`], b, now - clientIdleMs, ...ids)) as string[];
-          if (deleted.length > 0) await this.r.zrem(`${this.p}unused-clients`, ...deleted);
-          return deleted.length;
-        });
-      }
+    }
+    // Once every bucket's grants are swept: a client's grants are in other buckets than the client.
+    for (let n = 0; n < BUCKETS && clientIdleMs !== undefined; n++) {
+      const b = this.bucketPrefix(n);
+      removed += await this.sweepSet(`${b}clients`, async (ids) => {
+        const deleted = (await this.script('nmrSweepClients', [`${b}clients`], b, now - clientIdleMs, ...ids)) as string[];
+        if (deleted.length > 0) await this.r.zrem(`${this.p}unused-clients`, ...deleted);
+        return deleted.length;
+      });
     }
     return removed;
   }

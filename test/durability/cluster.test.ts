@@ -3,7 +3,8 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { type FakeNotion, fakeWorkspace, startFakeNotion } from '../helpers/fake-notion.js';
 import { callTool, connect, mcpPost, type RegisteredClient, tokenRequest } from '../helpers/oauth-client.js';
 import { type RedisCluster, startCluster } from '../helpers/redis.js';
-import { freePort, type Stack, startStack } from '../helpers/stack.js';
+import { freePort, type Stack, startStack, TEST_SECRET } from '../helpers/stack.js';
+import { runAdmin } from '../admin/support.js';
 
 /**
  * Redis Cluster: three masters and three replicas (real redis-server processes), and two app
@@ -94,6 +95,54 @@ it('runs the OAuth flow, tools and revocation across two instances, with the dat
   expect(stats).toMatchObject({ grants: 5, clients: 6 });
   expect((await a.app.store.listGrants()).map((g) => g.id).sort()).toEqual((await b.app.store.listGrants()).map((g) => g.id).sort());
   expect(await a.app.store.listGrants()).toHaveLength(5);
+}, 60_000);
+
+it('sweeps, evicts never-used clients beyond the bound, shares the rate-limit counters, and serves the admin CLI', async () => {
+  const store = a.app.store;
+  // The limiters count in the cluster (they fail open, so a broken counter would only show as missing keys).
+  const counters = await Promise.all(
+    (await cluster.topology()).masters.map(async (port) => {
+      const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null }).on('error', () => undefined);
+      try {
+        return (await r.keys('nmr:rl:*')).length;
+      } finally {
+        r.disconnect();
+      }
+    }),
+  );
+  expect(counters.reduce((x, n) => x + n, 0)).toBeGreaterThan(0);
+  expect(a.logs.join('')).not.toMatch(/rate limit store unavailable/);
+
+  // At most 3 never-used clients are kept; the clients of connections always stay.
+  const before = await store.countClients();
+  for (let i = 0; i < 10; i++) {
+    await store.createClient({ clientId: `flood-${i}`, redirectUris: [], grantTypes: [], tokenEndpointAuthMethod: 'none', metadata: {}, createdAt: Date.now() + i }, 3);
+  }
+  expect(await store.countClients()).toBe(before + 3);
+  expect(await store.getClient('flood-9')).not.toBeNull();
+  expect(await store.getClient('flood-0')).toBeNull();
+
+  // One user's grants, and the admin CLI on the cluster.
+  const [grant] = await store.listGrants();
+  expect((await b.app.store.listGrantsByUser(grant!.notionUserId!)).map((g) => g.id)).toContain(grant!.id);
+  const env = {
+    NOTION_OAUTH_CLIENT_ID: fake.clientId,
+    NOTION_OAUTH_CLIENT_SECRET: fake.clientSecret,
+    BASE_URL: a.baseUrl,
+    SESSION_SECRET: TEST_SECRET,
+    REDIS_URL: cluster.url,
+  };
+  const stats = await runAdmin(['stats', '--json'], env, a.dataDir);
+  expect(stats.code, stats.stderr).toBe(0);
+  expect(JSON.parse(stats.stdout)).toMatchObject({ grants: 5, clients: before + 3 });
+  const revoked = await runAdmin(['revoke', grant!.id], env, a.dataDir);
+  expect(revoked.code, revoked.stderr).toBe(0);
+  expect(await store.getGrant(grant!.id)).toBeNull();
+
+  // Far in the future every token and code has expired: the sweep removes them, their grants, and the idle clients.
+  const DAY = 86_400_000;
+  expect(await store.sweep(Date.now() + 400 * DAY, a.app.config.clientIdleMs)).toBeGreaterThan(0);
+  expect(await store.stats(Date.now() + 400 * DAY)).toEqual({ clients: 0, grants: 0, liveTokens: 0, pendingFlows: 0 });
 }, 60_000);
 
 it('keeps every connection through a failover: a master SIGKILLed, its replica promoted', async () => {
