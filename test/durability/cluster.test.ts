@@ -38,20 +38,21 @@ async function until503Ends(what: string, call: () => Promise<Response>, ms = 20
   }
 }
 
-/** Keys per master: DBSIZE on each node the cluster calls a master. */
-async function keysPerMaster(): Promise<number[]> {
+/** `fn` on a connection to each node the cluster calls a master. */
+async function onMasters<T>(fn: (r: Redis) => Promise<T>): Promise<T[]> {
   const { masters } = await cluster.topology();
   return Promise.all(
     masters.map(async (port) => {
       const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null }).on('error', () => undefined);
       try {
-        return await r.dbsize();
+        return await fn(r);
       } finally {
         r.disconnect();
       }
     }),
   );
 }
+const keysPerMaster = () => onMasters((r) => r.dbsize());
 
 beforeAll(async () => {
   [cluster, fake] = await Promise.all([startCluster(3), startFakeNotion()]);
@@ -100,16 +101,7 @@ it('runs the OAuth flow, tools and revocation across two instances, with the dat
 it('sweeps, evicts never-used clients beyond the bound, shares the rate-limit counters, and serves the admin CLI', async () => {
   const store = a.app.store;
   // The limiters count in the cluster (they fail open, so a broken counter would only show as missing keys).
-  const counters = await Promise.all(
-    (await cluster.topology()).masters.map(async (port) => {
-      const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null }).on('error', () => undefined);
-      try {
-        return (await r.keys('nmr:rl:*')).length;
-      } finally {
-        r.disconnect();
-      }
-    }),
-  );
+  const counters = await onMasters(async (r) => (await r.keys('nmr:rl:*')).length);
   expect(counters.reduce((x, n) => x + n, 0)).toBeGreaterThan(0);
   expect(a.logs.join('')).not.toMatch(/rate limit store unavailable/);
 
@@ -150,11 +142,10 @@ it('keeps every connection through a failover: a master SIGKILLed, its replica p
   for (const u of users) expect((await callTool(a.baseUrl, u.tokens.access_token, 'get_self')).isError).toBe(false);
 
   // Kill the master that holds the most keys; the cluster promotes its replica.
-  const { masters } = await cluster.topology();
-  const sizes = await keysPerMaster();
-  const victimPort = masters[sizes.indexOf(Math.max(...sizes))]!;
-  const victim = cluster.nodes.find((n) => n.port === victimPort)!;
   const before = await cluster.topology();
+  const sizes = await keysPerMaster();
+  const victimPort = before.masters[sizes.indexOf(Math.max(...sizes))]!;
+  const victim = cluster.nodes.find((n) => n.port === victimPort)!;
   await victim.stop('SIGKILL');
   await vi.waitFor(
     async () => {
