@@ -92,7 +92,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     config,
     store,
     // With Redis, the abuse-limit counters are shared by every instance (same client, own keys).
-    ...(redis ? { rateLimitStore: redisLimitStores(redis.client) } : {}),
+    ...(redis ? { rateLimitStore: redisLimitStores(redis.connection) } : {}),
     grants,
     log,
     metrics,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseClusterUrl, parseSentinelUrl } from './lib/redis-url.js';
 
 /** Notion API version pinned for every upstream call (see docs/notion.md). */
 export const NOTION_VERSION = '2026-03-11';
@@ -189,10 +190,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   });
   const redisUrl = text('REDIS_URL');
-  const sentinelForm = /^redis\+sentinel:\/\/(?:[^:@/]*:[^@/]*@)?(?:[^/@,:]+|\[[^\]]+\]):\d{1,5}(?:,(?:[^/@,:]+|\[[^\]]+\]):\d{1,5})*\/[^/?#]+$/;
-  if (redisUrl !== undefined && !sentinelForm.test(redisUrl) && !/^rediss?:$/.test(URL.canParse(redisUrl) ? new URL(redisUrl).protocol : '')) {
+  if (
+    redisUrl !== undefined &&
+    !parseSentinelUrl(redisUrl) &&
+    !parseClusterUrl(redisUrl) &&
+    !/^rediss?:$/.test(URL.canParse(redisUrl) ? new URL(redisUrl).protocol : '')
+  ) {
     problems.push(
-      'REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0, or redis+sentinel://host:26379[,host:26379...]/<master name>',
+      'REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0, redis+sentinel://host:26379[,host:26379...]/<master name>, ' +
+        'or for a Redis Cluster redis+cluster://host:6379[,host:6379...] (rediss+cluster:// with TLS)',
     );
   }
   if (!parsed.success || problems.length > 0 || !base || !apiBase) throw new ConfigError(problems);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Config, loadConfig } from '../../src/config.js';
-import { Keyring, pkceS256, randomSecret, sha256 } from '../../src/lib/crypto.js';
-import { Grants } from '../../src/oauth/grants.js';
+import { Keyring, pkceS256, randomSecret } from '../../src/lib/crypto.js';
+import { credentialRef, Grants } from '../../src/oauth/grants.js';
 import { ALL_SCOPES_STRING } from '../../src/oauth/scopes.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { TEST_SECRET } from '../../test/helpers/stack.js';
@@ -48,11 +48,12 @@ export async function connectOne(c: Connector, clientId: string): Promise<string
     notionWorkspaceId: randomUUID(),
     info: { clientName: 'Claude', workspaceName: 'Acme Corp Workspace', botId: randomUUID(), userName: 'Ada Lovelace', userEmail: 'ada.lovelace@example.com' },
   });
-  const hash = sha256(code);
-  const record = (await c.store.getCode(hash))!;
+  const ref = credentialRef(code);
+  const { hash } = ref;
+  const record = (await c.store.getCode(ref))!;
   const issued = c.grants.mintPair(record.grantId, c.grants.openKey(code, record.wrappedKey), record.scope, record.scope);
   const sealed = c.grants.sealAnswer(`${code} ${verifier}`, issued.answer, hash);
-  const result = await c.store.redeemCode(hash, c.clock.now, issued.records, sealed);
+  const result = await c.store.redeemCode(ref, c.clock.now, issued.records, sealed);
   if (result.status !== 'issued') throw new Error(`redeem: ${result.status}`);
   await c.store.touchGrant(record.grantId, c.clock.now);
   return issued.answer.refreshToken;
@@ -60,12 +61,13 @@ export async function connectOne(c: Connector, clientId: string): Promise<string
 
 /** One refresh as /token makes it. Returns the new refresh token. */
 export async function refreshOne(c: Connector, token: string): Promise<string> {
-  const hash = sha256(token);
-  const found = (await c.store.getToken(hash))!;
+  const ref = credentialRef(token);
+  const { hash } = ref;
+  const found = (await c.store.getToken(ref))!;
   const { token: record, grant } = found;
   const issued = c.grants.mintPair(grant.id, c.grants.openKey(token, record.wrappedKey), grant.scope, grant.scope);
   const sealed = c.grants.sealAnswer(token, issued.answer, hash);
-  const result = await c.store.rotateRefreshToken(hash, c.clock.now, issued.records, sealed);
+  const result = await c.store.rotateRefreshToken(ref, c.clock.now, issued.records, sealed);
   if (result.status !== 'issued') throw new Error(`rotate: ${result.status}`);
   await c.store.touchGrant(grant.id, c.clock.now);
   return issued.answer.refreshToken;

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Request, Response } from 'express';
 import { type ClientRateLimitInfo, type Options as RateLimitOptions, rateLimit, type Store as RateLimitStore } from 'express-rate-limit';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisReply } from 'rate-limit-redis';
 import { PageError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -63,13 +63,21 @@ function defineSharedCounter() {
   };
 }
 
-/** One Redis counter store per limiter, keyed `<prefix><limiter name>:<ip or grant>`. */
-export function redisLimitStores(client: Redis, prefix = 'nmr:rl:'): RateLimitStoreFactory {
+/**
+ * One Redis counter store per limiter, keyed `<prefix><limiter name>:<ip or grant>`. Each counter
+ * is one key, so its scripts run on any node of a cluster; a cluster client routes EVALSHA by its
+ * key, and a script is loaded on every master (a NOSCRIPT after a failover loads it again).
+ */
+export function redisLimitStores(client: Redis | Cluster, prefix = 'nmr:rl:'): RateLimitStoreFactory {
   const SharedCounter = (sharedCounterClass ??= defineSharedCounter());
+  const send = (command: string, ...args: string[]): Promise<unknown> =>
+    client.isCluster && command === 'SCRIPT'
+      ? Promise.all((client as Cluster).nodes('master').map((node) => node.call(command, ...args))).then((shas) => shas[0])
+      : client.call(command, ...args);
   return (name) =>
     new SharedCounter({
       prefix: `${prefix}${name}:`,
-      sendCommand: (command: string, ...args: string[]) => client.call(command, ...args) as Promise<RedisReply>,
+      sendCommand: (command: string, ...args: string[]) => send(command, ...args) as Promise<RedisReply>,
     });
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { Keyring, newGrantKey, open, randomSecret, seal, sha256 } from '../lib/crypto.js';
 import type { NotionCredentials } from '../notion/session.js';
-import type { CodeRecord, GrantRecord, Store, TokenRecord } from '../store/types.js';
+import type { CodeRecord, CredentialRef, GrantRecord, Store, TokenRecord } from '../store/types.js';
 
 /** What a verified access token gives the MCP layer: whose Notion, and what they allowed. */
 export interface AuthContext {
@@ -42,6 +42,18 @@ const VERIFIED_MAX = 10_000;
 /** Token prefixes make our secrets recognisable to secret scanners and to us. */
 const PREFIX = { access: 'nmr_at_', refresh: 'nmr_rt_', code: 'nmr_ac_' } as const;
 
+/** `nmr_ac_<grant>.…`, `nmr_at_<grant>.…`, `nmr_rt_<grant>.…`: the grant id (a UUID) a credential names. */
+const NAMES_GRANT = /^nmr_(?:ac|at|rt)_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\./;
+
+/**
+ * Where the store finds a code or token: its hash, and the grant it names, unverified (the hash
+ * covers the whole string, so naming another grant finds nothing). Codes and access tokens issued
+ * before they named their grant give null.
+ */
+export function credentialRef(token: string): CredentialRef {
+  return { hash: sha256(token), grantId: NAMES_GRANT.exec(token)?.[1] ?? null };
+}
+
 /**
  * Mints and opens grants, codes and tokens. The grant key never touches storage in clear:
  * each code or token carries its own wrapped copy (see lib/crypto.ts).
@@ -76,7 +88,7 @@ export class Grants {
     const now = this.now();
     const grantId = randomUUID();
     const grantKey = newGrantKey();
-    const code = PREFIX.code + randomSecret();
+    const code = `${PREFIX.code}${grantId}.${randomSecret()}`;
     const grant: GrantRecord = {
       id: grantId,
       clientId: args.clientId,
@@ -123,13 +135,14 @@ export class Grants {
    * A fresh access and refresh token for the grant, not yet stored. The access token may carry
    * a narrowed scope; the refresh token keeps the grant's, so a later refresh can ask again.
    *
-   * A refresh token names its grant, signed with SESSION_SECRET: `nmr_rt_<grant>.<nonce>.<mac>`.
+   * Both name their grant, so a sharded store finds them by it: `nmr_at_<grant>.<secret>`; a refresh
+   * token's is signed with SESSION_SECRET: `nmr_rt_<grant>.<nonce>.<mac>`.
    * So a rotated token presented again is recognised as that grant's (grantOfRefreshToken) with
    * no record of it kept, and cannot be forged to end someone else's grant.
    */
   mintPair(grantId: string, grantKey: Buffer, accessScope: string, refreshScope: string): IssuedTokens {
     const now = this.now();
-    const accessToken = PREFIX.access + randomSecret();
+    const accessToken = `${PREFIX.access}${grantId}.${randomSecret()}`;
     const nonce = randomSecret();
     const refreshToken = `${PREFIX.refresh}${grantId}.${nonce}.${this.keyring.sign(`refresh/${grantId}.${nonce}`)}`;
     const record = (token: string, kind: TokenRecord['kind'], scope: string, ttlS: number): TokenRecord => ({
@@ -180,7 +193,8 @@ export class Grants {
    */
   async verifyAccessToken(token: string): Promise<AuthContext | null> {
     if (!token.startsWith(PREFIX.access)) return null;
-    const hash = sha256(token);
+    const ref = credentialRef(token);
+    const { hash } = ref;
     const now = this.now();
     // Taken before any read: a deletion after this point changes the mark, so what is read now is
     // never trusted past it.
@@ -189,13 +203,13 @@ export class Grants {
     if (hit) {
       this.verified.delete(hash);
       // Served unread while nothing was deleted since the entry was checked; else read back first.
-      if (hit.until > now && ((mark !== null && hit.mark === mark) || (await this.readsBackUnchanged(hit, hash)))) {
+      if (hit.until > now && ((mark !== null && hit.mark === mark) || (await this.readsBackUnchanged(hit, ref)))) {
         hit.mark = mark;
         this.verified.set(hash, hit); // most recently used goes last
         return hit.auth;
       }
     }
-    const opened = await this.verifyUncached(token, hash);
+    const opened = await this.verifyUncached(token, ref);
     if (!opened) return null;
     const { auth, sealed } = opened;
     this.verified.set(hash, { auth, sealed, until: Math.min(now + VERIFIED_TTL_MS, auth.expiresAt), mark });
@@ -208,13 +222,13 @@ export class Grants {
    * changed sealed blob (the Notion token was refreshed through another token of the grant) makes
    * the caller open the grant again.
    */
-  private async readsBackUnchanged(hit: { auth: AuthContext; sealed: string }, hash: string): Promise<boolean> {
-    const found = await this.store.getToken(hash);
+  private async readsBackUnchanged(hit: { auth: AuthContext; sealed: string }, ref: CredentialRef): Promise<boolean> {
+    const found = await this.store.getToken(ref);
     return found !== null && found.token.kind === 'access' && found.grant.id === hit.auth.grantId && found.grant.sealedNotion === hit.sealed;
   }
 
-  private async verifyUncached(token: string, hash: string): Promise<{ auth: AuthContext; sealed: string } | null> {
-    const found = await this.store.getToken(hash);
+  private async verifyUncached(token: string, ref: CredentialRef): Promise<{ auth: AuthContext; sealed: string } | null> {
+    const found = await this.store.getToken(ref);
     if (!found || found.token.kind !== 'access' || found.token.expiresAt <= this.now()) return null;
     const { token: rec, grant } = found;
     // Audience check: a token is only good for the resource it was issued for.

@@ -1,11 +1,10 @@
 import type { Request, Response } from 'express';
 import { OAuthError } from '../errors.js';
-import { sha256 } from '../lib/crypto.js';
 import type { Logger } from '../log.js';
 import type { NotionOAuth } from '../notion/oauth.js';
 import type { GrantRecord, Store, TokenRecord } from '../store/types.js';
 import type { Clients } from './clients.js';
-import type { Grants } from './grants.js';
+import { credentialRef, type Grants } from './grants.js';
 
 export interface RevokeDeps {
   store: Store;
@@ -43,7 +42,7 @@ export async function endGrant(deps: RevokeDeps, grant: GrantRecord, token: stri
  */
 async function grantOpener(deps: RevokeDeps, token: string, record: TokenRecord): Promise<{ token: string; wrappedKey: string }> {
   const answer = record.wrappedKey === '' && record.answer !== null ? deps.grants.openAnswer(token, record.answer, record.hash) : null;
-  const successor = answer && (await deps.store.getToken(sha256(answer.refreshToken)));
+  const successor = answer && (await deps.store.getToken(credentialRef(answer.refreshToken)));
   return successor ? { token: answer.refreshToken, wrappedKey: successor.token.wrappedKey } : { token, wrappedKey: record.wrappedKey };
 }
 
@@ -60,7 +59,7 @@ export function createRevokeHandler(deps: RevokeDeps) {
     const client = await deps.clients.authenticate(req);
     if (typeof body.token !== 'string' || !body.token) throw new OAuthError('invalid_request', 'token is required');
     const token = body.token;
-    const found = await deps.store.getToken(sha256(token));
+    const found = await deps.store.getToken(credentialRef(token));
     if (found && found.grant.clientId === client.clientId) {
       const { token: record, grant } = found;
       res.locals.oauthEvent = 'revocation';
@@ -68,7 +67,7 @@ export function createRevokeHandler(deps: RevokeDeps) {
         const opener = await grantOpener(deps, token, record);
         await endGrant(deps, grant, opener.token, opener.wrappedKey);
       } else {
-        await deps.store.deleteToken(record.hash);
+        await deps.store.deleteToken(record);
         if ((await deps.store.countLiveCredentials(grant.id, deps.now())) === 0) {
           await endGrant(deps, grant, token, record.wrappedKey);
         }

@@ -1,10 +1,10 @@
 import type { Request, Response } from 'express';
 import { OAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { pkceS256, safeEqual, sha256 } from '../lib/crypto.js';
+import { pkceS256, safeEqual } from '../lib/crypto.js';
 import type { ClientRecord, Store } from '../store/types.js';
 import type { Clients } from './clients.js';
-import type { Grants, IssuedTokens, TokenAnswer } from './grants.js';
+import { credentialRef, type Grants, type IssuedTokens, type TokenAnswer } from './grants.js';
 import { downscope } from './scopes.js';
 import { resourceProblem } from './uris.js';
 
@@ -70,8 +70,9 @@ export function createTokenHandler(deps: TokenDeps) {
 
   async function authorizationCode(res: Response, client: ClientRecord, body: Record<string, unknown>) {
     const code = required(body, 'code');
-    const hash = sha256(code);
-    const record = await deps.store.getCode(hash);
+    const ref = credentialRef(code);
+    const { hash } = ref;
+    const record = await deps.store.getCode(ref);
     if (!record || record.expiresAt <= deps.now()) throw new OAuthError('invalid_grant', 'the code is invalid or expired');
     // Only the holder of the code and its PKCE verifier can open the kept answer.
     const answerFor = (verifier: string) => `${code} ${verifier}`;
@@ -100,7 +101,7 @@ export function createTokenHandler(deps: TokenDeps) {
     const grantKey = deps.grants.openKey(code, record.wrappedKey);
     const issued = deps.grants.mintPair(record.grantId, grantKey, record.scope, record.scope);
     const sealed = deps.grants.sealAnswer(answerFor(verifier), issued.answer, hash);
-    const result = await deps.store.redeemCode(hash, deps.now(), issued.records, sealed);
+    const result = await deps.store.redeemCode(ref, deps.now(), issued.records, sealed);
     if (result.status === 'invalid') throw new OAuthError('invalid_grant', 'the code is invalid or expired');
     // `again`: a parallel exchange of the same code, or a re-sent store command, got there first.
     const answer = result.status === 'issued' ? issued.answer : result.status === 'again' ? deps.grants.openAnswer(answerFor(verifier), result.answer, hash) : null;
@@ -116,9 +117,10 @@ export function createTokenHandler(deps: TokenDeps) {
    */
   async function refreshToken(res: Response, client: ClientRecord, body: Record<string, unknown>) {
     const token = required(body, 'refresh_token');
-    const hash = sha256(token);
+    const ref = credentialRef(token);
+    const { hash } = ref;
     const invalid = new OAuthError('invalid_grant', 'the refresh token is invalid, expired or revoked');
-    const found = await deps.store.getToken(hash);
+    const found = await deps.store.getToken(ref);
     if (!found) {
       await refreshReuse(token);
       throw invalid;
@@ -135,7 +137,7 @@ export function createTokenHandler(deps: TokenDeps) {
       issued = deps.grants.mintPair(grant.id, deps.grants.openKey(token, record.wrappedKey), scope, grant.scope);
       sealed = deps.grants.sealAnswer(token, issued.answer, hash);
     }
-    const result = await deps.store.rotateRefreshToken(hash, deps.now(), issued?.records ?? [], sealed);
+    const result = await deps.store.rotateRefreshToken(ref, deps.now(), issued?.records ?? [], sealed);
     if (result.status === 'invalid') await refreshReuse(token); // deleted meanwhile: its successor was used
     const answer = result.status === 'issued' ? issued!.answer : result.status === 'again' ? deps.grants.openAnswer(token, result.answer, hash) : null;
     if (!answer) throw invalid;

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
+  CredentialRef,
   ClientRecord,
   CodeRecord,
   FlowKind,
@@ -140,6 +141,8 @@ const toGrant = (r: GrantRow): GrantRecord => ({
   createdAt: r.created_at,
   lastUsedAt: r.last_used_at,
 });
+/** The credential names no grant, or the one its row belongs to. */
+const named = (ref: CredentialRef, grantId: string): boolean => ref.grantId === null || ref.grantId === grantId;
 const toToken = (r: TokenColumns): TokenRecord => ({
   hash: r.t_hash,
   grantId: r.t_grant_id,
@@ -385,12 +388,13 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async getCode(hash: string): Promise<CodeRecord | null> {
-    const row = this.stmt.getCode.get(hash);
-    return row ? toCode(row) : null;
+  /** The hash is the key here; a credential that names another grant than its row's is not found. */
+  async getCode(ref: CredentialRef): Promise<CodeRecord | null> {
+    const row = this.stmt.getCode.get(ref.hash);
+    return row && named(ref, row.grant_id) ? toCode(row) : null;
   }
 
-  async redeemCode(hash: string, now: number, tokens: TokenRecord[], answer: string): Promise<IssueResult> {
+  async redeemCode({ hash }: CredentialRef, now: number, tokens: TokenRecord[], answer: string): Promise<IssueResult> {
     const result = this.db.transaction((): IssueResult => {
       const code = this.stmt.getCode.get(hash);
       if (!code || code.expires_at <= now) return { status: 'invalid' };
@@ -403,9 +407,9 @@ export class SqliteStore implements Store {
     return result;
   }
 
-  async getToken(hash: string): Promise<{ token: TokenRecord; grant: GrantRecord } | null> {
-    const row = this.stmt.tokenWithGrant.get(hash);
-    return row ? { token: toToken(row), grant: toGrant(row) } : null;
+  async getToken(ref: CredentialRef): Promise<{ token: TokenRecord; grant: GrantRecord } | null> {
+    const row = this.stmt.tokenWithGrant.get(ref.hash);
+    return row && named(ref, row.t_grant_id) ? { token: toToken(row), grant: toGrant(row) } : null;
   }
 
   /**
@@ -431,7 +435,7 @@ export class SqliteStore implements Store {
     return this.revocations;
   }
 
-  async rotateRefreshToken(oldHash: string, now: number, tokens: TokenRecord[], answer: string | null): Promise<IssueResult> {
+  async rotateRefreshToken({ hash: oldHash }: CredentialRef, now: number, tokens: TokenRecord[], answer: string | null): Promise<IssueResult> {
     const result = this.db.transaction((): IssueResult => {
       const old = this.stmt.getToken.get(oldHash);
       if (!old || old.kind !== 'refresh' || old.expires_at <= now) return { status: 'invalid' };
@@ -448,7 +452,7 @@ export class SqliteStore implements Store {
     return result;
   }
 
-  async deleteToken(hash: string): Promise<void> {
+  async deleteToken({ hash }: CredentialRef): Promise<void> {
     if (this.stmt.deleteToken.run(hash).changes > 0) {
       this.revocations++;
       this.scrub();

@@ -54,6 +54,18 @@ export interface CodeRecord {
 
 export type TokenKind = 'access' | 'refresh';
 
+/**
+ * How the store finds a code or token: its SHA-256, and the grant the credential names. Every
+ * code and token minted now names its grant (`nmr_ac_<grant>.…`, `nmr_at_<grant>.…`,
+ * `nmr_rt_<grant>.…`), so a sharded store (Redis Cluster) reads it where its grant lives, in one
+ * round trip. Null for a credential that names none (issued before that, or not ours). A record
+ * (CodeRecord, TokenRecord) is itself a reference.
+ */
+export interface CredentialRef {
+  hash: string;
+  grantId: string | null;
+}
+
 export interface TokenRecord {
   hash: string;
   grantId: string;
@@ -115,14 +127,14 @@ export interface Store {
 
   /** Stores a new grant together with its authorization code, atomically. */
   createGrant(grant: GrantRecord, code: CodeRecord): Promise<void>;
-  getCode(hash: string): Promise<CodeRecord | null>;
+  getCode(ref: CredentialRef): Promise<CodeRecord | null>;
   /**
    * Marks the code used, empties its wrapped key, keeps `answer`, and stores the tokens issued
    * from it, atomically. A code already used answers `again` with the answer kept.
    */
-  redeemCode(hash: string, now: number, tokens: TokenRecord[], answer: string): Promise<IssueResult>;
+  redeemCode(ref: CredentialRef, now: number, tokens: TokenRecord[], answer: string): Promise<IssueResult>;
 
-  getToken(hash: string): Promise<{ token: TokenRecord; grant: GrantRecord } | null>;
+  getToken(ref: CredentialRef): Promise<{ token: TokenRecord; grant: GrantRecord } | null>;
   /**
    * A number that changes whenever a token or grant may have been deleted: at once for deletions
    * made through this store, and as soon as the backend tells for those of other processes
@@ -133,12 +145,12 @@ export interface Store {
   revocationMark(): number | null;
   /**
    * Rotates the grant's current refresh token, atomically: deletes the grant's previous refresh
-   * token, makes `oldHash` the previous one (replaced, wrapped key emptied, `answer` kept), and
+   * token, makes `old` the previous one (replaced, wrapped key emptied, `answer` kept), and
    * stores `tokens`. A previous token answers `again` with its kept answer and stores nothing.
    * `answer` is null when the caller saw the token already replaced (it then expects `again`).
    */
-  rotateRefreshToken(oldHash: string, now: number, tokens: TokenRecord[], answer: string | null): Promise<IssueResult>;
-  deleteToken(hash: string): Promise<void>;
+  rotateRefreshToken(old: CredentialRef, now: number, tokens: TokenRecord[], answer: string | null): Promise<IssueResult>;
+  deleteToken(ref: CredentialRef): Promise<void>;
   /** Number of tokens and unused codes of the grant that can still be used. */
   countLiveCredentials(grantId: string, now: number): Promise<number>;
   getGrant(grantId: string): Promise<GrantRecord | null>;

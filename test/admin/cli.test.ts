@@ -1,28 +1,21 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../../src/lib/crypto.js';
+import { credentialRef } from '../../src/oauth/grants.js';
 import { type FakeNotion, type FakeWorkspace, fakeWorkspace, startFakeNotion } from '../helpers/fake-notion.js';
 import { connect, mcpPost, type TokenSet } from '../helpers/oauth-client.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
 import { type Stack, startStack, TEST_SECRET } from '../helpers/stack.js';
-import { startAgain } from './support.js';
+import { ADMIN, type AdminResult, runAdmin, startAgain } from './support.js';
 
 /**
  * The BUILT admin CLI (dist/admin.js, from `npm run build`) in a child process with a clean
  * environment, against a store the real app wrote (startStack + connect, then closed).
  */
 
-const ADMIN = resolve(import.meta.dirname, '../../dist/admin.js');
 const TOOLS_LIST = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const dirs: string[] = [];
 function tempDir(prefix: string): string {
@@ -31,25 +24,7 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-function admin(args: string[], vars: Record<string, string>): Promise<Result> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [ADMIN, ...args], {
-      cwd: tempDir('nmr-admin-cwd-'),
-      env: { PATH: process.env.PATH ?? '', ...vars },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('error', rej);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      res({ code, stdout, stderr });
-    });
-  });
-}
+const admin = (args: string[], vars: Record<string, string>) => runAdmin(args, vars, tempDir('nmr-admin-cwd-'));
 
 interface Connected {
   workspace: FakeWorkspace;
@@ -59,12 +34,12 @@ interface Connected {
 
 async function connectAs(stack: Stack, workspace: FakeWorkspace): Promise<Connected> {
   const { tokens } = await connect(stack, workspace);
-  const found = await stack.app.store.getToken(sha256(tokens.access_token));
+  const found = await stack.app.store.getToken(credentialRef(tokens.access_token));
   return { workspace, tokens, grantId: found!.grant.id };
 }
 
 /** No token, code, wrapped key or secret of any kind in what the CLI printed. */
-function expectNoSecrets(r: Result, all: Connected[]): void {
+function expectNoSecrets(r: AdminResult, all: Connected[]): void {
   const text = r.stdout + r.stderr;
   expect(text).not.toMatch(/nmr_(at|rt|ac)_/);
   expect(text).not.toMatch(/ntn_/);

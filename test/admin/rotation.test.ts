@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { Keyring, sha256 } from '../../src/lib/crypto.js';
+import { credentialRef } from '../../src/oauth/grants.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { SqliteStore, StoreOpenError } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
@@ -47,7 +48,7 @@ describe('SESSION_SECRET rotation end to end (SQLite)', () => {
     stack = await startStack({ fake, dataDir });
     const { client, tokens } = await connect(stack, fakeWorkspace('A'));
     const oldKeyId = new Keyring(TEST_SECRET).keyId;
-    const before = await stack.app.store.getToken(sha256(tokens.access_token));
+    const before = await stack.app.store.getToken(credentialRef(tokens.access_token));
     expect(before?.token.wrappedKey.startsWith(`${oldKeyId}.`)).toBe(true);
     await stack.close();
 
@@ -64,14 +65,14 @@ describe('SESSION_SECRET rotation end to end (SQLite)', () => {
     const newKeyId = new Keyring(NEW_SECRET).keyId;
     expect(newKeyId).not.toBe(oldKeyId);
     for (const t of [pair.access_token, pair.refresh_token]) {
-      const found = await stack.app.store.getToken(sha256(t));
+      const found = await stack.app.store.getToken(credentialRef(t));
       expect(found?.token.wrappedKey.startsWith(`${newKeyId}.`)).toBe(true);
     }
     expect((await callTool(stack.baseUrl, pair.access_token, 'search', { query: 'Page' })).isError).toBe(false);
 
     // A connection made after the rotation carries the new key id from its first token.
     const fresh = await connect(stack, fakeWorkspace('B'));
-    expect((await stack.app.store.getToken(sha256(fresh.tokens.access_token)))?.token.wrappedKey.startsWith(`${newKeyId}.`)).toBe(true);
+    expect((await stack.app.store.getToken(credentialRef(fresh.tokens.access_token)))?.token.wrappedKey.startsWith(`${newKeyId}.`)).toBe(true);
     await stack.close();
 
     // The store recorded the new secret: it now starts without the previous one. Tokens under the

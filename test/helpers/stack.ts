@@ -41,6 +41,8 @@ export interface StackOptions {
   now?: () => number;
   fake?: FakeNotion;
   dataDir?: string;
+  /** The port to listen on (default: a free one), e.g. to name it in ADDITIONAL_ALLOWED_HOSTS. */
+  port?: number;
 }
 
 /**
@@ -51,7 +53,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const fake = opts.fake ?? (await startFakeNotion());
   const ownsDataDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nmr-test-'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const baseUrl = `http://127.0.0.1:${port}`;
   const logs: string[] = [];
   const sink = new Writable({

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type Config, ConfigError, loadConfig } from '../../src/config.js';
-import { parseSentinelUrl } from '../../src/store/redis.js';
+import { parseClusterUrl, parseSentinelUrl } from '../../src/lib/redis-url.js';
 import { TEST_SECRET } from '../helpers/stack.js';
 
 /** The smallest valid environment: the four required variables. */
@@ -92,6 +92,26 @@ describe('REDIS_URL', () => {
     });
     expect(parseSentinelUrl('redis://127.0.0.1:6379')).toBeNull();
     expect(parseSentinelUrl('redis+sentinel://s1:99999/m')).toBeNull();
+  });
+
+  it('takes a Redis Cluster as redis+cluster:// or rediss+cluster:// (TLS) with one or more nodes, and parses it for ioredis', () => {
+    for (const url of ['redis+cluster://127.0.0.1:7000', 'rediss+cluster://app:s%3Acret@node-1.cache.example.com:6379,node-2.cache.example.com:6379/']) {
+      expect(load({ REDIS_URL: url }).redisUrl).toBe(url);
+    }
+    for (const url of ['redis+cluster://n1', 'redis+cluster://n1:7000/0', 'redis+cluster://', 'redis+cluster://n1:7000,n2', 'rediss+cluster://n1:70000']) {
+      expect(rejects({ REDIS_URL: url }).message, url).toMatch(/REDIS_URL must be.*redis\+cluster:\/\//);
+    }
+    expect(parseClusterUrl('rediss+cluster://app:s%3Acret@n1:6379,[::1]:6380')).toEqual({
+      nodes: [
+        { host: 'n1', port: 6379 },
+        { host: '::1', port: 6380 },
+      ],
+      tls: true,
+      username: 'app',
+      password: 's:cret',
+    });
+    expect(parseClusterUrl('redis+cluster://:pw@n1:7000')).toEqual({ nodes: [{ host: 'n1', port: 7000 }], tls: false, password: 'pw' });
+    expect(parseClusterUrl('redis://n1:7000')).toBeNull();
   });
 });
 

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { Keyring, sha256 } from '../../src/lib/crypto.js';
-import { Grants } from '../../src/oauth/grants.js';
+import { Keyring } from '../../src/lib/crypto.js';
+import { credentialRef, Grants } from '../../src/oauth/grants.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import type { Store } from '../../src/store/types.js';
+import type { CredentialRef, Store } from '../../src/store/types.js';
 import { TEST_SECRET } from '../helpers/stack.js';
 
 /**
@@ -35,9 +35,9 @@ function counting(inner: Store): Store {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       if (prop === 'getToken') {
-        return (hash: string) => {
+        return (ref: CredentialRef) => {
           reads++;
-          return target.getToken(hash);
+          return target.getToken(ref);
         };
       }
       const value = Reflect.get(target, prop, receiver) as unknown;
@@ -59,9 +59,9 @@ async function connect(): Promise<{ grantId: string; accessToken: string }> {
     notionWorkspaceId: 'ws-1',
     info: { workspaceName: 'WS' },
   });
-  const record = (await store.getCode(sha256(code)))!;
+  const record = (await store.getCode(credentialRef(code)))!;
   const issued = grants.mintPair(record.grantId, grants.openKey(code, record.wrappedKey), record.scope, record.scope);
-  expect(await store.redeemCode(record.hash, clock, issued.records, 'answer')).toEqual({ status: 'issued' });
+  expect(await store.redeemCode(record, clock, issued.records, 'answer')).toEqual({ status: 'issued' });
   return { grantId: record.grantId, accessToken: issued.answer.accessToken };
 }
 
@@ -97,7 +97,7 @@ describe('verified-token cache', () => {
   it('refuses a token on the next request after its deletion through this store', async () => {
     const a = await connect();
     expect(await grants.verifyAccessToken(a.accessToken)).not.toBeNull();
-    await store.deleteToken(sha256(a.accessToken));
+    await store.deleteToken(credentialRef(a.accessToken));
     expect(await grants.verifyAccessToken(a.accessToken)).toBeNull();
   });
 

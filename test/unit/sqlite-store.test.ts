@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { randomSecret, sha256 } from '../../src/lib/crypto.js';
+import { credentialRef } from '../../src/oauth/grants.js';
+import { bucketOf } from '../../src/store/redis.js';
 import { SQLITE_FILE, SqliteStore, StoreOpenError } from '../../src/store/sqlite.js';
 import type { ClientRecord, CodeRecord, GrantRecord, Store, TokenKind, TokenRecord } from '../../src/store/types.js';
 
@@ -114,7 +116,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
       const { grant: gr, code: co } = await seedGrant();
       const access = token(gr.id, 'access', { createdAt: at });
       const refresh = token(gr.id, 'refresh', { createdAt: at });
-      expect(await store.redeemCode(co.hash, at, [access, refresh], 'answer')).toEqual({ status: 'issued' });
+      expect(await store.redeemCode(co, at, [access, refresh], 'answer')).toEqual({ status: 'issued' });
       return { grant: gr, code: co, access, refresh };
     }
 
@@ -203,13 +205,15 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
     describe('grants and codes', () => {
       it('stores the grant with its code; getCode returns the code and getCode of an unknown hash null', async () => {
         const { code: co } = await seedGrant();
-        expect(await store.getCode(co.hash)).toEqual(co);
-        expect(await store.getCode(sha256('unknown'))).toBeNull();
+        expect(await store.getCode(co)).toEqual(co);
+        expect(await store.getCode(credentialRef('unknown'))).toBeNull();
       });
 
       it('is atomic: a code that cannot be stored leaves no grant behind', async () => {
         const first = await seedGrant();
-        const g = grant();
+        // In the same Redis bucket as the first (a hash is unique within one; codes name their grant).
+        let g = grant();
+        while (bucketOf(g.id) !== bucketOf(first.grant.id)) g = grant();
         // Same code hash as an existing code: the insert of the code fails.
         await expect(store.createGrant(g, code(g.id, { hash: first.code.hash }))).rejects.toThrow();
         expect((await store.stats(T0)).grants).toBe(1);
@@ -220,63 +224,63 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         const { grant: gr, code: co } = await seedGrant();
         const access = token(gr.id, 'access');
         const refresh = token(gr.id, 'refresh');
-        expect(await store.redeemCode(co.hash, T0 + MIN, [access, refresh], 'answer-1')).toEqual({ status: 'issued' });
-        expect(await store.getCode(co.hash)).toMatchObject({ usedAt: T0 + MIN, wrappedKey: '', answer: 'answer-1' });
-        const got = await store.getToken(access.hash);
+        expect(await store.redeemCode(co, T0 + MIN, [access, refresh], 'answer-1')).toEqual({ status: 'issued' });
+        expect(await store.getCode(co)).toMatchObject({ usedAt: T0 + MIN, wrappedKey: '', answer: 'answer-1' });
+        const got = await store.getToken(access);
         expect(got?.token).toEqual(access);
         expect(got?.grant).toEqual(gr);
-        expect((await store.getToken(refresh.hash))?.token).toEqual(refresh);
+        expect((await store.getToken(refresh))?.token).toEqual(refresh);
 
         // A re-sent command (same tokens) and a second request (new tokens) both get the first answer.
         const replayAccess = token(gr.id, 'access');
         for (const tokens of [[access, refresh], [replayAccess]]) {
-          expect(await store.redeemCode(co.hash, T0 + 2 * MIN, tokens, 'answer-2')).toEqual({ status: 'again', answer: 'answer-1' });
+          expect(await store.redeemCode(co, T0 + 2 * MIN, tokens, 'answer-2')).toEqual({ status: 'again', answer: 'answer-1' });
         }
-        expect(await store.getToken(replayAccess.hash)).toBeNull();
-        expect((await store.getCode(co.hash))?.usedAt).toBe(T0 + MIN);
+        expect(await store.getToken(replayAccess)).toBeNull();
+        expect((await store.getCode(co))?.usedAt).toBe(T0 + MIN);
       });
 
       it('redeems a code once when two redemptions race; the other gets the winner\'s answer', async () => {
         const { grant: gr, code: co } = await seedGrant();
         const a = token(gr.id, 'access');
         const b = token(gr.id, 'access');
-        const results = await Promise.all([store.redeemCode(co.hash, T0, [a], 'A'), store.redeemCode(co.hash, T0, [b], 'B')]);
+        const results = await Promise.all([store.redeemCode(co, T0, [a], 'A'), store.redeemCode(co, T0, [b], 'B')]);
         const aWon = results[0]!.status === 'issued';
         expect(results).toContainEqual({ status: 'issued' });
         expect(results).toContainEqual({ status: 'again', answer: aWon ? 'A' : 'B' });
-        const stored = [await store.getToken(a.hash), await store.getToken(b.hash)].filter(Boolean);
+        const stored = [await store.getToken(a), await store.getToken(b)].filter(Boolean);
         expect(stored).toHaveLength(1);
         expect(stored[0]?.token.hash).toBe(aWon ? a.hash : b.hash);
       });
 
       it('a used code with no answer kept (written before answers were kept) is spent', async () => {
         const { code: co } = await seedGrant({}, { usedAt: T0 });
-        expect(await store.redeemCode(co.hash, T0 + 1, [], 'x')).toEqual({ status: 'spent' });
+        expect(await store.redeemCode(co, T0 + 1, [], 'x')).toEqual({ status: 'spent' });
       });
 
       it('refuses to redeem an expired or unknown code', async () => {
         const { grant: gr, code: co } = await seedGrant({}, { expiresAt: T0 + MIN });
         const t = token(gr.id, 'access');
-        expect(await store.redeemCode(co.hash, T0 + MIN, [t], 'a')).toEqual({ status: 'invalid' });
-        expect(await store.getToken(t.hash)).toBeNull();
-        expect((await store.getCode(co.hash))?.usedAt).toBeNull();
-        expect(await store.redeemCode(sha256('nope'), T0, [token(gr.id, 'access')], 'a')).toEqual({ status: 'invalid' });
+        expect(await store.redeemCode(co, T0 + MIN, [t], 'a')).toEqual({ status: 'invalid' });
+        expect(await store.getToken(t)).toBeNull();
+        expect((await store.getCode(co))?.usedAt).toBeNull();
+        expect(await store.redeemCode(credentialRef('nope'), T0, [token(gr.id, 'access')], 'a')).toEqual({ status: 'invalid' });
       });
 
       it('updates the sealed Notion credentials and last use of a grant', async () => {
         const { access, grant: gr } = await seedTokens();
         await store.updateGrantNotion(gr.id, 'sealed.new');
         await store.touchGrant(gr.id, T0 + 5 * MIN);
-        const got = await store.getToken(access.hash);
+        const got = await store.getToken(access);
         expect(got?.grant.sealedNotion).toBe('sealed.new');
         expect(got?.grant.lastUsedAt).toBe(T0 + 5 * MIN);
       });
 
       it('deleteToken removes just that token', async () => {
         const { access, refresh } = await seedTokens();
-        await store.deleteToken(access.hash);
-        expect(await store.getToken(access.hash)).toBeNull();
-        expect(await store.getToken(refresh.hash)).not.toBeNull();
+        await store.deleteToken(access);
+        expect(await store.getToken(access)).toBeNull();
+        expect(await store.getToken(refresh)).not.toBeNull();
       });
     });
 
@@ -287,76 +291,76 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         const { grant: gr, refresh } = await seedTokens();
         const at = T0 + DAY;
         const next = [token(gr.id, 'access', { createdAt: at }), token(gr.id, 'refresh', { createdAt: at })];
-        expect(await store.rotateRefreshToken(refresh.hash, at, next, 'answer-1')).toEqual(ISSUED);
-        const old = await store.getToken(refresh.hash);
+        expect(await store.rotateRefreshToken(refresh, at, next, 'answer-1')).toEqual(ISSUED);
+        const old = await store.getToken(refresh);
         expect(old?.token).toMatchObject({ replacedAt: at, wrappedKey: '', answer: 'answer-1', expiresAt: refresh.expiresAt });
-        for (const t of next) expect((await store.getToken(t.hash))?.token).toEqual(t);
+        for (const t of next) expect((await store.getToken(t))?.token).toEqual(t);
       });
 
       it('answers every later request with the previous token with the kept answer, storing nothing', async () => {
         const { grant: gr, refresh } = await seedTokens();
         const successor = token(gr.id, 'refresh', { createdAt: T0 + DAY });
-        expect(await store.rotateRefreshToken(refresh.hash, T0 + DAY, [successor], 'answer-1')).toEqual(ISSUED);
+        expect(await store.rotateRefreshToken(refresh, T0 + DAY, [successor], 'answer-1')).toEqual(ISSUED);
         for (const at of [T0 + DAY, T0 + DAY + MIN, T0 + 30 * DAY]) {
           const extra = token(gr.id, 'refresh', { createdAt: at });
           // A re-sent command carries the same tokens; a second request carries new ones. Same answer.
           for (const tokens of [[successor], [extra]]) {
-            expect(await store.rotateRefreshToken(refresh.hash, at, tokens, 'answer-2')).toEqual({ status: 'again', answer: 'answer-1' });
+            expect(await store.rotateRefreshToken(refresh, at, tokens, 'answer-2')).toEqual({ status: 'again', answer: 'answer-1' });
           }
-          expect(await store.getToken(extra.hash)).toBeNull();
+          expect(await store.getToken(extra)).toBeNull();
         }
-        expect((await store.getToken(successor.hash))?.token).toEqual(successor);
+        expect((await store.getToken(successor))?.token).toEqual(successor);
         expect(await store.countLiveCredentials(gr.id, T0 + DAY)).toBe(2 /* first access + successor */);
       });
 
       it('a caller that saw the token replaced passes no answer; a current token is then not rotated', async () => {
         const { grant: gr, refresh } = await seedTokens();
         const t = token(gr.id, 'refresh');
-        expect(await store.rotateRefreshToken(refresh.hash, T0, [t], null)).toEqual({ status: 'invalid' });
-        expect(await store.getToken(t.hash)).toBeNull();
-        expect((await store.getToken(refresh.hash))?.token.replacedAt).toBeNull();
+        expect(await store.rotateRefreshToken(refresh, T0, [t], null)).toEqual({ status: 'invalid' });
+        expect(await store.getToken(t)).toBeNull();
+        expect((await store.getToken(refresh))?.token.replacedAt).toBeNull();
       });
 
       it('rotating the successor deletes the previous token, so the grant keeps one current and one previous', async () => {
         const { grant: gr, refresh } = await seedTokens();
         const r1 = token(gr.id, 'refresh', { createdAt: T0 + DAY });
-        expect(await store.rotateRefreshToken(refresh.hash, T0 + DAY, [r1], 'a1')).toEqual(ISSUED);
+        expect(await store.rotateRefreshToken(refresh, T0 + DAY, [r1], 'a1')).toEqual(ISSUED);
         const r2 = token(gr.id, 'refresh', { createdAt: T0 + DAY + 1000 });
-        expect(await store.rotateRefreshToken(r1.hash, T0 + DAY + 1000, [r2], 'a2')).toEqual(ISSUED);
-        expect(await store.getToken(refresh.hash)).toBeNull();
-        expect(await store.rotateRefreshToken(refresh.hash, T0 + DAY + 2000, [token(gr.id, 'refresh')], 'a3')).toEqual({ status: 'invalid' });
-        expect((await store.getToken(r1.hash))?.token).toMatchObject({ replacedAt: T0 + DAY + 1000, answer: 'a2' });
-        expect((await store.getToken(r2.hash))?.token.replacedAt).toBeNull();
+        expect(await store.rotateRefreshToken(r1, T0 + DAY + 1000, [r2], 'a2')).toEqual(ISSUED);
+        expect(await store.getToken(refresh)).toBeNull();
+        expect(await store.rotateRefreshToken(refresh, T0 + DAY + 2000, [token(gr.id, 'refresh')], 'a3')).toEqual({ status: 'invalid' });
+        expect((await store.getToken(r1))?.token).toMatchObject({ replacedAt: T0 + DAY + 1000, answer: 'a2' });
+        expect((await store.getToken(r2))?.token.replacedAt).toBeNull();
       });
 
       it('a replaced token with no answer kept (written before answers were kept) is spent', async () => {
         const { grant: gr } = await seedGrant();
         const { code: co } = await seedGrant({ id: `${gr.id}-2` });
         const legacy = token(`${gr.id}-2`, 'refresh', { replacedAt: T0 });
-        expect(await store.redeemCode(co.hash, T0, [legacy], 'x')).toEqual(ISSUED);
-        expect(await store.rotateRefreshToken(legacy.hash, T0 + 1, [token(gr.id, 'refresh')], 'y')).toEqual({ status: 'spent' });
+        expect(await store.redeemCode(co, T0, [legacy], 'x')).toEqual(ISSUED);
+        expect(await store.rotateRefreshToken(legacy, T0 + 1, [token(gr.id, 'refresh')], 'y')).toEqual({ status: 'spent' });
       });
 
       it('returns invalid for an unknown hash, an access token and an expired refresh token, storing nothing', async () => {
         const { grant: gr, access, refresh } = await seedTokens();
         const t = token(gr.id, 'refresh');
-        expect(await store.rotateRefreshToken(sha256('unknown'), T0, [t], 'a')).toEqual({ status: 'invalid' });
-        expect(await store.rotateRefreshToken(access.hash, T0, [t], 'a')).toEqual({ status: 'invalid' });
-        expect(await store.rotateRefreshToken(refresh.hash, refresh.expiresAt, [t], 'a')).toEqual({ status: 'invalid' });
-        expect(await store.getToken(t.hash)).toBeNull();
-        expect((await store.getToken(access.hash))?.token.replacedAt).toBeNull();
-        expect((await store.getToken(refresh.hash))?.token.replacedAt).toBeNull();
+        expect(await store.rotateRefreshToken(credentialRef('unknown'), T0, [t], 'a')).toEqual({ status: 'invalid' });
+        expect(await store.rotateRefreshToken(access, T0, [t], 'a')).toEqual({ status: 'invalid' });
+        expect(await store.rotateRefreshToken(refresh, refresh.expiresAt, [t], 'a')).toEqual({ status: 'invalid' });
+        expect(await store.getToken(t)).toBeNull();
+        expect((await store.getToken(access))?.token.replacedAt).toBeNull();
+        expect((await store.getToken(refresh))?.token.replacedAt).toBeNull();
       });
 
       it('one of two racing rotations is issued and the other gets its answer', async () => {
         const { grant: gr, refresh } = await seedTokens();
         const a = token(gr.id, 'refresh');
         const b = token(gr.id, 'refresh');
-        const results = await Promise.all([store.rotateRefreshToken(refresh.hash, T0, [a], 'A'), store.rotateRefreshToken(refresh.hash, T0, [b], 'B')]);
+        const results = await Promise.all([store.rotateRefreshToken(refresh, T0, [a], 'A'), store.rotateRefreshToken(refresh, T0, [b], 'B')]);
         const winner = results[0]!.status === 'issued' ? 'A' : 'B';
         expect(results).toContainEqual(ISSUED);
         expect(results).toContainEqual({ status: 'again', answer: winner });
-        expect([await store.getToken(a.hash), await store.getToken(b.hash)].filter(Boolean)).toHaveLength(1);
+        expect([await store.getToken(a), await store.getToken(b)].filter(Boolean)).toHaveLength(1);
       });
     });
     describe('countLiveCredentials', () => {
@@ -367,12 +371,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
 
         const access = token(gr.id, 'access', { expiresAt: T0 + 30 * MIN });
         const refresh = token(gr.id, 'refresh');
-        expect(await store.redeemCode(co.hash, T0, [access, refresh], 'a')).toEqual({ status: 'issued' });
+        expect(await store.redeemCode(co, T0, [access, refresh], 'a')).toEqual({ status: 'issued' });
         expect(await store.countLiveCredentials(gr.id, T0)).toBe(2); // used code no longer counts
         expect(await store.countLiveCredentials(gr.id, T0 + 30 * MIN)).toBe(1); // access expired
 
         const next = token(gr.id, 'refresh', { createdAt: T0 + MIN });
-        expect(await store.rotateRefreshToken(refresh.hash, T0 + MIN, [next], 'a')).toEqual({ status: 'issued' });
+        expect(await store.rotateRefreshToken(refresh, T0 + MIN, [next], 'a')).toEqual({ status: 'issued' });
         // The previous token still answers retries but does not count.
         expect(await store.countLiveCredentials(gr.id, T0 + MIN)).toBe(2);
         expect(await store.countLiveCredentials('grant_unknown', T0)).toBe(0);
@@ -384,12 +388,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         const a = await seedTokens();
         const b = await seedTokens();
         await store.deleteGrant(a.grant.id);
-        expect(await store.getToken(a.access.hash)).toBeNull();
-        expect(await store.getToken(a.refresh.hash)).toBeNull();
-        expect(await store.getCode(a.code.hash)).toBeNull();
+        expect(await store.getToken(a.access)).toBeNull();
+        expect(await store.getToken(a.refresh)).toBeNull();
+        expect(await store.getCode(a.code)).toBeNull();
         expect(await store.countLiveCredentials(a.grant.id, T0)).toBe(0);
-        expect((await store.getToken(b.access.hash))?.grant.id).toBe(b.grant.id);
-        expect(await store.getCode(b.code.hash)).not.toBeNull();
+        expect((await store.getToken(b.access))?.grant.id).toBe(b.grant.id);
+        expect(await store.getCode(b.code)).not.toBeNull();
         expect((await store.stats(T0)).grants).toBe(1);
       });
     });
@@ -404,15 +408,15 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
       it('stays the same over reads, other writes and deletions of nothing, and changes at once after deleteToken and after deleteGrant', async () => {
         const { grant: gr, access, refresh } = await seedTokens();
         const m0 = await known(store);
-        await store.getToken(access.hash);
+        await store.getToken(access);
         await store.touchGrant(gr.id, T0 + 1);
         await store.updateGrantNotion(gr.id, 'sealed.refreshed');
-        await store.rotateRefreshToken(refresh.hash, T0 + 2, [token(gr.id, 'refresh')], 'a');
-        await store.deleteToken(sha256('not a stored token'));
+        await store.rotateRefreshToken(refresh, T0 + 2, [token(gr.id, 'refresh')], 'a');
+        await store.deleteToken(credentialRef('not a stored token'));
         await store.deleteGrant('grant_unknown');
         await new Promise((r) => setTimeout(r, 50)); // time for a (wrong) Redis announcement to arrive
         expect(store.revocationMark()).toBe(m0);
-        await store.deleteToken(access.hash);
+        await store.deleteToken(access);
         const m1 = store.revocationMark();
         expect(m1).not.toBe(m0);
         await store.deleteGrant(gr.id);
@@ -426,7 +430,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
           const m0 = await known(store);
           await other.deleteGrant(gr.id);
           await vi.waitFor(() => expect(store.revocationMark()).not.toBe(m0), { timeout: 2000 });
-          expect(await store.getToken(access.hash)).toBeNull();
+          expect(await store.getToken(access)).toBeNull();
         } finally {
           await other.close();
         }
@@ -444,7 +448,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         const live = await seedGrant();
         const liveAccess = token(live.grant.id, 'access', { expiresAt: now + DAY });
         const deadRefresh = token(live.grant.id, 'refresh', { expiresAt: now - 1 });
-        expect(await store.redeemCode(live.code.hash, T0, [liveAccess, deadRefresh], 'a')).toEqual({ status: 'issued' });
+        expect(await store.redeemCode(live.code, T0, [liveAccess, deadRefresh], 'a')).toEqual({ status: 'issued' });
 
         // A grant whose only code has expired: an orphan after the sweep.
         const orphan = await seedGrant({}, { expiresAt: now - 1 });
@@ -452,7 +456,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         const pending = await seedGrant({}, { expiresAt: now + MIN });
         // A grant whose tokens all expired.
         const expired = await seedGrant({}, { expiresAt: now - 1 });
-        expect(await store.redeemCode(expired.code.hash, T0, [token(expired.grant.id, 'access', { expiresAt: now - 1 })], 'a')).toEqual({ status: 'issued' });
+        expect(await store.redeemCode(expired.code, T0, [token(expired.grant.id, 'access', { expiresAt: now - 1 })], 'a')).toEqual({ status: 'issued' });
 
         expect(await store.stats(now)).toEqual({ clients: 1, grants: 4, liveTokens: 1, pendingFlows: 1 });
 
@@ -462,10 +466,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
 
         expect(await store.takeFlow('dead-flow', 'notion', T0)).toBeNull();
         expect(await store.takeFlow('live-flow', 'consent', now)).toEqual({ live: true });
-        expect((await store.getToken(liveAccess.hash))?.grant.id).toBe(live.grant.id);
-        expect(await store.getToken(deadRefresh.hash)).toBeNull();
-        expect(await store.getCode(orphan.code.hash)).toBeNull();
-        expect(await store.getCode(pending.code.hash)).toEqual(pending.code);
+        expect((await store.getToken(liveAccess))?.grant.id).toBe(live.grant.id);
+        expect(await store.getToken(deadRefresh)).toBeNull();
+        expect(await store.getCode(orphan.code)).toBeNull();
+        expect(await store.getCode(pending.code)).toEqual(pending.code);
         expect(await store.stats(now)).toEqual({ clients: 1, grants: 2, liveTokens: 1, pendingFlows: 0 });
 
         // Nothing left to remove.
@@ -478,7 +482,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
         await store.createClient(client());
         await store.putFlow('f', 'consent', {}, T0 + MIN);
         const { grant: gr, refresh } = await seedTokens();
-        expect(await store.rotateRefreshToken(refresh.hash, T0, [token(gr.id, 'refresh')], 'a')).toEqual({ status: 'issued' });
+        expect(await store.rotateRefreshToken(refresh, T0, [token(gr.id, 'refresh')], 'a')).toEqual({ status: 'issued' });
         expect(await store.stats(T0)).toEqual({ clients: 2, grants: 1, liveTokens: 3, pendingFlows: 1 });
         expect(await store.stats(T0 + MIN)).toEqual({ clients: 2, grants: 1, liveTokens: 3, pendingFlows: 0 });
       });
@@ -505,12 +509,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreBacken
 
         store = await backend.open(KEY_CHECK);
         expect(await store.getClient(c.clientId)).toEqual(c);
-        expect(await store.getCode(co.hash)).toEqual({ ...co, usedAt: T0, wrappedKey: '', answer: 'answer' });
-        expect(await store.getToken(access.hash)).toEqual({ token: access, grant: gr });
-        expect((await store.getToken(refresh.hash))?.token).toEqual(refresh);
+        expect(await store.getCode(co)).toEqual({ ...co, usedAt: T0, wrappedKey: '', answer: 'answer' });
+        expect(await store.getToken(access)).toEqual({ token: access, grant: gr });
+        expect((await store.getToken(refresh))?.token).toEqual(refresh);
         expect(await store.takeFlow('persist', 'notion', T0)).toEqual({ x: 1 });
         // A redeemed code stays redeemed.
-        expect(await store.redeemCode(co.hash, T0, [], 'other')).toEqual({ status: 'again', answer: 'answer' });
+        expect(await store.redeemCode(co, T0, [], 'other')).toEqual({ status: 'again', answer: 'answer' });
       });
     });
   });
@@ -561,8 +565,8 @@ describe('SqliteStore specifics', () => {
 
     const store = SqliteStore.open(dir, KEY_CHECK);
     try {
-      expect((await store.getToken(t.hash))?.token).toEqual(t);
-      expect(await store.rotateRefreshToken(t.hash, T0, [token(g.id, 'refresh')], 'answer')).toEqual({ status: 'issued' });
+      expect((await store.getToken(t))?.token).toEqual(t);
+      expect(await store.rotateRefreshToken(t, T0, [token(g.id, 'refresh')], 'answer')).toEqual({ status: 'issued' });
       // The client with a grant is marked used: a cap of one never-used client evicts only the idle one.
       await store.createClient(client({ createdAt: T0 + 1 }), 1);
       expect(await store.getClient(used.clientId)).not.toBeNull();
