@@ -10,8 +10,9 @@
  * geometric mean of the two median ratios is the result.
  *
  * `--trace new` (or `old`) starts that side with tracing on (OTEL_EXPORTER_OTLP_ENDPOINT, every
- * request sampled), exporting to a sink in this process that reads and drops what it gets: the
- * cost of tracing on is then `npm run bench:ab -- . . --trace new`.
+ * request sampled, or as OTEL_TRACES_SAMPLER(_ARG) of this process say), exporting to a sink in
+ * this process that reads and drops what it gets: the cost of tracing on is then
+ * `npm run bench:ab -- . . --trace new`.
  *
  * Flags: --tool get_page|search  --rounds 6  --calls 6000  --concurrency 16  --trace old|new
  */
@@ -52,6 +53,9 @@ interface Side {
   traced: boolean;
 }
 
+/** The sampler of traced sides, from this process's OTEL_TRACES_SAMPLER(_ARG) when set (default: every request). */
+const sampling = Object.fromEntries(['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+
 /** The OTLP endpoint of traced sides: reads each export and drops it. */
 let sink = { url: '', exports: 0, bytes: 0 };
 async function startSink(): Promise<() => Promise<void>> {
@@ -70,7 +74,7 @@ async function startSink(): Promise<() => Promise<void>> {
 async function start({ root, traced }: Side, fake: FakeNotion, tag: string): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'nmr-ab-'));
   const port = await freePort();
-  const env = { ...serverEnv(fake, port, dataDir, TEST_SECRET), ...(traced ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } : {}) };
+  const env = { ...serverEnv(fake, port, dataDir, TEST_SECRET), ...(traced ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, ...sampling } : {}) };
   const child = spawn(process.execPath, serverArgs(root), { cwd: dataDir, stdio: 'ignore', env });
   const url = new URL(`http://127.0.0.1:${port}/mcp`);
   await untilListening(url, headers, root);

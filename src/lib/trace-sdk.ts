@@ -92,6 +92,20 @@ export function createTracing(config: TracingConfig, version: string, warn: (mes
     span.end();
     if (--open === 0) allEnded?.();
   };
+  /** Ends `span` when `work` settles: `done` records a result, `errorType` names a failure. */
+  const settle = <T>(span: Span, work: Promise<T>, errorType: (err: unknown) => string, done: (result: T) => void): Promise<T> =>
+    work.then(
+      (result) => {
+        done(result);
+        end(span);
+        return result;
+      },
+      (err: unknown) => {
+        fail(span, errorType(err));
+        end(span);
+        throw err;
+      },
+    );
 
   return {
     serverRequest(req: IncomingMessage, res: ServerResponse, opts, handle) {
@@ -142,21 +156,12 @@ export function createTracing(config: TracingConfig, version: string, warn: (mes
         if (ambient) links = [{ context: ambient }];
       }
       const span = start(name, { kind: SpanKind.SERVER, attributes, ...(links ? { links } : {}) }, parent);
-      return context.with(trace.setSpan(parent, span), run).then(
-        (result) => {
-          const o = outcome(result);
-          if (o?.attributes) span.setAttributes(o.attributes);
-          if (o?.name) span.updateName(o.name);
-          if (o?.error) fail(span, o.error, o.message);
-          end(span);
-          return result;
-        },
-        (err: unknown) => {
-          fail(span, errorName(err));
-          end(span);
-          throw err;
-        },
-      );
+      return settle(span, context.with(trace.setSpan(parent, span), run), errorName, (result) => {
+        const o = outcome(result);
+        if (o?.attributes) span.setAttributes(o.attributes);
+        if (o?.name) span.updateName(o.name);
+        if (o?.error) fail(span, o.error, o.message);
+      });
     },
 
     clientRequest(name, method, url, attributes, run, errorType) {
@@ -173,19 +178,10 @@ export function createTracing(config: TracingConfig, version: string, warn: (mes
           ...attributes,
         },
       });
-      return run().then(
-        (res) => {
-          span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.status);
-          if (res.status >= 400) fail(span, String(res.status));
-          end(span);
-          return res;
-        },
-        (err: unknown) => {
-          fail(span, errorType(err));
-          end(span);
-          throw err;
-        },
-      );
+      return settle(span, run(), errorType, (res) => {
+        span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.status);
+        if (res.status >= 400) fail(span, String(res.status));
+      });
     },
 
     withResendCount: (count, run) => context.with(context.active().setValue(RESEND, count), run),

@@ -13,7 +13,7 @@ import { flushTracing } from '../../src/lib/trace.js';
 import { type FakeNotion, fakeWorkspace, startFakeNotion } from '../helpers/fake-notion.js';
 import { callTool, connect, mcpPost } from '../helpers/oauth-client.js';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../helpers/otlp.js';
-import { freePort, type Stack, startStack, TEST_SECRET } from '../helpers/stack.js';
+import { childEnv, freePort, type Stack, startStack, TEST_SECRET } from '../helpers/stack.js';
 
 const SERVER = 2;
 const CLIENT = 3;
@@ -274,20 +274,7 @@ describe('the built server', () => {
     const baseUrl = `http://127.0.0.1:${port}`;
     const proc = spawn(process.execPath, ['--import', pathToFileURL(register).href, MAIN], {
       cwd: dir,
-      env: {
-        PATH: process.env.PATH ?? '',
-        NOTION_OAUTH_CLIENT_ID: fake.clientId,
-        NOTION_OAUTH_CLIENT_SECRET: fake.clientSecret,
-        BASE_URL: baseUrl,
-        SESSION_SECRET: TEST_SECRET,
-        PORT: String(port),
-        DATA_DIR: join(dir, `data-${port}`),
-        LOG_LEVEL: 'info',
-        NOTION_API_BASE_URL: fake.url,
-        NOTION_OAUTH_AUTHORIZE_URL: `${fake.url}/v1/oauth/authorize`,
-        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
-        ...env,
-      },
+      env: { ...childEnv(fake, port, join(dir, `data-${port}`)), OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
