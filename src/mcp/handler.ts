@@ -105,7 +105,7 @@ const metaOf = (m: unknown): Record<string, unknown> | undefined => {
   return typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? (meta as Record<string, unknown>) : undefined;
 };
 
-/** What the MCP span of a message records besides its parent: the OpenTelemetry MCP conventions. */
+/** The transport attributes of every MCP span (OpenTelemetry MCP conventions: Streamable HTTP over TCP). */
 const TRANSPORT = { 'network.transport': 'tcp', 'network.protocol.name': 'http' } as const;
 
 /**
