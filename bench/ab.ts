@@ -9,11 +9,17 @@
  * over the runs of 2026-11-28), so the whole measurement runs twice with the roles swapped and the
  * geometric mean of the two median ratios is the result.
  *
- * Flags: --tool get_page|search  --rounds 6  --calls 6000  --concurrency 16
+ * `--trace new` (or `old`) starts that side with tracing on (OTEL_EXPORTER_OTLP_ENDPOINT, every
+ * request sampled, or as OTEL_TRACES_SAMPLER(_ARG) of this process say), exporting to a sink in
+ * this process that reads and drops what it gets: the cost of tracing on is then
+ * `npm run bench:ab -- . . --trace new`.
+ *
+ * Flags: --tool get_page|search  --rounds 6  --calls 6000  --concurrency 16  --trace old|new
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent } from 'node:http';
+import { Agent, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fakeWorkspace, startFakeNotion, type FakeNotion } from '../test/helpers/fake-notion.js';
@@ -31,6 +37,7 @@ const TOOL = arg('tool', 'get_page');
 const ROUNDS = Number(arg('rounds', '6'));
 const CALLS = Number(arg('calls', '6000'));
 const CONCURRENCY = Number(arg('concurrency', '16'));
+const TRACE = arg('trace', '');
 const PAGE_ID = '59833787-2cf9-4fdf-8782-e53db20768a5';
 const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
@@ -40,10 +47,35 @@ interface Server {
   stop: () => Promise<void>;
 }
 
-async function start(root: string, fake: FakeNotion, tag: string): Promise<Server> {
+/** One side of the comparison: a built checkout, and whether it runs with tracing on. */
+interface Side {
+  root: string;
+  traced: boolean;
+}
+
+/** The sampler of traced sides, from this process's OTEL_TRACES_SAMPLER(_ARG) when set (default: every request). */
+const sampling = Object.fromEntries(['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+
+/** The OTLP endpoint of traced sides: reads each export and drops it. */
+let sink = { url: '', exports: 0, bytes: 0 };
+async function startSink(): Promise<() => Promise<void>> {
+  const server = createServer((req, res) => {
+    req.on('data', (c: Buffer) => (sink.bytes += c.length));
+    req.on('end', () => {
+      sink.exports++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  sink = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, exports: 0, bytes: 0 };
+  return () => new Promise((r) => server.close(() => r()));
+}
+
+async function start({ root, traced }: Side, fake: FakeNotion, tag: string): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'nmr-ab-'));
   const port = await freePort();
-  const child = spawn(process.execPath, serverArgs(root), { cwd: dataDir, stdio: 'ignore', env: serverEnv(fake, port, dataDir, TEST_SECRET) });
+  const env = { ...serverEnv(fake, port, dataDir, TEST_SECRET), ...(traced ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, ...sampling } : {}) };
+  const child = spawn(process.execPath, serverArgs(root), { cwd: dataDir, stdio: 'ignore', env });
   const url = new URL(`http://127.0.0.1:${port}/mcp`);
   await untilListening(url, headers, root);
   const tokens = await connectMany(`http://127.0.0.1:${port}`, fake, Array.from({ length: 32 }, (_, i) => fakeWorkspace(`${tag}-${i}`)), 8);
@@ -67,7 +99,7 @@ async function start(root: string, fake: FakeNotion, tag: string): Promise<Serve
 }
 
 /** Median over the rounds of (CPU per call of `second`) / (CPU per call of `first`), both running at once. */
-async function pairRatio(first: string, second: string, fake: FakeNotion): Promise<number> {
+async function pairRatio(first: Side, second: Side, fake: FakeNotion): Promise<number> {
   const a = await start(first, fake, 'a');
   const b = await start(second, fake, 'b');
   try {
@@ -89,20 +121,25 @@ async function pairRatio(first: string, second: string, fake: FakeNotion): Promi
 }
 
 if (!OLD || !NEW) {
-  process.stderr.write('usage: npm run bench:ab -- <old checkout> <new checkout> [--tool get_page|search] [--rounds 6] [--calls 6000] [--concurrency 16]\n');
+  process.stderr.write('usage: npm run bench:ab -- <old checkout> <new checkout> [--tool get_page|search] [--rounds 6] [--calls 6000] [--concurrency 16] [--trace old|new]\n');
   process.exit(2);
 }
 const fake = await startFakeNotion();
+const stopSink = await startSink();
+const oldSide: Side = { root: resolve(OLD), traced: TRACE === 'old' };
+const newSide: Side = { root: resolve(NEW), traced: TRACE === 'new' };
 try {
   process.stderr.write(`${TOOL}: old started first\n`);
-  const newOverOld = await pairRatio(resolve(OLD), resolve(NEW), fake);
+  const newOverOld = await pairRatio(oldSide, newSide, fake);
   process.stderr.write(`${TOOL}: new started first\n`);
-  const oldOverNew = await pairRatio(resolve(NEW), resolve(OLD), fake);
+  const oldOverNew = await pairRatio(newSide, oldSide, fake);
   const ratio = Math.sqrt(newOverOld / oldOverNew);
   process.stdout.write(
     `${TOOL}: new/old server CPU per call ${ratio.toFixed(3)} (${((ratio - 1) * 100).toFixed(1)}%); medians ${newOverOld.toFixed(3)} and ${(1 / oldOverNew).toFixed(3)}, start-order bias ${Math.sqrt(newOverOld * oldOverNew).toFixed(3)}\n`,
   );
+  if (TRACE) process.stdout.write(`traced side: ${sink.exports} OTLP exports, ${(sink.bytes / 1e6).toFixed(1)} MB\n`);
 } finally {
   await fake.close();
+  await stopSink();
 }
 process.exit(0);

@@ -6,6 +6,7 @@ import { Metrics } from './http/metrics.js';
 import { redisLimitStores } from './http/limits.js';
 import { createHttpApp } from './http/server.js';
 import { Keyring } from './lib/crypto.js';
+import { startTracing, stopTracing } from './lib/trace.js';
 import type { Logger } from './log.js';
 import { createMcpHandler } from './mcp/handler.js';
 import { ToolRegistry } from './tools/registry.js';
@@ -26,6 +27,7 @@ import { createTokenHandler } from './oauth/token.js';
 import { RedisStore } from './store/redis.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
+import { VERSION } from './version.js';
 
 export interface AppDeps {
   log: Logger;
@@ -43,7 +45,8 @@ export interface App {
   /**
    * Stops accepting and lets requests in flight finish. Notion calls still running after
    * `stopNotionAfterMs` (default: at once) are ended, so their tool calls answer with a
-   * `shutting_down` tool error instead of holding the close up; then the store is closed.
+   * `shutting_down` tool error instead of holding the close up; then the store is closed and the
+   * spans still buffered are exported (for at most a second).
    */
   close(stopNotionAfterMs?: number): Promise<void>;
 }
@@ -139,6 +142,8 @@ export function createApp(config: Config, deps: AppDeps): App {
     listen: async () => {
       // Redis connects in the background: start serving only once it answered the key check.
       await redis?.ready;
+      // The SDK is imported only here, and only when the OTEL_* variables turn tracing on.
+      if (config.tracing) await startTracing(config.tracing, VERSION, (message) => log.warn({ otel: message }, 'tracing: span export problem'));
       return new Promise((resolve, reject) => {
         const s = createServer(
           { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
@@ -165,6 +170,8 @@ export function createApp(config: Config, deps: AppDeps): App {
       clearTimeout(stop);
       stopNotion.abort();
       await store.close();
+      // Every request has ended, so every span has: export what is still buffered.
+      await stopTracing();
     },
   };
 }

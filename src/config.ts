@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseClusterUrl, parseSentinelUrl } from './lib/redis-url.js';
+import type { Sampler, TracingConfig } from './lib/trace.js';
 
 /** Notion API version pinned for every upstream call (see docs/notion.md). */
 export const NOTION_VERSION = '2026-03-11';
@@ -77,6 +78,19 @@ const EnvSchema = z.object({
   MAX_CLIENTS: count('MAX_CLIENTS', 10_000),
   CLIENT_IDLE_DAYS: count('CLIENT_IDLE_DAYS', 30),
   METRICS_TOKEN: z.string().optional(),
+  // OpenTelemetry's standard variables (tracingConfig below reads and checks them).
+  OTEL_SDK_DISABLED: z.string().optional(),
+  OTEL_TRACES_EXPORTER: z.string().optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.string().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.string().optional(),
+  OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: z.string().optional(),
+  OTEL_SERVICE_NAME: z.string().optional(),
+  OTEL_RESOURCE_ATTRIBUTES: z.string().optional(),
+  OTEL_TRACES_SAMPLER: z.string().optional(),
+  OTEL_TRACES_SAMPLER_ARG: z.string().optional(),
 });
 
 export interface Config {
@@ -124,6 +138,8 @@ export interface Config {
   readonly clientIdleMs: number;
   /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`. */
   readonly metricsToken: string | null;
+  /** OpenTelemetry traces (the OTEL_* variables); null when off, the default. */
+  readonly tracing: TracingConfig | null;
   /** Where /privacy and /terms send people; null shows the built-in default page. */
   readonly links: { readonly privacyUrl: string | null; readonly termsUrl: string | null };
   readonly ttl: {
@@ -201,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'or for a Redis Cluster redis+cluster://host:6379[,host:6379...] (rediss+cluster:// with TLS)',
     );
   }
+  const tracing = tracingConfig(text, problems);
   if (!parsed.success || problems.length > 0 || !base || !apiBase) throw new ConfigError(problems);
   const e = parsed.data;
 
@@ -241,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxClients: e.MAX_CLIENTS,
     clientIdleMs: e.CLIENT_IDLE_DAYS * 86_400_000,
     metricsToken: e.METRICS_TOKEN ?? null,
+    tracing,
     links: Object.freeze({ privacyUrl: e.PRIVACY_URL ?? null, termsUrl: e.TERMS_URL ?? null }),
     ttl: Object.freeze({
       accessTokenS: e.ACCESS_TOKEN_TTL_SECONDS,
@@ -250,6 +268,72 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       connectionsSessionS: e.CONNECTIONS_SESSION_TTL_SECONDS,
     }),
   });
+}
+
+const SAMPLERS: readonly Sampler[] = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'];
+
+/**
+ * Tracing is on when OTEL_TRACES_EXPORTER is `otlp`, or when it is unset and an OTLP endpoint is
+ * set; OTEL_SDK_DISABLED=true and OTEL_TRACES_EXPORTER=none turn it off whatever else is set. Every
+ * variable that is set is checked even when tracing is off, so a typo shows before it matters.
+ */
+function tracingConfig(text: (name: keyof typeof EnvSchema.shape) => string | undefined, problems: string[]): TracingConfig | null {
+  const disabled = text('OTEL_SDK_DISABLED')?.trim().toLowerCase();
+  if (disabled !== undefined && disabled !== 'true' && disabled !== 'false') problems.push('OTEL_SDK_DISABLED must be true or false');
+  const exporters = text('OTEL_TRACES_EXPORTER')?.split(',').map((v) => v.trim().toLowerCase()).filter(Boolean);
+  if (exporters?.some((v) => v !== 'otlp' && v !== 'none')) {
+    problems.push('OTEL_TRACES_EXPORTER must be otlp or none: traces are exported over OTLP/HTTP only');
+  }
+  for (const name of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] as const) {
+    const protocol = text(name)?.trim();
+    if (protocol !== undefined && protocol !== 'http/json') {
+      problems.push(`${name} must be http/json: traces are sent as OTLP/HTTP JSON, which every OTLP collector accepts on port 4318`);
+    }
+  }
+  const base = text('OTEL_EXPORTER_OTLP_ENDPOINT')?.trim();
+  const traces = text('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')?.trim();
+  // The signal's own URL is used as it is; the general one gets the traces path (OTLP exporter spec).
+  const endpoint = traces ?? (base !== undefined ? `${base.replace(/\/+$/, '')}/v1/traces` : 'http://localhost:4318/v1/traces');
+  const endpointName = traces !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  if (!/^https?:$/.test(URL.canParse(endpoint) ? new URL(endpoint).protocol : '')) {
+    problems.push(`${endpointName} must be an http(s) URL, e.g. http://otel-collector:4318`);
+  }
+  const headers = { ...keyValues('OTEL_EXPORTER_OTLP_HEADERS', text('OTEL_EXPORTER_OTLP_HEADERS'), problems), ...keyValues('OTEL_EXPORTER_OTLP_TRACES_HEADERS', text('OTEL_EXPORTER_OTLP_TRACES_HEADERS'), problems) };
+  const resourceAttributes = keyValues('OTEL_RESOURCE_ATTRIBUTES', text('OTEL_RESOURCE_ATTRIBUTES'), problems);
+  const samplerName = (text('OTEL_TRACES_SAMPLER')?.trim().toLowerCase() ?? 'parentbased_always_on') as Sampler;
+  if (!SAMPLERS.includes(samplerName)) problems.push(`OTEL_TRACES_SAMPLER must be one of ${SAMPLERS.join(', ')}`);
+  const arg = text('OTEL_TRACES_SAMPLER_ARG')?.trim();
+  const ratio = arg === undefined ? 1 : Number(arg);
+  if (arg !== undefined && samplerName.endsWith('traceidratio') && !(arg !== '' && ratio >= 0 && ratio <= 1)) {
+    problems.push('OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1 (the share of traces kept)');
+  }
+  const on = disabled !== 'true' && (exporters === undefined ? base !== undefined || traces !== undefined : exporters.includes('otlp') && !exporters.includes('none'));
+  if (!on) return null;
+  const serviceName = text('OTEL_SERVICE_NAME')?.trim() || resourceAttributes['service.name'] || 'notion-mcp-remote';
+  return Object.freeze({ endpoint, headers: Object.freeze(headers), serviceName, resourceAttributes: Object.freeze(resourceAttributes), sampler: samplerName, ratio });
+}
+
+/** `key=value,key2=value2` with percent-encoded values (W3C Baggage form, as OTEL_* lists use); a problem names the variable, never a value. */
+function keyValues(name: string, value: string | undefined, problems: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (value === undefined) return out;
+  for (const pair of value.split(',')) {
+    if (pair.trim() === '') continue;
+    const eq = pair.indexOf('=');
+    const key = eq > 0 ? pair.slice(0, eq).trim() : '';
+    let decoded: string | undefined;
+    try {
+      decoded = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      decoded = undefined;
+    }
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key) || decoded === undefined) {
+      problems.push(`${name} must be a comma-separated list of key=value pairs with percent-encoded values`);
+      return {};
+    }
+    out[key] = decoded;
+  }
+  return out;
 }
 
 function parseTrustProxy(value: string): boolean | number | string {

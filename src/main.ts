@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const app = createApp(config, { log });
   await app.listen();
-  log.info({ baseUrl: config.baseUrl, host: config.host, port: config.port, tools: app.registry.size }, `listening; connector URL ${config.resource}`);
+  log.info({ baseUrl: config.baseUrl, host: config.host, port: config.port, tools: app.registry.size, tracing: config.tracing !== null }, `listening; connector URL ${config.resource}`);
 
   let stopping = false;
   const stop = (signal: string) => {

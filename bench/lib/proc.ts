@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
+import { childEnv } from '../../test/helpers/stack.js';
 
 /** Clock ticks per second for /proc/<pid>/stat (Linux: 100 almost everywhere; `getconf CLK_TCK`). */
 const CLK_TCK = 100;
@@ -53,16 +54,8 @@ export function percentile(xs: number[], p: number): number {
  */
 export function serverEnv(fake: { url: string; clientId: string; clientSecret: string }, port: number, dataDir: string, secret: string): Record<string, string> {
   return {
-    PATH: process.env.PATH ?? '',
-    NOTION_OAUTH_CLIENT_ID: fake.clientId,
-    NOTION_OAUTH_CLIENT_SECRET: fake.clientSecret,
-    BASE_URL: `http://127.0.0.1:${port}`,
+    ...childEnv(fake, port, dataDir, 'warn'),
     SESSION_SECRET: secret,
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-    NOTION_API_BASE_URL: fake.url,
-    NOTION_OAUTH_AUTHORIZE_URL: `${fake.url}/v1/oauth/authorize`,
     NOTION_RATE_LIMIT_PER_SECOND: '1000000',
     NOTION_RATE_LIMIT_BURST: '1000000',
     RATE_LIMIT_REGISTER_PER_HOUR: '1000000',

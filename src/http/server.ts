@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { MemoryStore } from 'express-rate-limit';
+import proxyaddr from 'proxy-addr';
 import type { Config } from '../config.js';
 import { isStoreFailure, OAuthError, PageError, requestBodyError, sendOAuthError } from '../errors.js';
+import { tracing, traceServerRequest } from '../lib/trace.js';
 import type { Logger } from '../log.js';
 import type { McpHandler } from '../mcp/handler.js';
 import type { AuthContext, Grants } from '../oauth/grants.js';
@@ -162,6 +164,7 @@ export function createHttpApp(deps: {
     else res.status(status).json({ error: storeDown ? 'temporarily_unavailable' : 'server_error', error_description: message });
   });
 
+  const trust = app.get('trust proxy fn') as (addr: string, hop: number) => boolean;
   const mcp = createMcpRoute({
     config,
     grants: deps.grants,
@@ -170,7 +173,18 @@ export function createHttpApp(deps: {
     handle: routes.mcp,
     counter: storeFor?.('mcp') ?? new MemoryStore(),
     failures: storeFor?.('bearer') ?? new MemoryStore(),
-    trust: app.get('trust proxy fn') as (addr: string, hop: number) => boolean,
+    trust,
   });
-  return (req: IncomingMessage, res: ServerResponse): void => (isMcpPath(req.url) ? mcp(req, res) : void app(req, res));
+  const mcpRoute = () => '/mcp';
+  /** The Express route that answered, known once it has (a 404 has none; a list of paths is no template). */
+  const expressRoute = (req: IncomingMessage) => () => {
+    const path: unknown = (req as Request).route?.path;
+    return typeof path === 'string' ? path : undefined;
+  };
+  const serve = (req: IncomingMessage, res: ServerResponse, isMcp: boolean): void => (isMcp ? mcp(req, res) : void app(req, res));
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const isMcp = isMcpPath(req.url);
+    if (!tracing()) return serve(req, res, isMcp);
+    traceServerRequest(req, res, { route: isMcp ? mcpRoute : expressRoute(req), clientAddress: proxyaddr(req, trust) }, () => serve(req, res, isMcp));
+  };
 }

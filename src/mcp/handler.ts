@@ -14,6 +14,7 @@ import {
   UnsupportedProtocolVersionError,
 } from '@modelcontextprotocol/server';
 import { ToolError, toolErrorResult } from '../errors.js';
+import { type Outcome, tracing, traceOperation } from '../lib/trace.js';
 import type { Logger } from '../log.js';
 import { ICON_PATH } from '../pages/icon.js';
 import { VERSION } from '../version.js';
@@ -103,6 +104,64 @@ const metaOf = (m: unknown): Record<string, unknown> | undefined => {
   const meta = typeof params === 'object' && params !== null ? (params as Message)._meta : undefined;
   return typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? (meta as Record<string, unknown>) : undefined;
 };
+
+/** The transport attributes of every MCP span (OpenTelemetry MCP conventions: Streamable HTTP over TCP). */
+const TRANSPORT = { 'network.transport': 'tcp', 'network.protocol.name': 'http' } as const;
+
+/**
+ * `run` (one JSON-RPC message's answer) inside its MCP span: named `{mcp.method.name} {tool}`, with
+ * the parent `params._meta` carries (traceparent, tracestate) if any, else the HTTP span. A message
+ * without a string method gets none (the HTTP span records the refusal).
+ */
+function traced<R>(m: unknown, version: string | undefined, run: () => Promise<R>, replyOf: (r: R) => Reply | undefined): Promise<R> {
+  const method = isPlainObject(m) && typeof m.method === 'string' ? m.method.slice(0, 64) : undefined;
+  if (method === undefined) return run();
+  const message = m as Message;
+  const params = message.params as Message | undefined;
+  const tool = method === 'tools/call' && typeof params?.name === 'string' ? params.name.slice(0, 64) : undefined;
+  const id = message.id;
+  return traceOperation(
+    tool === undefined ? method : `${method} ${tool}`,
+    {
+      'mcp.method.name': method,
+      ...TRANSPORT,
+      ...(version ? { 'mcp.protocol.version': version } : {}),
+      ...(typeof id === 'string' || typeof id === 'number' ? { 'jsonrpc.request.id': String(id) } : {}),
+      ...(tool === undefined ? {} : { 'gen_ai.tool.name': tool, 'gen_ai.operation.name': 'execute_tool' }),
+    },
+    metaOf(m),
+    run,
+    (r) => outcomeOf(replyOf(r)),
+  );
+}
+
+/**
+ * A JSON-RPC error, or a tool error (`isError`: error.type `tool_error`, our error code as the
+ * status message, never Notion's text); the revision initialize settled on.
+ */
+function outcomeOf(reply: Reply | undefined): Outcome | undefined {
+  if (!reply) return undefined;
+  if (reply.error) return { error: String(reply.error.code), message: String(reply.error.message).slice(0, 200), attributes: { 'rpc.response.status_code': String(reply.error.code) } };
+  const result = reply.result as { isError?: unknown; structuredContent?: { error?: { code?: unknown } }; protocolVersion?: unknown } | undefined;
+  if (result?.isError === true) {
+    const code = result.structuredContent?.error?.code;
+    // A name that is no tool stays out of the span name, which must stay low in cardinality.
+    return { error: 'tool_error', ...(typeof code === 'string' ? { message: code } : {}), ...(code === 'unknown_tool' ? { name: 'tools/call' } : {}) };
+  }
+  if (typeof result?.protocolVersion === 'string') return { attributes: { 'mcp.protocol.version': result.protocolVersion } };
+  return undefined;
+}
+
+/** The JSON-RPC reply inside a 2026-07-28 answer, for its span. */
+function replyOfAnswer(answer: McpAnswer): Reply | undefined {
+  if (answer.body !== undefined) return answer.body as Reply;
+  if (answer.text === undefined || answer.contentType !== undefined) return undefined;
+  try {
+    return JSON.parse(answer.text) as Reply;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Whether the SDK serves this request as 2026-07-28 traffic: a message carries the per-request
@@ -293,7 +352,11 @@ export function createMcpHandler<A extends Caller>(deps: {
    * to answer with, or no body for 202.
    */
   return async (body: unknown, auth: A, headers: McpHeaders): Promise<McpAnswer> => {
-    if (isModern(body, headers.version)) return serveModern(body, auth, headers);
+    if (isModern(body, headers.version)) {
+      if (!tracing()) return serveModern(body, auth, headers);
+      const version = metaOf(body)?.[PROTOCOL_VERSION_META_KEY];
+      return traced(body, typeof version === 'string' ? version : undefined, () => serveModern(body, auth, headers), replyOfAnswer);
+    }
     const version = headers.version?.trim();
     // A missing header means 2025-03-26 (spec); an unknown one is refused as the spec's -32022.
     if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
@@ -313,7 +376,7 @@ export function createMcpHandler<A extends Caller>(deps: {
     for (const m of messages) {
       const r =
         typeof m === 'object' && m !== null && !Array.isArray(m)
-          ? await dispatch(m as Message, auth)
+          ? await (tracing() ? traced(m, version ?? BATCH_VERSION, () => dispatch(m as Message, auth), (x) => x ?? undefined) : dispatch(m as Message, auth))
           : failure(null, ProtocolErrorCode.InvalidRequest, 'Invalid Request: a message must be a JSON object');
       if (r) replies.push(r);
     }

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import { type Client, RequestTimeoutError } from '@notionhq/client';
+import { tracing, traceClientRequest } from '../lib/trace.js';
 
 type ClientOptions = NonNullable<ConstructorParameters<typeof Client>[0]>;
 type NotionFetch = NonNullable<ClientOptions['fetch']>;
@@ -81,7 +82,7 @@ export function keepAliveFetch(opts: {
     https.destroy();
   });
 
-  return (url, init = {}) => {
+  const send: NotionFetch = (url, init = {}) => {
     const { body } = init;
     if (stopped) return Promise.reject(new TypeError('fetch failed', { cause: new Error('shutting down') }));
     if (body !== undefined && typeof body !== 'string') {
@@ -129,4 +130,21 @@ export function keepAliveFetch(opts: {
       req.end(body);
     });
   };
+
+  /** One client span per request: the URL without its query string, and the endpoint group. */
+  const traced: NotionFetch = (url, init = {}) => {
+    const method = (init.method ?? 'GET').toUpperCase();
+    const query = url.indexOf('?');
+    const bare = query < 0 ? url : url.slice(0, query);
+    const group = endpointGroup(bare.slice(originOf(bare).prefix.length - 1));
+    return traceClientRequest(group === 'other' ? method : `${method} /v1/${group}`, method, bare, { 'notion.endpoint.group': group }, () => send(url, init), errorType);
+  };
+  return (url, init) => (tracing() ? traced(url, init) : send(url, init));
+}
+
+/** `error.type` of a request that got no answer: a timeout, or the socket error's code. */
+function errorType(err: unknown): string {
+  if (RequestTimeoutError.isRequestTimeoutError(err)) return 'timeout';
+  const code = ((err as { cause?: { code?: unknown } }).cause)?.code;
+  return typeof code === 'string' ? code : err instanceof TypeError ? 'network' : '_OTHER';
 }

@@ -1,5 +1,6 @@
 import { APIErrorCode, type Client, InvalidPathParameterError, isHTTPResponseError, RequestTimeoutError } from '@notionhq/client';
 import { ToolError } from '../errors.js';
+import { tracing, withResendCount } from '../lib/trace.js';
 import type { Logger } from '../log.js';
 import type { GrantRecord, Store } from '../store/types.js';
 import { type CallLimiter, shuttingDown } from './call-limiter.js';
@@ -202,7 +203,8 @@ export class NotionSession {
     let retriedTransient = false;
     let retriedRate = false;
     let refreshed = false;
-    for (;;) {
+    // Each pass is one attempt; a retry's Notion request is a resend (http.request.resend_count).
+    for (let attempt = 0; ; attempt++) {
       await gate.take(key);
       if (stopping.aborted) throw shuttingDown();
       const queued = limiter.acquire(key);
@@ -210,7 +212,8 @@ export class NotionSession {
       const token = this.auth.notion.accessToken;
       let err: unknown;
       try {
-        const result = await fn(this.deps.client, token);
+        const client = this.deps.client;
+        const result = await (attempt > 0 && tracing() ? withResendCount(attempt, () => fn(client, token)) : fn(client, token));
         metrics?.notionCall('200');
         return result;
       } catch (e) {

@@ -23,6 +23,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The environment of a server child process (the built dist/main.js) pointed at the fake Notion; PATH only from the parent. */
+export function childEnv(fake: Pick<FakeNotion, 'url' | 'clientId' | 'clientSecret'>, port: number, dataDir: string, logLevel = 'info'): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    NOTION_OAUTH_CLIENT_ID: fake.clientId,
+    NOTION_OAUTH_CLIENT_SECRET: fake.clientSecret,
+    BASE_URL: `http://127.0.0.1:${port}`,
+    SESSION_SECRET: TEST_SECRET,
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    LOG_LEVEL: logLevel,
+    NOTION_API_BASE_URL: fake.url,
+    NOTION_OAUTH_AUTHORIZE_URL: `${fake.url}/v1/oauth/authorize`,
+  };
+}
+
 export interface Stack {
   app: App;
   baseUrl: string;

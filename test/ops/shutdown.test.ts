@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeNotion, fakeWorkspace, startFakeNotion } from '../helpers/fake-notion.js';
 import { connect, mcpPost } from '../helpers/oauth-client.js';
-import { freePort, type Stack, TEST_SECRET } from '../helpers/stack.js';
+import { childEnv, freePort, type Stack } from '../helpers/stack.js';
 
 /** Graceful shutdown of the BUILT server (dist/main.js, from `npm run build`) in a child process. */
 const MAIN = resolve(import.meta.dirname, '../../dist/main.js');
@@ -31,18 +31,7 @@ describe('SIGTERM', () => {
     const baseUrl = `http://127.0.0.1:${port}`;
     const proc = spawn(process.execPath, [MAIN], {
       cwd,
-      env: {
-        PATH: process.env.PATH ?? '',
-        NOTION_OAUTH_CLIENT_ID: fake.clientId,
-        NOTION_OAUTH_CLIENT_SECRET: fake.clientSecret,
-        BASE_URL: baseUrl,
-        SESSION_SECRET: TEST_SECRET,
-        PORT: String(port),
-        DATA_DIR: join(cwd, 'data'),
-        LOG_LEVEL: 'info',
-        NOTION_API_BASE_URL: fake.url,
-        NOTION_OAUTH_AUTHORIZE_URL: `${fake.url}/v1/oauth/authorize`,
-      },
+      env: childEnv(fake, port, join(cwd, 'data')),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;

@@ -310,3 +310,62 @@ describe('the returned config', () => {
     expect(Object.isFrozen(c.allowedHosts)).toBe(true);
   });
 });
+
+describe('OTEL_* (tracing)', () => {
+  it('is off by default, and with OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none whatever else is set', () => {
+    expect(load().tracing).toBeNull();
+    expect(load({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).tracing).toBeNull();
+    expect(load({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing).toBeNull();
+    expect(load({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_SDK_DISABLED: 'TRUE' }).tracing).toBeNull();
+    // A blank value (OTEL_EXPORTER_OTLP_ENDPOINT= in a .env template) is unset.
+    expect(load({ OTEL_EXPORTER_OTLP_ENDPOINT: '' }).tracing).toBeNull();
+  });
+
+  it('turns on with an OTLP endpoint, the general one getting /v1/traces and the traces one used as it is', () => {
+    expect(load({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toMatchObject({
+      endpoint: 'http://collector:4318/v1/traces',
+      serviceName: 'notion-mcp-remote',
+      sampler: 'parentbased_always_on',
+      ratio: 1,
+      headers: {},
+    });
+    expect(load({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://otel.example.com/in', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://ignored:4318' }).tracing?.endpoint).toBe('https://otel.example.com/in');
+    expect(load({ OTEL_TRACES_EXPORTER: 'otlp' }).tracing?.endpoint).toBe('http://localhost:4318/v1/traces');
+  });
+
+  it('reads headers (percent-decoded, the traces ones winning), the service name, resource attributes and the sampler', () => {
+    const t = load({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=a%20b,x-tenant=one',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-tenant=two',
+      OTEL_SERVICE_NAME: 'notion-eu',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,service.name=ignored',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+    }).tracing;
+    expect(t).toMatchObject({
+      headers: { 'api-key': 'a b', 'x-tenant': 'two' },
+      serviceName: 'notion-eu',
+      resourceAttributes: { 'deployment.environment.name': 'prod' },
+      sampler: 'parentbased_traceidratio',
+      ratio: 0.25,
+    });
+  });
+
+  it('refuses bad values with a line naming the variable and never quoting a header value', () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ OTEL_SDK_DISABLED: 'yes' }, 'OTEL_SDK_DISABLED must be true or false'],
+      [{ OTEL_TRACES_EXPORTER: 'zipkin' }, 'OTEL_TRACES_EXPORTER must be otlp or none'],
+      [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'OTEL_EXPORTER_OTLP_PROTOCOL must be http/json'],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL'],
+      [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://x' }, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http(s) URL'],
+      [{ OTEL_TRACES_SAMPLER: 'sometimes' }, 'OTEL_TRACES_SAMPLER must be one of'],
+      [{ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' }, 'OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1'],
+    ];
+    for (const [env, line] of cases) expect(problemsOf(env).message).toContain(line);
+    const bad = problemsOf({ OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20s3cret,novalue' });
+    expect(bad.message).toContain('OTEL_EXPORTER_OTLP_HEADERS must be a comma-separated list of key=value pairs');
+    expect(bad.message).not.toContain('s3cret');
+    expect(problemsOf({ OTEL_EXPORTER_OTLP_HEADERS: 'k=%E0%A4%A' }).message).toContain('OTEL_EXPORTER_OTLP_HEADERS');
+  });
+});
