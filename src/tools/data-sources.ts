@@ -7,6 +7,7 @@ import { fitBody } from './limits.js';
 import { getDataSource, onDataSource, withResolved } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
+import { DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, queryDataSource } from './query.js';
 
 // ---------------------------------------------------------------------------------------------
 // Argument pieces shared by the database, data source and view tools
@@ -105,33 +106,20 @@ export function runQuery(notion: NotionSession, dataSourceId: string, args: Quer
   return notion.read((n, auth) => n.dataSources.query({ ...queryParams(dataSourceId, args), auth }));
 }
 
-/** Row fields that are the same for every row or rarely matter, dropped from query results. */
-const ROW_NOISE = ['parent', 'created_time'];
-
-/**
- * A query result as a model reads it: one compact entry per row (`object`, `id`, `url`,
- * properties as `{type: value}`), the data source the rows belong to once at the top, and
- * `incomplete` when Notion stopped at its 10,000-row limit.
- */
-export function shapeRows(res: QueryDataSourceResponse, dataSourceId: string): Obj {
-  const list = shape(res) as Obj;
-  const rows = (list.results as Obj[]).map((row) => {
-    if (row.object !== 'page') return row;
-    const out = { ...row };
-    for (const k of ROW_NOISE) delete out[k];
-    return out;
-  });
-  const out: Obj = { object: 'list', data_source_id: dataSourceId, results: rows, has_more: list.has_more };
-  if (list.next_cursor) out.next_cursor = list.next_cursor;
-  if (res.request_status?.type === 'incomplete') out.incomplete = 'Notion stopped at its row limit: narrow the filter';
-  return out;
-}
+/** The per-row query result form; query_database and fetch use it. */
+export { shapeRows } from './query.js';
 
 // ---------------------------------------------------------------------------------------------
 // Tools
 // ---------------------------------------------------------------------------------------------
 
 const dataSourceId = notionId('data source');
+/** A whole number from `min` to `max`, checked here rather than in the schema (zod's bounds cost bytes). */
+const wholeNumber = (max: number, min = 0) =>
+  z
+    .number()
+    .refine((n) => Number.isInteger(n) && n >= min && n <= max, `expected a whole number from ${min} to ${max.toLocaleString('en-US')}`)
+    .optional();
 
 export const dataSourcesTools = [
   defineTool({
@@ -172,18 +160,27 @@ export const dataSourcesTools = [
   }),
   defineTool({
     name: 'query_data_source',
-    description: 'List rows of a data source, filtered and sorted (more: start_cursor = next_cursor). A database ID resolves to its data source.',
+    description:
+      'Rows of a data source (a database ID resolves) as {columns, rows:[[id,…]]}; row URL: https://www.notion.so/<id without dashes>. More: start_cursor = next_cursor, or offset = next_offset.',
     input: {
       data_source_id: dataSourceId,
-      ...queryInput,
-      result_type: z.enum(['page', 'data_source']).optional(),
+      where: obj
+        .optional()
+        .describe(
+          'By property name, ANDed: {"Status":"Done","Tags":["a","b"],"Due":{"before":"2026-12-31"},"Owner":"ada@x.com","Notes":null}. Text: contains; list: any of; null: empty. Ops: not, >, <, between, contains… Dates: ISO, today, this_week, past_month, "past 7 days". {"or":[…]}. Notion filter JSON works too.',
+        ),
+      order_by: z.array(z.union([z.string(), obj])).optional().describe('e.g. ["Due","-Priority"]'),
+      properties: z.array(z.string()).optional().describe('Names to return'),
+      offset: wholeNumber(MAX_OFFSET),
+      limit: wholeNumber(MAX_LIMIT, 1).describe(`Default ${DEFAULT_LIMIT}`),
+      start_cursor: startCursor,
+      count: z.boolean().optional().describe('Only {count}'),
+      format: z.enum(['rows']).optional().describe('One object per row'),
+      in_trash: z.boolean().optional(),
     },
     annotations: annotations('Query data source', READ),
     paging: 'list',
-    run: async ({ data_source_id, ...args }, { notion }) => {
-      const r = await onDataSource(notion, data_source_id, (id) => runQuery(notion, id, args));
-      return withResolved(shapeRows(r.value, r.resolvedDataSourceId ?? data_source_id), r.resolvedDataSourceId);
-    },
+    run: async ({ data_source_id, ...args }, { notion }) => queryDataSource(notion, data_source_id, args),
   }),
   defineTool({
     name: 'list_data_source_templates',
