@@ -121,6 +121,44 @@ const wholeNumber = (max: number, min = 0) =>
     .refine((n) => Number.isInteger(n) && n >= min && n <= max, `expected a whole number from ${min} to ${max.toLocaleString('en-US')}`)
     .optional();
 
+const QUERY_INPUT = {
+  where: obj
+    .optional()
+    .describe(
+      'By property name, ANDed: {"Status":"Done","Tags":["a","b"],"Due":{"before":"2026-12-31"},"Owner":"ada@x.com","Notes":null}. Text: contains; list: any of; null: empty. Ops: not, >, <, between, contains… Dates: ISO, today, this_week, past_month, "past 7 days". {"or":[…]}. Notion filter JSON works too.',
+    ),
+  order_by: z.array(z.union([z.string(), obj])).optional().describe('e.g. ["Due","-Priority"]'),
+  properties: z.array(z.string()).optional().describe('Names to return'),
+  offset: wholeNumber(MAX_OFFSET),
+  limit: wholeNumber(MAX_LIMIT, 1).describe(`Default ${DEFAULT_LIMIT}`),
+  start_cursor: startCursor,
+  count: z.boolean().optional().describe('Only {count}'),
+  format: z.enum(['rows']).optional().describe('One object per row'),
+  in_trash: z.boolean().optional(),
+};
+/** query_data_source's earlier parameters → the ones that replaced them. */
+const LEGACY = { filter: 'where', sorts: 'order_by', page_size: 'limit', filter_properties: 'properties', archived: 'in_trash' } as const;
+const QueryInputSchema = z.object(QUERY_INPUT);
+const untyped = z.unknown().optional();
+
+/**
+ * Moves an earlier parameter onto its new name (a new one given as well wins), checked by the new
+ * one's schema; objects and arrays may come as JSON text, as everywhere.
+ */
+function withLegacy(args: Record<string, unknown>): z.infer<typeof QueryInputSchema> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) if (!(k in LEGACY) && v !== undefined) out[k] = v;
+  for (const [old, now] of Object.entries(LEGACY)) {
+    let v = args[old];
+    if (v === undefined || out[now] !== undefined) continue;
+    if (typeof v === 'string' && /^\s*[[{]/.test(v)) v = parseJson(v, v.trim()[0] as '[' | '{') ?? v;
+    const parsed = QUERY_INPUT[now].safeParse(v);
+    if (!parsed.success) throw new ToolError('invalid_arguments', `Invalid arguments. ${old}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    out[now] = parsed.data;
+  }
+  return out as z.infer<typeof QueryInputSchema>;
+}
+
 export const dataSourcesTools = [
   defineTool({
     name: 'get_data_source',
@@ -164,23 +202,23 @@ export const dataSourcesTools = [
       'Rows of a data source (a database ID resolves) as {columns, rows:[[id,…]]}; row URL: https://www.notion.so/<id without dashes>. More: start_cursor = next_cursor, or offset = next_offset.',
     input: {
       data_source_id: dataSourceId,
-      where: obj
-        .optional()
-        .describe(
-          'By property name, ANDed: {"Status":"Done","Tags":["a","b"],"Due":{"before":"2026-12-31"},"Owner":"ada@x.com","Notes":null}. Text: contains; list: any of; null: empty. Ops: not, >, <, between, contains… Dates: ISO, today, this_week, past_month, "past 7 days". {"or":[…]}. Notion filter JSON works too.',
-        ),
-      order_by: z.array(z.union([z.string(), obj])).optional().describe('e.g. ["Due","-Priority"]'),
-      properties: z.array(z.string()).optional().describe('Names to return'),
-      offset: wholeNumber(MAX_OFFSET),
-      limit: wholeNumber(MAX_LIMIT, 1).describe(`Default ${DEFAULT_LIMIT}`),
-      start_cursor: startCursor,
-      count: z.boolean().optional().describe('Only {count}'),
-      format: z.enum(['rows']).optional().describe('One object per row'),
-      in_trash: z.boolean().optional(),
+      ...QUERY_INPUT,
+      // The earlier parameters, still taken under their names (untyped here to keep tools/list small).
+      filter: untyped,
+      sorts: untyped,
+      page_size: untyped,
+      filter_properties: untyped,
+      archived: untyped,
+      result_type: untyped,
     },
     annotations: annotations('Query data source', READ),
     paging: 'list',
-    run: async ({ data_source_id, ...args }, { notion }) => queryDataSource(notion, data_source_id, args),
+    run: async ({ data_source_id, result_type, ...args }, { notion }) => {
+      if (result_type !== undefined && result_type !== 'page' && result_type !== 'data_source') {
+        throw new ToolError('invalid_arguments', 'Invalid arguments. result_type: expected "page" or "data_source"');
+      }
+      return queryDataSource(notion, data_source_id, { ...withLegacy(args), ...(result_type ? { result_type } : {}) });
+    },
   }),
   defineTool({
     name: 'list_data_source_templates',

@@ -60,14 +60,22 @@ export class Schema {
     const hit =
       this.props.find((p) => p.name === name) ??
       this.props.find((p) => p.name.toLowerCase() === name.toLowerCase()) ??
-      this.props.find((p) => p.id === name);
+      this.props.find((p) => p.id === name || safeDecode(p.id) === name);
     if (hit) return hit;
     const names = this.props.map((p) => p.name);
     throw bad(`No property ${JSON.stringify(name)} in this data source. Properties: ${quoted(names)}.`, { property: name, valid: names });
   }
 
   has(name: string): boolean {
-    return this.props.some((p) => p.name === name || p.name.toLowerCase() === name.toLowerCase() || p.id === name);
+    return this.props.some((p) => p.name === name || p.name.toLowerCase() === name.toLowerCase() || p.id === name || safeDecode(p.id) === name);
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
   }
 }
 
@@ -429,6 +437,7 @@ export interface QueryRequest {
   sorts?: Obj[];
   filter_properties?: string[];
   in_trash?: boolean;
+  result_type?: string;
 }
 
 export interface Window {
@@ -446,6 +455,7 @@ function queryPage(notion: NotionSession, dataSourceId: string, req: QueryReques
   params.page_size = size;
   if (req.filter_properties?.length) params.filter_properties = req.filter_properties;
   if (req.in_trash !== undefined) params.in_trash = req.in_trash;
+  if (req.result_type) params.result_type = req.result_type;
   return notion.read((n, auth) => n.dataSources.query({ ...(params as Parameters<typeof n.dataSources.query>[0]), auth }));
 }
 
@@ -585,6 +595,7 @@ export interface QueryToolArgs {
   count?: boolean | undefined;
   format?: 'rows' | undefined;
   in_trash?: boolean | undefined;
+  result_type?: 'page' | 'data_source' | undefined;
 }
 
 /**
@@ -609,6 +620,7 @@ export async function queryDataSource(notion: NotionSession, id: string, args: Q
   const names = args.properties?.length ? [...new Set(args.properties.map((n) => schema!.get(n).name))] : undefined;
   if (names) req.filter_properties = names.map((n) => schema!.get(n).id);
   if (args.in_trash !== undefined) req.in_trash = args.in_trash;
+  if (args.result_type) req.result_type = args.result_type;
 
   const first = async (call: (x: string) => Promise<QueryDataSourceResponse>) => {
     if (needsSchema) return call(dataSourceId);

@@ -457,6 +457,39 @@ describe('query_data_source: the query language, rows by offset or cursor, colum
       expect(calls().filter((c) => c.startsWith('POST'))).toEqual([]);
     });
 
+    it("the earlier parameters still work under their names: filter, sorts, page_size, filter_properties, archived, result_type", async () => {
+      fresh();
+      const res = await query({
+        filter: JSON.stringify({ property: 'Status', status: { equals: 'Done' } }),
+        sorts: [{ property: 'Estimate', direction: 'descending' }],
+        page_size: 3,
+        filter_properties: ['title', 'St%3Ds'],
+        archived: false,
+        result_type: 'page',
+      });
+      expect(res.isError, JSON.stringify(res.data)).toBe(false);
+      expect(calls()).toEqual([`GET ${SCHEMA}`, `POST ${QUERY}`]);
+      const [q] = queries();
+      expect(q!.query).toEqual({ filter_properties: 'title,St=s' });
+      expect(q!.body).toEqual({
+        filter: { property: 'Status', status: { equals: 'Done' } },
+        sorts: [{ property: 'Estimate', direction: 'descending' }],
+        page_size: 3,
+        in_trash: false,
+        result_type: 'page',
+      });
+      expect(res.data.columns).toEqual(['id', 'Name', 'Status']);
+      expect(res.data.rows).toHaveLength(3);
+      expect(res.data.rows.every((r: unknown[]) => r[2] === 'Done')).toBe(true);
+
+      fresh();
+      const bad = await query({ page_size: 'ten' });
+      expect(bad.data.error.message).toMatch(/^Invalid arguments\. page_size: /);
+      const kind = await query({ result_type: 'block' });
+      expect(kind.data.error.message).toMatch(/result_type: expected "page" or "data_source"/);
+      expect(calls()).toEqual([]);
+    });
+
     it('the fake refuses what Notion refuses: a wrong type key is a 400 with Notion\'s message', async () => {
       fresh();
       const res = await query({ where: { property: 'Status', select: { equals: 'Done' } } });
