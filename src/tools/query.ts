@@ -42,7 +42,7 @@ interface Property {
   options?: string[];
 }
 
-export class Schema {
+class Schema {
   readonly props: Property[];
   constructor(ds: GetDataSourceResponse) {
     const raw = 'properties' in ds && isObj(ds.properties) ? ds.properties : {};
@@ -55,19 +55,25 @@ export class Schema {
     });
   }
 
-  /** A property by name (exact, else ignoring case) or ID; else an error listing the names. */
-  get(name: string): Property {
-    const hit =
+  /** A property by name (exact, else ignoring case) or ID (as Notion gives it, or decoded). */
+  private find(name: string): Property | undefined {
+    return (
       this.props.find((p) => p.name === name) ??
       this.props.find((p) => p.name.toLowerCase() === name.toLowerCase()) ??
-      this.props.find((p) => p.id === name || safeDecode(p.id) === name);
+      this.props.find((p) => p.id === name || safeDecode(p.id) === name)
+    );
+  }
+
+  /** `find`, else an error listing the names. */
+  get(name: string): Property {
+    const hit = this.find(name);
     if (hit) return hit;
     const names = this.props.map((p) => p.name);
     throw bad(`No property ${JSON.stringify(name)} in this data source. Properties: ${quoted(names)}.`, { property: name, valid: names });
   }
 
   has(name: string): boolean {
-    return this.props.some((p) => p.name === name || p.name.toLowerCase() === name.toLowerCase() || p.id === name || safeDecode(p.id) === name);
+    return this.find(name) !== undefined;
   }
 }
 
@@ -129,7 +135,9 @@ class People {
     try {
       users = await this.load();
     } catch (err) {
-      throw bad(`${prop.name}: could not list the workspace's users to find ${JSON.stringify(v)} (${(err as Error).message}). Give the user ID instead.`);
+      // Without the "read user information" capability Notion refuses the list (403).
+      if (!(err instanceof ToolError && err.extra.status === 403)) throw err;
+      throw bad(`${prop.name}: this connection may not list the workspace's users to find ${JSON.stringify(v)}. Give the user ID instead.`);
     }
     const lower = v.toLowerCase();
     const byEmail = users.filter((u) => u.email?.toLowerCase() === lower);
@@ -211,7 +219,7 @@ const EXISTENCE = ['is_empty', 'is_not_empty'];
 const isNotionCondition = (o: Obj) => (typeof o.property === 'string' && Object.keys(o).length >= 2) || typeof o.timestamp === 'string';
 
 /** Whether a `where` needs the schema: any condition by name rather than Notion's filter JSON. */
-export function whereNeedsSchema(where: unknown): boolean {
+function whereNeedsSchema(where: unknown): boolean {
   if (!isObj(where) || isNotionCondition(where)) return false;
   return Object.entries(where).some(([k, v]) => !((k === 'and' || k === 'or') && Array.isArray(v)) || v.some(whereNeedsSchema));
 }
@@ -232,7 +240,7 @@ interface Cond {
   as?: string;
 }
 
-export class WhereCompiler {
+class WhereCompiler {
   private readonly people: People;
   constructor(
     private readonly schema: Schema | undefined,
@@ -317,6 +325,12 @@ export class WhereCompiler {
         continue;
       }
       if (op === 'not') op = t === 'multi_select' || TEXT.has(t) || PEOPLE.has(t) || t === 'relation' ? 'does_not_contain' : 'does_not_equal';
+      if (Array.isArray(v)) {
+        // {"not":["A","B"]}: none of them, each condition ANDed; "any of" is a plain list.
+        if (!op.startsWith('does_not')) throw bad(`${prop.name}: for any of several values give a plain list, e.g. {${JSON.stringify(prop.name)}:["A","B"]}.`);
+        for (const x of v) out.push(await this.operator(prop, op, x));
+        continue;
+      }
       out.push(await this.operator(prop, op, v));
     }
     if (out.length === 0) throw bad(`${prop.name}: give an operator, e.g. {"not":…}.`);
@@ -395,7 +409,7 @@ function verification(prop: Property, v: unknown): string {
 }
 
 /** `where` → Notion filter, reading people through GET /v1/users only when a name or email is given. */
-export async function compileWhere(where: Obj, schema: Schema | undefined, notion: NotionSession): Promise<Obj> {
+async function compileWhere(where: Obj, schema: Schema | undefined, notion: NotionSession): Promise<Obj> {
   return new WhereCompiler(schema, notion).filter(where);
 }
 
@@ -406,7 +420,7 @@ export async function compileWhere(where: Obj, schema: Schema | undefined, notio
 const TIMESTAMPS = ['created_time', 'last_edited_time'];
 
 /** `["Due", "-Priority", "Name desc"]` → Notion sorts; Notion's sort objects pass through. */
-export function compileOrderBy(orderBy: (string | Obj)[], schema: Schema | undefined): Obj[] {
+function compileOrderBy(orderBy: (string | Obj)[], schema: Schema | undefined): Obj[] {
   return orderBy.map((item) => {
     if (isObj(item)) return item;
     let name = item.trim();
@@ -426,13 +440,13 @@ export function compileOrderBy(orderBy: (string | Obj)[], schema: Schema | undef
 }
 
 /** Whether `order_by` names properties (so the schema is read). */
-export const orderByNeedsSchema = (orderBy: (string | Obj)[] | undefined): boolean => !!orderBy?.some((o) => typeof o === 'string');
+const orderByNeedsSchema = (orderBy: (string | Obj)[] | undefined): boolean => !!orderBy?.some((o) => typeof o === 'string');
 
 // ---------------------------------------------------------------------------------------------
 // Reading rows
 // ---------------------------------------------------------------------------------------------
 
-export interface QueryRequest {
+interface QueryRequest {
   filter?: Obj;
   sorts?: Obj[];
   filter_properties?: string[];
@@ -440,7 +454,7 @@ export interface QueryRequest {
   result_type?: string;
 }
 
-export interface Window {
+interface Window {
   rows: Obj[];
   has_more: boolean;
   next_cursor: string | null;
@@ -466,7 +480,7 @@ function queryPage(notion: NotionSession, dataSourceId: string, req: QueryReques
  * exactly after the last row returned (no gaps, no repeats).
  * `first` runs the first call (resolving a database ID on a 404); later calls use `dataSourceId`.
  */
-export async function readWindow(
+async function readWindow(
   notion: NotionSession,
   dataSourceId: () => string,
   req: QueryRequest,
@@ -494,7 +508,7 @@ export async function readWindow(
 }
 
 /** Counts rows (reading only the title), up to COUNT_CAP. */
-export async function countRows(
+async function countRows(
   notion: NotionSession,
   dataSourceId: () => string,
   req: QueryRequest,
@@ -523,13 +537,13 @@ export async function countRows(
 // ---------------------------------------------------------------------------------------------
 
 /** How a row's URL is built from its id. */
-export const ROW_URL = 'https://www.notion.so/<id without dashes>';
+const ROW_URL = 'https://www.notion.so/<id without dashes>';
 
 /**
  * Rows as one header and arrays: `columns` is "id" then the property names (the order asked
  * for, else Notion's with the title first); each cell is a plain JSON value, null when empty.
  */
-export function columnar(rows: Obj[], names: string[] | undefined, schema: Schema | undefined): { columns: string[]; rows: unknown[][] } {
+function columnar(rows: Obj[], names: string[] | undefined, schema: Schema | undefined): { columns: string[]; rows: unknown[][] } {
   let cols = names;
   if (!cols) {
     const seen = new Set<string>();

@@ -190,6 +190,21 @@ describe('query_data_source: the query language, rows by offset or cursor, colum
       expect(calls().filter((c) => c.startsWith('POST'))).toEqual([]);
     });
 
+    it('"not" with a list means none of them; a connection that may not list users is told to give the ID', async () => {
+      fresh();
+      const res = await query({ where: { Status: { not: ['Done', 'in progress'] } }, limit: 1000 });
+      expect(queries()[0]!.body).toMatchObject({
+        filter: { and: [{ property: 'Status', status: { does_not_equal: 'Done' } }, { property: 'Status', status: { does_not_equal: 'In progress' } }] },
+      });
+      expect(firstColumn(res.data)).toEqual(ids(all.filter((i) => i % 3 === 0)));
+
+      ts.answer((req) => (req.path === '/v1/users' ? { status: 403, body: { object: 'error', status: 403, code: 'restricted_resource', message: 'Insufficient permissions for this endpoint.' } } : undefined));
+      const denied = await query({ where: { Owner: 'Ada Lovelace' } });
+      expect(denied.isError).toBe(true);
+      expect(denied.data.error).toMatchObject({ code: 'invalid_arguments', message: expect.stringMatching(/may not list the workspace's users.*Give the user ID/) });
+      expect(calls()).toEqual([`GET ${SCHEMA}`, 'GET /v1/users']);
+    });
+
     it('an unknown property or option is a tool error listing the valid names, and nothing is queried', async () => {
       fresh();
       const prop = await query({ where: { Stauts: 'Done' } });
