@@ -473,63 +473,55 @@ function queryPage(notion: NotionSession, dataSourceId: string, req: QueryReques
   return notion.read((n, auth) => n.dataSources.query({ ...(params as Parameters<typeof n.dataSources.query>[0]), auth }));
 }
 
+/** One page of the query: `req` from `cursor`, `size` rows. */
+type Pager = (req: QueryRequest, cursor: string | undefined, size: number) => Promise<QueryDataSourceResponse>;
+
+/** Notion calls one read may take: the farthest offset plus the longest limit, and some slack for short pages. */
+const MAX_CALLS = (MAX_OFFSET + MAX_LIMIT) / NOTION_PAGE_SIZE + 10;
+const tooManyPages = () =>
+  new ToolError('notion_paging', `Notion answered ${MAX_CALLS} pages without reaching the rows asked for. Narrow where, or continue from next_cursor of a smaller limit.`);
+
 /**
  * Rows `offset` to `offset + limit` after `cursor` (the start without one). Notion pages hold at
  * most 100 rows, so skipped rows are read in pages of 100 and the last page asks for exactly what
  * is left: the window then ends on a Notion page boundary, and Notion's next_cursor continues
  * exactly after the last row returned (no gaps, no repeats).
- * `first` runs the first call (resolving a database ID on a 404); later calls use `dataSourceId`.
  */
-async function readWindow(
-  notion: NotionSession,
-  dataSourceId: () => string,
-  req: QueryRequest,
-  cursor: string | undefined,
-  offset: number,
-  limit: number,
-  first: (call: (id: string) => Promise<QueryDataSourceResponse>) => Promise<QueryDataSourceResponse>,
-): Promise<Window> {
+async function readWindow(page: Pager, req: QueryRequest, cursor: string | undefined, offset: number, limit: number): Promise<Window> {
   const rows: Obj[] = [];
   let skip = offset;
   let incomplete = false;
-  let calls = 0;
-  for (;;) {
-    const size = Math.min(NOTION_PAGE_SIZE, skip + limit - rows.length);
-    const call = (id: string) => queryPage(notion, id, req, cursor, size);
-    const page = calls++ === 0 ? await first(call) : await call(dataSourceId());
-    if (page.request_status?.type === 'incomplete') incomplete = true;
-    const results = page.results as unknown as Obj[];
+  for (let calls = 0; calls < MAX_CALLS; calls++) {
+    const res = await page(req, cursor, Math.min(NOTION_PAGE_SIZE, skip + limit - rows.length));
+    if (res.request_status?.type === 'incomplete') incomplete = true;
+    const results = res.results as unknown as Obj[];
     rows.push(...results.slice(skip, skip + limit - rows.length));
     skip = Math.max(0, skip - results.length);
-    const next = page.has_more ? page.next_cursor : null;
+    const next = res.has_more ? res.next_cursor : null;
     if (!next || rows.length >= limit) return { rows, has_more: !!next, next_cursor: next, incomplete };
     cursor = next;
   }
+  throw tooManyPages();
 }
 
 /** Counts rows (reading only the title), up to COUNT_CAP. */
-async function countRows(
-  notion: NotionSession,
-  dataSourceId: () => string,
-  req: QueryRequest,
-  first: (call: (id: string) => Promise<QueryDataSourceResponse>) => Promise<QueryDataSourceResponse>,
-): Promise<Obj> {
+async function countRows(page: Pager, req: QueryRequest): Promise<Obj> {
   let count = 0;
   let cursor: string | undefined;
   let notionIncomplete = false;
   const thin = { ...req, filter_properties: ['title'] };
-  for (let calls = 0; ; calls++) {
-    const call = (id: string) => queryPage(notion, id, thin, cursor, NOTION_PAGE_SIZE);
-    const page = calls === 0 ? await first(call) : await call(dataSourceId());
-    count += page.results.length;
-    if (page.request_status?.type === 'incomplete') notionIncomplete = true;
-    const next = page.has_more ? page.next_cursor : null;
+  for (let calls = 0; calls < MAX_CALLS; calls++) {
+    const res = await page(thin, cursor, NOTION_PAGE_SIZE);
+    count += res.results.length;
+    if (res.request_status?.type === 'incomplete') notionIncomplete = true;
+    const next = res.has_more ? res.next_cursor : null;
     if (!next) {
       return notionIncomplete ? { count, incomplete: `Notion stopped at its row limit: at least ${count} rows; narrow where to count exactly` } : { count };
     }
     if (count >= COUNT_CAP) return { count, incomplete: `Counting stops at ${COUNT_CAP.toLocaleString('en-US')} rows: at least ${count}; narrow where to count exactly` };
     cursor = next;
   }
+  throw tooManyPages();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -636,20 +628,22 @@ export async function queryDataSource(notion: NotionSession, id: string, args: Q
   if (args.in_trash !== undefined) req.in_trash = args.in_trash;
   if (args.result_type) req.result_type = args.result_type;
 
-  const first = async (call: (x: string) => Promise<QueryDataSourceResponse>) => {
-    if (needsSchema) return call(dataSourceId);
-    const r = await onDataSource(notion, id, call);
-    if (r.resolvedDataSourceId) dataSourceId = resolved = r.resolvedDataSourceId;
-    return r.value;
+  // The first call resolves a database ID on a 404 unless the schema read did; later ones use the result.
+  let resolving = !needsSchema;
+  const page: Pager = async (r, cursor, size) => {
+    if (!resolving) return queryPage(notion, dataSourceId, r, cursor, size);
+    resolving = false;
+    const res = await onDataSource(notion, id, (x) => queryPage(notion, x, r, cursor, size));
+    if (res.resolvedDataSourceId) dataSourceId = resolved = res.resolvedDataSourceId;
+    return res.value;
   };
-  const current = () => dataSourceId;
   if (args.count) {
-    const counted = await countRows(notion, current, req, first);
+    const counted = await countRows(page, req);
     return withResolved({ data_source_id: dataSourceId, ...counted }, resolved);
   }
 
   const offset = args.offset ?? 0;
-  const w = await readWindow(notion, current, req, args.start_cursor, offset, args.limit ?? DEFAULT_LIMIT, first);
+  const w = await readWindow(page, req, args.start_cursor, offset, args.limit ?? DEFAULT_LIMIT);
   const tail: Obj = { has_more: w.has_more };
   if (w.next_cursor) tail.next_cursor = w.next_cursor;
   if (w.has_more) tail.next_offset = offset + w.rows.length;

@@ -505,6 +505,14 @@ describe('query_data_source: the query language, rows by offset or cursor, colum
       expect(calls()).toEqual([]);
     });
 
+    it('Notion answering empty pages that never end is a tool error after a bounded number of calls, not a loop', async () => {
+      ts.answer(() => ({ body: { object: 'list', results: [], has_more: true, next_cursor: rowId(1), type: 'page_or_data_source', page_or_data_source: {} } }));
+      const res = await query({ limit: 5 });
+      expect(res.isError).toBe(true);
+      expect(res.data.error.code).toBe('notion_paging');
+      expect(ts.apiRequests()).toHaveLength(120);
+    });
+
     it('the fake refuses what Notion refuses: a wrong type key is a 400 with Notion\'s message', async () => {
       fresh();
       const res = await query({ where: { property: 'Status', select: { equals: 'Done' } } });
