@@ -3,7 +3,7 @@ import { ToolRegistry } from '../../src/tools/registry.js';
 import { dataSourcesTools } from '../../src/tools/data-sources.js';
 import { COUNT_CAP } from '../../src/tools/query.js';
 import { MAX_RESULT_CHARS } from '../../src/tools/budget.js';
-import { fakeDatabase, fakeWorkspace, type RecordedRequest } from '../helpers/fake-notion.js';
+import { fakeDatabase, fakeWorkspace } from '../helpers/fake-notion.js';
 import { startToolStack, type ToolStack } from '../helpers/tools.js';
 import {
   dueOf,
@@ -518,7 +518,7 @@ describe('query_data_source: the query language, rows by offset or cursor, colum
       const res = await query({ where: { property: 'Status', select: { equals: 'Done' } } });
       expect(res.isError).toBe(true);
       expect(res.data.error).toMatchObject({ code: 'validation_error', status: 400 });
-      const [q] = queries() as RecordedRequest[];
+      const [q] = queries();
       expect(q!.body).toEqual({ filter: { property: 'Status', select: { equals: 'Done' } }, page_size: 100 });
     });
   });
