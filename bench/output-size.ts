@@ -42,7 +42,7 @@ const cases: [string, string, Record<string, unknown>, unknown][] = [
 const registry = new ToolRegistry(toolSet);
 const rows = [];
 for (const [name, tool, args, raw] of cases) {
-  const notion = { read: async () => raw, write: async () => raw };
+  const notion = { read: async () => raw, write: async () => raw, get: async () => raw };
   const result = await registry.result(tool, args, { notion, auth: { scopes: new Set([SCOPE_READ]) } } as never);
   const rawBytes = Buffer.byteLength(JSON.stringify(raw));
   const shapedBytes = Buffer.byteLength(result.content[0].text);

@@ -6,7 +6,9 @@
  * - `object`, `id`, `url`, `parent`, `has_more` and `next_cursor` always stay, so pages,
  *   databases, data sources and blocks can be told apart and followed.
  * - Rich text becomes one Markdown string (bold, italic, code, strike, links, mentions, equations).
- * - A page property becomes `{ <type>: value }`, the same shape a write takes.
+ * - A page property becomes `{ <type>: value }`, the same shape a write takes. A page keeps its
+ *   empty values (`{"date": null}`), so every property it has shows; query rows drop them
+ *   (tools/query.ts), and the columnar row form flattens each value further (`cellValue`).
  * - Users become `{ id, name }` or just their id where only the reference matters.
  */
 
@@ -159,6 +161,40 @@ export function propertyValue(p: unknown): Json {
   }
   return { [type]: value ?? null };
 }
+
+/** A flattened value: a user or file by name, a date as "start" or "start→end", lists of those; empty → null. */
+function flat(v: unknown): Json {
+  if (v === null || v === undefined || v === '') return null;
+  if (Array.isArray(v)) {
+    const items = v.map(flat).filter((x) => x !== null);
+    return items.length ? items : null;
+  }
+  if (!isObj(v)) return v;
+  if (typeof v.start === 'string') return v.end ? `${v.start}→${String(v.end)}` : v.start;
+  if (typeof v.name === 'string') return v.name;
+  const inner = Object.values(v);
+  // A rollup's array items are `{ <type>: value }`.
+  return inner.length === 1 ? flat(inner[0]) : v;
+}
+
+/**
+ * A page property value as one plain JSON cell: text as Markdown, select and status as the option
+ * name, people as names (ids when Notion gives no name), dates as "start" or "start→end", files by
+ * name, relations as page ids, formulas and rollups as their value; null when empty.
+ */
+export function cellValue(p: unknown): Json {
+  const shaped = propertyValue(p);
+  if (!isObj(shaped)) return flat(shaped);
+  const values = Object.values(shaped);
+  return flat(values.length === 1 ? values[0] : shaped);
+}
+
+/** Whether a shaped property value `{ <type>: value }` is empty (null, "" or []); false and 0 are values. */
+export const isEmptyValue = (shaped: unknown): boolean => {
+  if (!isObj(shaped)) return shaped === null || shaped === undefined;
+  const values = Object.values(shaped);
+  return values.length === 1 && (values[0] === null || values[0] === '' || (Array.isArray(values[0]) && values[0].length === 0));
+};
 
 /** A data source schema entry: its type and id, plus options or target where they exist. */
 function schemaProperty(p: unknown): Json {

@@ -8,10 +8,12 @@
  * measured: a result under the budget costs one comparison.
  *
  * A longer result is cut at a clean boundary, never silently, and says how to get the rest:
- * - `paging: 'list'` tools (a `results` array with `start_cursor`): cut after the last whole item
- *   that fits; `next_cursor` becomes a continuation cursor (`nmr1.<skip>.<page size>.<Notion
- *   cursor>`) that the same tool takes as `start_cursor`: it asks Notion for the same page again
- *   and drops the items already returned, so nothing is missed or repeated.
+ * - `paging: 'list'` tools (a `results` array, or the columnar `rows` of query_data_source, with
+ *   `start_cursor`): cut after the last whole item that fits; `next_cursor` becomes a continuation
+ *   cursor (`nmr1.<skip>.<page size>.<Notion cursor>`) that the same tool takes as `start_cursor`:
+ *   it asks Notion for the same page again and drops the items already returned, so nothing is
+ *   missed or repeated. Cut `rows` also get `next_offset` (the `offset` argument plus the rows
+ *   returned), which reads on from the same place.
  * - `paging: { text: field }` tools (one long string field and a `start` argument): the string is
  *   cut after a blank line, else a line break, else a space; `next_start` is the offset to pass
  *   as `start`, and the next call returns the text from exactly there.
@@ -84,7 +86,7 @@ export function fitResult(tool: string, paging: Paging | undefined, output: unkn
   const text = JSON.stringify(output);
   if (text.length <= max) return { output, text };
   if (isObj(output)) {
-    if (paging === 'list' && Array.isArray(output.results)) return cutList(tool, output, text, args, skip, max);
+    if (paging === 'list' && (Array.isArray(output.results) || Array.isArray(output.rows))) return cutList(tool, output, text, args, skip, max);
     if (paging && paging !== 'list' && typeof output[paging.text] === 'string') return cutText(tool, output, paging.text, text, args, max);
   }
   return shorten(output, text, max, `This result was longer than about ${RESULT_TOKEN_BUDGET.toLocaleString('en-US')} tokens: the longest texts (or lists) are shortened, each marked "…[cut N characters]" (or "…[cut N more items]"). Ask for less, e.g. with filter_properties.`);
@@ -97,8 +99,13 @@ export function fitResult(tool: string, paging: Paging | undefined, output: unkn
 function resumeOutput(paging: Paging | undefined, output: unknown, args: Obj, skip: number): unknown {
   if (!paging || !isObj(output)) return output;
   if (paging !== 'list') return startAt(output, paging.text, args.start);
-  return skip > 0 && Array.isArray(output.results) ? { ...output, results: output.results.slice(skip) } : output;
+  const key = listKey(output);
+  return skip > 0 && key ? { ...output, [key]: (output[key] as unknown[]).slice(skip) } : output;
 }
+
+/** The list a `paging: 'list'` result holds: `results`, or the columnar `rows`. */
+const listKey = (output: Obj): 'results' | 'rows' | undefined =>
+  Array.isArray(output.results) ? 'results' : Array.isArray(output.rows) ? 'rows' : undefined;
 
 /** A continuation (`start` = N) returns the text from offset N. */
 function startAt(output: Obj, field: string, start: unknown): Obj {
@@ -108,7 +115,8 @@ function startAt(output: Obj, field: string, start: unknown): Obj {
 }
 
 function cutList(tool: string, output: Obj, text: string, args: Obj, skip: number, max: number): Budgeted {
-  const results = output.results as unknown[];
+  const key = listKey(output)!;
+  const results = output[key] as unknown[];
   const room = max - (text.length - JSON.stringify(results).length) - NOTE_RESERVE;
   let used = 2;
   let k = 0;
@@ -123,13 +131,13 @@ function cutList(tool: string, output: Obj, text: string, args: Obj, skip: numbe
   const cursor = typeof args.start_cursor === 'string' ? args.start_cursor : '';
   const size = typeof args.page_size === 'number' ? String(args.page_size) : '';
   const next_cursor = `nmr1.${taken}.${size}.${cursor}`;
-  const out: Obj = {
-    ...output,
-    results: kept,
-    has_more: true,
-    next_cursor,
-    cut: `Cut after ${kept.length} of ${results.length} results to stay under about ${RESULT_TOKEN_BUDGET.toLocaleString('en-US')} tokens${k === 0 ? ' (its long texts shortened, each marked "…[cut N characters]")' : ''}. For the rest call ${tool} again with the same arguments and start_cursor = next_cursor.`,
-  };
+  const out: Obj = { ...output, [key]: kept, has_more: true, next_cursor };
+  let how = 'start_cursor = next_cursor';
+  if (key === 'rows') {
+    out.next_offset = (typeof args.offset === 'number' ? args.offset : 0) + taken;
+    how += ' (or offset = next_offset)';
+  }
+  out.cut = `Cut after ${kept.length} of ${results.length} ${key === 'rows' ? 'rows' : 'results'} to stay under about ${RESULT_TOKEN_BUDGET.toLocaleString('en-US')} tokens${k === 0 ? ' (its long texts shortened, each marked "…[cut N characters]")' : ''}. For the rest call ${tool} again with the same arguments and ${how}.`;
   return { output: out, text: JSON.stringify(out) };
 }
 

@@ -7,6 +7,7 @@ import { fitBody } from './limits.js';
 import { getDataSource, onDataSource, withResolved } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
+import { DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, queryDataSource } from './query.js';
 
 // ---------------------------------------------------------------------------------------------
 // Argument pieces shared by the database, data source and view tools
@@ -105,33 +106,58 @@ export function runQuery(notion: NotionSession, dataSourceId: string, args: Quer
   return notion.read((n, auth) => n.dataSources.query({ ...queryParams(dataSourceId, args), auth }));
 }
 
-/** Row fields that are the same for every row or rarely matter, dropped from query results. */
-const ROW_NOISE = ['parent', 'created_time'];
-
-/**
- * A query result as a model reads it: one compact entry per row (`object`, `id`, `url`,
- * properties as `{type: value}`), the data source the rows belong to once at the top, and
- * `incomplete` when Notion stopped at its 10,000-row limit.
- */
-export function shapeRows(res: QueryDataSourceResponse, dataSourceId: string): Obj {
-  const list = shape(res) as Obj;
-  const rows = (list.results as Obj[]).map((row) => {
-    if (row.object !== 'page') return row;
-    const out = { ...row };
-    for (const k of ROW_NOISE) delete out[k];
-    return out;
-  });
-  const out: Obj = { object: 'list', data_source_id: dataSourceId, results: rows, has_more: list.has_more };
-  if (list.next_cursor) out.next_cursor = list.next_cursor;
-  if (res.request_status?.type === 'incomplete') out.incomplete = 'Notion stopped at its row limit: narrow the filter';
-  return out;
-}
+/** The per-row query result form; query_database and fetch use it. */
+export { shapeRows } from './query.js';
 
 // ---------------------------------------------------------------------------------------------
 // Tools
 // ---------------------------------------------------------------------------------------------
 
 const dataSourceId = notionId('data source');
+/** A whole number from `min` to `max`, checked here rather than in the schema (zod's bounds cost bytes). */
+const wholeNumber = (max: number, min = 0) =>
+  z
+    .number()
+    .refine((n) => Number.isInteger(n) && n >= min && n <= max, `expected a whole number from ${min} to ${max.toLocaleString('en-US')}`)
+    .optional();
+
+const QUERY_INPUT = {
+  where: obj
+    .optional()
+    .describe(
+      'By property name, ANDed: {"Status":"Done","Tags":["a","b"],"Due":{"before":"2026-12-31"},"Owner":"ada@x.com","Notes":null}. Text: contains; list: any of; null: empty. Ops: not, >, <, between, contains… Dates: ISO, today, this_week, past_month, "past 7 days". {"or":[…]}. Notion filter JSON works too.',
+    ),
+  order_by: z.array(z.union([z.string(), obj])).optional().describe('e.g. ["Due","-Priority"]'),
+  properties: z.array(z.string()).optional().describe('Names to return'),
+  offset: wholeNumber(MAX_OFFSET),
+  limit: wholeNumber(MAX_LIMIT, 1).describe(`Default ${DEFAULT_LIMIT}`),
+  start_cursor: startCursor,
+  count: z.boolean().optional().describe('Only {count}'),
+  format: z.enum(['rows']).optional().describe('One object per row'),
+  in_trash: z.boolean().optional(),
+};
+/** query_data_source's earlier parameters → the ones that replaced them. */
+const LEGACY = { filter: 'where', sorts: 'order_by', page_size: 'limit', filter_properties: 'properties', archived: 'in_trash' } as const;
+const QueryInputSchema = z.object(QUERY_INPUT);
+const untyped = z.unknown().optional();
+
+/**
+ * Moves an earlier parameter onto its new name (a new one given as well wins), checked by the new
+ * one's schema; objects and arrays may come as JSON text, as everywhere.
+ */
+function withLegacy(args: Record<string, unknown>): z.infer<typeof QueryInputSchema> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) if (!(k in LEGACY) && v !== undefined) out[k] = v;
+  for (const [old, now] of Object.entries(LEGACY)) {
+    let v = args[old];
+    if (v === undefined || out[now] !== undefined) continue;
+    if (typeof v === 'string' && /^\s*[[{]/.test(v)) v = parseJson(v, v.trim()[0] as '[' | '{') ?? v;
+    const parsed = QUERY_INPUT[now].safeParse(v);
+    if (!parsed.success) throw new ToolError('invalid_arguments', `Invalid arguments. ${old}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    out[now] = parsed.data;
+  }
+  return out as z.infer<typeof QueryInputSchema>;
+}
 
 export const dataSourcesTools = [
   defineTool({
@@ -172,17 +198,26 @@ export const dataSourcesTools = [
   }),
   defineTool({
     name: 'query_data_source',
-    description: 'List rows of a data source, filtered and sorted (more: start_cursor = next_cursor). A database ID resolves to its data source.',
+    description:
+      'Rows of a data source (a database ID resolves) as {columns, rows:[[id,…]]}; row URL: https://www.notion.so/<id without dashes>. More: start_cursor = next_cursor, or offset = next_offset.',
     input: {
       data_source_id: dataSourceId,
-      ...queryInput,
-      result_type: z.enum(['page', 'data_source']).optional(),
+      ...QUERY_INPUT,
+      // The earlier parameters, still taken under their names (untyped here to keep tools/list small).
+      filter: untyped,
+      sorts: untyped,
+      page_size: untyped,
+      filter_properties: untyped,
+      archived: untyped,
+      result_type: untyped,
     },
     annotations: annotations('Query data source', READ),
     paging: 'list',
-    run: async ({ data_source_id, ...args }, { notion }) => {
-      const r = await onDataSource(notion, data_source_id, (id) => runQuery(notion, id, args));
-      return withResolved(shapeRows(r.value, r.resolvedDataSourceId ?? data_source_id), r.resolvedDataSourceId);
+    run: async ({ data_source_id, result_type, ...args }, { notion }) => {
+      if (result_type !== undefined && result_type !== 'page' && result_type !== 'data_source') {
+        throw new ToolError('invalid_arguments', 'Invalid arguments. result_type: expected "page" or "data_source"');
+      }
+      return queryDataSource(notion, data_source_id, { ...withLegacy(args), ...(result_type ? { result_type } : {}) });
     },
   }),
   defineTool({

@@ -14,11 +14,15 @@
  * `latencyMs` (plus a queued `delayMs`) delays every answer.
  *
  * Shapes follow /work/shared/docs/notion-api.md and the 2026-03-11 API (`in_trash`, no `archived`).
- * To add an endpoint, add a row to OAUTH_ROUTES or API_ROUTES.
+ * To add an endpoint, add a row to OAUTH_ROUTES or API_ROUTES. Data source queries run on the
+ * rows of `dataSources` (fake-query.ts).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type FakeDataSource, QueryError, runFakeQuery } from './fake-query.js';
+
+export type { FakeDataSource } from './fake-query.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -105,7 +109,14 @@ export interface FakeNotion {
   hangTokens: Set<string>;
   /** The hung calls whose sockets are still open (a call leaves when the client gives up on it). */
   hanging: Set<RecordedRequest>;
-  /** Clears requests, queue, handler and hangTokens, and restores latencyMs = 0, down = false. Tokens are kept. */
+  /**
+   * Data sources with rows, by dashed ID, for every workspace: GET /v1/data_sources/{id} answers
+   * their schema and POST /v1/data_sources/{id}/query queries their rows (fake-query.ts).
+   */
+  dataSources: Map<string, FakeDataSource>;
+  /** What GET /v1/users lists (user objects); empty: the workspace's own user and bot. */
+  users: Record<string, unknown>[];
+  /** Clears requests, queue, handler and hangTokens, and restores latencyMs = 0, down = false. Tokens, data sources and users are kept. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -351,6 +362,8 @@ interface ServerState {
   readonly codes: Map<string, PendingCode>;
   /** refresh token -> its grant */
   readonly refreshGrants: Map<string, TokenGrant>;
+  readonly dataSources: Map<string, FakeDataSource>;
+  readonly users: Record<string, unknown>[];
 }
 
 interface RouteContext {
@@ -423,6 +436,8 @@ const API_ROUTES: readonly Route<ApiContext>[] = [
   route('POST', '/v1/pages/:page_id/move', movePage),
   route('GET', '/v1/databases/:database_id', retrieveDatabase),
   route('GET', '/v1/data_sources/:data_source_id', retrieveDataSource),
+  route('POST', '/v1/data_sources/:data_source_id/query', queryDataSource),
+  route('GET', '/v1/users', listUsers),
   route('GET', '/v1/users/me', retrieveBotUser),
 ];
 
@@ -619,13 +634,45 @@ function retrieveDatabase({ params, workspace }: ApiContext): FakeResponse {
   return { status: 200, body: databaseObject(id, db.dataSourceId, db.title, workspace) };
 }
 
-function retrieveDataSource({ params, workspace }: ApiContext): FakeResponse {
+function retrieveDataSource({ params, workspace, state }: ApiContext): FakeResponse {
   const raw = params.data_source_id ?? '';
   const id = normalizeId(raw);
   if (id === undefined) return validationError(`path failed validation: path.data_source_id should be a valid uuid, instead was \`"${raw}"\`.`);
+  const registered = state.dataSources.get(id);
+  if (registered) return { status: 200, body: registered.schema };
   if (kindOf(id, workspace) !== 'data_source') return notFound('data_source', id);
   const db = fakeDatabase(workspace);
   return { status: 200, body: dataSourceObject(id, db.databaseId, db.title, workspace, LAST_EDITED_TIME) };
+}
+
+/** POST /v1/data_sources/{id}/query: a registered data source's rows; the workspace's own has none. */
+function queryDataSource({ req, params, workspace, state }: ApiContext): FakeResponse {
+  const raw = params.data_source_id ?? '';
+  const id = normalizeId(raw);
+  if (id === undefined) return validationError(`path failed validation: path.data_source_id should be a valid uuid, instead was \`"${raw}"\`.`);
+  let ds = state.dataSources.get(id);
+  if (!ds && kindOf(id, workspace) === 'data_source') {
+    const db = fakeDatabase(workspace);
+    ds = { schema: dataSourceObject(id, db.databaseId, db.title, workspace, LAST_EDITED_TIME), rows: [] };
+  }
+  if (!ds) return notFound('data_source', id);
+  try {
+    return { status: 200, body: runFakeQuery(ds, req.body, req.query) };
+  } catch (err) {
+    if (err instanceof QueryError) return validationError(err.message);
+    throw err;
+  }
+}
+
+/** GET /v1/users: `users`, else the workspace's user and bot; page_size and start_cursor (a user id). */
+function listUsers({ req, workspace, state }: ApiContext): FakeResponse {
+  const all = state.users.length ? state.users : [personUser(workspace.user), { object: 'user', id: workspace.botId, name: BOT_NAME, avatar_url: null, type: 'bot', bot: {} }];
+  const size = req.query.page_size === undefined ? MAX_PAGE_SIZE : Number(req.query.page_size);
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) return validationError(`query failed validation: page_size should be an integer between 1 and ${MAX_PAGE_SIZE}.`);
+  const start = req.query.start_cursor === undefined ? 0 : all.findIndex((u) => u.id === req.query.start_cursor);
+  if (start < 0) return validationError('query failed validation: start_cursor should be a valid cursor.');
+  const next = all[start + size];
+  return { status: 200, body: { object: 'list', results: all.slice(start, start + size), next_cursor: next ? next.id : null, has_more: next !== undefined, type: 'user', user: {} } };
 }
 
 /**
@@ -746,6 +793,8 @@ class FakeNotionServer implements FakeNotion {
   readonly requests: RecordedRequest[] = [];
   readonly tokens = new Map<string, FakeWorkspace>();
   readonly revoked = new Set<string>();
+  readonly dataSources = new Map<string, FakeDataSource>();
+  readonly users: Record<string, unknown>[] = [];
   latencyMs = 0;
   down = false;
   readonly hangTokens = new Set<string>();
@@ -772,6 +821,8 @@ class FakeNotionServer implements FakeNotion {
       revoked: this.revoked,
       codes: new Map(),
       refreshGrants: new Map(),
+      dataSources: this.dataSources,
+      users: this.users,
     };
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => {

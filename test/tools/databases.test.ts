@@ -37,8 +37,9 @@ describe('database and data source tools', () => {
   it('fits its share of the tools/list budget, with exact annotations', () => {
     const registry = new ToolRegistry([...databasesTools, ...dataSourcesTools, ...viewsTools]);
     expect(registry.size).toBe(16);
-    // 9,500 before every tool also carried a top-level title (16 titles, about 400 bytes).
-    expect(JSON.stringify(registry.definitions({ scopes: new Set(['notion:read', 'notion:write']) } as never).tools).length).toBeLessThanOrEqual(9750);
+    // 9,500 before every tool also carried a top-level title (16 titles, about 400 bytes);
+    // query_data_source's query language (where, order_by, offset, count…, and the earlier names) adds about 460.
+    expect(JSON.stringify(registry.definitions({ scopes: new Set(['notion:read', 'notion:write']) } as never).tools).length).toBeLessThanOrEqual(10_200);
     const hints = Object.fromEntries(
       registry.definitions({ scopes: new Set(['notion:read', 'notion:write']) } as never).tools.map((t) => {
         const a = t.annotations as unknown as Record<string, boolean>;
@@ -252,7 +253,6 @@ describe('database and data source tools', () => {
         Due: { date: '2026-08-01' },
         Owner: { people: [{ id: USER_ID, name: 'Ada Lovelace', email: 'ada@example.com' }] },
         Done: { checkbox: false },
-        Link: { url: null },
         Notes: { rich_text: 'Needs **review**' },
         Project: { relation: ['1b9104cd-477e-8111-9d2e-7f6a5b4c3d2e'] },
         ID: { unique_id: 'TASK-42' },
@@ -450,30 +450,40 @@ describe('database and data source tools', () => {
     expect(res.data).toMatchObject({ resolved_data_source_id: DS_ID, id: DS_ID, in_trash: true });
   });
 
-  it('query_data_source: one call with every query option; result_type passes through', async () => {
+  it("query_data_source: Notion's filter and sort JSON in one call, the cursor and limit as given, columnar rows", async () => {
     ts.answer(routes({ [`POST /v1/data_sources/${DS_ID}/query`]: { body: queryResult } }));
     const res = await ts.call('query_data_source', {
       data_source_id: `https://www.notion.so/${dashless(DS_ID)}`,
-      filter: { property: 'Done', checkbox: { equals: false } },
-      sorts: JSON.stringify([{ timestamp: 'last_edited_time', direction: 'descending' }]),
+      where: { property: 'Done', checkbox: { equals: false } },
+      order_by: JSON.stringify([{ timestamp: 'last_edited_time', direction: 'descending' }]),
       start_cursor: CURSOR,
-      page_size: 3,
-      filter_properties: ['title'],
+      limit: 3,
       in_trash: false,
-      result_type: 'page',
     });
     expect(res.isError).toBe(false);
-    const req = ts.oneCall('POST', `/v1/data_sources/${DS_ID}/query`, { filter_properties: 'title' });
+    const req = ts.oneCall('POST', `/v1/data_sources/${DS_ID}/query`, {});
     expect(req!.body).toEqual({
       filter: { property: 'Done', checkbox: { equals: false } },
       sorts: [{ timestamp: 'last_edited_time', direction: 'descending' }],
       start_cursor: CURSOR,
       page_size: 3,
       in_trash: false,
-      result_type: 'page',
     });
-    expect(res.data).toMatchObject({ object: 'list', data_source_id: DS_ID, has_more: true, next_cursor: CURSOR });
+    expect(res.data).toMatchObject({ data_source_id: DS_ID, has_more: true, next_cursor: CURSOR, next_offset: 3 });
     expect(res.data.resolved_data_source_id).toBeUndefined();
+    expect(res.data.columns).toEqual(['id', 'Name', 'Status', 'Priority', 'Tags', 'Estimate', 'Due', 'Owner', 'Done', 'Link', 'Notes', 'Project', 'ID', 'Overdue']);
+    expect(res.data.rows).toEqual([
+      [ROW_IDS[0], 'Ship the connector', 'In progress', 'High', ['backend', 'docs'], 5, '2026-08-01', ['Ada Lovelace'], false, null, 'Needs **review**', ['1b9104cd-477e-8111-9d2e-7f6a5b4c3d2e'], 'TASK-42', false],
+      [ROW_IDS[1], 'Write the docs', 'Not started', null, null, null, null, null, false, null, null, null, 'TASK-43', null],
+      [ROW_IDS[2], 'Fix login', 'Done', null, null, null, null, null, true, 'https://github.com/acme/app/pull/7', null, null, 'TASK-44', null],
+    ]);
+  });
+
+  it('query_data_source: format "rows" keeps one object per row, without empty values', async () => {
+    ts.answer(routes({ [`POST /v1/data_sources/${DS_ID}/query`]: { body: queryResult } }));
+    const res = await ts.call('query_data_source', { data_source_id: DS_ID, limit: 3, format: 'rows' });
+    expect(res.isError).toBe(false);
+    expect(res.data).toMatchObject({ object: 'list', data_source_id: DS_ID, has_more: true, next_cursor: CURSOR });
     expect(res.data.results.map((r: { id: string }) => r.id)).toEqual([...ROW_IDS]);
     expect(res.data.results[1]).toEqual({
       object: 'page',
@@ -482,9 +492,6 @@ describe('database and data source tools', () => {
       properties: {
         Name: { title: 'Write the docs' },
         Status: { status: 'Not started' },
-        Priority: { select: null },
-        Estimate: { number: null },
-        Due: { date: null },
         Done: { checkbox: false },
         ID: { unique_id: 'TASK-43' },
       },
@@ -500,12 +507,12 @@ describe('database and data source tools', () => {
         [`POST /v1/data_sources/${DS_ID}/query`]: { body: lastQueryPage },
       }),
     );
-    const res = await ts.call('query_data_source', { data_source_id: DB_ID, archived: true });
+    const res = await ts.call('query_data_source', { data_source_id: DB_ID, in_trash: true });
     expect(res.isError).toBe(false);
     const reqs = ts.upstream(3);
-    expect(reqs[0]!.body).toEqual({ in_trash: true });
-    expect(reqs[2]!.body).toEqual({ in_trash: true });
-    expect(res.data).toMatchObject({ resolved_data_source_id: DS_ID, data_source_id: DS_ID, has_more: false });
+    expect(reqs[0]!.body).toEqual({ page_size: 100, in_trash: true });
+    expect(reqs[2]!.body).toEqual({ page_size: 100, in_trash: true });
+    expect(res.data).toMatchObject({ resolved_data_source_id: DS_ID, data_source_id: DS_ID, has_more: false, incomplete: expect.stringMatching(/row limit/) });
   });
 
   it('list_data_source_templates: name and paging go in the query string', async () => {
@@ -592,7 +599,7 @@ describe('database and data source tools', () => {
     for (const [name, args] of [
       ['get_database', { database_id: DB_ID }],
       ['get_data_source', { data_source_id: DS_ID }],
-      ['query_data_source', { data_source_id: DS_ID }],
+      ['query_data_source', { data_source_id: DS_ID, limit: 3 }],
       ['query_database', { database_id: DB_ID }],
       ['list_data_source_templates', { data_source_id: DS_ID }],
     ] as const) {
