@@ -416,13 +416,13 @@ export const pageTools = [
   defineTool({
     name: 'get_page_markdown',
     description:
-      "Read a page's body as Notion-flavoured Markdown: whole, one section (by heading text or ID), or just its outline (headings with block IDs). A long body comes in parts: pass next_start as start.",
+      "Read a page's body as Markdown: whole, one section, or its outline (headings with block IDs). A long body comes in parts: pass next_start as start.",
     input: {
       page_id: notionId('page'),
       section: z.string().min(1).optional().describe('Heading text or block ID'),
       outline: z.boolean().optional(),
       max_tokens: maxTokens,
-      include_transcript: z.boolean().optional().describe('Include meeting-note transcripts'),
+      include_transcript: z.boolean().optional().describe('Of meeting notes'),
       start: textStart,
     },
     annotations: annotations('Get page Markdown', READ),

@@ -139,6 +139,19 @@ async function fetchAnything(notion: NotionSession, raw: string, withContent: bo
   return { id: shaped.id, title: String(shaped.type), text: blockText(shaped), url, metadata: { kind: 'block', block: shaped } };
 }
 
+/** Notion's `{property: "object", value}` / `{timestamp, direction}` object (or its JSON text) as the one string it holds. */
+const objectValue = (key: string) => (v: unknown) => {
+  let o = v;
+  if (typeof v === 'string' && v.trim().startsWith('{')) {
+    try {
+      o = JSON.parse(v);
+    } catch {
+      return v;
+    }
+  }
+  return typeof o === 'object' && o !== null && key in o ? (o as Obj)[key] : v;
+};
+
 const str = { type: 'string' };
 /** search's output: the deep research contract; each result also has its shaped Notion fields. */
 const SEARCH_OUTPUT = {
@@ -163,8 +176,9 @@ export const searchTools = [
     description: 'Find pages and data sources shared with this connection by title. Page with start_cursor = next_cursor.',
     input: {
       query: z.string().optional().describe('Title text; omit to list all'),
-      filter: z.object({ property: z.literal('object'), value: z.enum(['page', 'data_source']) }).optional(),
-      sort: z.object({ timestamp: z.literal('last_edited_time'), direction: z.enum(['ascending', 'descending']) }).optional(),
+      // Listed as plain strings (cheap); Notion's own filter and sort objects are accepted too.
+      filter: z.preprocess(objectValue('value'), z.enum(['page', 'data_source'])).optional().describe('Only this kind'),
+      sort: z.preprocess(objectValue('direction'), z.enum(['ascending', 'descending'])).optional().describe('By last edit'),
       start_cursor: startCursor,
       page_size: pageSize,
     },
@@ -172,7 +186,13 @@ export const searchTools = [
     output: SEARCH_OUTPUT,
     paging: 'list',
     run: async (args, { notion }) => {
-      const list = shape(await notion.read((n, auth) => n.search({ ...args, auth }))) as Obj;
+      const { filter, sort, ...rest } = args;
+      const params = {
+        ...rest,
+        ...(filter ? { filter: { property: 'object' as const, value: filter } } : {}),
+        ...(sort ? { sort: { timestamp: 'last_edited_time' as const, direction: sort } } : {}),
+      };
+      const list = shape(await notion.read((n, auth) => n.search({ ...params, auth }))) as Obj;
       return { ...list, results: (list.results as unknown[]).map(searchHit) };
     },
   }),
