@@ -122,6 +122,8 @@ interface Sizes {
 }
 interface SizingRow extends Sizes {
   step: string;
+  /** Wall time of the step per operation, in ms, 200 at a time (SQLite runs them one by one). */
+  msPerOp: { sqlite: number; redis: number };
 }
 
 /**
@@ -148,7 +150,9 @@ async function sizeStores(n: number): Promise<{ rows: SizingRow[]; total: Sizes;
   await admin.config('SET', 'auto-aof-rewrite-percentage', '0'); // no rewrite in the middle of a measurement
   if (LISTPACK_VALUE) await admin.config('SET', 'hash-max-listpack-value', LISTPACK_VALUE);
   const dataDir = tempDir('sqlite');
-  const stores: Connector[] = [await openConnector(server.url), openSqliteConnector(dataDir)];
+  const redisConnector = await openConnector(server.url);
+  const sqliteConnector = openSqliteConnector(dataDir);
+  const stores: Connector[] = [redisConnector, sqliteConnector];
   try {
     const sizes = async (): Promise<Sizes> => {
       await settle(admin);
@@ -159,10 +163,16 @@ async function sizeStores(n: number): Promise<{ rows: SizingRow[]; total: Sizes;
     let last = empty;
     const rows: SizingRow[] = [];
     const step = async (what: string, fn: (c: Connector) => Promise<unknown>) => {
-      for (const c of stores) await fn(c);
+      const timed = async (c: Connector) => {
+        const t0 = performance.now();
+        await fn(c);
+        return (performance.now() - t0) / n;
+      };
+      const msPerOp = { redis: await timed(redisConnector), sqlite: await timed(sqliteConnector) };
       const now = await sizes();
       rows.push({
         step: what,
+        msPerOp,
         sqliteDb: now.sqliteDb - last.sqliteDb,
         sqliteWal: now.sqliteWal,
         redisMemory: now.redisMemory - last.redisMemory,
@@ -494,14 +504,15 @@ async function main(): Promise<void> {
   out(`${started.toISOString()}, node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average at start ${loadavg()[0]!.toFixed(2)}`);
   out();
   out(`Storage per 1,000 connections (${n} on each store; Redis: used_memory, DBSIZE, AOF growth)`);
-  out('| step, per 1,000 | SQLite database | SQLite WAL and shm after it (not per 1,000) | Redis memory | Redis keys | Redis AOF |');
-  out('|---|---:|---:|---:|---:|---:|');
+  out('| step, per 1,000 | SQLite database | SQLite WAL and shm after it (not per 1,000) | Redis memory | Redis keys | Redis AOF | ms per operation, SQLite / Redis |');
+  out('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of sizing.rows) {
-    out(`| ${r.step} | ${KiB(per1000(r.sqliteDb, n))} | ${KiB(r.sqliteWal)} | ${KiB(per1000(r.redisMemory, n))} | ${per1000(r.redisKeys, n).toFixed(0)} | ${KiB(per1000(r.aof, n))} |`);
+    const ms = `${r.msPerOp.sqlite.toFixed(2)} / ${r.msPerOp.redis.toFixed(2)}`;
+    out(`| ${r.step} | ${KiB(per1000(r.sqliteDb, n))} | ${KiB(r.sqliteWal)} | ${KiB(per1000(r.redisMemory, n))} | ${per1000(r.redisKeys, n).toFixed(0)} | ${KiB(per1000(r.aof, n))} | ${ms} |`);
   }
   const t = sizing.total;
   out(
-    `| total after all steps | ${KiB(per1000(t.sqliteDb, n))} | ${KiB(t.sqliteWal)} | ${KiB(per1000(t.redisMemory, n))} | ${per1000(t.redisKeys, n).toFixed(0)} | ${KiB(per1000(t.aof, n))}, ${KiB(per1000(sizing.aofRewritten, n))} after BGREWRITEAOF |`,
+    `| total after all steps | ${KiB(per1000(t.sqliteDb, n))} | ${KiB(t.sqliteWal)} | ${KiB(per1000(t.redisMemory, n))} | ${per1000(t.redisKeys, n).toFixed(0)} | ${KiB(per1000(t.aof, n))}, ${KiB(per1000(sizing.aofRewritten, n))} after BGREWRITEAOF | |`,
   );
   out();
   out('AOF per operation through the server (Redis, appendonly yes)');
