@@ -4,11 +4,12 @@
  * 1. Storage per 1,000 connections, SQLite and Redis, through the product's code path
  *    (bench/lib/grants.ts): that many client registrations, connections (grant, redeemed code,
  *    access and refresh token), one refresh and one "last used" update of each, then the sweep
- *    once the codes have expired. SQLite: the bytes of every file in DATA_DIR (database, WAL,
- *    shared memory). Redis: used_memory, DBSIZE and the append-only files (fresh redis-server,
+ *    once the codes have expired, with the time each took. SQLite: the WAL and -shm files as the
+ *    step left them, then the database file after a checkpoint. Redis: used_memory, DBSIZE and the append-only files (fresh redis-server,
  *    appendonly yes, automatic rewrite off while measuring; the size after a BGREWRITEAOF last).
  * 2. AOF bytes per operation through the built server on Redis: a new connection (the whole OAuth
- *    flow), a refresh, a tool call; the commands each appended are counted by name from the file.
+ *    flow), a refresh, a tool call, a request counter expiring; the entries each appended are
+ *    counted by command name from the file.
  *    From these, the AOF growth per day of a stated traffic mix, and when Redis rewrites the file.
  * 3. Load: 1 instance on SQLite, then N built instances (--instances, default 1,2,4) on one
  *    redis-server behind a loopback round-robin TCP balancer (bench/lib/balancer.ts, own process),
@@ -24,7 +25,9 @@
  * Flags: --quick (--connections 200 --duration 4 --instances 1,2)  --connections 1000
  *        --instances 1,2,4  --duration 8  --concurrency 32  --mixes tools,refresh
  *        --listpack-value <bytes> (hash-max-listpack-value for the sizing)  --out scale.json
- * Stops by itself; every process and temporary directory it made is removed, also on failure.
+ *        --max-minutes 30 (then it stops with an error)
+ * Stops by itself; every process and temporary directory it made is removed, also on failure,
+ * SIGINT (Ctrl-C), SIGTERM or the time limit.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -61,6 +64,8 @@ const CONCURRENCY = Number(arg('concurrency', '32'));
 const MIXES = arg('mixes', 'tools,refresh').split(',') as Mix[];
 const LISTPACK_VALUE = arg('listpack-value', '');
 const OUT = arg('out', 'scale.json');
+/** The whole run is stopped (and cleaned up) after this long, should anything hang. */
+const MAX_MINUTES = Number(arg('max-minutes', '30'));
 /** Connections and tool calls for the AOF per operation (through the server, so a few suffice). */
 const AOF_CONNECTIONS = QUICK ? 30 : 100;
 const AOF_CALLS = QUICK ? 600 : 3000;
@@ -566,11 +571,14 @@ async function main(): Promise<void> {
   );
 }
 
+const fail = async (why: string) => {
+  process.stderr.write(`bench failed: ${why}\n`);
+  await cleanUp();
+  process.exit(1);
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void fail(`stopped by ${signal}`));
+setTimeout(() => void fail(`still running after ${MAX_MINUTES} minutes (--max-minutes)`), MAX_MINUTES * 60_000).unref();
 main().then(
   () => process.exit(0),
-  async (err: unknown) => {
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-    await cleanUp();
-    process.exit(1);
-  },
+  (err: unknown) => fail((err as Error).stack ?? String(err)),
 );
