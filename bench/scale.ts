@@ -571,11 +571,14 @@ async function main(): Promise<void> {
   );
 }
 
-const fail = async (why: string) => {
-  process.stderr.write(`bench failed: ${why}\n`);
-  await cleanUp();
-  process.exit(1);
-};
+/** Stops once: a signal's clean-up makes the run in flight fail too, which must not exit before it is done. */
+let stopping: Promise<void> | undefined;
+const fail = (why: string) =>
+  (stopping ??= (async () => {
+    process.stderr.write(`bench failed: ${why}\n`);
+    await cleanUp();
+    process.exit(1);
+  })());
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void fail(`stopped by ${signal}`));
 setTimeout(() => void fail(`still running after ${MAX_MINUTES} minutes (--max-minutes)`), MAX_MINUTES * 60_000).unref();
 main().then(
