@@ -197,12 +197,12 @@ async function sizeStores(n: number): Promise<{ rows: SizingRow[]; total: Sizes;
     await step('client registrations (Claude: one per connection)', (c) =>
       inParallel(n, 200, (i) => c.store.createClient({ ...registration, clientId: clientIds[i]!, createdAt: Date.now() })),
     );
-    const refresh = new Map<Store, string[]>();
+    const refreshTokens = new Map<Store, string[]>();
     await step('connections (grant, redeemed code, access and refresh token)', async (c) => {
-      refresh.set(c.store, await inParallel(n, 200, (i) => connectOne(c, clientIds[i]!)));
+      refreshTokens.set(c.store, await inParallel(n, 200, (i) => connectOne(c, clientIds[i]!)));
     });
     await step('one refresh of each (new pair; the old access token stays)', async (c) => {
-      const tokens = refresh.get(c.store)!;
+      const tokens = refreshTokens.get(c.store)!;
       await inParallel(n, 200, (i) => refreshOne(c, tokens[i]!));
     });
     await step('one "last used" update of each', async (c) => {
