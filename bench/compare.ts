@@ -9,7 +9,7 @@
  *        per-request `_meta` envelope and Mcp-Method / Mcp-Name headers, served by the SDK's handler)
  * Prints one table of medians over the runs and writes bench/results/<out>.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ import { fakeWorkspace, startFakeNotion, type FakeNotion } from '../test/helpers
 import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
 import { combineLoads, type LoadResult, post, rpcBody, runLoad, untilListening } from './lib/load.js';
 import { connectMany } from './lib/oauth.js';
-import { cpuMs, floorScript, median, rssMiB, serverArgs, serverEnv } from './lib/proc.js';
+import { cpuMs, floorScript, median, rssMiB, serverArgs, serverEnv, spawnChild, stopChild } from './lib/proc.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, fallback: number | string): string => {
@@ -58,27 +58,6 @@ interface Target {
   /** Time from spawn to the first answered authenticated initialize, in ms. */
   startMs(): Promise<number>;
   stop(): Promise<void>;
-}
-
-function spawnChild(cmd: string, args: string[], env: Record<string, string>, cwd: string): ChildProcess {
-  const child = spawn(cmd, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr?.on('data', (c: Buffer) => {
-    if (err.length < 4000) err += c.toString();
-  });
-  child.on('exit', (code, signal) => {
-    if (code && code !== 0) process.stderr.write(`${cmd} ${args.join(' ')} exited ${code} ${signal ?? ''}: ${err}\n`);
-  });
-  return child;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
 }
 
 const initBody = JSON.stringify({

@@ -1,7 +1,7 @@
 /**
  * The Redis sweep: `npx tsx bench/redis-sweep.ts [grants]` (default 100,000).
  * Starts its own redis-server (appendonly yes, as deployed), connects that many users through the
- * product's code path (bench/lib/redis-grants.ts) with a clock set 100 days back, so every code,
+ * product's code path (bench/lib/grants.ts) with a clock set 100 days back, so every code,
  * access and refresh token has expired, adds as many expired flows and one idle client per ten
  * grants, then runs one sweep (with the idle-client sweep) while a 1 ms timer watches the event
  * loop. Prints the sweep's wall time, the longest event-loop gap (and, as a control, the longest gap
@@ -10,7 +10,8 @@
  */
 import { Redis } from 'ioredis';
 import { startRedis } from '../test/helpers/redis.js';
-import { connectOne, inParallel, openConnector } from './lib/redis-grants.js';
+import { connectOne, inParallel, openConnector } from './lib/grants.js';
+import { redisCpuS } from './lib/redis-info.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const CLIENTS = Math.max(1, Math.floor(N / 10));
@@ -20,12 +21,6 @@ const SLOWLOG_US = Number(process.env.SLOWLOG_US ?? 100);
 
 /** The store's Lua scripts by name, as ioredis keeps them (their SHA1 names them in SLOWLOG). */
 const scriptsOf = (r: Redis) => (r as unknown as { scriptsSet: Record<string, { sha: string }> }).scriptsSet;
-
-/** used_cpu_sys + used_cpu_user of redis-server, in seconds. */
-async function redisCpuS(r: Redis): Promise<number> {
-  const info = await r.info('cpu');
-  return Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]);
-}
 
 type SlowEntry = [id: number, at: number, us: number, args: string[], addr: string, name: string];
 

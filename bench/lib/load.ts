@@ -72,9 +72,15 @@ export function combineLoads(parts: LoadResult[]): LoadResult {
 
 /**
  * Runs `total` calls with `concurrency` workers; worker w sends call i through `send(w, i)`, which
- * must reject (or return false) on a failed call. Latencies are per call, in ms.
+ * must reject (or return false) on a failed call. Latencies are per call, in ms. With `untilMs`
+ * (a Date.now() deadline) no call starts after it, so `total` may be Infinity.
  */
-export async function runLoad(total: number, concurrency: number, send: (worker: number, i: number) => Promise<boolean>): Promise<LoadResult> {
+export async function runLoad(
+  total: number,
+  concurrency: number,
+  send: (worker: number, i: number) => Promise<boolean>,
+  untilMs = Infinity,
+): Promise<LoadResult> {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
@@ -83,7 +89,7 @@ export async function runLoad(total: number, concurrency: number, send: (worker:
     Array.from({ length: concurrency }, async (_, w) => {
       for (;;) {
         const i = next++;
-        if (i >= total) return;
+        if (i >= total || Date.now() >= untilMs) return;
         const t0 = process.hrtime.bigint();
         let ok = false;
         try {
@@ -97,7 +103,8 @@ export async function runLoad(total: number, concurrency: number, send: (worker:
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { calls: total, errors, seconds, throughput: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
+  const calls = latencies.length;
+  return { calls, errors, seconds, throughput: calls / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
 }
 
 /** Resolves once a POST of `body` to `url` gets any answer (the server is listening); throws after `timeoutMs`. */

@@ -5,9 +5,15 @@ import {
   CookieBrowser,
   pkce,
   register,
+  type RegisteredClient,
   tokenRequest,
   type TokenSet,
 } from '../../test/helpers/oauth-client.js';
+
+/** A connection made by `connectRemote`: its registered client (for refreshes) and its tokens. */
+export interface Connection extends TokenSet {
+  client: RegisteredClient;
+}
 
 /**
  * The real OAuth flow against a server in another process (startStack cannot be used there):
@@ -15,7 +21,7 @@ import {
  * The Notion consent step issues the code for `workspace` directly (what the fake's /allow link
  * does) rather than through `fake.authorizeAs`, so many flows can run at once without mixing users.
  */
-export async function connectRemote(baseUrl: string, fake: FakeNotion, workspace: FakeWorkspace): Promise<TokenSet> {
+export async function connectRemote(baseUrl: string, fake: FakeNotion, workspace: FakeWorkspace): Promise<Connection> {
   const client = await register(baseUrl);
   const browser = new CookieBrowser();
   const { verifier, challenge } = pkce();
@@ -40,21 +46,26 @@ export async function connectRemote(baseUrl: string, fake: FakeNotion, workspace
     resource: `${baseUrl}/mcp`,
   });
   if (res.status !== 200) throw new Error(`token: ${res.status} ${await res.text()}`);
-  return (await res.json()) as TokenSet;
+  return { ...((await res.json()) as TokenSet), client };
 }
 
-/** `n` grants, `concurrency` flows at a time; returns the access tokens in order. */
-export async function connectMany(baseUrl: string, fake: FakeNotion, workspaces: FakeWorkspace[], concurrency: number): Promise<string[]> {
-  const out: string[] = new Array(workspaces.length);
+/** One connection per workspace, `concurrency` flows at a time, in order. */
+export async function connectAll(baseUrl: string, fake: FakeNotion, workspaces: FakeWorkspace[], concurrency: number): Promise<Connection[]> {
+  const out: Connection[] = new Array(workspaces.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       for (;;) {
         const i = next++;
         if (i >= workspaces.length) return;
-        out[i] = (await connectRemote(baseUrl, fake, workspaces[i]!)).access_token;
+        out[i] = await connectRemote(baseUrl, fake, workspaces[i]!);
       }
     }),
   );
   return out;
+}
+
+/** `n` grants, `concurrency` flows at a time; returns the access tokens in order. */
+export async function connectMany(baseUrl: string, fake: FakeNotion, workspaces: FakeWorkspace[], concurrency: number): Promise<string[]> {
+  return (await connectAll(baseUrl, fake, workspaces, concurrency)).map((c) => c.access_token);
 }

@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,4 +75,27 @@ export function floorScript(root: string): string {
   const src = readFileSync(join(root, 'bench/floor.ts'), 'utf8');
   writeFileSync(out, ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
   return out;
+}
+
+/** A child with only PATH from the parent plus `env`; its stderr (first 4,000 characters) is printed if it fails. */
+export function spawnChild(cmd: string, args: string[], env: Record<string, string>, cwd: string): ChildProcess {
+  const child = spawn(cmd, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    if (err.length < 4000) err += c.toString();
+  });
+  child.on('exit', (code, signal) => {
+    if (code && code !== 0) process.stderr.write(`${cmd} ${args.join(' ')} exited ${code} ${signal ?? ''}: ${err}\n`);
+  });
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after 3 s; resolves once it exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
 }

@@ -4,33 +4,44 @@ import { Keyring, pkceS256, randomSecret } from '../../src/lib/crypto.js';
 import { credentialRef, Grants } from '../../src/oauth/grants.js';
 import { ALL_SCOPES_STRING } from '../../src/oauth/scopes.js';
 import { RedisStore } from '../../src/store/redis.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/types.js';
 import { TEST_SECRET } from '../../test/helpers/stack.js';
 
 /**
- * Grants written to a Redis store through the product's own code path: Grants.createWithCode as
- * the Notion callback calls it, then the store calls of /token (redeem the code, rotate the
- * refresh token, touch the grant), with records of the sizes real users produce.
+ * Grants written to a store (Redis or SQLite) through the product's own code path:
+ * Grants.createWithCode as the Notion callback calls it, then the store calls of /token (redeem
+ * the code, rotate the refresh token, touch the grant), with records of the sizes real users produce.
  */
-export interface Connector {
-  store: RedisStore;
+export interface Connector<S extends Store = Store> {
+  store: S;
   grants: Grants;
   config: Config;
   /** The clock Grants mints with (epoch ms); set it back to write already-expired records. */
   clock: { now: number };
 }
 
-export async function openConnector(url: string, prefix = 'nmr:'): Promise<Connector> {
+function connector<S extends Store>(store: S, keyring: Keyring, env: Record<string, string>): Connector<S> {
   const config = loadConfig({
     NOTION_OAUTH_CLIENT_ID: 'notion-client',
     NOTION_OAUTH_CLIENT_SECRET: 'notion-secret',
     BASE_URL: 'https://mcp.example.com',
     SESSION_SECRET: TEST_SECRET,
-    REDIS_URL: url,
+    ...env,
   });
-  const keyring = new Keyring(TEST_SECRET);
-  const store = await RedisStore.open(url, keyring.checkValues(), { prefix });
   const clock = { now: Date.now() };
   return { store, grants: new Grants(store, keyring, config, () => clock.now), config, clock };
+}
+
+export async function openConnector(url: string, prefix = 'nmr:'): Promise<Connector<RedisStore>> {
+  const keyring = new Keyring(TEST_SECRET);
+  return connector(await RedisStore.open(url, keyring.checkValues(), { prefix }), keyring, { REDIS_URL: url });
+}
+
+/** The same on the embedded SQLite store in `dataDir`. */
+export function openSqliteConnector(dataDir: string): Connector<SqliteStore> {
+  const keyring = new Keyring(TEST_SECRET);
+  return connector(SqliteStore.open(dataDir, keyring.checkValues()), keyring, { DATA_DIR: dataDir });
 }
 
 /** One user's connection: Notion callback, then the code exchange of /token. Returns the refresh token. */
