@@ -192,10 +192,9 @@ const TASKS: Task[] = [
     what: 'Who owns the project Kepler (people property → name and email)',
     ours: async (call) => {
       const [row = {}] = rowsOf(await call('query_data_source', { data_source_id: IDS.projects, filter: { property: 'Name', title: { equals: 'Kepler' } } }));
-      const owner = row.properties.Owner;
-      const id = (owner.people ?? owner)[0]?.id ?? (owner.people ?? owner)[0];
-      const user = await call('more', { op: 'get_user', args: { user_id: id } });
-      return `${user.name} <${user.person?.email ?? user.email}>`;
+      // Our people values carry name and email: no user lookup.
+      const [u] = row.properties.Owner.people;
+      return `${u.name} <${u.email}>`;
     },
     official: async (call) => {
       const [row = {}] = rowsOf(await call('API-query-data-source', { data_source_id: IDS.projects, filter: { property: 'Name', title: { equals: 'Kepler' } } }));
