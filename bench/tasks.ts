@@ -145,7 +145,7 @@ const TASKS: Task[] = [
   {
     name: 'headings-only',
     what: 'List the Handbook’s section headings',
-    ours: async (call) => (await all(call, 'get_block_children', { block_id: IDS.handbook })).filter((b) => b.type === 'heading_2').map((b) => b.text ?? b.heading_2?.text ?? plain(b.heading_2?.rich_text) ?? b.markdown),
+    ours: async (call) => (await all(call, 'get_block_children', { block_id: IDS.handbook })).filter((b) => b.type === 'heading_2').map((b) => b.heading_2.text),
     official: async (call) => (await all(call, 'API-get-block-children', { block_id: IDS.handbook })).filter((b) => b.type === 'heading_2').map((b) => plain(b.heading_2.rich_text)),
     check: (_ws, a) => (Array.isArray(a) && a.map((h) => String(h).replace(/^#+\s*/, '')).join('|') === SECTIONS.join('|') ? undefined : `headings: ${JSON.stringify(a)}`),
   },

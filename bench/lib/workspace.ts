@@ -26,7 +26,7 @@ const normalize = (raw: string): string | undefined => {
   return /^[0-9a-f]{32}$/.test(hex) ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` : undefined;
 };
 
-export function richText(content: string, link: string | null = null): Json {
+function richText(content: string, link: string | null = null): Json {
   return {
     type: 'text',
     text: { content, link: link ? { url: link } : null },
@@ -293,7 +293,7 @@ export const THREADS = [
 
 const indent = (s: string) => s.split('\n').map((l) => `\t${l}`).join('\n');
 
-export function blockMarkdown(b: Block, kids: (b: Block) => Block[]): string {
+function blockMarkdown(b: Block, kids: (b: Block) => Block[]): string {
   const t = plain(b[b.type]?.rich_text);
   const children = kids(b).map((c) => blockMarkdown(c, kids));
   const nested = children.length ? `\n${children.map(indent).join('\n')}` : '';
@@ -334,7 +334,7 @@ export function blockMarkdown(b: Block, kids: (b: Block) => Block[]): string {
 }
 
 /** Markdown as a write sends it, parsed into block specs: headings, lists, to-dos, quotes, images, code, pipe and <table> tables, paragraphs. */
-export function parseMarkdown(md: string): BlockSpec[] {
+function parseMarkdown(md: string): BlockSpec[] {
   const lines = md.replace(/\r/g, '').split('\n');
   const root: BlockSpec[] = [];
   const stack: { depth: number; spec: BlockSpec }[] = [];
@@ -507,9 +507,9 @@ export class BenchWorkspace {
   }
 
   private insert(parentId: string, block: Block, at?: number): void {
-    const list = this.children.get(parentId) ?? [];
-    list.splice(at ?? list.length, 0, block.id);
-    this.children.set(parentId, list);
+    const ids = this.children.get(parentId) ?? [];
+    ids.splice(at ?? ids.length, 0, block.id);
+    this.children.set(parentId, ids);
     const parent = this.blocks.get(parentId);
     if (parent) parent.has_children = true;
   }
