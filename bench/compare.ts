@@ -9,19 +9,15 @@
  *        per-request `_meta` envelope and Mcp-Method / Mcp-Name headers, served by the SDK's handler)
  * Prints one table of medians over the runs and writes bench/results/<out>.
  */
-import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fakeWorkspace, startFakeNotion, type FakeNotion } from '../test/helpers/fake-notion.js';
-import { freePort, TEST_SECRET } from '../test/helpers/stack.js';
-import { combineLoads, type LoadResult, post, rpcBody, runLoad, untilListening } from './lib/load.js';
-import { connectMany } from './lib/oauth.js';
-import { cpuMs, floorScript, median, rssMiB, serverArgs, serverEnv, spawnChild, stopChild } from './lib/proc.js';
+import { freePort } from '../test/helpers/stack.js';
+import { combineLoads, type LoadResult, post, rpcBody, runLoad } from './lib/load.js';
+import { cpuMs, floorScript, median, rssMiB, spawnChild, stopChild } from './lib/proc.js';
+import { baseHeaders, type Client, firstAnswer, ROOT, startOfficial, startOurs, type Target as BaseTarget } from './lib/targets.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, fallback: number | string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : String(fallback);
@@ -39,146 +35,17 @@ const CONCURRENCY = [1, 32] as const;
 const TOOLS = ['search', 'get_page'] as const;
 type Tool = (typeof TOOLS)[number];
 const PAGE_ID = '59833787-2cf9-4fdf-8782-e53db20768a5';
-const PROTOCOL = '2025-06-18';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Client {
-  headers: Record<string, string>;
-}
-
-interface Target {
-  name: string;
-  url: URL;
-  child: ChildProcess;
+interface Target extends BaseTarget {
   tool(t: Tool): string;
   /** Calls as a 2026-07-28 client (ours with --era 2026). */
   modern?: boolean;
-  /** `n` ready clients: ours, one OAuth grant each; official, one MCP session each; floor, one Notion token each. */
-  clients(n: number): Promise<Client[]>;
-  /** Time from spawn to the first answered authenticated initialize, in ms. */
-  startMs(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-const initBody = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 0,
-  method: 'initialize',
-  params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: 'bench', version: '0' } },
-});
-const baseHeaders = { accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROTOCOL };
-
-/** Polls with an authenticated initialize until one is answered 200; returns ms since `t0`. */
-async function firstAnswer(url: URL, headers: Record<string, string>, t0: bigint): Promise<number> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const agent = new Agent({ keepAlive: false });
-    try {
-      const r = await post(agent, url, { ...baseHeaders, ...headers }, initBody);
-      if (r.status === 200) return Number(process.hrtime.bigint() - t0) / 1e6;
-    } catch {
-      // not listening yet
-    } finally {
-      agent.destroy();
-    }
-    if (Date.now() > deadline) throw new Error(`${url.href} did not answer within 20 s`);
-    await sleep(2);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Targets
 // ---------------------------------------------------------------------------------------------
-
-async function startOurs(fake: FakeNotion): Promise<Target> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'nmr-bench-'));
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const env = serverEnv(fake, port, dataDir, TEST_SECRET);
-  // cwd is the data dir, so a developer's .env is not loaded.
-  const launch = () => spawnChild(process.execPath, serverArgs(ROOT), env, dataDir);
-  let child = launch();
-  const url = new URL(`${baseUrl}/mcp`);
-  // Fresh store: wait for any answer (401) before creating grants.
-  await untilListening(url, baseHeaders, 'our server', { body: initBody, pollMs: 5 });
-  const tokens: string[] = [];
-  const target: Target = {
-    name: 'ours',
-    url,
-    get child() {
-      return child;
-    },
-    tool: (t) => t,
-    modern: MODERN,
-    async clients(n) {
-      if (tokens.length < n) {
-        const workspaces = Array.from({ length: n - tokens.length }, (_, i) => fakeWorkspace(`bench-${tokens.length + i}`));
-        tokens.push(...(await connectMany(baseUrl, fake, workspaces, 8)));
-      }
-      return tokens.slice(0, n).map((t) => ({ headers: { authorization: `Bearer ${t}` } }));
-    },
-    async startMs() {
-      // A cold start on the existing store: stop, start again, first answered initialize with a live token.
-      await stopChild(child);
-      const t0 = process.hrtime.bigint();
-      child = launch();
-      return firstAnswer(url, { authorization: `Bearer ${tokens[0]}` }, t0);
-    },
-    async stop() {
-      await stopChild(child);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-  return target;
-}
-
-const OFFICIAL_BEARER = 'bench-gateway-bearer-0123456789';
-const OFFICIAL_NOTION_TOKEN = 'ntn_bench_official_static_token';
-
-async function startOfficial(fake: FakeNotion): Promise<Target & { t0: bigint }> {
-  fake.tokens.set(OFFICIAL_NOTION_TOKEN, fakeWorkspace('official'));
-  const port = await freePort();
-  const url = new URL(`http://127.0.0.1:${port}/mcp`);
-  const t0 = process.hrtime.bigint();
-  const child = spawnChild(
-    process.execPath,
-    [join(ROOT, 'node_modules/@notionhq/notion-mcp-server/bin/cli.mjs'), '--transport', 'http', '--host', '127.0.0.1', '--port', String(port)],
-    { AUTH_TOKEN: OFFICIAL_BEARER, BASE_URL: fake.url, OPENAPI_MCP_HEADERS: JSON.stringify({ Authorization: `Bearer ${OFFICIAL_NOTION_TOKEN}` }) },
-    ROOT,
-  );
-  const auth = { authorization: `Bearer ${OFFICIAL_BEARER}` };
-  const started = await firstAnswer(url, auth, t0);
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  return {
-    name: 'official',
-    url,
-    child,
-    t0,
-    tool: (t) => (t === 'search' ? 'API-post-search' : 'API-retrieve-a-page'),
-    // Stateful: every client is its own session (initialize, then notifications/initialized).
-    async clients(n) {
-      const out: Client[] = [];
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          for (;;) {
-            const i = next++;
-            if (i >= n) return;
-            const r = await post(agent, url, { ...baseHeaders, ...auth }, initBody);
-            const sid = r.headers['mcp-session-id'];
-            if (r.status !== 200 || typeof sid !== 'string') throw new Error(`official initialize: ${r.status} ${r.text.slice(0, 200)}`);
-            const headers = { ...auth, 'mcp-session-id': sid };
-            await post(agent, url, { ...baseHeaders, ...headers }, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
-            out[i] = { headers };
-          }
-        }),
-      );
-      return out;
-    },
-    startMs: async () => started,
-    stop: () => stopChild(child),
-  };
-}
 
 async function startFloor(fake: FakeNotion, script: string): Promise<Target> {
   const port = await freePort();
@@ -337,7 +204,12 @@ async function main(): Promise<void> {
       // Started one after the other (each start time is its own), then measured side by side.
       const started: Target[] = [];
       try {
-        for (const start of [() => startOurs(fake), () => startOfficial(fake), () => startFloor(fake, floor)]) started.push(await start());
+        const starts = [
+          async () => Object.assign(await startOurs(fake), { tool: (t: Tool) => t, modern: MODERN }),
+          async () => Object.assign(await startOfficial(fake), { tool: (t: Tool) => (t === 'search' ? 'API-post-search' : 'API-retrieve-a-page') }),
+          () => startFloor(fake, floor),
+        ];
+        for (const start of starts) started.push(await start());
         const ready: Ready[] = [];
         for (const t of started) ready.push(await prepare(t));
         const phases = await measurePhases(ready, fake, log);
