@@ -199,7 +199,7 @@ const TASKS: Task[] = [
     name: 'project-owner',
     what: 'Who owns the project Kepler (people property → name and email)',
     ours: async (call) => {
-      const [row = {}] = rowsOf(await call('query_data_source', { data_source_id: IDS.projects, where: { Name: { equals: 'Kepler' } }, properties: ['Owner'], format: 'rows' }));
+      const [row = {}] = rowsOf(await call('query_data_source', { data_source_id: IDS.projects, where: { Name: { equals: 'Kepler' } }, format: 'rows' }));
       // Our people values carry name and email: no user lookup.
       const [u] = row.properties.Owner.people;
       return `${u.name} <${u.email}>`;
