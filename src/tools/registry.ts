@@ -80,8 +80,6 @@ export interface ToolSet {
 
 interface CompiledTool {
   def: ToolDef;
-  /** A group's ops by name: such a tool only dispatches. */
-  ops?: ReadonlySet<string>;
   schema: z.ZodObject<z.ZodRawShape>;
   /** Top-level fields that expect an object or array: a JSON string there is parsed first. */
   jsonFields: string[];
@@ -95,6 +93,8 @@ interface CompiledTool {
  */
 export class ToolRegistry {
   private readonly tools = new Map<string, CompiledTool>();
+  /** Each group's op names: a group only dispatches to its ops. */
+  private readonly groups = new Map<string, ReadonlySet<string>>();
   private readonly definitionsAll: { tools: ToolDefinition[] };
   private readonly definitionsReadOnly: { tools: ToolDefinition[] };
 
@@ -119,7 +119,7 @@ export class ToolRegistry {
   }
 
   private add(def: ToolDef): CompiledTool {
-    if (this.tools.has(def.name)) throw new Error(`duplicate tool ${def.name}`);
+    if (this.tools.has(def.name) || this.groups.has(def.name)) throw new Error(`duplicate tool ${def.name}`);
     const schema = z.object(def.input);
     const json = inputSchema(schema);
     const properties = (json.properties ?? {}) as Record<string, Record<string, unknown>>;
@@ -141,7 +141,7 @@ export class ToolRegistry {
   private addGroup(g: ToolGroup): [ToolDefinition, ToolDefinition | undefined] {
     const ops = g.ops.map(({ tool, brief }) => ({ t: this.add(tool), brief }));
     const listing = (chosen: typeof ops, hints: Omit<ToolAnnotations, 'title'>): ToolDefinition => {
-      const lines = chosen.map(({ t, brief }) => `- ${t.def.name} ${signature(t.definition.inputSchema)}${brief ? `: ${brief}` : ""}`);
+      const lines = chosen.map(({ t, brief }) => `- ${t.def.name} ${signature(t.definition.inputSchema)}${brief ? `: ${brief}` : ''}`);
       const annotations = { title: g.title, ...hints };
       return {
         name: g.group,
@@ -161,9 +161,8 @@ export class ToolRegistry {
     });
     const reads = ops.filter(({ t }) => t.readOnly);
     const ro = reads.length ? listing(reads, { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true }) : undefined;
-    const run = () => Promise.reject(new Error('a group only dispatches'));
-    const def: ToolDef = { name: g.group, description: rw.description, input: {}, annotations: rw.annotations, run };
-    this.tools.set(g.group, { def, schema: z.object({}), jsonFields: [], definition: rw, readOnly: !!ro && reads.length === ops.length, ops: new Set(ops.map(({ t }) => t.def.name)) });
+    if (this.tools.has(g.group) || this.groups.has(g.group)) throw new Error(`duplicate tool ${g.group}`);
+    this.groups.set(g.group, new Set(ops.map(({ t }) => t.def.name)));
     return [rw, ro];
   }
 
@@ -183,7 +182,7 @@ export class ToolRegistry {
 
   /** Whether `name` answers tools/call: a listed tool or group, a group's op, or an earlier name. */
   callable(name: string): boolean {
-    return this.tools.has(name);
+    return this.tools.has(name) || this.groups.has(name);
   }
 
   /**
@@ -193,7 +192,7 @@ export class ToolRegistry {
    * Throws ToolError for anything the caller got wrong.
    */
   async result(name: string, rawArgs: unknown, ctx: ToolContext): Promise<ToolResult> {
-    const group = this.tools.get(name)?.ops;
+    const group = this.groups.get(name);
     if (group) {
       const { op, args } = groupCall(name, group, rawArgs);
       return this.result(op, args, ctx);
