@@ -37,7 +37,7 @@ export const sortsArg = z.array(obj);
 type RichTextRequest = NonNullable<UpdateDataSourceParameters['title']>;
 
 /** JSON text of an object or array, else undefined. */
-function parseJson(value: string, open: '[' | '{'): unknown {
+export function parseJson(value: string, open: '[' | '{'): unknown {
   const t = value.trim();
   if (!t.startsWith(open)) return undefined;
   try {

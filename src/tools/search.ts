@@ -6,7 +6,7 @@ import { annotations, notionId, pageSize, READ, startCursor, textStart } from '.
 import { getDatabase, getDataSource, isNotFound } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
-import { runQuery, shapeRows } from './data-sources.js';
+import { parseJson, runQuery, shapeRows } from './data-sources.js';
 
 const blockId = notionId('block');
 
@@ -141,14 +141,7 @@ async function fetchAnything(notion: NotionSession, raw: string, withContent: bo
 
 /** Notion's `{property: "object", value}` / `{timestamp, direction}` object (or its JSON text) as the one string it holds. */
 const objectValue = (key: string) => (v: unknown) => {
-  let o = v;
-  if (typeof v === 'string' && v.trim().startsWith('{')) {
-    try {
-      o = JSON.parse(v);
-    } catch {
-      return v;
-    }
-  }
+  const o = typeof v === 'string' ? (parseJson(v, '{') ?? v) : v;
   return typeof o === 'object' && o !== null && key in o ? (o as Obj)[key] : v;
 };
 
