@@ -68,7 +68,7 @@ export interface ToolHost<A extends Caller> {
   /** tools/list: the tools this caller may use, in a fixed order. */
   list(auth: A): { tools: unknown[] };
   /** tools/call: the result, or a thrown ToolError for anything the caller got wrong. */
-  call(name: string, args: Record<string, unknown> | undefined, auth: A): Promise<{ content: [{ type: 'text'; text: string }]; structuredContent?: Record<string, unknown> }>;
+  call(name: string, args: Record<string, unknown> | undefined, auth: A): Promise<CallToolResult>;
 }
 export type McpHandler<A extends Caller> = ReturnType<typeof createMcpHandler<A>>;
 /** How a tools/call ended: a result, a tool error (isError), or a failure of ours. */

@@ -16,6 +16,14 @@ export interface ToolAnnotations {
 export interface ToolContext {
   notion: NotionSession;
   auth: AuthContext;
+  /**
+   * Reports how far a long operation (a batch, a duplicate) has got: `progress` grows with every
+   * step, `total` when known. Sent as notifications/progress when the client asked for them with
+   * a progressToken; otherwise a no-op.
+   */
+  progress?: (progress: number, total?: number, message?: string) => void;
+  /** Aborted when the client cancels the call or goes away: stop between steps and say what was done. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -48,11 +56,28 @@ export interface ToolDefinition {
   annotations: ToolAnnotations;
 }
 
-/** A tools/call result: one JSON text item, and the same result as `structuredContent` for tools with an output schema. */
+/** One item of a tools/call result's content (MCP ContentBlock): our JSON text, or media a vision model can read. */
+export type ContentItem =
+  | { type: 'text'; text: string }
+  | { type: 'image'; data: string; mimeType: string }
+  | { type: 'resource_link'; uri: string; name: string; mimeType?: string; description?: string; size?: number };
+
+/**
+ * A tools/call result: the JSON text item first, then any media the tool added (WithContent), and
+ * the same JSON as `structuredContent` for tools with an output schema.
+ */
 export type ToolResult = {
-  content: [{ type: 'text'; text: string }];
+  content: [{ type: 'text'; text: string }, ...ContentItem[]];
   structuredContent?: Record<string, unknown>;
 };
+
+/** What a tool's `run` returns when its result carries media besides its JSON: the items follow the JSON text. */
+export class WithContent {
+  constructor(
+    readonly value: unknown,
+    readonly extra: ContentItem[],
+  ) {}
+}
 
 /** Helps TypeScript infer `run`'s argument type from `input`. */
 export function defineTool<Shape extends z.ZodRawShape>(def: ToolDef<Shape>): ToolDef {
@@ -201,8 +226,10 @@ export class ToolRegistry {
     const skip = tool.def.paging === 'list' ? resumeList(args) : 0;
     // A tool that takes max_tokens lets the caller lower the budget for this call.
     const max = typeof args.max_tokens === 'number' ? Math.min(MAX_RESULT_CHARS, args.max_tokens * CHARS_PER_TOKEN) : MAX_RESULT_CHARS;
-    const fitted = fitResult(name, tool.def.paging, await tool.def.run(args, ctx), args, skip, max);
-    const out: ToolResult = { content: [{ type: 'text', text: fitted.text }] };
+    const value = await tool.def.run(args, ctx);
+    const media = value instanceof WithContent ? value : undefined;
+    const fitted = fitResult(name, tool.def.paging, media ? media.value : value, args, skip, max);
+    const out: ToolResult = { content: [{ type: 'text', text: fitted.text }, ...(media?.extra ?? [])] };
     if (tool.def.output) out.structuredContent = fitted.output as Record<string, unknown>;
     return out;
   }
