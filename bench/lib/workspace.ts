@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FakeHandler, FakeNotion, FakeResponse, RecordedRequest } from '../../test/helpers/fake-notion.js';
+import { QueryError, runFakeQuery } from '../../test/helpers/fake-query.js';
 
 type Json = Record<string, any>;
 
@@ -866,104 +867,13 @@ export class BenchWorkspace {
   private query(id: string, body: Json, q: Json): FakeResponse {
     const ds = this.dataSources.get(id);
     if (!ds) return notFound(id);
-    let rows = this.rows(id);
-    if (body.filter) {
-      try {
-        rows = rows.filter((r) => this.matches(r, body.filter, ds.properties));
-      } catch (err) {
-        return invalid((err as Error).message);
-      }
+    // The tests' evaluator, so the bench answers queries exactly as the tool tests' fake does.
+    try {
+      return ok(runFakeQuery({ schema: ds, rows: this.rows(id) }, body, q as Record<string, string>));
+    } catch (err) {
+      if (err instanceof QueryError) return invalid(err.message);
+      throw err;
     }
-    const sorts = (body.sorts ?? []) as Json[];
-    rows = [...rows].sort((a, b) => {
-      for (const s of sorts) {
-        const d = s.direction === 'descending' ? -1 : 1;
-        const [x, y] = s.timestamp ? [a[s.timestamp], b[s.timestamp]] : [sortKey(a.properties[s.property]), sortKey(b.properties[s.property])];
-        if (x < y) return -d;
-        if (x > y) return d;
-      }
-      return 0;
-    });
-    const wanted = q.filter_properties ? String(q.filter_properties).split(',').map((p) => decodeURIComponent(p)) : undefined;
-    const shown = wanted
-      ? rows.map((r) => ({ ...r, properties: Object.fromEntries(Object.entries(r.properties as Json).filter(([name, v]) => wanted.includes(v.id) || wanted.includes(name))) }))
-      : rows;
-    return this.paged(shown, body, 'page');
-  }
-
-  private matches(row: Json, f: Json, schema: Json): boolean {
-    if (Array.isArray(f.and)) return f.and.every((g: Json) => this.matches(row, g, schema));
-    if (Array.isArray(f.or)) return f.or.some((g: Json) => this.matches(row, g, schema));
-    const def = schema[f.property] ?? Object.values(schema).find((d: Json) => d.id === f.property);
-    if (!def) throw new Error(`Could not find property with name or id: ${f.property}`);
-    const v = row.properties[def.name];
-    const cond: Json = f[def.type] ?? f[Object.keys(f).find((k) => k !== 'property')!];
-    if (!cond) throw new Error(`body.filter.${def.type} should be defined.`);
-    const [op, arg] = Object.entries(cond)[0]!;
-    const value: unknown = sortKey(v);
-    switch (def.type) {
-      case 'multi_select':
-      case 'people':
-      case 'relation': {
-        const names = (v?.[def.type] ?? []).map((x: Json) => (def.type === 'multi_select' ? x.name : x.id));
-        if (op === 'contains') return names.includes(arg);
-        if (op === 'does_not_contain') return !names.includes(arg);
-        if (op === 'is_empty') return names.length === 0;
-        if (op === 'is_not_empty') return names.length > 0;
-        break;
-      }
-      default: {
-        const s = value as any;
-        switch (op) {
-          case 'equals':
-            return s === arg;
-          case 'does_not_equal':
-            return s !== arg;
-          case 'contains':
-            return String(s ?? '').toLowerCase().includes(String(arg).toLowerCase());
-          case 'does_not_contain':
-            return !String(s ?? '').toLowerCase().includes(String(arg).toLowerCase());
-          case 'starts_with':
-            return String(s ?? '').toLowerCase().startsWith(String(arg).toLowerCase());
-          case 'is_empty':
-            return s === null || s === '';
-          case 'is_not_empty':
-            return s !== null && s !== '';
-          case 'greater_than':
-          case 'after':
-            return s !== null && s > (arg as never);
-          case 'less_than':
-          case 'before':
-            return s !== null && s < (arg as never);
-          case 'greater_than_or_equal_to':
-          case 'on_or_after':
-            return s !== null && s >= (arg as never);
-          case 'less_than_or_equal_to':
-          case 'on_or_before':
-            return s !== null && s <= (arg as never);
-        }
-      }
-    }
-    throw new Error(`body.filter.${def.type}.${op} is not supported by the bench workspace.`);
   }
 }
 
-/** A property value's comparable form: text, option name, date start, number or checkbox. */
-function sortKey(v: Json | undefined): string | number | boolean | null {
-  if (!v) return null;
-  const x = v[v.type];
-  switch (v.type) {
-    case 'title':
-    case 'rich_text':
-      return plain(x);
-    case 'status':
-    case 'select':
-      return x?.name ?? null;
-    case 'date':
-      return x?.start ?? null;
-    case 'multi_select':
-      return (x as Json[]).map((o) => o.name).join(',');
-    default:
-      return x ?? null;
-  }
-}
