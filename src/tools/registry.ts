@@ -3,6 +3,7 @@ import { ToolError } from '../errors.js';
 import type { AuthContext } from '../oauth/grants.js';
 import { SCOPE_WRITE } from '../oauth/scopes.js';
 import type { NotionSession } from '../notion/session.js';
+import { mayNeedSanitizing, sanitize } from './sanitize.js';
 import { CHARS_PER_TOKEN, fitResult, MAX_RESULT_CHARS, type Paging, resumeList } from './budget.js';
 
 export interface ToolAnnotations {
@@ -228,7 +229,11 @@ export class ToolRegistry {
     const max = typeof args.max_tokens === 'number' ? Math.min(MAX_RESULT_CHARS, args.max_tokens * CHARS_PER_TOKEN) : MAX_RESULT_CHARS;
     const value = await tool.def.run(args, ctx);
     const media = value instanceof WithContent ? value : undefined;
-    const fitted = fitResult(name, tool.def.paging, media ? media.value : value, args, skip, max);
+    const output = media ? media.value : value;
+    let fitted = fitResult(name, tool.def.paging, output, args, skip, max);
+    // Content from Notion is cleaned of hidden characters and non-http(s) links (sanitize.ts); the
+    // scan of the JSON text finds nothing in almost every result, so only those are walked.
+    if (mayNeedSanitizing(fitted.text)) fitted = fitResult(name, tool.def.paging, sanitize(output), args, skip, max);
     const out: ToolResult = { content: [{ type: 'text', text: fitted.text }, ...(media?.extra ?? [])] };
     if (tool.def.output) out.structuredContent = fitted.output as Record<string, unknown>;
     return out;
