@@ -87,6 +87,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     limiter: new CallLimiter(stopping),
     stopping,
     refresher: new NotionRefresher(store, grants, notionOAuth, log),
+    apiOrigin: config.notion.apiBaseUrl,
   };
   const registry = new ToolRegistry(toolSet);
   const connections = createConnectionsHandlers({ config, store, keyring, notion: notionOAuth, log, now });

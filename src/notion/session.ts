@@ -157,6 +157,8 @@ export interface NotionDeps {
   refresher: NotionRefresher;
   /** Counts upstream calls, 429s and retries; absent in some tests. */
   metrics?: NotionMetrics;
+  /** NOTION_API_BASE_URL's origin (a stand-in for Notion serves its files there too). */
+  apiOrigin?: string;
 }
 
 type Call<T> = (client: Client, auth: string) => Promise<T>;
@@ -183,6 +185,11 @@ export class NotionSession {
 
   write<T>(fn: Call<T>): Promise<T> {
     return this.run(fn, false);
+  }
+
+  /** NOTION_API_BASE_URL's origin, when known. */
+  get apiOrigin(): string | undefined {
+    return this.deps.apiOrigin;
   }
 
   /**

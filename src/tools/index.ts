@@ -5,6 +5,7 @@ import { commentsTools } from './comments.js';
 import { dataSourcesTools } from './data-sources.js';
 import { databasesTools } from './databases.js';
 import { filesTools } from './files.js';
+import { mediaTools } from './media.js';
 import { pageTools } from './pages.js';
 import { searchTools } from './search.js';
 import { usersTools } from './users.js';
@@ -12,7 +13,7 @@ import { viewsTools } from './views.js';
 import { workspaceTools } from './workspace.js';
 
 const every = new Map<string, ToolDef>();
-for (const t of [...searchTools, ...pageTools, ...batchTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...workspaceTools]) {
+for (const t of [...searchTools, ...pageTools, ...batchTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...mediaTools, ...workspaceTools]) {
   every.set(t.name, t);
 }
 const used = new Set<string>();
@@ -82,6 +83,7 @@ export const toolSet: ToolSet = {
         get_self: "this connection's bot and workspace",
         list_custom_emojis: 'an id can be an icon',
         upload_file: 'from an https url or content (≤1 MiB); attach_to {page_id, property|as:"cover"|"icon"} or {block_id}',
+        get_file: 'images ≤700 KiB inline, else a fresh URL; as cover|icon',
       },
     ),
   ],

@@ -11,6 +11,7 @@
  *   2. `enqueue()`       -> the first queued response whose `pathPrefix` matches, returned verbatim;
  *   3. `setHandler()`    -> the test's handler, unless it returns undefined;
  *   4. default behaviour -> Notion-Version check, client/bearer auth, then the route tables below.
+ * A GET of a path in `files` is answered with its bytes before 2–4 (see "File bytes").
  * `latencyMs` (plus a queued `delayMs`) delays every answer.
  *
  * Shapes follow /work/shared/docs/notion-api.md and the 2026-03-11 API (`in_trash`, no `archived`).
@@ -116,8 +117,12 @@ export interface FakeNotion {
   dataSources: Map<string, FakeDataSource>;
   /** What GET /v1/users lists (user objects); empty: the workspace's own user and bot. */
   users: Record<string, unknown>[];
-  /** Clears requests, queue, handler and hangTokens, and restores latencyMs = 0, down = false. Tokens, data sources and users are kept. */
+  /** Clears requests, queue, handler, hangTokens and `served`, and restores latencyMs = 0, down = false. Tokens, data sources, users and files are kept. */
   reset(): void;
+  /** Files (S3's part, for Notion-hosted file URLs): see "File bytes" below. */
+  files: Map<string, FakeFile>;
+  /** Bytes of each file path written to the socket so far. */
+  served: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -795,6 +800,8 @@ class FakeNotionServer implements FakeNotion {
   readonly revoked = new Set<string>();
   readonly dataSources = new Map<string, FakeDataSource>();
   readonly users: Record<string, unknown>[] = [];
+  readonly files = new Map<string, FakeFile>();
+  readonly served = new Map<string, number>();
   latencyMs = 0;
   down = false;
   readonly hangTokens = new Set<string>();
@@ -853,6 +860,7 @@ class FakeNotionServer implements FakeNotion {
     this.latencyMs = 0;
     this.down = false;
     this.hangTokens.clear();
+    this.served.clear();
   }
 
   async close(): Promise<void> {
@@ -886,6 +894,8 @@ class FakeNotionServer implements FakeNotion {
       return;
     }
     if (recorded.method === 'GET' && recorded.path.startsWith('/v1/oauth/authorize')) return this.consentScreen(recorded, res);
+    const file = recorded.method === 'GET' ? this.files.get(recorded.path) : undefined;
+    if (file) return serveFile(recorded.path, file, res, this.served);
 
     const requestId = randomUUID();
     const queued = this.takeQueued(recorded.path);
@@ -941,6 +951,47 @@ class FakeNotionServer implements FakeNotion {
       this.timers.add(timer);
     });
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// File bytes: what Notion's pre-signed file URLs (S3) serve, for tools that download a file
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A file served at a path of the fake (any query, e.g. a signature), without Notion's headers or
+ * auth, as S3 serves a pre-signed URL. `chunked` leaves out content-length; `location` answers a
+ * 302 to it instead.
+ */
+export interface FakeFile {
+  bytes?: Buffer;
+  contentType?: string;
+  chunked?: boolean;
+  location?: string;
+}
+
+const FILE_CHUNK_BYTES = 16 * 1024;
+
+/**
+ * Writes the bytes in chunks, each after the client took the last (backpressure), and counts what
+ * was written: a client that stops reading early leaves `served` below the file's size.
+ */
+async function serveFile(path: string, file: FakeFile, res: ServerResponse, served: Map<string, number>): Promise<void> {
+  if (file.location) return void res.writeHead(302, { location: file.location }).end();
+  const bytes = file.bytes ?? Buffer.alloc(0);
+  res.writeHead(200, { 'content-type': file.contentType ?? 'application/octet-stream', ...(file.chunked ? {} : { 'content-length': String(bytes.length) }) });
+  for (let at = 0; at < bytes.length && !res.destroyed; at += FILE_CHUNK_BYTES) {
+    const chunk = bytes.subarray(at, at + FILE_CHUNK_BYTES);
+    served.set(path, (served.get(path) ?? 0) + chunk.length);
+    if (res.write(chunk)) continue;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done).off('close', done);
+        resolve();
+      };
+      res.on('drain', done).on('close', done);
+    });
+  }
+  res.end();
 }
 
 /** Starts a fake Notion API on 127.0.0.1 (port 0 by default). Call `close()` when done. */

@@ -88,6 +88,7 @@ export async function startToolStack(): Promise<ToolStack> {
     limiter: new CallLimiter(stopping),
     stopping,
     refresher: { refresh: async () => null } as never,
+    apiOrigin: stack.fake.url,
   });
   const auth = (): AuthContext => ({
     grantId: 'tools-test',
