@@ -224,13 +224,14 @@ describe('Markdown round trip over generated pages (get_page_markdown, update_pa
           expect(out.markdown).toBe(sectionOf(p.blocks, i));
         }
 
-        // Written back as the whole body: exactly that Markdown, and no permission to delete.
+        // The Markdown read, written back as the whole body: sent exactly, without permission to delete.
+        const read_back = parts.join('');
         ts.answer(notion(p));
-        const res = await ts.result('update_page_markdown', { page_id: PAGE, markdown: whole });
-        expect(res.structuredContent ?? JSON.parse(res.content[0].text)).toMatchObject({ id: PAGE, replaced: true, page_chars: whole.length });
+        const res = await ts.result('update_page_markdown', { page_id: PAGE, markdown: read_back });
+        expect(JSON.parse(res.content[0].text)).toMatchObject({ id: PAGE, replaced: true, page_chars: whole.length });
         const [patch] = ts.upstream(1);
         expect(`${patch!.method} ${patch!.path}`).toBe(`PATCH /v1/pages/${PAGE}/markdown`);
-        expect(patch!.body).toEqual({ type: 'replace_content', replace_content: { new_str: whole } });
+        expect(patch!.body).toEqual({ type: 'replace_content', replace_content: { new_str: read_back } });
       }),
       { numRuns: 40, seed: 20261207 },
     );
