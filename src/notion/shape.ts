@@ -243,6 +243,8 @@ function shapeBlock(b: Obj): Obj {
         const text = richText(v);
         if (text) c[k === 'rich_text' ? 'text' : k] = text;
       } else if (k === 'icon') c.icon = icon(v);
+      // A table row's cells are rich-text arrays: each becomes its Markdown string.
+      else if (k === 'cells' && Array.isArray(v)) c.cells = v.map(richText);
       else if (type === 'image' || type === 'file' || type === 'pdf' || type === 'video' || type === 'audio') {
         if (k === 'type' || k === 'external' || k === 'file' || k === 'file_upload') continue;
         const s = shapeGeneric(v);

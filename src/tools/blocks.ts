@@ -8,6 +8,7 @@ import { defineTool } from './registry.js';
 import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
 import { confirmation } from './confirm.js';
 import { fitBody, MAX_ARRAY } from './limits.js';
+import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
 
 const blockId = notionId('block', 'Block ID or URL');
@@ -30,6 +31,23 @@ function appendPosition(position: string | Record<string, unknown> | undefined, 
   const id = typeof raw === 'string' ? blockId.safeParse(raw).data : after;
   if (!id) throw new ToolError('invalid_arguments', 'position.after_block.id: expected the ID of a block in the parent');
   return { type: 'after_block', after_block: { id } };
+}
+
+/**
+ * A child page or database is a block of its parent: trashing that block trashes the page or
+ * database and everything in it. Unless `allow` says the user agreed, the block is read first
+ * (one GET) and such a block is refused before anything is written.
+ */
+async function refuseTrashingPages(notion: NotionSession, blockId: string, allow: boolean | undefined): Promise<void> {
+  if (allow) return;
+  const block = await notion.get<GetBlockResponse>(`blocks/${blockId}`);
+  if (!('type' in block) || (block.type !== 'child_page' && block.type !== 'child_database')) return;
+  const what = block.type === 'child_page' ? 'page' : 'database';
+  const title = block.type === 'child_page' ? block.child_page.title : block.child_database.title;
+  throw new ToolError(
+    'confirmation_required',
+    `Block ${blockId} is the ${what} "${title}": trashing it trashes the ${what} and everything in it. Ask the user first; only if they agree, call again with allow_deleting_content: true.`,
+  );
 }
 
 export const blocksTools = [
@@ -77,14 +95,15 @@ export const blocksTools = [
   defineTool({
     name: 'update_block',
     description:
-      'Change a block\'s content, keeping its type, e.g. content {"to_do":{"checked":true}}; in_trash true trashes, false restores.',
+      'Change a block\'s content, keeping its type, e.g. content {"to_do":{"checked":true}}; in_trash true trashes (a child page or database: ask the user first), false restores.',
     input: {
       block_id: blockId,
       content: z.record(z.string(), z.unknown()).optional().describe('{<block type>: body}'),
       in_trash: z.boolean().optional(),
+      allow_deleting_content: z.boolean().optional(),
     },
     annotations: annotations('Update block', OVERWRITE),
-    run: async ({ block_id, content = {}, in_trash }, { notion }) => {
+    run: async ({ block_id, content = {}, in_trash, allow_deleting_content }, { notion }) => {
       const body: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(content)) {
         if (key === 'archived') body.in_trash = value;
@@ -98,6 +117,7 @@ export const blocksTools = [
       }
       if (in_trash !== undefined) body.in_trash = in_trash;
       if (Object.keys(body).length === 0) throw new ToolError('invalid_arguments', 'content: nothing to update; give content or in_trash');
+      if (body.in_trash === true) await refuseTrashingPages(notion, block_id, allow_deleting_content);
       const params = { block_id, ...fitBody(body) } as UpdateBlockParameters;
       const res = await notion.write((n, auth) => n.blocks.update({ ...params, auth }));
       return confirmation(res, { ...('type' in res ? { type: res.type } : {}), changed: Object.keys(body) });
@@ -105,9 +125,12 @@ export const blocksTools = [
   }),
   defineTool({
     name: 'delete_block',
-    description: 'Move a block to the trash (update_block with in_trash false restores it).',
-    input: { block_id: blockId },
+    description: 'Move a block to the trash (update_block with in_trash false restores it). A child page or database only with allow_deleting_content: ask the user first.',
+    input: { block_id: blockId, allow_deleting_content: z.boolean().optional() },
     annotations: annotations('Delete block', OVERWRITE),
-    run: async ({ block_id }, { notion }) => shape(await notion.write((n, auth) => n.blocks.delete({ block_id, auth }))),
+    run: async ({ block_id, allow_deleting_content }, { notion }) => {
+      await refuseTrashingPages(notion, block_id, allow_deleting_content);
+      return shape(await notion.write((n, auth) => n.blocks.delete({ block_id, auth })));
+    },
   }),
 ];

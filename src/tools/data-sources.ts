@@ -203,7 +203,7 @@ export const dataSourcesTools = [
     input: {
       data_source_id: dataSourceId,
       ...QUERY_INPUT,
-      // The earlier parameters, still taken under their names (untyped here to keep tools/list small).
+      // The earlier parameters, still taken under their names; untyped, so tools/list leaves them out.
       filter: untyped,
       sorts: untyped,
       page_size: untyped,

@@ -24,7 +24,7 @@ const dashless = (id: string) => id.replace(/-/g, '');
 
 /**
  * A page's Markdown with every subtree Notion left out (`truncated`, `unknown_block_ids`) read
- * with the same endpoint, which takes those block IDs, and put where its `<unknown … id>` tag
+ * with the same endpoint, which takes those block IDs, and put where its `<unknown url="…#id">` tag
  * stands (appended if there is none). Subtrees may be truncated again; they are followed in turn,
  * breadth first, up to MAX_FOLLOW_UPS reads; a subtree Notion refuses ends the following.
  */
@@ -51,13 +51,19 @@ export async function fullMarkdown(notion: NotionSession, id: string, query: Obj
   return pending.length ? { markdown, truncated: true, unknown_block_ids: pending } : { markdown, truncated: false };
 }
 
-/** Replaces the `<unknown … id="…"/>` tag of `block` (dashed or not) with its Markdown. */
+/**
+ * Replaces the tag Notion left for `block`, `<unknown url="…#<block ID>" alt="…"/>` (the ID is
+ * the URL's fragment, dashed or not), with its Markdown. Notion renders a subtree from column 0,
+ * while on the page its lines sit at the tag's depth, so every following line gets the tag
+ * line's indentation (children are tab-indented).
+ */
 function fillIn(markdown: string, block: string, part: string): string {
   const ids = [block, dashless(block)].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
-  const tag = new RegExp(`<unknown\\b[^>]*\\bid="(?:${ids})"[^>]*?/?>(?:</unknown>)?`, 'i');
-  // A function replacement: `part` may hold `$` sequences that must stay as they are.
-  if (tag.test(markdown)) return markdown.replace(tag, () => part);
-  return markdown ? `${markdown}\n\n${part}` : part;
+  const tag = new RegExp(`<unknown\\b[^>]*\\burl="[^"]*#(?:${ids})"[^>]*?/?>(?:</unknown>)?`, 'i').exec(markdown);
+  if (!tag) return markdown ? `${markdown}\n\n${part}` : part;
+  const indent = /^[\t ]*/.exec(markdown.slice(markdown.lastIndexOf('\n', tag.index - 1) + 1))![0];
+  const placed = part.replace(/\n(?=.)/g, `\n${indent}`);
+  return markdown.slice(0, tag.index) + placed + markdown.slice(tag.index + tag[0].length);
 }
 
 interface Heading {

@@ -371,7 +371,7 @@ export const pageTools = [
   defineTool({
     name: 'update_page',
     description:
-      "Change a page's properties (only those given), icon, cover, lock or parent (moves it); erase_content empties its body. Returns what changed.",
+      "Change a page's properties (only those given), icon, cover, lock or parent (moves it); erase_content empties its body: ask the user first. Returns what changed.",
     input: {
       page_id: notionId('page'),
       properties: propertiesArg.optional().describe('As in create_page'),

@@ -152,6 +152,9 @@ export class ToolRegistry {
     const jsonFields = Object.entries(properties)
       .filter(([, p]) => acceptsStructured(p))
       .map(([k]) => k);
+    // An argument of any type (`{}`: z.unknown()) is an earlier name kept for old prompts: taken,
+    // checked by the tool, not listed (every conversation would pay for it).
+    for (const [k, p] of Object.entries(properties)) if (Object.keys(p).length === 0) delete properties[k];
     // Top-level title (2025-06-18+) for clients that show it, the same in annotations.title.
     const wire = { name: def.name, title: def.annotations.title, description: def.description, inputSchema: json, annotations: def.annotations };
     const definition: ToolDefinition = def.output ? { ...wire, outputSchema: def.output } : wire;
@@ -172,7 +175,7 @@ export class ToolRegistry {
       return {
         name: g.group,
         title: g.title,
-        description: `${g.description} Call with {"op","args"}; "paged" is start_cursor and page_size.\n${lines.join('\n')}`,
+        description: `${g.description} Call {"op","args"}; paged = start_cursor, page_size.\n${lines.join('\n')}`,
         // The ops are named in the description already; an enum would list them twice.
         inputSchema: { type: 'object', properties: { op: { type: 'string' }, args: { type: 'object' } }, required: ['op', 'args'] },
         annotations,

@@ -7,9 +7,9 @@
  *   "ASCII smuggling") and runs of variation selectors ("emoji smuggling") are removed;
  *   the joiners that writing systems and emoji need (ZWJ between emoji, ZWNJ between letters, one
  *   variation selector after its character, tag sequences of flag emoji) are kept;
- * - links and images keep only http(s) URLs: a `javascript:`, `data:` or any other scheme in a
- *   Markdown link or image, an HTML-like `src`/`href`/`url` attribute, or a `url`/`href`/`src`
- *   field is dropped, the link's text kept.
+ * - links and images keep only http(s) URLs (and Notion's own `user://<id>`-style references): a
+ *   `javascript:`, `data:` or any other scheme in a Markdown link or image, an HTML-like
+ *   `src`/`href`/`url` attribute, or a `url`/`href`/`src` field is dropped, the link's text kept.
  *
  * What this cannot do: text that is visible but hostile ("ignore your instructions…") reads like
  * any other text, and an http(s) image URL can still carry data out if a client renders it.
@@ -43,8 +43,14 @@ const STRIP = new RegExp(
 /** The tags of a subdivision flag (🏴 + 2 to 6 letters or digits + cancel tag), e.g. Scotland's. */
 const FLAG_TAGS = /^[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{2,6}\u{E007F}$/u;
 
-/** A scheme other than http(s), at the start of a URL. */
-const BAD_SCHEME = '(?!https?:)[a-z][a-z0-9+.-]*:';
+/**
+ * Notion's own references in its Markdown and objects (`user://<id>`, `collection://<id>`,
+ * `discussion://<id>`): an ID the API resolves, nothing a client opens, and needed to write a
+ * mention back. Only a bare ID may follow, so nothing else rides on them.
+ */
+const NOTION_REF = '[a-z][a-z-]*://[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}(?![\\w.~%/?#&=+-])';
+/** A scheme other than http(s), at the start of a URL that is no Notion reference. */
+const BAD_SCHEME = `(?!https?:|${NOTION_REF})[a-z][a-z0-9+.-]*:`;
 /** `[text](url)` and `![alt](url)` with another scheme: the text stays, the link goes. */
 const MD_LINK = new RegExp(`(!?)\\[([^\\]\\n]*)\\]\\(\\s*<?${BAD_SCHEME}(?:[^()\\n]|\\([^()\\n]*\\))*\\)`, 'giu');
 /** `src="…"`, `href="…"`, `url="…"`, `source="…"` attributes of Notion's Markdown tags. */
@@ -83,7 +89,8 @@ export function sanitizeText(text: string): string {
   }
 }
 
-const isHttp = (s: string) => /^\s*https?:/i.test(s) || !/^\s*[a-z][a-z0-9+.-]*:/i.test(s);
+const BAD_START = new RegExp(`^\\s*${BAD_SCHEME}`, 'i');
+const isHttp = (s: string) => !BAD_START.test(s);
 
 /** A tool's output with every string cleaned, and link fields that are not http(s) set to null. */
 export function sanitize(value: unknown, key?: string): unknown {

@@ -61,8 +61,8 @@ describe('hostile content: what reaches the model is cleaned', () => {
     });
   }
 
-  it('keeps what writing systems and emoji need: joiners in emoji and scripts, a flag, one variation selector', async () => {
-    const fine = 'Team 👩🏽‍💻 and 👨‍👩‍👧, Scotland 🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}, ❤️, Persian می‌خواهم, [docs](https://example.com/a_(b)), ![chart](https://example.com/c.png)';
+  it('keeps what writing systems, emoji and mentions need: joiners in emoji and scripts, a flag, one variation selector, a user:// reference', async () => {
+    const fine = 'Team 👩🏽‍💻 and 👨‍👩‍👧, Scotland 🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}, ❤️, Persian می‌خواهم, [docs](https://example.com/a_(b)), ![chart](https://example.com/c.png), <mention-user url="user://6794760a-1f15-45cd-9c65-0dfe42f5135a"/>';
     ts.answer(() => ({ body: pageMarkdown(fine) }));
     const res = await ts.result('get_page_markdown', { page_id: IDS.page });
     expect((res.structuredContent as { markdown: string }).markdown).toBe(fine);

@@ -102,6 +102,17 @@ describe('block tools', () => {
   });
 
   describe('get_block_children', () => {
+    it("gives a table's rows as Markdown cells, empty cells kept in place", async () => {
+      const TABLE_ID = blockIdAt(200);
+      const row = (i: number, cells: unknown[][]) => block(blockIdAt(201 + i), 'table_row', { cells }, { parent: { type: 'block_id', block_id: TABLE_ID } });
+      answerWith(list('block', [row(0, [[text('Name')], [text('Due')]]), row(1, [[text('Ship', { bold: true }), text(' it', {}, 'https://example.com')], []])]));
+      const res = await ts.call('get_block_children', { block_id: TABLE_ID });
+      expect(res.isError).toBe(false);
+      ts.oneCall('GET', `/v1/blocks/${TABLE_ID}/children`);
+      expect(res.data.results.map((r: { table_row: unknown }) => r.table_row)).toEqual([{ cells: ['Name', 'Due'] }, { cells: ['**Ship**[ it](https://example.com)', ''] }]);
+      expect(JSON.stringify(res.data)).not.toContain('plain_text');
+    });
+
     it('lists 100 mixed blocks of a page URL with cursor and page size, shaped for reading', async () => {
       const cursor = blockIdAt(100);
       answerWith(blockChildrenFixture(100, true));
@@ -271,9 +282,13 @@ describe('block tools', () => {
       expect((await ts.call('update_block', { block_id: BLOCK_ID, in_trash: false })).isError).toBe(false);
       expect(ts.oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual({ in_trash: false });
 
+      // Trashing reads the block first: a child page or database is refused (non-destructive.test.ts).
       answerWith(paragraph(BLOCK_ID, 'Gone', { in_trash: true }));
       const res = await ts.call('update_block', { block_id: BLOCK_ID, content: { archived: true } });
-      expect(ts.oneCall('PATCH', `/v1/blocks/${BLOCK_ID}`).body).toEqual({ in_trash: true });
+      const [get, patch] = ts.upstream(2);
+      expect(`${get!.method} ${get!.path}`).toBe(`GET /v1/blocks/${BLOCK_ID}`);
+      expect(`${patch!.method} ${patch!.path}`).toBe(`PATCH /v1/blocks/${BLOCK_ID}`);
+      expect(patch!.body).toEqual({ in_trash: true });
       expect(res.data.changed).toEqual(['in_trash']);
     });
 
@@ -299,11 +314,14 @@ describe('block tools', () => {
   });
 
   describe('delete_block', () => {
-    it('sends DELETE without a body and shows the block as trashed', async () => {
+    it('reads the block, sends DELETE without a body and shows the block as trashed', async () => {
       answerWith(withRequestId(paragraph(BLOCK_ID, 'Old note', { in_trash: true })));
       const res = await ts.call('delete_block', { block_id: dashless(BLOCK_ID) });
       expect(res.isError).toBe(false);
-      expect(ts.oneCall('DELETE', `/v1/blocks/${BLOCK_ID}`).body).toBeUndefined();
+      const [get, del] = ts.upstream(2);
+      expect(`${get!.method} ${get!.path}`).toBe(`GET /v1/blocks/${BLOCK_ID}`);
+      expect(`${del!.method} ${del!.path}`).toBe(`DELETE /v1/blocks/${BLOCK_ID}`);
+      expect(del!.body).toBeUndefined();
       expect(res.data).toEqual({ object: 'block', id: BLOCK_ID, type: 'paragraph', parent: { page_id: PAGE_ID }, in_trash: true, paragraph: { text: 'Old note' } });
     });
 
@@ -332,7 +350,7 @@ describe('block, comment and user tool definitions', () => {
     expect(params('get_block_children')).toEqual(['block_id', 'start_cursor', 'page_size']);
     expect(params('append_block_children')).toEqual(expect.arrayContaining(['block_id', 'children', 'position']));
     expect(params('update_block')).toEqual(expect.arrayContaining(['block_id', 'content']));
-    expect(params('delete_block')).toEqual(['block_id']);
+    expect(params('delete_block')).toEqual(['block_id', 'allow_deleting_content']);
     expect(params('get_users')).toEqual(['start_cursor', 'page_size']);
     expect(params('get_user')).toEqual(['user_id']);
     expect(params('get_self')).toEqual([]);

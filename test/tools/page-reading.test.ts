@@ -8,6 +8,8 @@ const B = '2b2b2b2b-2b2b-4b2b-8b2b-2b2b2b2b2b2b';
 const C = '3c3c3c3c-3c3c-4c3c-8c3c-3c3c3c3c3c3c';
 const H2 = '4d4d4d4d-4d4d-4d4d-8d4d-4d4d4d4d4d4d';
 const dashless = (id: string) => id.replace(/-/g, '');
+/** The tag Notion leaves for a block it did not render: a link to the block, its ID the fragment. */
+const unknownTag = (id: string) => `<unknown url="https://www.notion.so/${dashless(IDS.page)}#${dashless(id)}" alt="toggle"/>`;
 
 /** Page and subtree Markdown by the ID in the path, as GET /v1/pages/{id}/markdown answers. */
 function markdownById(table: Record<string, { markdown: string; unknown?: string[] }>) {
@@ -78,8 +80,8 @@ describe('reading a page within a budget (get_page_markdown)', () => {
   it('follows the subtrees Notion left out, in turn and nested, and puts each where its tag was', async () => {
     ts.answer(
       markdownById({
-        [IDS.page]: { markdown: `# Top\n\n<unknown url="https://www.notion.so/x#${dashless(A)}" id="${A}"/>\n\n## Middle\n\n<unknown id="${dashless(B)}"/>\n\nEnd $1 $&`, unknown: [A, B] },
-        [A]: { markdown: `Part A\n\n<unknown id="${C}"/>`, unknown: [C] },
+        [IDS.page]: { markdown: `# Top\n\n${unknownTag(A)}\n\n## Middle\n\n${unknownTag(B)}\n\nEnd $1 $&`, unknown: [A, B] },
+        [A]: { markdown: `Part A\n\n${unknownTag(C)}`, unknown: [C] },
         [B]: { markdown: 'Part B costs $5' },
         [C]: { markdown: 'Part C' },
       }),
@@ -93,7 +95,7 @@ describe('reading a page within a budget (get_page_markdown)', () => {
   it(`stops after ${MAX_FOLLOW_UPS} follow-up reads and lists what is left`, async () => {
     const ids = Array.from({ length: MAX_FOLLOW_UPS + 3 }, (_, i) => `5e5e5e5e-5e5e-4e5e-8e5e-${String(i).padStart(12, '0')}`);
     const table: Record<string, { markdown: string; unknown?: string[] }> = {
-      [IDS.page]: { markdown: ids.map((id) => `<unknown id="${id}"/>`).join('\n\n'), unknown: ids },
+      [IDS.page]: { markdown: ids.map(unknownTag).join('\n\n'), unknown: ids },
     };
     for (const id of ids) table[id] = { markdown: `part ${id.slice(-2)}` };
     ts.answer(markdownById(table));
