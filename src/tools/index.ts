@@ -82,6 +82,7 @@ export const toolSet: ToolSet = {
         get_self: "this connection's bot and workspace",
         list_custom_emojis: 'an id can be an icon',
         upload_file: 'from an https url or content (≤1 MiB); attach_to {page_id, property|as:"cover"|"icon"} or {block_id}',
+        get_async_task: 'poll a write sent with allow_async',
       },
     ),
   ],
