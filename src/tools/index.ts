@@ -4,6 +4,7 @@ import { blocksTools } from './blocks.js';
 import { commentsTools } from './comments.js';
 import { dataSourcesTools } from './data-sources.js';
 import { databasesTools } from './databases.js';
+import { duplicateTools } from './duplicate.js';
 import { filesTools } from './files.js';
 import { pageTools } from './pages.js';
 import { searchTools } from './search.js';
@@ -12,7 +13,7 @@ import { viewsTools } from './views.js';
 import { workspaceTools } from './workspace.js';
 
 const every = new Map<string, ToolDef>();
-for (const t of [...searchTools, ...pageTools, ...batchTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...workspaceTools]) {
+for (const t of [...searchTools, ...pageTools, ...batchTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...workspaceTools, ...duplicateTools]) {
   every.set(t.name, t);
 }
 const used = new Set<string>();
@@ -83,6 +84,7 @@ export const toolSet: ToolSet = {
         list_custom_emojis: 'an id can be an icon',
         upload_file: 'from an https url or content (≤1 MiB); attach_to {page_id, property|as:"cover"|"icon"} or {block_id}',
         get_async_task: 'poll a write sent with allow_async',
+        duplicate_page: 'copy with content and child pages; dry_run first',
       },
     ),
   ],

@@ -40,7 +40,7 @@ const HINTS: Record<string, string> = {
 const GROUP_OPS: Record<string, string[]> = {
   database_admin: ['create_database', 'update_database', 'update_data_source', 'create_data_source', 'list_data_source_templates', 'list_views', 'get_view', 'query_view', 'create_view', 'update_view', 'delete_view'],
   comments: ['get_comments', 'create_comment', 'get_comment', 'update_comment', 'delete_comment'],
-  more: ['get_page_property_item', 'get_user', 'get_self', 'list_custom_emojis', 'upload_file', 'get_async_task'],
+  more: ['get_page_property_item', 'get_user', 'get_self', 'list_custom_emojis', 'upload_file', 'get_async_task', 'duplicate_page'],
 };
 
 /** Names listed before the list was made lean: still answered, not listed. */
