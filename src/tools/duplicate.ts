@@ -79,11 +79,17 @@ interface DatabaseSource {
   more: Obj[];
 }
 
-/** Rich text as Notion takes it back: its type, that type's body and the annotations. */
+/** Rich text as Notion takes it back: its type, that type's body and the annotations; a mention names its target by ID only. */
 function richText(items: unknown): Obj[] {
   return (Array.isArray(items) ? items : []).filter(isObj).map((i) => {
     const type = String(i.type);
-    return i.annotations ? { type, [type]: i[type], annotations: i.annotations } : { type, [type]: i[type] };
+    let body = i[type];
+    if (type === 'mention' && isObj(body)) {
+      const kind = String(body.type);
+      const target = body[kind];
+      if (isObj(target) && typeof target.id === 'string') body = { type: kind, [kind]: { id: target.id } };
+    }
+    return i.annotations ? { type, [type]: body, annotations: i.annotations } : { type, [type]: body };
   });
 }
 
@@ -128,6 +134,9 @@ function schema(properties: unknown): Obj {
   return out;
 }
 
+/** Thrown between calls once the client cancelled the call. */
+class Stopped extends Error {}
+
 /** The whole tree of a page, read before anything is written. */
 class Reader {
   blocks = 0;
@@ -136,7 +145,10 @@ class Reader {
   readonly pages: Obj[] = [];
   readonly databases: Obj[] = [];
 
-  constructor(private readonly notion: NotionSession) {}
+  constructor(
+    private readonly notion: NotionSession,
+    private readonly signal?: AbortSignal,
+  ) {}
 
   async page(id: string): Promise<PageSource> {
     const p = await this.notion.get<Obj>(`pages/${id}`);
@@ -178,6 +190,7 @@ class Reader {
     const out: Node[] = [];
     let cursor: string | undefined;
     do {
+      if (this.signal?.aborted) throw new Stopped();
       const res = await this.notion.get<{ results: Obj[]; has_more: boolean; next_cursor: string | null }>(`blocks/${blockId}/children`, { start_cursor: cursor, page_size: 100 });
       for (const b of res.results) {
         const node = await this.node(b);
@@ -238,9 +251,6 @@ class Reader {
   }
 }
 
-/** Thrown between writes once the client cancelled the call. */
-class Stopped extends Error {}
-
 type Append = { node: Node; request: Obj; size: number };
 
 /**
@@ -252,14 +262,19 @@ class Writer {
   blocks = 0;
   pages = 0;
   databases = 0;
+  /** Blocks to copy, known once the tree is read: the progress total. */
+  total = 0;
   root?: { id: string; url: string };
   private made = 0;
 
   constructor(
     private readonly ctx: ToolContext,
     private readonly dry: boolean,
-    private readonly total: number,
   ) {}
+
+  copied() {
+    return { blocks: this.blocks, pages: this.pages, databases: this.databases };
+  }
 
   /** One call to Notion, or its made-up answer in a dry run; none once the call was cancelled. */
   private async send<T>(real: () => Promise<T>, fake: () => T): Promise<T> {
@@ -339,7 +354,7 @@ class Writer {
       () => ({ results: chunk.map(() => ({ id: this.fakeId() })) }),
     )) as { results: Obj[] };
     this.blocks += chunk.reduce((sum, a) => sum + a.size, 0);
-    this.ctx.progress?.(this.blocks, this.total);
+    if (!this.dry) this.ctx.progress?.(this.blocks, this.total);
     for (const [i, a] of chunk.entries()) await this.settle(a.node, String(res.results[i]?.id), 0, pageId, queue);
   }
 
@@ -423,6 +438,7 @@ async function defaultParent(notion: NotionSession, parent: Obj): Promise<Parent
 }
 
 const NOTE_ROWS = 'Databases are copied with their schema, without rows.';
+const TRASH_IT = 'Move it to the trash (trash) or keep what is there.';
 
 export const duplicateTools = [
   defineTool({
@@ -437,32 +453,32 @@ export const duplicateTools = [
     },
     annotations: annotations('Duplicate page'),
     run: async (args, ctx) => {
-      const reader = new Reader(ctx.notion);
-      const src = await reader.page(args.page_id);
-      const title = args.title !== undefined ? [{ type: 'text', text: { content: args.title } }] : [...src.title, { type: 'text', text: { content: src.title.length ? ' (copy)' : 'Untitled (copy)' } }];
-      const parent = args.parent ?? (await defaultParent(ctx.notion, src.parent));
-      const writer = new Writer(ctx, args.dry_run === true, reader.blocks);
-      const skipped = reader.skipped.length ? { skipped: reader.skipped } : {};
-      const note = reader.databases.length ? { note: NOTE_ROWS } : {};
-      if (args.dry_run) {
-        await writer.page(src, parent, title);
-        const name = args.title ?? (src.name ? `${src.name} (copy)` : 'Untitled (copy)');
-        return { dry_run: true, title: name, blocks: reader.byType, pages: reader.pages, databases: reader.databases, ...skipped, notion_calls: writer.calls, ...note };
-      }
+      const dry = args.dry_run === true;
+      const reader = new Reader(ctx.notion, ctx.signal);
+      const writer = new Writer(ctx, dry);
+      const skipped = () => (reader.skipped.length ? { skipped: reader.skipped } : {});
       try {
+        const src = await reader.page(args.page_id);
+        const name = args.title ?? (src.name ? `${src.name} (copy)` : 'Untitled (copy)');
+        // The original's rich text keeps its formatting and mentions in the copy's title.
+        const title = args.title === undefined && src.name ? [...src.title, { type: 'text', text: { content: ' (copy)' } }] : [{ type: 'text', text: { content: name } }];
+        const parent = args.parent ?? (await defaultParent(ctx.notion, src.parent));
+        writer.total = reader.blocks;
         await writer.page(src, parent, title);
+        const note = reader.databases.length ? { note: NOTE_ROWS } : {};
+        if (dry) return { dry_run: true, title: name, blocks: reader.byType, pages: reader.pages, databases: reader.databases, ...skipped(), notion_calls: writer.calls, ...note };
+        return { ...writer.root, copied: writer.copied(), ...skipped(), ...note };
       } catch (err) {
-        const copied = { blocks: writer.blocks, pages: writer.pages, databases: writer.databases };
+        const partial = !dry && writer.root;
         if (err instanceof Stopped) {
-          if (!writer.root) return { stopped: 'Cancelled before anything was written.' };
-          return { ...writer.root, copied, ...skipped, stopped: 'Cancelled: this copy is incomplete. Move it to the trash (trash) or keep what is there.' };
+          if (!partial) return { stopped: 'Cancelled before anything was written.' };
+          return { ...writer.root, copied: writer.copied(), ...skipped(), stopped: `Cancelled: this copy is incomplete. ${TRASH_IT}` };
         }
-        if (err instanceof ToolError && writer.root) {
-          throw new ToolError(err.code, `${err.message} The copy stopped part way: ${writer.root.url} is incomplete; move it to the trash (trash) or keep what is there.`, { ...err.extra, partial_copy: writer.root, copied });
+        if (err instanceof ToolError && partial) {
+          throw new ToolError(err.code, `${err.message} The copy stopped part way: ${writer.root!.url} is incomplete. ${TRASH_IT}`, { ...err.extra, partial_copy: writer.root, copied: writer.copied() });
         }
         throw err;
       }
-      return { ...writer.root, copied: { blocks: writer.blocks, pages: writer.pages, databases: writer.databases }, ...skipped, ...note };
     },
   }),
 ];

@@ -287,6 +287,58 @@ describe('duplicate_page', () => {
     });
   });
 
+  it('says which partial copy is left when Notion refuses a write part way', async () => {
+    const fake = fakeNotion();
+    ts.answer((req) => (req.method === 'POST' && req.path === '/v1/databases' ? { status: 400, body: { object: 'error', status: 400, code: 'validation_error', message: 'body failed validation.' } } : fake(req)));
+    const res = await ts.call('duplicate_page', { page_id: ROOT });
+    expect(res.isError).toBe(true);
+    const copy = writes(ts.apiRequests())[0]!;
+    expect(copy.path).toBe('/v1/pages');
+    expect(res.data.error).toMatchObject({ code: 'validation_error', status: 400, partial_copy: { id: expect.stringMatching(/^e0000000-/) }, copied: { blocks: 5, pages: 2, databases: 0 } });
+    expect(res.data.error.message).toContain(`${res.data.error.partial_copy.url} is incomplete`);
+    // Nothing is written after the refusal.
+    expect(writes(ts.apiRequests()).at(-1)!.path).toBe('/v1/databases');
+  });
+
+  it('puts the copy of a page inside a block under the page that holds it, mentions named by ID', async () => {
+    const toggle = '7a7a7a7a-1111-4222-8333-444455556666';
+    const mention = (kind: string, target: Obj, plainText: string) => ({
+      type: 'mention',
+      mention: { type: kind, [kind]: target },
+      annotations: text('').annotations,
+      plain_text: plainText,
+      href: null,
+    });
+    const para = block(id(60), 'paragraph', {
+      rich_text: [text('Ask '), mention('user', { object: 'user', id: IDS.user, name: 'Ada Lovelace', avatar_url: null, type: 'person', person: { email: 'ada@example.com' } }, '@Ada Lovelace'), mention('page', { id: IDS.related }, 'Spec')],
+      color: 'default',
+    });
+    ts.answer(
+      routes({
+        [`GET /v1/pages/${ROOT}`]: { body: childPage({ icon: null, parent: { type: 'block_id', block_id: toggle } }) },
+        [`GET /v1/blocks/${ROOT}/children`]: { body: list('block', [para]) },
+        [`GET /v1/blocks/${toggle}`]: { body: block(toggle, 'toggle', { rich_text: [], color: 'default' }, { has_children: true, parent: { type: 'page_id', page_id: IDS.parentPage } }) },
+        'POST /v1/pages': { body: childPage({ id: IDS.related }) },
+        [`PATCH /v1/blocks/${IDS.related}/children`]: { body: list('block', [paragraph(id(61), 'x')]) },
+      }),
+    );
+    const res = await ts.call('duplicate_page', { page_id: ROOT });
+    expect(res.isError).toBe(false);
+    const reqs = ts.upstream(5);
+    expect((reqs[3]!.body as Obj).parent).toEqual({ page_id: IDS.parentPage });
+    expect(reqs[4]!.body).toEqual({
+      children: [
+        {
+          type: 'paragraph',
+          paragraph: {
+            rich_text: [sent(text('Ask ')), { type: 'mention', mention: { type: 'user', user: { id: IDS.user } }, annotations: text('').annotations }, { type: 'mention', mention: { type: 'page', page: { id: IDS.related } }, annotations: text('').annotations }],
+            color: 'default',
+          },
+        },
+      ],
+    });
+  });
+
   it('reports a page it cannot read as Notion does, writing nothing', async () => {
     ts.answer(routes({ [`GET /v1/pages/${ROOT}`]: { status: 404, body: notFound('page', ROOT) } }));
     const res = await ts.call('duplicate_page', { page_id: ROOT });
