@@ -36,7 +36,7 @@ const CREATABLE = new Set([
 const WITH_CHILDREN = new Set(['table', 'column_list', 'column', 'synced_block']);
 const MEDIA = new Set(['image', 'video', 'audio', 'pdf', 'file']);
 const HOSTED_FILE = 'a file uploaded to Notion: its link expires, so the copy cannot point at it';
-/** A column Notion would refuse empty (its content were all child pages): it gets an empty paragraph. */
+/** A column Notion would refuse empty (all it held were child pages): it gets an empty paragraph. */
 const EMPTY_PARAGRAPH = { type: 'paragraph', paragraph: { rich_text: [] } };
 
 /** Page property types whose values can be written back. */
@@ -245,7 +245,8 @@ class Reader {
     }
     const create: Obj = { title: richText(db.title), is_inline: db.is_inline === true };
     if (Array.isArray(db.description) && db.description.length) create.description = richText(db.description);
-    if (isObj(db.icon) && db.icon.type !== 'file') create.icon = db.icon;
+    if (isObj(db.icon) && db.icon.type === 'file') this.skipped.push({ id, type: 'icon', reason: HOSTED_FILE });
+    else if (isObj(db.icon)) create.icon = db.icon;
     if (sources[0]) create.initial_data_source = { properties: sources[0].properties };
     return { id, title: plain(db.title), create, more: sources.slice(1) };
   }
@@ -401,7 +402,7 @@ function toRequest(node: Node, depth: number): Obj {
   const body: Obj = { ...node.body };
   const sent = inlined(node, depth);
   if (sent.length) body.children = sent.map((c) => toRequest(c, depth + 1));
-  else if (node.type === 'column') body.children = [EMPTY_PARAGRAPH];
+  else if (node.type === 'column' && depth < MAX_NESTING) body.children = [EMPTY_PARAGRAPH];
   return { type: node.type, [node.type]: body };
 }
 

@@ -56,8 +56,8 @@ function sourceTree(): Map<string, Obj[]> {
  * A small stateful Notion: the source pages and blocks, and what the copy creates (so the new
  * blocks' children can be listed). Lists come in pages of `page_size`, continued by cursor.
  */
-function fakeNotion(opts: { root?: Obj } = {}) {
-  const children = sourceTree();
+function fakeNotion(opts: { root?: Obj; tree?: Map<string, Obj[]> } = {}) {
+  const children = opts.tree ?? sourceTree();
   const pages = new Map<string, Obj>([
     [ROOT, childPage({ icon: { type: 'emoji', emoji: '🚀' }, cover: hostedFile, properties: { title: { id: 'title', type: 'title', title: [text('Launch '), text('plan', { bold: true })] } }, ...opts.root })],
     [CHILD, childPage({ id: CHILD, icon: null, parent: { type: 'page_id', page_id: ROOT }, properties: { title: { id: 'title', type: 'title', title: [text('Notes')] } } })],
@@ -337,6 +337,26 @@ describe('duplicate_page', () => {
         },
       ],
     });
+  });
+
+  it('creates a child page held in a column under the copy, and keeps its column with an empty paragraph', async () => {
+    const tree = new Map<string, Obj[]>([
+      [ROOT, [block(id(70), 'column_list', {}, { has_children: true })]],
+      [id(70), [block(id(71), 'column', {}, { has_children: true }), block(id(72), 'column', {}, { has_children: true })]],
+      [id(71), [block(CHILD, 'child_page', { title: 'Notes' })]],
+      [id(72), [paragraph(id(73), 'Right')]],
+      [CHILD, [paragraph(id(50), 'Child text')]],
+    ]);
+    ts.answer(fakeNotion({ tree }));
+    const res = await ts.call('duplicate_page', { page_id: ROOT });
+    expect(res.data.copied).toEqual({ blocks: 5, pages: 2, databases: 0 });
+    const after = ts.apiRequests().slice(ts.apiRequests().findIndex((r) => r.method !== 'GET'));
+    expect(after.map((r) => r.method)).toEqual(['POST', 'PATCH', 'GET', 'POST', 'PATCH']);
+    expect((after[1]!.body as Obj).children[0].column_list.children).toEqual([
+      { type: 'column', column: { children: [{ type: 'paragraph', paragraph: { rich_text: [] } }] } },
+      { type: 'column', column: { children: [{ type: 'paragraph', paragraph: { rich_text: [sent(text('Right'))], color: 'default' } }] } },
+    ]);
+    expect(after[3]!.body).toMatchObject({ parent: { page_id: res.data.id } });
   });
 
   it('reports a page it cannot read as Notion does, writing nothing', async () => {
