@@ -4,6 +4,7 @@ import { blocksTools } from './blocks.js';
 import { commentsTools } from './comments.js';
 import { dataSourcesTools } from './data-sources.js';
 import { databasesTools } from './databases.js';
+import { duplicateTools } from './duplicate.js';
 import { filesTools } from './files.js';
 import { mediaTools } from './media.js';
 import { pageTools } from './pages.js';
@@ -13,7 +14,7 @@ import { viewsTools } from './views.js';
 import { workspaceTools } from './workspace.js';
 
 const every = new Map<string, ToolDef>();
-for (const t of [...searchTools, ...pageTools, ...batchTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...mediaTools, ...workspaceTools]) {
+for (const t of [...searchTools, ...pageTools, ...batchTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...mediaTools, ...workspaceTools, ...duplicateTools]) {
   every.set(t.name, t);
 }
 const used = new Set<string>();
@@ -84,6 +85,8 @@ export const toolSet: ToolSet = {
         list_custom_emojis: 'an id can be an icon',
         upload_file: 'from an https url or content (≤1 MiB); attach_to {page_id, property|as:"cover"|"icon"} or {block_id}',
         get_file: 'images ≤700 KiB inline, else a fresh URL; as cover|icon',
+        get_async_task: 'poll an allow_async write',
+        duplicate_page: 'copy with content and subpages',
       },
     ),
   ],

@@ -1,4 +1,4 @@
-import type { Client, CreatePageParameters, GetPageResponse, UpdatePageParameters } from '@notionhq/client';
+import type { Client, CreatePageParameters, GetAsyncTaskResponse, GetPageResponse, UpdatePageParameters } from '@notionhq/client';
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
@@ -202,7 +202,30 @@ const hasTitle = (props: Obj) => 'title' in props || Object.values(props).some((
 function templateArg(v: string | Obj | undefined): CreatePageParameters['template'] {
   if (v === undefined || isObj(v)) return v as CreatePageParameters['template'];
   if (v === 'none' || v === 'default') return { type: v };
-  return { type: 'template_id', template_id: v };
+  const id = notionId('template').safeParse(v);
+  if (!id.success) throw new ToolError('invalid_arguments', 'template: expected "default", "none" or a template ID (list_data_source_templates)');
+  return { type: 'template_id', template_id: id.data };
+}
+
+/** Notion fills a page from a template in the background, after the write has answered. */
+const TEMPLATE_NOTE = 'Notion applies the template in the background: the page fills in within moments.';
+
+/** What a write sent with allow_async answers when Notion runs it in the background (HTTP 202). */
+const isTask = (res: unknown): res is GetAsyncTaskResponse => isObj(res) && res.object === 'async_task';
+
+function taskStarted(t: GetAsyncTaskResponse): Obj {
+  return { task_id: t.id, status: t.status, poll_after_seconds: 'poll_after_seconds' in t ? t.poll_after_seconds : undefined, next: 'Poll with get_async_task (in more) and this task_id.' };
+}
+
+/** A task's status; when it succeeded, the id and url of what it wrote; when it failed, Notion's error. */
+function taskResult(t: GetAsyncTaskResponse): Obj {
+  const out: Obj = { task_id: t.id, status: t.status, operation: t.operation?.name };
+  if ('poll_after_seconds' in t) out.poll_after_seconds = t.poll_after_seconds;
+  if (t.status === 'succeeded' && typeof t.result.id === 'string') {
+    out.result = { id: t.result.id, url: typeof t.result.url === 'string' ? t.result.url : notionUrl(t.result.id) };
+  }
+  if (t.status === 'failed') out.error = { code: t.error.code, message: t.error.message };
+  return out;
 }
 
 function positionArg(v: Obj | undefined): CreatePageParameters['position'] {
@@ -309,6 +332,7 @@ export const pageTools = [
         .union([z.string(), z.record(z.string(), z.unknown())])
         .optional()
         .describe('"default", "none" or a template ID'),
+      allow_async: z.boolean().optional(),
       position: z
         .record(z.string(), z.unknown())
         .optional()
@@ -321,19 +345,30 @@ export const pageTools = [
       if (args.markdown !== undefined && args.children !== undefined) {
         throw new ToolError('invalid_arguments', 'Give the body as markdown or as children, not both.');
       }
+      const template = templateArg(args.template);
+      const templated = template !== undefined && template.type !== 'none';
+      // Notion refuses content next to a template, which it applies later on its own.
+      if (templated && (args.markdown !== undefined || args.children !== undefined)) {
+        throw new ToolError('invalid_arguments', 'A template fills the body: give markdown or children without template, or edit the page once the template is applied.');
+      }
+      if (args.allow_async && args.markdown === undefined) {
+        throw new ToolError('invalid_arguments', 'allow_async: Notion runs a page creation in the background only with markdown.');
+      }
       const properties: Obj = { ...(args.properties ?? {}) };
       if (args.title !== undefined && !hasTitle(properties)) properties.title = { title: [{ text: { content: args.title } }] }; // fitBody splits it
       const body: Omit<CreatePageParameters, 'parent'> = {};
       if (Object.keys(properties).length > 0) body.properties = properties as CreatePageParameters['properties'];
       if (args.markdown !== undefined) body.markdown = args.markdown;
       if (args.children !== undefined) body.children = args.children as CreatePageParameters['children'];
-      if (args.template !== undefined) body.template = templateArg(args.template);
+      if (template !== undefined) body.template = template;
+      if (args.allow_async) body.allow_async = true;
       if (args.position !== undefined) body.position = positionArg(args.position);
       if (args.icon !== undefined) body.icon = toIcon(args.icon) as CreatePageParameters['icon'];
       if (args.cover !== undefined) body.cover = args.cover as CreatePageParameters['cover'];
       const sent = fitBody(body);
-      const page = await withParent(args.parent, notion, (parent) => notion.write((n, auth) => n.pages.create({ parent, ...sent, auth })));
-      return confirmation(page, { parent: (shape(page) as Obj).parent });
+      const page: unknown = await withParent(args.parent, notion, (parent) => notion.write((n, auth) => n.pages.create({ parent, ...sent, auth })));
+      if (isTask(page)) return taskStarted(page);
+      return confirmation(page, { parent: (shape(page) as Obj).parent, ...(templated ? { template: TEMPLATE_NOTE } : {}) });
     },
   }),
   defineTool({
@@ -381,19 +416,24 @@ export const pageTools = [
       cover: coverArg,
       in_trash: z.boolean().optional(),
       is_locked: z.boolean().optional(),
+      template: z.string().optional(),
     },
     annotations: annotations('Update page', OVERWRITE),
     run: async ({ page_id, parent, ...rest }, { notion }) => {
       const body = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<UpdatePageParameters, 'page_id'>;
       if (rest.icon !== undefined) body.icon = toIcon(rest.icon) as UpdatePageParameters['icon'];
+      if (rest.template !== undefined) {
+        if (rest.template === 'none') throw new ToolError('invalid_arguments', 'template: expected "default" or a template ID');
+        body.template = templateArg(rest.template) as UpdatePageParameters['template'];
+      }
       if (Object.keys(body).length === 0 && !parent) {
-        throw new ToolError('invalid_arguments', 'Nothing to update: give properties, parent, icon, cover, in_trash, is_locked or erase_content.');
+        throw new ToolError('invalid_arguments', 'Nothing to update: give properties, parent, icon, cover, in_trash, is_locked, erase_content or template.');
       }
       // A move first, so a failed move changes nothing else.
       const moved = parent ? await movePage(notion, page_id, parent) : undefined;
       const page = Object.keys(body).length ? await notion.write((n, auth) => n.pages.update({ page_id, ...fitBody(body), auth })) : moved;
-      const changed = [...Object.keys(rest.properties ?? {}), ...(parent ? ['parent'] : []), ...setFields(rest, ['icon', 'cover', 'in_trash', 'is_locked', 'erase_content'])];
-      return confirmation(page, { changed, ...(moved ? { parent: (shape(moved) as Obj).parent } : {}) });
+      const changed = [...Object.keys(rest.properties ?? {}), ...(parent ? ['parent'] : []), ...setFields(rest, ['icon', 'cover', 'in_trash', 'is_locked', 'erase_content', 'template'])];
+      return confirmation(page, { changed, ...(moved ? { parent: (shape(moved) as Obj).parent } : {}), ...(rest.template !== undefined ? { template: TEMPLATE_NOTE } : {}) });
     },
   }),
   defineTool({
@@ -455,15 +495,25 @@ export const pageTools = [
       position: z.enum(['start', 'end']).optional(),
       allow_deleting_content: z.boolean().optional(),
       return_markdown: z.boolean().optional().describe('Also return the whole new body'),
+      allow_async: z.boolean().optional(),
     },
     annotations: annotations('Update page Markdown', { destructiveHint: true }),
     run: async (args, { notion }) => {
-      const body = fitBody(await markdownUpdate(notion, args));
-      const res = markdownResult(await notion.write((n, auth) => n.pages.updateMarkdown({ page_id: args.page_id, ...body, auth })));
+      const body = fitBody({ ...(await markdownUpdate(notion, args)), ...(args.allow_async ? { allow_async: true } : {}) });
+      const answer: unknown = await notion.write((n, auth) => n.pages.updateMarkdown({ page_id: args.page_id, ...body, auth }));
+      if (isTask(answer)) return taskStarted(answer);
+      const res = markdownResult(answer);
       if (args.return_markdown) return res;
       const changed = args.edits ? { edits_applied: args.edits.length } : args.after !== undefined || args.position !== undefined ? { inserted_chars: args.markdown!.length } : { replaced: true };
       return { id: args.page_id, url: notionUrl(args.page_id), ...changed, page_chars: String(res.markdown).length };
     },
+  }),
+  defineTool({
+    name: 'get_async_task',
+    description: 'The status of a write sent with allow_async; once it succeeded, the id and url of the page.',
+    input: { task_id: z.string().min(1).max(200) },
+    annotations: annotations('Get async task', READ),
+    run: async ({ task_id }, { notion }) => taskResult(await notion.get<GetAsyncTaskResponse>(`async_tasks/${encodeURIComponent(task_id)}`)),
   }),
 ];
 

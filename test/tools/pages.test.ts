@@ -509,6 +509,7 @@ describe('page tools', () => {
         move_page: [false, false, true, true],
         get_page_markdown: [true, false, true, true],
         update_page_markdown: [false, true, false, true],
+        get_async_task: [true, false, true, true],
       });
       for (const t of registry.definitions({ scopes: new Set(['notion:read', 'notion:write']) } as never).tools) expect(typeof (t.annotations as { title?: unknown }).title).toBe('string');
     });
