@@ -1,8 +1,8 @@
-import type { BlockObjectRequest, FileUploadObjectResponse } from '@notionhq/client';
+import type { BlockObjectRequest, FileUploadObjectResponse, ListFileUploadsResponse } from '@notionhq/client';
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
-import { annotations, notionId } from './args.js';
+import { annotations, notionId, pageSize, READ, startCursor } from './args.js';
 import { confirmation } from './confirm.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
@@ -159,6 +159,21 @@ export const filesTools = [
       }
       if (!args.attach_to) return { file_upload, note: UNATTACHED_NOTE };
       return { file_upload, ...(await attach(notion, args.attach_to, upload, filename)) };
+    },
+  }),
+  defineTool({
+    name: 'list_file_uploads',
+    description: "List this connection's file uploads (id, status, name, type, size, expiry), e.g. to find one to attach.",
+    input: {
+      status: z.enum(['pending', 'uploaded', 'expired', 'failed']).optional(),
+      start_cursor: startCursor,
+      page_size: pageSize,
+    },
+    annotations: annotations('List file uploads', READ),
+    run: async (query, { notion }) => {
+      const res = await notion.get<ListFileUploadsResponse>('file_uploads', query);
+      // Summaries only: a pending upload's upload_url is a pre-signed URL.
+      return { results: res.results.map(summary), has_more: res.has_more, ...(res.next_cursor ? { next_cursor: res.next_cursor } : {}) };
     },
   }),
 ];

@@ -5,6 +5,7 @@ import { commentsTools } from './comments.js';
 import { dataSourcesTools } from './data-sources.js';
 import { databasesTools } from './databases.js';
 import { filesTools } from './files.js';
+import { meetingNotesTools } from './meeting-notes.js';
 import { pageTools } from './pages.js';
 import { searchTools } from './search.js';
 import { usersTools } from './users.js';
@@ -12,7 +13,7 @@ import { viewsTools } from './views.js';
 import { workspaceTools } from './workspace.js';
 
 const every = new Map<string, ToolDef>();
-for (const t of [...searchTools, ...pageTools, ...batchTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...workspaceTools]) {
+for (const t of [...searchTools, ...pageTools, ...batchTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...meetingNotesTools, ...workspaceTools]) {
   every.set(t.name, t);
 }
 const used = new Set<string>();
@@ -82,6 +83,9 @@ export const toolSet: ToolSet = {
         get_self: "this connection's bot and workspace",
         list_custom_emojis: 'an id can be an icon',
         upload_file: 'from an https url or content (≤1 MiB); attach_to {page_id, property|as:"cover"|"icon"} or {block_id}',
+        list_file_uploads: '',
+        create_meeting_notes: 'transcribe a recording',
+        query_meeting_notes: '',
       },
     ),
   ],
