@@ -79,19 +79,11 @@ export function isPublicAddress(ip: string): boolean {
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
 /**
- * The real fetcher. The address check sits in the socket's `lookup`, i.e. after DNS
+ * A socket `lookup` that refuses any resolved address `allowed` rejects. It sits after DNS
  * resolution and on the very address we connect to, so DNS rebinding cannot slip through.
  */
-export function createSafeFetcher(
-  lookup: typeof dnsLookup = dnsLookup,
-  /**
-   * For tests only, to reach a loopback stand-in for a real host: which addresses may be
-   * contacted (default: public ones) and extra trusted CA certificates (default: none).
-   */
-  testing: { allowAddress?: (ip: string) => boolean; ca?: string } = {},
-): CimdFetcher {
-  const allowed = testing.allowAddress ?? isPublicAddress;
-  const guardedLookup = (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
+export function guardedLookup(lookup: typeof dnsLookup, allowed: (ip: string) => boolean) {
+  return (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
     (lookup as unknown as (h: string, o: LookupOptions, cb: LookupCallback) => void)(hostname, options, (err, address, family) => {
       if (err) return callback(err, address, family);
       // Node asks for all addresses when it races IPv4/IPv6 (autoSelectFamily): check each.
@@ -101,6 +93,19 @@ export function createSafeFetcher(
       callback(null, address, family);
     });
   };
+}
+
+/** The real fetcher; the address check sits in the socket's `lookup` (guardedLookup). */
+export function createSafeFetcher(
+  lookup: typeof dnsLookup = dnsLookup,
+  /**
+   * For tests only, to reach a loopback stand-in for a real host: which addresses may be
+   * contacted (default: public ones) and extra trusted CA certificates (default: none).
+   */
+  testing: { allowAddress?: (ip: string) => boolean; ca?: string } = {},
+): CimdFetcher {
+  const allowed = testing.allowAddress ?? isPublicAddress;
+  const publicOnly = guardedLookup(lookup, allowed);
 
   return (rawUrl, { timeoutMs, maxBytes }) =>
     new Promise<FetchedDocument>((resolve, reject) => {
@@ -115,7 +120,7 @@ export function createSafeFetcher(
         {
           method: 'GET',
           headers: { accept: 'application/json', 'user-agent': CIMD_USER_AGENT },
-          lookup: guardedLookup,
+          lookup: publicOnly,
           agent: false,
           ...(testing.ca ? { ca: testing.ca } : {}),
         },
