@@ -87,7 +87,7 @@ export async function startToolStack(): Promise<ToolStack> {
     gate: new RateGate(1000, 1000),
     limiter: new CallLimiter(stopping),
     stopping,
-    refresher: { refresh: async () => null } as never,
+    refresher: { refresh: async () => null, isRevoked: async () => false } as never,
   });
   const auth = (): AuthContext => ({
     grantId: 'tools-test',

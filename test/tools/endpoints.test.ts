@@ -7,7 +7,8 @@ import { createSafeDownloader } from '../../src/lib/safe-download.js';
 import { importPolling, MAX_SENT_BYTES, PART_BYTES, partPlan, SINGLE_PART_MAX_BYTES, sending } from '../../src/tools/files.js';
 import { BLOCK_ID, dashless, failedImport, fileUpload, PAGE_ID, UPLOAD_ID } from '../fixtures/files.js';
 import { TEST_TLS_CERT, TEST_TLS_KEY } from '../fixtures/tls.js';
-import type { RecordedRequest } from '../helpers/fake-notion.js';
+import { fakeWorkspace, type RecordedRequest } from '../helpers/fake-notion.js';
+import { callTool, connect } from '../helpers/oauth-client.js';
 import { routes, type ToolStack, startToolStack } from '../helpers/tools.js';
 
 /** The Notion endpoints reached by the rarer ops: file upload listing and AI meeting notes. */
@@ -41,6 +42,36 @@ describe('file upload listing and meeting notes', () => {
     ts = await startToolStack();
   });
   afterAll(() => ts.close());
+
+  it('after a 401 that no token refresh fixes, asks Notion (introspect) whether the access was revoked', async () => {
+    const fake = ts.stack.fake;
+    fake.consentRefreshTokens = false;
+    const { tokens } = await connect(ts.stack, fakeWorkspace('Gone'));
+    fake.consentRefreshTokens = true;
+    const notionToken = [...fake.tokens].find(([, w]) => w.name === 'Workspace Gone')![0];
+    const get = () => callTool(ts.stack.baseUrl, tokens.access_token, 'get_page', { page_id: PAGE_ID });
+
+    // Refused, yet still active at Notion: the usual error, which does not claim a revocation.
+    fake.reset();
+    fake.setHandler((req) => (req.path.startsWith('/v1/pages/') ? { status: 401, body: { object: 'error', status: 401, code: 'unauthorized', message: 'API token is invalid.' } } : undefined));
+    const refused = await get();
+    expect(refused.data.error.code).toBe('unauthorized');
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/pages/${PAGE_ID}`, 'POST /v1/oauth/introspect']);
+    const introspect = fake.requests[1]!;
+    expect(introspect.headers.authorization).toBe(`Basic ${Buffer.from(`${fake.clientId}:${fake.clientSecret}`).toString('base64')}`);
+    expect(introspect.headers['notion-version']).toBe('2026-03-11');
+    expect(introspect.body).toEqual({ token: notionToken });
+
+    // Removed in Notion: introspection says inactive, and the error says so.
+    fake.tokens.delete(notionToken);
+    fake.reset();
+    const revoked = await get();
+    expect(revoked.isError).toBe(true);
+    expect(revoked.data.error.code).toBe('notion_access_revoked');
+    expect(revoked.data.error.message).toMatch(/revoked .* Reconnect the connector/);
+    expect(fake.requests.map((r) => r.path)).toEqual([`/v1/pages/${PAGE_ID}`, '/v1/oauth/introspect']);
+    expect(JSON.stringify(revoked.data)).not.toContain(notionToken);
+  });
 
   it('list_file_uploads: GET with the status filter and paging; summaries without pre-signed URLs', async () => {
     const pending = fileUpload();
