@@ -29,11 +29,13 @@ export const MAX_SENT_BYTES = 1024 * 1024 * 1024;
 
 /**
  * How a URL that Notion could not import is sent from here: the downloader (public https
- * addresses only) and the sizes above. Exported so tests can reach a loopback source with small parts.
+ * addresses only), how long the source may stay silent (longer than a part's upload to Notion,
+ * during which the download waits), and the sizes above. Exported so tests can reach a loopback
+ * source with small parts.
  */
 export const sending: { download: Downloader; idleMs: number; singlePartMax: number; partBytes: number; maxBytes: number } = {
   download: createSafeDownloader(),
-  idleMs: 30_000,
+  idleMs: 120_000,
   singlePartMax: SINGLE_PART_MAX_BYTES,
   partBytes: PART_BYTES,
   maxBytes: MAX_SENT_BYTES,
@@ -173,6 +175,45 @@ async function sendFromUrl(ctx: ToolContext, url: string, filename: string, cont
 const cancelled = (sent: number, parts: number) =>
   new ToolError('cancelled', `Cancelled after ${sent} of ${parts} parts were sent; the file upload was not completed.`);
 
+/**
+ * Notion imports the URL itself (external_url, polled for a few seconds). When it refuses the URL
+ * or cannot download it, the connector sends the file itself; `sent` says so.
+ */
+async function fromUrl(
+  ctx: ToolContext,
+  url: string,
+  filename: string,
+  contentType: string | undefined,
+): Promise<{ upload: FileUploadObjectResponse; sent?: Record<string, unknown> }> {
+  const { notion } = ctx;
+  let refusal: ToolError;
+  try {
+    let upload = await notion.write((n, auth) =>
+      n.fileUploads.create({ mode: 'external_url', external_url: url, filename, ...(contentType ? { content_type: contentType } : {}), auth }),
+    );
+    for (const delay of importPolling.delaysMs) {
+      if (upload.status !== 'pending') break;
+      await sleep(delay);
+      const id = upload.id;
+      upload = await notion.get<FileUploadObjectResponse>(`file_uploads/${id}`);
+    }
+    const result = upload.file_import_result;
+    if (upload.status !== 'failed' || result?.type !== 'error' || result.error.type !== 'download_error') return { upload };
+    refusal = new ToolError('file_upload_failed', `The file upload failed. ${result.error.message}`, { file_upload: summary(upload) });
+  } catch (err) {
+    if (!(err instanceof ToolError) || err.code !== 'validation_error') throw err;
+    refusal = err;
+  }
+  try {
+    const { upload, parts } = await sendFromUrl(ctx, url, filename, contentType);
+    return { upload, sent: { by: 'connector', parts, because: refusal.message } };
+  } catch (err) {
+    // Not downloadable from here either: Notion's own answer says most, with ours added.
+    if (!(err instanceof ToolError) || err.code !== 'url_unreachable') throw err;
+    throw new ToolError(refusal.code, refusal.message, { ...refusal.extra, connector_download: err.message });
+  }
+}
+
 type AttachTo = { page_id?: string | undefined; block_id?: string | undefined; property?: string | undefined; as?: 'cover' | 'icon' | undefined };
 
 function checkAttachTo(a: AttachTo | undefined): void {
@@ -226,8 +267,8 @@ export const filesTools = [
       if ((args.url === undefined) === (args.content === undefined)) throw bad('url', 'give exactly one of url or content');
       checkAttachTo(args.attach_to);
       const { filename } = args;
-      let upload!: FileUploadObjectResponse;
-      let via: Record<string, unknown> | undefined;
+      let upload: FileUploadObjectResponse;
+      let sent: Record<string, unknown> | undefined;
 
       if (args.url !== undefined) {
         let parsed: URL | undefined;
@@ -237,38 +278,7 @@ export const filesTools = [
           parsed = undefined;
         }
         if (parsed?.protocol !== 'https:') throw bad('url', 'must be a public https URL');
-        const external_url = parsed.href;
-        // Notion's refusal to import the URL, if any: then the connector tries to send it itself.
-        let refusal: ToolError | undefined;
-        try {
-          upload = await notion.write((n, auth) =>
-            n.fileUploads.create({ mode: 'external_url', external_url, filename, ...(args.content_type ? { content_type: args.content_type } : {}), auth }),
-          );
-          for (const delay of importPolling.delaysMs) {
-            if (upload.status !== 'pending') break;
-            await sleep(delay);
-            const id = upload.id;
-            upload = await notion.get<FileUploadObjectResponse>(`file_uploads/${id}`);
-          }
-          const result = upload.file_import_result;
-          if (upload.status === 'failed' && result?.type === 'error' && result.error.type === 'download_error') {
-            refusal = new ToolError('file_upload_failed', `The file upload failed. ${result.error.message}`, { file_upload: summary(upload) });
-          }
-        } catch (err) {
-          if (!(err instanceof ToolError) || err.code !== 'validation_error') throw err;
-          refusal = err;
-        }
-        if (refusal) {
-          try {
-            const sent = await sendFromUrl(ctx, external_url, filename, args.content_type);
-            upload = sent.upload;
-            via = { by: 'connector', parts: sent.parts, because: refusal.message };
-          } catch (err) {
-            // Not downloadable from here either: Notion's own answer says most, with ours added.
-            if (!(err instanceof ToolError) || err.code !== 'url_unreachable') throw err;
-            throw new ToolError(refusal.code, refusal.message, { ...refusal.extra, connector_download: err.message });
-          }
-        }
+        ({ upload, sent } = await fromUrl(ctx, parsed.href, filename, args.content_type));
       } else {
         const { bytes, type } = decode(args.content!, args.encoding ?? 'utf8');
         if (bytes.length === 0) throw bad('content', 'is empty');
@@ -288,14 +298,14 @@ export const filesTools = [
       }
 
       const file_upload = summary(upload);
-      const sent = via ? { sent: via } : {};
-      if (upload.status === 'pending') return { file_upload, ...sent, note: PENDING_NOTE };
+      const via = sent ? { sent } : {};
+      if (upload.status === 'pending') return { file_upload, ...via, note: PENDING_NOTE };
       if (upload.status !== 'uploaded') {
         const reason = upload.file_import_result?.type === 'error' ? ` ${upload.file_import_result.error.message}` : '';
         throw new ToolError(`file_upload_${upload.status}`, `The file upload ${upload.status}.${reason}`, { file_upload });
       }
-      if (!args.attach_to) return { file_upload, ...sent, note: UNATTACHED_NOTE };
-      return { file_upload, ...sent, ...(await attach(notion, args.attach_to, upload, filename)) };
+      if (!args.attach_to) return { file_upload, ...via, note: UNATTACHED_NOTE };
+      return { file_upload, ...via, ...(await attach(notion, args.attach_to, upload, filename)) };
     },
   }),
   defineTool({
