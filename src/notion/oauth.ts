@@ -29,7 +29,7 @@ export function notionAuthorizeUrl(config: Config, state: string): string {
 
 /**
  * Our side of Notion's OAuth for public integrations: Basic auth with our static client,
- * JSON bodies, all under NOTION_API_BASE_URL (/v1/oauth/token, /v1/oauth/revoke).
+ * JSON bodies, all under NOTION_API_BASE_URL (/v1/oauth/token, /introspect, /revoke).
  */
 export class NotionOAuth {
   private readonly auth: { client_id: string; client_secret: string };
@@ -58,6 +58,12 @@ export class NotionOAuth {
   async refresh(refreshToken: string): Promise<NotionTokenResponse> {
     const res = await this.client.oauth.token({ ...this.auth, grant_type: 'refresh_token', refresh_token: refreshToken });
     return res as NotionTokenResponse;
+  }
+
+  /** Whether Notion still accepts `token` (false once revoked or its connection removed). */
+  async isActive(token: string): Promise<boolean> {
+    const res = await this.client.oauth.introspect({ ...this.auth, token });
+    return res.active;
   }
 
   async revoke(token: string): Promise<void> {

@@ -91,6 +91,12 @@ export function toToolError(err: unknown): ToolError {
   return new ToolError('internal_error', 'The connector failed to call Notion.');
 }
 
+const accessRevoked = () =>
+  new ToolError(
+    'notion_access_revoked',
+    "Notion has revoked this connection's access (the connection was removed in Notion). Reconnect the connector in Claude (Settings → Connectors) and pick the pages again.",
+  );
+
 /** fetch() rejects with a TypeError when the connection fails (refused, reset, DNS). */
 const isNetworkError = (err: unknown) => err instanceof TypeError && /fetch failed|network/i.test(err.message);
 
@@ -143,6 +149,20 @@ export class NotionRefresher {
     } catch (err) {
       this.log.warn({ grantId: grant.id, status: (err as { status?: number }).status }, 'notion token refresh failed');
       return null;
+    }
+  }
+
+  /**
+   * Whether Notion says a token it refused is no longer active: the user removed the connection
+   * or its access in Notion. False when Notion cannot tell (the introspection failed).
+   */
+  async isRevoked(auth: NotionAuth, token: string): Promise<boolean> {
+    try {
+      if (await this.oauth.isActive(token)) return false;
+      this.log.info({ grantId: auth.grantId }, 'notion token no longer active');
+      return true;
+    } catch {
+      return false;
     }
   }
 }
@@ -248,6 +268,8 @@ export class NotionSession {
           metrics?.notionRetry('refreshed');
           continue;
         }
+        // Tell a connection whose access was revoked in Notion apart from other refusals.
+        if (await this.deps.refresher.isRevoked(this.auth, token)) throw accessRevoked();
       } else if (idempotent && isTransient(err) && !retriedTransient) {
         retriedTransient = true;
         metrics?.notionRetry('transient');

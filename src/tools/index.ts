@@ -7,6 +7,7 @@ import { databasesTools } from './databases.js';
 import { duplicateTools } from './duplicate.js';
 import { filesTools } from './files.js';
 import { mediaTools } from './media.js';
+import { meetingNotesTools } from './meeting-notes.js';
 import { pageTools } from './pages.js';
 import { searchTools } from './search.js';
 import { usersTools } from './users.js';
@@ -14,7 +15,7 @@ import { viewsTools } from './views.js';
 import { workspaceTools } from './workspace.js';
 
 const every = new Map<string, ToolDef>();
-for (const t of [...searchTools, ...pageTools, ...batchTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...mediaTools, ...workspaceTools, ...duplicateTools]) {
+for (const t of [...searchTools, ...pageTools, ...batchTools, ...blocksTools, ...databasesTools, ...dataSourcesTools, ...viewsTools, ...commentsTools, ...usersTools, ...filesTools, ...mediaTools, ...meetingNotesTools, ...workspaceTools, ...duplicateTools]) {
   every.set(t.name, t);
 }
 const used = new Set<string>();
@@ -84,9 +85,12 @@ export const toolSet: ToolSet = {
         get_self: "this connection's bot and workspace",
         list_custom_emojis: 'an id can be an icon',
         upload_file: 'from an https url or content (≤1 MiB); attach_to {page_id, property|as:"cover"|"icon"} or {block_id}',
+        list_file_uploads: '',
         get_file: 'images ≤700 KiB inline, else a fresh URL; as cover|icon',
-        get_async_task: 'poll an allow_async write',
         duplicate_page: 'copy with content and subpages',
+        get_async_task: 'poll an allow_async write',
+        create_meeting_notes: 'transcribe a recording',
+        query_meeting_notes: '',
       },
     ),
   ],

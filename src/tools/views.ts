@@ -4,6 +4,7 @@ import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
 import { dataSourceOfDatabase, getDataSource, isNotFound } from '../notion/resolve.js';
+import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
 import { confirmation } from './confirm.js';
 import { filterArg, sortsArg } from './data-sources.js';
@@ -32,6 +33,18 @@ function shapeViewQuery(res: ViewQueryResponse | GetViewQueryResultsResponse, qu
   out.has_more = res.has_more;
   if (res.next_cursor) out.next_cursor = res.next_cursor;
   if (res.request_status?.type === 'incomplete') out.incomplete = 'Notion stopped at its row limit';
+  return out;
+}
+
+/**
+ * The page as a model reads it. After the last page Notion's cached query is of no more use, so
+ * it is deleted rather than left to expire; a failed delete does not fail the read.
+ */
+async function finish(notion: NotionSession, view_id: string, res: ViewQueryResponse | GetViewQueryResultsResponse, queryId: string): Promise<Obj> {
+  const out = shapeViewQuery(res, queryId);
+  if (res.has_more) return out;
+  delete out.query_id;
+  await notion.write((n, auth) => n.views.queries.delete({ view_id, query_id: queryId, auth })).catch(() => undefined);
   return out;
 }
 
@@ -132,14 +145,14 @@ export const viewsTools = [
       if (!query_id) {
         if (start_cursor) throw new ToolError('invalid_arguments', 'Invalid arguments. query_id: start_cursor needs the query_id of the first call');
         const created = await notion.read((n, auth) => n.views.queries.create({ view_id, ...(page_size ? { page_size } : {}), auth }));
-        return shapeViewQuery(created, created.id);
+        return finish(notion, view_id, created, created.id);
       }
       try {
         const page = await notion.get<GetViewQueryResultsResponse>(`views/${view_id}/queries/${query_id}`, {
           start_cursor: start_cursor || undefined,
           page_size: page_size || undefined,
         });
-        return shapeViewQuery(page, query_id);
+        return finish(notion, view_id, page, query_id);
       } catch (err) {
         if (!isNotFound(err)) throw err;
         throw new ToolError('query_expired', 'This view query has expired (they last 15 minutes). Call query_view again without query_id and start_cursor.', {

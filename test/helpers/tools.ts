@@ -32,9 +32,9 @@ export interface ToolStack {
   /**
    * `registry.result` of the running app (the tools/call result with the result budget and
    * structuredContent, which the MCP layer passes through), on the read-and-write connection's
-   * Notion token against the fake Notion; `extra` adds `progress` or `signal` to the context.
+   * Notion token against the fake Notion; `ctx` adds a progress callback or an abort signal.
    */
-  result(name: string, args?: Record<string, unknown>, extra?: Pick<ToolContext, 'progress' | 'signal'>): Promise<ToolResult>;
+  result(name: string, args?: Record<string, unknown>, ctx?: Pick<ToolContext, 'progress' | 'signal'>): Promise<ToolResult>;
   answer(handler: FakeHandler | ((req: RecordedRequest) => { status?: number; body?: unknown } | undefined)): void;
   apiRequests(): RecordedRequest[];
   /**
@@ -87,7 +87,7 @@ export async function startToolStack(): Promise<ToolStack> {
     gate: new RateGate(1000, 1000),
     limiter: new CallLimiter(stopping),
     stopping,
-    refresher: { refresh: async () => null } as never,
+    refresher: { refresh: async () => null, isRevoked: async () => false } as never,
     apiOrigin: stack.fake.url,
   });
   const auth = (): AuthContext => ({
@@ -105,9 +105,9 @@ export async function startToolStack(): Promise<ToolStack> {
     notionToken,
     readOnlyNotionToken,
     call: (name, args = {}, token = tokens.access_token) => callTool(stack.baseUrl, token, name, args),
-    result: (name, args = {}, extra = {}) => {
+    result: (name, args = {}, ctx = {}) => {
       const a = auth();
-      return stack.app.registry.result(name, args, { notion: new NotionSession(notionDeps(), a), auth: a, ...extra });
+      return stack.app.registry.result(name, args, { ...ctx, notion: new NotionSession(notionDeps(), a), auth: a });
     },
     answer(handler) {
       stack.fake.reset();

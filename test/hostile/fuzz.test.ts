@@ -241,7 +241,7 @@ describe('hostile input never gets a 5xx, a hang or a stack trace', () => {
     const tools = [
       ...(new ToolRegistry(everyDef).definitions({ scopes: new Set(['notion:read', 'notion:write']) } as never).tools as unknown as typeof listed),
     ];
-    expect(tools.length).toBe(47); // the 42 tools before the list was made lean, trash, save_pages, get_file, get_async_task and duplicate_page
+    expect(tools.length).toBe(50); // the 42 tools before the list was made lean, trash, save_pages, get_file, get_async_task, duplicate_page, list_file_uploads and the two meeting-notes ops
     let cases = 0;
     let refused = 0;
     const tolerated: string[] = [];

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockTypeFor, importPolling, MAX_INLINE_BYTES } from '../../src/tools/files.js';
+import type { lookup as dnsLookup } from 'node:dns';
+import { createSafeDownloader } from '../../src/lib/safe-download.js';
+import { blockTypeFor, importPolling, MAX_INLINE_BYTES, sending } from '../../src/tools/files.js';
 import {
   appendedMedia,
   BLOCK_ID,
@@ -28,12 +30,17 @@ const PAGE_URL = `https://www.notion.so/acme/Q3-report-${dashless(PAGE_ID)}`;
 describe('file upload, custom emoji, async task and trash tools', () => {
   let ts: ToolStack;
   const savedDelays = importPolling.delaysMs;
+  const savedDownload = sending.download;
   beforeAll(async () => {
     ts = await startToolStack();
     importPolling.delaysMs = [5, 5, 5];
+    // No host of these tests exists: the connector's own download of a refused URL fails at DNS.
+    const noSuchHost = ((host: string, _o: unknown, cb: (err: Error) => void) => cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }))) as unknown as typeof dnsLookup;
+    sending.download = createSafeDownloader(noSuchHost);
   });
   afterAll(async () => {
     importPolling.delaysMs = savedDelays;
+    sending.download = savedDownload;
     await ts.close();
   });
 
@@ -266,6 +273,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     expect(res.data.error.code).toBe('file_upload_failed');
     expect(res.data.error.message).toContain('The remote server responded with status 404.');
     expect(res.data.error.file_upload).toMatchObject({ id: UPLOAD_ID, status: 'failed' });
+    expect(res.data.error.connector_download).toMatch(/ENOTFOUND cdn\.example\.com/);
     expect(ts.apiRequests().map((c) => `${c.method} ${c.path}`)).toEqual(['POST /v1/file_uploads', `GET /v1/file_uploads/${UPLOAD_ID}`]);
   });
 
@@ -277,6 +285,7 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     const res = await ts.call('upload_file', { filename: 'a.png', url: 'https://intranet.example/a.png' });
     expect(res.isError).toBe(true);
     expect(res.data.error).toMatchObject({ code: 'validation_error', message: 'The URL is not publicly accessible.', status: 400 });
+    expect(res.data.error.connector_download).toMatch(/ENOTFOUND intranet\.example/);
     expect(ts.apiRequests()).toHaveLength(1);
   });
 

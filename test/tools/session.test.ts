@@ -141,9 +141,9 @@ describe('Notion 401: refresh the Notion token once, under a per-grant lock', ()
     revokedAtNotion('Workspace T');
     const res = await callTool(ts.stack.baseUrl, tokens.access_token, 'get_page', { page_id: PAGE });
     expect(res.isError).toBe(true);
-    expect(res.data.error.code).toBe('unauthorized');
-    expect(res.data.error.hint).toMatch(/Reconnect the connector/);
-    expect(ts.stack.fake.requests.map((r) => r.path)).toEqual([`/v1/pages/${PAGE}`]);
+    expect(res.data.error.code).toBe('notion_access_revoked');
+    expect(res.data.error.message).toMatch(/Reconnect the connector/);
+    expect(ts.stack.fake.requests.map((r) => r.path)).toEqual([`/v1/pages/${PAGE}`, '/v1/oauth/introspect']);
   });
 
   it('tells the user to reconnect when Notion refuses the refresh too', async () => {
@@ -153,7 +153,7 @@ describe('Notion 401: refresh the Notion token once, under a per-grant lock', ()
     const res = await callTool(ts.stack.baseUrl, tokens.access_token, 'get_page', { page_id: PAGE });
     ts.stack.fake.setHandler(null);
     expect(res.isError).toBe(true);
-    expect(res.data.error.hint).toMatch(/Reconnect the connector/);
-    expect(ts.stack.fake.requests.map((r) => r.path)).toEqual([`/v1/pages/${PAGE}`, '/v1/oauth/token']);
+    expect(res.data.error.message).toMatch(/Reconnect the connector/);
+    expect(ts.stack.fake.requests.map((r) => r.path)).toEqual([`/v1/pages/${PAGE}`, '/v1/oauth/token', '/v1/oauth/introspect']);
   });
 });

@@ -212,15 +212,39 @@ describe('view tools', () => {
     });
   });
 
-  it('query_view: the next page reads the cached query, in one call', async () => {
-    ts.answer(routes({ [`GET /v1/views/${VIEW_ID}/queries/${QUERY_ID}`]: { body: viewQueryResults } }));
+  it('query_view: the last page reads the cached query, then deletes the query', async () => {
+    ts.answer(
+      routes({
+        [`GET /v1/views/${VIEW_ID}/queries/${QUERY_ID}`]: { body: viewQueryResults },
+        [`DELETE /v1/views/${VIEW_ID}/queries/${QUERY_ID}`]: { body: { object: 'view_query', id: QUERY_ID, deleted: true } },
+      }),
+    );
     const res = await ts.call('query_view', { view_id: VIEW_ID, query_id: dashless(QUERY_ID), start_cursor: CURSOR, page_size: 2 });
     expect(res.isError).toBe(false);
-    const [req] = ts.upstream(1);
+    const [req, del] = ts.upstream(2);
     expect(req!.method).toBe('GET');
     expect(req!.query).toEqual({ start_cursor: CURSOR, page_size: '2' });
     expect(req!.body).toBeUndefined();
-    expect(res.data).toEqual({ object: 'list', query_id: QUERY_ID, results: [{ object: 'page', id: ROW_IDS[2] }], has_more: false });
+    expect(`${del!.method} ${del!.path}`).toBe(`DELETE /v1/views/${VIEW_ID}/queries/${QUERY_ID}`);
+    expect(del!.query).toEqual({});
+    expect(del!.body).toBeUndefined();
+    // The query is gone: no query_id to page on.
+    expect(res.data).toEqual({ object: 'list', results: [{ object: 'page', id: ROW_IDS[2] }], has_more: false });
+  });
+
+  it('query_view: a view that fits one page deletes its query at once; a failed delete still returns the rows', async () => {
+    const whole = { ...viewQuery, has_more: false, next_cursor: null };
+    ts.answer(
+      routes({
+        [`POST /v1/views/${VIEW_ID}/queries`]: { body: whole },
+        [`DELETE /v1/views/${VIEW_ID}/queries/${QUERY_ID}`]: { status: 500, body: { object: 'error', status: 500, code: 'internal_server_error', message: 'boom' } },
+      }),
+    );
+    const res = await ts.call('query_view', { view_id: VIEW_ID });
+    expect(res.isError).toBe(false);
+    const reqs = ts.upstream(2);
+    expect(reqs.map((r) => `${r.method} ${r.path}`)).toEqual([`POST /v1/views/${VIEW_ID}/queries`, `DELETE /v1/views/${VIEW_ID}/queries/${QUERY_ID}`]);
+    expect(res.data).toEqual({ object: 'list', total_count: 3, results: [{ object: 'page', id: ROW_IDS[0] }, { object: 'page', id: ROW_IDS[1] }], has_more: false });
   });
 
   it('query_view: a cursor without its query is refused before Notion', async () => {
