@@ -438,7 +438,9 @@ export function createMcpHandler<A extends Caller>(deps: {
         const version = metaOf(body)?.[PROTOCOL_VERSION_META_KEY];
         done = traced(body, typeof version === 'string' ? version : undefined, () => serveModern(body, auth, headers, stream), replyOfAnswer);
       }
-      return stream ? stream.answer(done) : done;
+      if (!stream) return done;
+      const trace = metaOf(body)?.[TRACEPARENT_META_KEY];
+      return stream.answer(done, typeof trace === 'string' && TRACEPARENT.test(trace) ? trace : undefined);
     }
     const version = headers.version?.trim();
     // A missing header means 2025-03-26 (spec); an unknown one is refused as the spec's -32022.

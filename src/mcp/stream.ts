@@ -13,6 +13,8 @@ export interface CallOptions {
 export interface StreamAnswer {
   status: 200;
   stream: Readable;
+  /** The request's `traceparent`, for the request log. */
+  traceparent?: string;
 }
 
 /** The final answer of a call, as the MCP layer builds it: JSON or its text, or no body. */
@@ -78,7 +80,7 @@ export class StreamedCall {
    * The answer: the stream once the tool starts; or, when the request was refused before that,
    * the plain answer `done` settles with. When the stream is open, `done`'s answer is its last event.
    */
-  answer<T extends FinalAnswer>(done: Promise<T>): Promise<T | StreamAnswer> {
+  answer<T extends FinalAnswer>(done: Promise<T>, traceparent?: string): Promise<T | StreamAnswer> {
     done.then(
       (final) => this.finish(final),
       (err: unknown) => {
@@ -86,7 +88,7 @@ export class StreamedCall {
         this.finish(undefined);
       },
     );
-    return Promise.race([this.opened, done]);
+    return Promise.race([traceparent ? this.opened.then((a) => ({ ...a, traceparent })) : this.opened, done]);
   }
 
   /**

@@ -9,9 +9,12 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { flushTracing } from '../../src/lib/trace.js';
 import { IDS, rowPage } from '../fixtures/pages.js';
-import type { RecordedRequest } from '../helpers/fake-notion.js';
-import { mcpPost } from '../helpers/oauth-client.js';
+import { fakeWorkspace, type RecordedRequest } from '../helpers/fake-notion.js';
+import { connect, mcpPost } from '../helpers/oauth-client.js';
+import { startOtlpReceiver } from '../helpers/otlp.js';
+import { startStack } from '../helpers/stack.js';
 import { startToolStack, type ToolStack } from '../helpers/tools.js';
 
 const MODERN = '2026-07-28';
@@ -237,12 +240,40 @@ describe('bad input', () => {
       for (const era of ['modern', 'legacy'] as const) {
         const envelope = era === 'modern' ? { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN } } : {};
         const res = await mcpPost(ts.stack.baseUrl, ts.token, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { ...params, ...envelope } }, eraHeaders(era, 'notifications/cancelled'));
-        expect(res.status, `${era} ${JSON.stringify(params)}`).toBeLessThan(300);
+        expect(res.status, `${era} ${JSON.stringify(params)}`).toBe(202);
       }
     }
     answerCreates();
     const res = await mcpPost(ts.stack.baseUrl, ts.token, callBody('legacy', 'nope', { progressToken: 1 }), eraHeaders('legacy'));
     expect(events(await res.text()).at(-1)!.id).toBe('nope');
     expect(writes()).toHaveLength(3);
+  });
+});
+
+// Last: tracing, once on, stays on in this process until its stack closes.
+describe('tracing', () => {
+  it('the MCP span of a streamed call ends with the call and records its outcome; the request log keeps the traceparent', async () => {
+    const otlp = await startOtlpReceiver();
+    const stack = await startStack({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url } });
+    try {
+      const readOnly = (await connect(stack, fakeWorkspace('Traced'), 'read')).tokens.access_token;
+      const trace = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      for (const era of ['modern', 'legacy'] as const) {
+        const id = `traced-${era}`;
+        const res = await mcpPost(stack.baseUrl, readOnly, callBody(era, id, { progressToken: 1, ...(era === 'modern' ? { traceparent: trace } : {}) }), eraHeaders(era, 'tools/call', 'save_pages'));
+        expect(res.headers.get('content-type')).toBe('text/event-stream');
+        expect(events(await res.text()).at(-1)!.result.isError).toBe(true);
+        await flushTracing();
+        const span = otlp.spans.find((s) => s.attributes['jsonrpc.request.id'] === id);
+        expect(span?.name).toBe('tools/call save_pages');
+        expect(span?.attributes['error.type']).toBe('tool_error');
+        expect(span?.status).toMatchObject({ code: 2, message: 'read_only_connection' });
+      }
+      const line = stack.logs.map((l) => JSON.parse(l) as Json).find((l) => l.msg === 'request' && l.traceparent === trace);
+      expect(line?.path).toBe('/mcp');
+    } finally {
+      await stack.close();
+      await otlp.close();
+    }
   });
 });
