@@ -6,7 +6,7 @@ import { RateGate } from '../../src/notion/rate-gate.js';
 import { NotionSession } from '../../src/notion/session.js';
 import type { AuthContext } from '../../src/oauth/grants.js';
 import { SCOPE_READ, SCOPE_WRITE } from '../../src/oauth/scopes.js';
-import type { ToolResult } from '../../src/tools/registry.js';
+import type { ToolContext, ToolResult } from '../../src/tools/registry.js';
 import type { FakeHandler, RecordedRequest } from './fake-notion.js';
 import { fakeWorkspace } from './fake-notion.js';
 import { callTool, connect } from './oauth-client.js';
@@ -32,9 +32,9 @@ export interface ToolStack {
   /**
    * `registry.result` of the running app (the tools/call result with the result budget and
    * structuredContent, which the MCP layer passes through), on the read-and-write connection's
-   * Notion token against the fake Notion.
+   * Notion token against the fake Notion. `extra` adds the context's `progress` and `signal`.
    */
-  result(name: string, args?: Record<string, unknown>): Promise<ToolResult>;
+  result(name: string, args?: Record<string, unknown>, extra?: Pick<ToolContext, 'progress' | 'signal'>): Promise<ToolResult>;
   answer(handler: FakeHandler | ((req: RecordedRequest) => { status?: number; body?: unknown } | undefined)): void;
   apiRequests(): RecordedRequest[];
   /**
@@ -104,9 +104,9 @@ export async function startToolStack(): Promise<ToolStack> {
     notionToken,
     readOnlyNotionToken,
     call: (name, args = {}, token = tokens.access_token) => callTool(stack.baseUrl, token, name, args),
-    result: (name, args = {}) => {
+    result: (name, args = {}, extra = {}) => {
       const a = auth();
-      return stack.app.registry.result(name, args, { notion: new NotionSession(notionDeps(), a), auth: a });
+      return stack.app.registry.result(name, args, { notion: new NotionSession(notionDeps(), a), auth: a, ...extra });
     },
     answer(handler) {
       stack.fake.reset();

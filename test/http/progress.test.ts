@@ -250,6 +250,48 @@ describe('bad input', () => {
   });
 });
 
+describe('the tools: a call cancelled between items says what was done and what was not', () => {
+  /** Aborts the call's signal when progress reaches `at`, as the MCP layer does on a cancellation. */
+  const cancelAt = (at: number) => {
+    const abort = new AbortController();
+    const seen: number[] = [];
+    return { seen, signal: abort.signal, progress: (p: number) => (seen.push(p), p === at && abort.abort()) };
+  };
+
+  it('save_pages: the items saved, and not_run with the indexes to send again', async () => {
+    answerCreates();
+    const ctx = cancelAt(2);
+    const res = await ts.result('save_pages', { parent: IDS.dataSource, items: items(5) }, ctx);
+    const data = JSON.parse(res.content[0].text) as Json;
+    expect(data.saved.map((s: Json) => [s.index, s.id])).toEqual([
+      [0, rowId(1)],
+      [1, rowId(2)],
+    ]);
+    expect(data.not_run).toEqual([2, 3, 4]);
+    expect(data.resume).toMatch(/not_run/);
+    expect(ctx.seen).toEqual([1, 2]);
+    expect(writes()).toHaveLength(2);
+  });
+
+  it('trash: the IDs trashed, and not_run with the IDs it did not get to', async () => {
+    ts.answer((req) => (req.method === 'PATCH' ? { body: { object: 'page', id: req.path.split('/')[3], in_trash: true } } : undefined));
+    const ids = [IDS.page, IDS.row, IDS.related, IDS.parentPage];
+    const ctx = cancelAt(1);
+    const res = await ts.result('trash', { ids, kind: 'page' }, ctx);
+    expect(JSON.parse(res.content[0].text)).toEqual({ trashed: [{ id: IDS.page, kind: 'page' }], not_run: ids.slice(1) });
+    expect(ts.apiRequests().map((r) => `${r.method} ${r.path}`)).toEqual([`PATCH /v1/pages/${IDS.page}`]);
+  });
+
+  it('a call cancelled before it starts changes nothing', async () => {
+    answerCreates();
+    const abort = new AbortController();
+    abort.abort();
+    const data = JSON.parse((await ts.result('save_pages', { parent: IDS.dataSource, items: items(3) }, { signal: abort.signal })).content[0].text) as Json;
+    expect(data).toMatchObject({ saved: [], not_run: [0, 1, 2] });
+    expect(writes()).toHaveLength(0);
+  });
+});
+
 // Last: tracing, once on, stays on in this process until its stack closes.
 describe('tracing', () => {
   it('the MCP span of a streamed call ends with the call and records its outcome; the request log keeps the traceparent', async () => {
