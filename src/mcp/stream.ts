@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { ProtocolErrorCode } from '@modelcontextprotocol/server';
 import type { Logger } from '../log.js';
 
 type Id = string | number;
@@ -84,8 +85,10 @@ export class StreamedCall {
     done.then(
       (final) => this.finish(final),
       (err: unknown) => {
-        if (this.stream) this.log.error({ err, tool: this.tool }, 'streamed tool call failed');
-        this.finish(undefined);
+        // Refused before the stream opened: the route answers the rejection (500) as for any request.
+        if (!this.stream) return this.finish(undefined);
+        this.log.error({ err, tool: this.tool }, 'streamed tool call failed');
+        this.finish({ body: { jsonrpc: '2.0', id: this.id, error: { code: ProtocolErrorCode.InternalError, message: 'Internal error' } } });
       },
     );
     return Promise.race([traceparent ? this.opened.then((a) => ({ ...a, traceparent })) : this.opened, done]);
