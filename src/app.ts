@@ -111,7 +111,10 @@ export function createApp(config: Config, deps: AppDeps): App {
       mcp: createMcpHandler<AuthContext>({
         tools: {
           list: (auth) => registry.definitions(auth),
-          call: (name, args, auth) => registry.result(name, args, { notion: new NotionSession(notion, auth), auth }),
+          call: (name, args, auth, options) => {
+            const session = new NotionSession(notion, auth);
+            return registry.result(name, args, options ? { notion: session, auth, progress: options.progress, signal: options.signal } : { notion: session, auth });
+          },
         },
         log,
         baseUrl: config.baseUrl,

@@ -1,4 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { pipeline, type Readable } from 'node:stream';
 import { ProtocolErrorCode as ErrorCode } from '@modelcontextprotocol/server';
 import { type ClientRateLimitInfo, ipKeyGenerator, type Options as RateLimitOptions, type Store as RateLimitStore } from 'express-rate-limit';
 import proxyaddr from 'proxy-addr';
@@ -45,6 +46,19 @@ function sendText(res: ServerResponse, status: number, text: string, headers: Ou
   headers['content-type'] = type;
   headers['content-length'] = Buffer.byteLength(text);
   res.writeHead(status, headers).end(text);
+}
+
+/**
+ * An SSE answer (Streamable HTTP), each event as it comes. A client that goes away before its end
+ * makes the pipeline destroy the stream, which cancels the call (src/mcp/stream.ts).
+ */
+function sendEvents(res: ServerResponse, stream: Readable, headers: OutgoingHttpHeaders): void {
+  headers['content-type'] = 'text/event-stream';
+  headers['cache-control'] = 'no-cache, no-transform';
+  // Proxies such as nginx would otherwise hold the events back.
+  headers['x-accel-buffering'] = 'no';
+  res.writeHead(200, headers);
+  pipeline(stream, res, () => {});
 }
 
 /** The body, or null when it is larger than `limit` (the rest is then read and dropped). */
@@ -217,8 +231,14 @@ export function createMcpRoute(deps: {
       const v = req.headers[name];
       return typeof v === 'string' ? v : undefined;
     };
-    const answer = await handle(body, auth, { version: header('mcp-protocol-version'), method: header('mcp-method'), name: header('mcp-name') });
+    const answer = await handle(body, auth, {
+      version: header('mcp-protocol-version'),
+      method: header('mcp-method'),
+      name: header('mcp-name'),
+      accept: header('accept'),
+    });
     if (answer.traceparent) annotate({ traceparent: answer.traceparent });
+    if (answer.stream) return sendEvents(res, answer.stream, headers);
     if (answer.text !== undefined) return sendText(res, answer.status, answer.text, headers, answer.contentType);
     reply(answer.status, answer.body);
   }

@@ -18,6 +18,9 @@ import { type Outcome, tracing, traceOperation } from '../lib/trace.js';
 import type { Logger } from '../log.js';
 import { ICON_PATH } from '../pages/icon.js';
 import { VERSION } from '../version.js';
+import { type CallOptions, InFlightCalls, type StreamAnswer, StreamedCall } from './stream.js';
+
+export type { CallOptions } from './stream.js';
 
 const SERVER_INFO = { name: 'notion-mcp-remote', title: 'Notion', version: VERSION };
 /** Revisions whose Implementation has `icons` (added in 2025-11-25). */
@@ -41,10 +44,12 @@ type Message = Record<string, unknown>;
 
 export const failure = (id: Id | null, code: number, message: string): Reply => ({ jsonrpc: '2.0', id, error: { code, message } });
 
-/** What to answer an HTTP request with: a status and JSON (or its text), or no body (202). */
+/** What to answer an HTTP request with: a status and JSON (or its text), no body (202), or an SSE stream. */
 export interface McpAnswer {
   status: number;
   body?: unknown;
+  /** A tools/call answered as server-sent events (progress, then the response): see stream.ts. */
+  stream?: StreamAnswer['stream'];
   /** The body already serialized (the SDK's answers), and its media type when it is not JSON. */
   text?: string;
   /** `text/event-stream` for the SDK's SSE answers (a subscriptions/listen acknowledgement). */
@@ -57,9 +62,13 @@ export interface McpHeaders {
   version: string | undefined;
   method: string | undefined;
   name: string | undefined;
+  /** The Accept header: a progressToken gets an SSE answer only when it lists text/event-stream. */
+  accept: string | undefined;
 }
 /** The verified caller, as far as the protocol layer needs it. */
 export interface Caller {
+  /** The connection: a notifications/cancelled only reaches calls of its own grant. */
+  grantId: string;
   clientId: string;
   scopes: ReadonlySet<string>;
 }
@@ -67,8 +76,11 @@ export interface Caller {
 export interface ToolHost<A extends Caller> {
   /** tools/list: the tools this caller may use, in a fixed order. */
   list(auth: A): { tools: unknown[] };
-  /** tools/call: the result, or a thrown ToolError for anything the caller got wrong. */
-  call(name: string, args: Record<string, unknown> | undefined, auth: A): Promise<CallToolResult>;
+  /**
+   * tools/call: the result, or a thrown ToolError for anything the caller got wrong. `options`
+   * (progress reports, cancellation) only for calls that asked for progress.
+   */
+  call(name: string, args: Record<string, unknown> | undefined, auth: A, options?: CallOptions): Promise<CallToolResult>;
 }
 export type McpHandler<A extends Caller> = ReturnType<typeof createMcpHandler<A>>;
 /** How a tools/call ended: a result, a tool error (isError), or a failure of ours. */
@@ -104,6 +116,18 @@ const metaOf = (m: unknown): Record<string, unknown> | undefined => {
   const meta = typeof params === 'object' && params !== null ? (params as Message)._meta : undefined;
   return typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? (meta as Record<string, unknown>) : undefined;
 };
+
+/**
+ * A valid progressToken of a tools/call (a string or an integer, spec), or undefined. One property
+ * read for a call without one: this runs on every call.
+ */
+function progressTokenOf(m: Message): Id | undefined {
+  if (m.method !== 'tools/call') return undefined;
+  const token = metaOf(m)?.progressToken;
+  return typeof token === 'string' || Number.isSafeInteger(token) ? (token as Id) : undefined;
+}
+
+const isCancellation = (body: unknown): body is Message => isPlainObject(body) && body.method === 'notifications/cancelled';
 
 /** The transport attributes of every MCP span (OpenTelemetry MCP conventions: Streamable HTTP over TCP). */
 const TRANSPORT = { 'network.transport': 'tcp', 'network.protocol.name': 'http' } as const;
@@ -241,10 +265,29 @@ export function createMcpHandler<A extends Caller>(deps: {
   /** The `_meta` of every 2026-07-28 result the fast path builds, as the SDK's carry it. */
   const resultMeta = { [SERVER_INFO_META_KEY]: withIcons };
 
-  /** One tools/call, in both eras: a tool result, with failures as isError results. */
-  async function callTool(name: string, args: Record<string, unknown> | undefined, auth: A): Promise<CallToolResult> {
+  const inFlight = new InFlightCalls();
+
+  /**
+   * The stream for a tools/call that asked for progress (a valid progressToken and an Accept with
+   * text/event-stream), registered for notifications/cancelled; undefined for any other request.
+   */
+  function streamedCall(body: unknown, auth: A, accept: string | undefined): StreamedCall | undefined {
+    if (!isPlainObject(body)) return undefined;
+    const token = progressTokenOf(body);
+    const id = body.id;
+    if (token === undefined || (typeof id !== 'string' && typeof id !== 'number') || !accept?.includes('text/event-stream')) return undefined;
+    const name = (body.params as Message).name;
+    let release = () => {};
+    const call = new StreamedCall(id, token, typeof name === 'string' ? name.slice(0, 64) : '', deps.log, () => release());
+    release = inFlight.add(auth.grantId, call);
+    return call;
+  }
+
+  /** One tools/call, in both eras: a tool result, with failures as isError results. A streamed call opens its stream here. */
+  async function callTool(name: string, args: Record<string, unknown> | undefined, auth: A, stream?: StreamedCall): Promise<CallToolResult> {
     try {
-      const result = await tools.call(name, args, auth);
+      stream?.open();
+      const result = await tools.call(name, args, auth, stream?.options);
       deps.onToolCall?.(name, 'ok');
       return result;
     } catch (err) {
@@ -262,9 +305,11 @@ export function createMcpHandler<A extends Caller>(deps: {
   const modern = createSdkHandler(
     ({ authInfo }) => {
       const auth = authInfo?.extra?.auth as A;
+      const stream = authInfo?.extra?.stream as StreamedCall | undefined;
       const server = new Server(withIcons, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
       server.setRequestHandler('tools/list', async () => ({ ...(tools.list(auth) as ListToolsResult), ...TOOLS_LIST_CACHE }));
-      server.setRequestHandler('tools/call', async (req) => callTool(req.params.name, req.params.arguments, auth));
+      // Progress goes on our own stream (stream.ts), the same in both eras; the SDK answers JSON.
+      server.setRequestHandler('tools/call', async (req) => callTool(req.params.name, req.params.arguments, auth, stream));
       return server;
     },
     // 'auto' answers JSON unless a handler sends a message before its result, which ours never do.
@@ -274,7 +319,7 @@ export function createMcpHandler<A extends Caller>(deps: {
   /** Protocol versions the SDK has answered a request of successfully: the fast path serves only these. */
   const served = new Set<string>();
 
-  async function serveModern(body: unknown, auth: A, headers: McpHeaders): Promise<McpAnswer> {
+  async function serveModern(body: unknown, auth: A, headers: McpHeaders, stream?: StreamedCall): Promise<McpAnswer> {
     const meta = metaOf(body);
     const trace = meta?.[TRACEPARENT_META_KEY];
     const traced = typeof trace === 'string' && TRACEPARENT.test(trace) ? { traceparent: trace } : {};
@@ -293,7 +338,7 @@ export function createMcpHandler<A extends Caller>(deps: {
     if (headers.name !== undefined) h['mcp-name'] = headers.name;
     const res = await modern.fetch(new Request('http://mcp.invalid/mcp', { method: 'POST', headers: h }), {
       parsedBody: body,
-      authInfo: { token: '', clientId: auth.clientId, scopes: [...auth.scopes], extra: { auth } },
+      authInfo: { token: '', clientId: auth.clientId, scopes: [...auth.scopes], extra: stream ? { auth, stream } : { auth } },
     });
     // Buffered whole: every stream the SDK opens for us ends at once (a subscriptions/listen is
     // acknowledged with no notification types, as we declare no list changes, and closed).
@@ -307,13 +352,17 @@ export function createMcpHandler<A extends Caller>(deps: {
     return { status: res.status, ...(text ? { text } : {}), ...(text && !json ? { contentType: type } : {}), ...traced };
   }
 
-  async function dispatch(message: Message, auth: A): Promise<Reply | null> {
+  async function dispatch(message: Message, auth: A, stream?: StreamedCall): Promise<Reply | null> {
     const rawId = message.id;
     const id: Id | null = typeof rawId === 'string' || typeof rawId === 'number' ? rawId : null;
     if (!isPlainRequest(message) && !isSpecType.JSONRPCMessage(message)) {
       return failure(id, ProtocolErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
     }
-    if (!('method' in message) || !('id' in message)) return null; // notification or response: nothing to answer
+    if (!('method' in message) || !('id' in message)) {
+      // A notification or response: nothing to answer.
+      if (message.method === 'notifications/cancelled') inFlight.cancel(auth.grantId, message.params);
+      return null;
+    }
     const method = message.method as string;
     const params = (message.params ?? {}) as Message;
     const reply = (result: unknown): Reply => ({ jsonrpc: '2.0', id: message.id as Id, result });
@@ -340,29 +389,15 @@ export function createMcpHandler<A extends Caller>(deps: {
         if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
           return failure(id, ProtocolErrorCode.InvalidParams, 'Invalid params: arguments must be an object');
         }
-        return reply(await callTool(params.name, args as Record<string, unknown> | undefined, auth));
+        return reply(await callTool(params.name, args as Record<string, unknown> | undefined, auth, stream));
       }
       default:
         return failure(id, ProtocolErrorCode.MethodNotFound, `Method not found: ${method}`);
     }
   }
 
-  /**
-   * One HTTP request's body (already parsed JSON) for the verified `auth`: the status and JSON
-   * to answer with, or no body for 202.
-   */
-  return async (body: unknown, auth: A, headers: McpHeaders): Promise<McpAnswer> => {
-    if (isModern(body, headers.version)) {
-      if (!tracing()) return serveModern(body, auth, headers);
-      const version = metaOf(body)?.[PROTOCOL_VERSION_META_KEY];
-      return traced(body, typeof version === 'string' ? version : undefined, () => serveModern(body, auth, headers), replyOfAnswer);
-    }
-    const version = headers.version?.trim();
-    // A missing header means 2025-03-26 (spec); an unknown one is refused as the spec's -32022.
-    if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-      const error = new UnsupportedProtocolVersionError({ supported: [...SUPPORTED_PROTOCOL_VERSIONS], requested: version.slice(0, 40) });
-      return { status: 400, body: { jsonrpc: '2.0', id: null, error: { code: error.code, message: error.message, data: error.data } } };
-    }
+  /** A 2025-era request (one message or a 2025-03-26 batch) under the revision `version` (the header's). */
+  async function serveLegacy(body: unknown, auth: A, version: string | undefined, stream?: StreamedCall): Promise<McpAnswer> {
     const batch = Array.isArray(body);
     // JSON-RPC batches exist only in 2025-03-26 (a missing header means that revision).
     if (batch && version !== undefined && version !== BATCH_VERSION) {
@@ -376,7 +411,9 @@ export function createMcpHandler<A extends Caller>(deps: {
     for (const m of messages) {
       const r =
         typeof m === 'object' && m !== null && !Array.isArray(m)
-          ? await (tracing() ? traced(m, version ?? BATCH_VERSION, () => dispatch(m as Message, auth), (x) => x ?? undefined) : dispatch(m as Message, auth))
+          ? await (tracing()
+              ? traced(m, version ?? BATCH_VERSION, () => dispatch(m as Message, auth, stream), (x) => x ?? undefined)
+              : dispatch(m as Message, auth, stream))
           : failure(null, ProtocolErrorCode.InvalidRequest, 'Invalid Request: a message must be a JSON object');
       if (r) replies.push(r);
     }
@@ -384,5 +421,34 @@ export function createMcpHandler<A extends Caller>(deps: {
     // Nothing valid at all is a bad HTTP request too; otherwise errors travel inside JSON-RPC.
     const allInvalid = replies.length === messages.length && replies.every((r) => r.error?.code === ProtocolErrorCode.InvalidRequest);
     return { status: allInvalid ? 400 : 200, body: batch ? replies : replies[0] };
+  }
+
+  /**
+   * One HTTP request's body (already parsed JSON) for the verified `auth`: the status and JSON
+   * to answer with, no body for 202, or, for a tools/call that asked for progress, an SSE stream.
+   */
+  return (body: unknown, auth: A, headers: McpHeaders): Promise<McpAnswer> => {
+    if (isModern(body, headers.version)) {
+      const stream = streamedCall(body, auth, headers.accept);
+      // Not part of 2026-07-28 over HTTP (closing the stream cancels), but honoured if sent.
+      if (isCancellation(body)) inFlight.cancel(auth.grantId, body.params);
+      let done: Promise<McpAnswer>;
+      if (!tracing()) done = serveModern(body, auth, headers, stream);
+      else {
+        const version = metaOf(body)?.[PROTOCOL_VERSION_META_KEY];
+        done = traced(body, typeof version === 'string' ? version : undefined, () => serveModern(body, auth, headers, stream), replyOfAnswer);
+      }
+      if (!stream) return done;
+      const trace = metaOf(body)?.[TRACEPARENT_META_KEY];
+      return stream.answer(done, typeof trace === 'string' && TRACEPARENT.test(trace) ? trace : undefined);
+    }
+    const version = headers.version?.trim();
+    // A missing header means 2025-03-26 (spec); an unknown one is refused as the spec's -32022.
+    if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      const error = new UnsupportedProtocolVersionError({ supported: [...SUPPORTED_PROTOCOL_VERSIONS], requested: version.slice(0, 40) });
+      return Promise.resolve({ status: 400, body: { jsonrpc: '2.0', id: null, error: { code: error.code, message: error.message, data: error.data } } });
+    }
+    const stream = streamedCall(body, auth, headers.accept);
+    return stream ? stream.answer(serveLegacy(body, auth, version, stream)) : serveLegacy(body, auth, version);
   };
 }

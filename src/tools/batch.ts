@@ -3,6 +3,7 @@ import { ToolError } from '../errors.js';
 import { defineTool, type ToolContext, type ToolDef } from './registry.js';
 import { annotations } from './args.js';
 import { pageTools } from './pages.js';
+import { eachStep } from './steps.js';
 
 type Obj = Record<string, unknown>;
 
@@ -22,19 +23,18 @@ const issues = (e: z.ZodError) => e.issues.slice(0, 3).map((i) => `${i.path.join
 
 /**
  * Runs each item as create_page or update_page would, in order, each paced by the connection's
- * rate gate. Every item reports its outcome by index, so a partial failure is resumed by sending
- * only the failed and not-run items again.
+ * rate gate. Every item reports its outcome by index, so a partial failure (or a cancelled call)
+ * is resumed by sending only the failed and not-run items again.
  */
 async function saveAll(items: Obj[], parent: unknown, ctx: ToolContext) {
   const saved: Obj[] = [];
   const failed: Obj[] = [];
-  let stoppedAt = -1;
-  for (const [index, item] of items.entries()) {
+  const ran = await eachStep(items, ctx, async (item, index) => {
     const update = item.page_id !== undefined;
     const parsed = update ? updateSchema.safeParse(item) : createSchema.safeParse(parent !== undefined && item.parent === undefined ? { ...item, parent } : item);
     if (!parsed.success) {
       failed.push({ index, error: 'invalid_arguments', message: issues(parsed.error) });
-      continue;
+      return;
     }
     try {
       const res = (await (update ? updatePage : createPage).run(parsed.data as never, ctx)) as Obj;
@@ -42,13 +42,10 @@ async function saveAll(items: Obj[], parent: unknown, ctx: ToolContext) {
     } catch (err) {
       if (!(err instanceof ToolError)) throw err;
       failed.push({ index, error: err.code, message: err.message });
-      if (STOPS.has(err.code)) {
-        stoppedAt = index + 1;
-        break;
-      }
+      return !STOPS.has(err.code);
     }
-  }
-  const notRun = stoppedAt >= 0 ? items.map((_, i) => i).slice(stoppedAt) : [];
+  });
+  const notRun = items.map((_, i) => i).slice(ran);
   if (saved.length === 0 && failed.length > 0 && notRun.length === 0 && items.length === 1) {
     const only = failed[0]!;
     throw new ToolError(String(only.error), String(only.message));

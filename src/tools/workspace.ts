@@ -1,11 +1,12 @@
 import type { ListCustomEmojisResponse } from '@notionhq/client';
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
-import { defineTool } from './registry.js';
+import { defineTool, type ToolContext } from './registry.js';
 import { annotations, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
 import { isNotFound } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
+import { eachStep } from './steps.js';
 
 const KINDS = ['page', 'block', 'database', 'data_source'] as const;
 type Kind = (typeof KINDS)[number];
@@ -43,28 +44,32 @@ function setTrashed(notion: NotionSession, id: string, kind: Kind, in_trash: boo
   });
 }
 
-/** Trashes or restores each item in turn; one failure does not stop the rest, and each says how it went. */
-async function trashAll(notion: NotionSession, ids: string[], kind: Kind | undefined, restore: boolean) {
+/**
+ * Trashes or restores each item in turn; one failure does not stop the rest, and each says how it
+ * went. A cancelled call stops between items and lists the IDs it did not get to as `not_run`.
+ */
+async function trashAll(ctx: ToolContext, ids: string[], kind: Kind | undefined, restore: boolean) {
   const done: { id: string; kind: Kind }[] = [];
   const failed: { id: string; error: string; message: string }[] = [];
   let firstError: ToolError | undefined;
-  for (const id of ids) {
+  const ran = await eachStep(ids, ctx, async (id) => {
     try {
-      const k = kind ?? (await kindOf(notion, id));
-      await setTrashed(notion, id, k, !restore);
+      const k = kind ?? (await kindOf(ctx.notion, id));
+      await setTrashed(ctx.notion, id, k, !restore);
       done.push({ id, kind: k });
     } catch (err) {
       if (!(err instanceof ToolError)) throw err;
       firstError ??= err;
       failed.push({ id, error: err.code, message: err.message });
     }
-  }
+  });
+  const notRun = ids.slice(ran);
   // Nothing changed: the call failed, with Notion's own error (and hint) for the first item.
-  if (firstError && done.length === 0) {
+  if (firstError && done.length === 0 && notRun.length === 0) {
     if (ids.length === 1) throw firstError;
     throw new ToolError(firstError.code, `None of the ${ids.length} items changed. First: ${firstError.message}`, { ...firstError.extra, failed });
   }
-  return { [restore ? 'restored' : 'trashed']: done, ...(failed.length ? { failed } : {}) };
+  return { [restore ? 'restored' : 'trashed']: done, ...(failed.length ? { failed } : {}), ...(notRun.length ? { not_run: notRun } : {}) };
 }
 
 export const workspaceTools = [
@@ -77,7 +82,7 @@ export const workspaceTools = [
       kind: z.enum(KINDS).optional().describe('Skips a lookup per ID'),
     },
     annotations: annotations('Trash or restore', OVERWRITE),
-    run: async ({ ids, restore, kind }, { notion }) => trashAll(notion, [...new Set(ids)], kind, restore === true),
+    run: async ({ ids, restore, kind }, ctx) => trashAll(ctx, [...new Set(ids)], kind, restore === true),
   }),
   defineTool({
     name: 'list_custom_emojis',
@@ -98,6 +103,6 @@ export const workspaceTools = [
       kind: z.enum(KINDS).default('page'),
     },
     annotations: annotations('Restore from trash', { idempotentHint: true }),
-    run: async ({ id, kind }, { notion }) => trashAll(notion, [id], kind, true),
+    run: async ({ id, kind }, ctx) => trashAll(ctx, [id], kind, true),
   }),
 ];

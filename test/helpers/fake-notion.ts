@@ -69,6 +69,8 @@ export interface QueuedResponse extends FakeResponse {
 }
 
 export type FakeHandler = (req: RecordedRequest) => FakeResponse | undefined;
+/** A handler that answers later, e.g. once the test has seen something happen meanwhile. */
+export type AsyncFakeHandler = (req: RecordedRequest) => Promise<FakeResponse | undefined>;
 
 export interface IssueCodeOptions {
   /** Whether the token response carries a refresh token (Notion may send `null`). Default true. */
@@ -94,7 +96,7 @@ export interface FakeNotion {
   /** Overrides the next responses (FIFO), optionally only for requests under a path prefix. */
   enqueue(r: QueuedResponse): void;
   /** Test handler consulted before the defaults; return undefined to fall through. null removes it. */
-  setHandler(fn: FakeHandler | null): void;
+  setHandler(fn: FakeHandler | AsyncFakeHandler | null): void;
   /** Artificial delay added to every response (default 0). */
   latencyMs: number;
   /**
@@ -812,7 +814,7 @@ class FakeNotionServer implements FakeNotion {
   private readonly server: Server;
   private readonly state: ServerState;
   private readonly queue: QueuedResponse[] = [];
-  private handler: FakeHandler | null = null;
+  private handler: FakeHandler | AsyncFakeHandler | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
 
@@ -849,7 +851,7 @@ class FakeNotionServer implements FakeNotion {
     this.queue.push(r);
   }
 
-  setHandler(fn: FakeHandler | null): void {
+  setHandler(fn: FakeHandler | AsyncFakeHandler | null): void {
     this.handler = fn;
   }
 
@@ -900,7 +902,7 @@ class FakeNotionServer implements FakeNotion {
     const requestId = randomUUID();
     const queued = this.takeQueued(recorded.path);
     const response =
-      queued ?? this.handler?.(recorded) ?? withRequestId(defaultResponse(recorded, this.state, invalidJson), requestId);
+      queued ?? (await this.handler?.(recorded)) ?? withRequestId(defaultResponse(recorded, this.state, invalidJson), requestId);
 
     await this.sleep(this.latencyMs + (queued?.delayMs ?? 0));
     if (this.down) return void req.socket.destroy(); // outage began while the answer was delayed
