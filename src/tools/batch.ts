@@ -60,7 +60,7 @@ async function saveAll(items: Obj[], parent: unknown, ctx: ToolContext) {
 export const batchTools = [
   defineTool({
     name: 'save_pages',
-    description: `Create or update up to ${MAX_BATCH_ITEMS} pages or database rows in one call: an item with page_id is updated (as update_page), one without is created (as create_page). Each item reports its outcome by index.`,
+    description: `Create or update up to ${MAX_BATCH_ITEMS} pages or rows in one call: items with page_id are updated (as update_page), others created (as create_page). Each reports its outcome by index.`,
     input: {
       items: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_BATCH_ITEMS),
       parent: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().describe('For new items without one'),

@@ -482,7 +482,7 @@ export const pageTools = [
   defineTool({
     name: 'update_page_markdown',
     description:
-      "Edit a page's body: edits (search and replace, preferred), markdown with after or position (insert), or markdown alone (replace all). Child pages and databases are deleted only with allow_deleting_content: ask the user first.",
+      "Edit a page's body: edits (search and replace, preferred), markdown with after or position (insert), or markdown alone (replace all). Deletes child pages or databases only with allow_deleting_content: ask the user first.",
     input: {
       page_id: notionId('page'),
       markdown: z.string().optional().describe('To insert, or the whole new body'),

@@ -75,7 +75,7 @@ async function trashAll(ctx: ToolContext, ids: string[], kind: Kind | undefined,
 export const workspaceTools = [
   defineTool({
     name: 'trash',
-    description: `Move pages, blocks, databases or data sources to the trash (restore: true brings them back). A page goes with everything inside it: ask the user first. Up to ${MAX_TRASH_ITEMS} IDs; each reports its own outcome.`,
+    description: `Trash pages, blocks, databases or data sources (restore: true brings them back); a page goes with everything in it: ask the user first. Up to ${MAX_TRASH_ITEMS} IDs, each with its outcome.`,
     input: {
       ids: z.array(notionId('block')).min(1).max(MAX_TRASH_ITEMS),
       restore: z.boolean().optional(),

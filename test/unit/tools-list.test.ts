@@ -31,7 +31,7 @@ const HINTS: Record<string, string> = {
   search: 'TFT', fetch: 'TFT',
   get_page_markdown: 'TFT', update_page_markdown: 'FTF', create_page: 'FFF', update_page: 'FTT', save_pages: 'FTF', trash: 'FTT',
   get_block_children: 'TFT', append_block_children: 'FFF', update_block: 'FTT',
-  get_data_source: 'TFT', query_data_source: 'TFT', get_users: 'TFT',
+  get_data_source: 'TFT', query_data_source: 'TFT',
   // Groups: the hints that hold for every op (read-write listing).
   database_admin: 'FTF', comments: 'FTF', more: 'FTF',
 };
@@ -40,7 +40,7 @@ const HINTS: Record<string, string> = {
 const GROUP_OPS: Record<string, string[]> = {
   database_admin: ['create_database', 'update_database', 'update_data_source', 'create_data_source', 'list_data_source_templates', 'list_views', 'get_view', 'query_view', 'create_view', 'update_view', 'delete_view'],
   comments: ['get_comments', 'create_comment', 'get_comment', 'update_comment', 'delete_comment'],
-  more: ['get_page_property_item', 'get_user', 'get_self', 'list_custom_emojis', 'upload_file', 'list_file_uploads', 'get_file', 'duplicate_page', 'get_async_task', 'create_meeting_notes', 'query_meeting_notes'],
+  more: ['get_page_property_item', 'get_users', 'get_user', 'get_self', 'list_custom_emojis', 'upload_file', 'list_file_uploads', 'get_file', 'duplicate_page', 'get_async_task', 'create_meeting_notes', 'query_meeting_notes'],
 };
 
 /** Names listed before the list was made lean: still answered, not listed. */
@@ -79,7 +79,7 @@ describe('tools/list', () => {
     }
     expect(listedOps('database_admin', readOnly)).toEqual(['list_data_source_templates', 'list_views', 'get_view', 'query_view']);
     expect(listedOps('comments', readOnly)).toEqual(['get_comments', 'get_comment']);
-    expect(listedOps('more', readOnly)).toEqual(['get_page_property_item', 'get_user', 'get_self', 'list_custom_emojis', 'list_file_uploads', 'get_file', 'get_async_task', 'query_meeting_notes']);
+    expect(listedOps('more', readOnly)).toEqual(['get_page_property_item', 'get_users', 'get_user', 'get_self', 'list_custom_emojis', 'list_file_uploads', 'get_file', 'get_async_task', 'query_meeting_notes']);
     // An op's argument list: required ones first, optional ones marked, paging folded into "paged".
     expect(tools.find((t) => t.name === 'more')!.description).toContain('- get_page_property_item {page_id, property_id, paged}: ');
   });
