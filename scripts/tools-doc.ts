@@ -43,7 +43,7 @@ export function toolsDoc(): string {
     '',
     '## Notion endpoints',
     '',
-    'The tools reach every public endpoint of `@notionhq/client` 5.26 except the custom-agent ones and `GET /v1/async_tasks/{id}` (no tool sends `allow_async`). Some are reached by the server itself: `query_view` deletes its view query (`DELETE /v1/views/{id}/queries/{query_id}`) after the last page; `upload_file` sends a URL Notion cannot import as a single-part or multi-part upload (`POST /v1/file_uploads/{id}/complete`); after a 401 that no token refresh fixes, `POST /v1/oauth/introspect` tells a revoked connection (`notion_access_revoked`).',
+    'The tools reach every public endpoint of `@notionhq/client` 5.26 except the custom-agent ones. Some are reached by the server itself: `query_view` deletes its view query (`DELETE /v1/views/{id}/queries/{query_id}`) after the last page; `upload_file` sends a URL Notion cannot import as a single-part or multi-part upload (`POST /v1/file_uploads/{id}/complete`); after a 401 that no token refresh fixes, `POST /v1/oauth/introspect` tells a revoked connection (`notion_access_revoked`).',
     '',
     'Newer than the SDK in Notion\'s reference (2026): *Create a full-page meeting note* and *Link a full-page meeting note to a calendar event*. The reference says they accept personal access tokens and Workers, not the OAuth token of a public connection like this one, so no tool reaches them.',
     '',

@@ -374,18 +374,6 @@ describe('file upload, custom emoji, async task and trash tools', () => {
     expect(ts.apiRequests()).toHaveLength(1);
   });
 
-  // ----------------------------------------------------------------------------------------------
-  // get_async_task (removed)
-  // ----------------------------------------------------------------------------------------------
-
-  it('get_async_task is not offered: no tool sends allow_async, so there is never a task to poll', async () => {
-    ts.answer(() => ({ body: {} }));
-    const res = await ts.call('get_async_task', { task_id: '3a4b5c6d-7e8f-4a9b-8c0d-1e2f3a4b5c6d' });
-    expect(res.isError).toBe(true);
-    expect(res.data.error.code).toBe('unknown_tool');
-    ts.upstream(0);
-  });
-
   it('the read tools work on a read-only connection, with that connection\'s Notion token', async () => {
     ts.answer(() => ({ body: customEmojis }));
     const emojis = await ts.call('list_custom_emojis', {}, ts.readOnlyToken);
