@@ -82,11 +82,17 @@ function userRef(u: unknown): Json {
   return Object.keys(out).length === 1 ? u.id : out;
 }
 
+/**
+ * Stands in for the URL of a file Notion hosts: a pre-signed link that expires within the hour and
+ * costs the model a few hundred tokens to read. get_file reads the file itself, with a fresh link.
+ */
+export const NOTION_FILE = '(Notion file: read it with get_file)';
+
 function fileUrl(f: unknown): Json {
   if (!isObj(f)) return f;
   const type = f.type as string;
   const inner = f[type] as Obj | undefined;
-  const url = inner?.url ?? (type === 'file_upload' ? inner?.id : undefined);
+  const url = type === 'file' && inner?.url ? NOTION_FILE : (inner?.url ?? (type === 'file_upload' ? inner?.id : undefined));
   return f.name && url ? { name: f.name, url } : (url ?? shapeGeneric(f));
 }
 
