@@ -13,6 +13,8 @@ export interface AuthContext {
   notion: NotionCredentials;
   /** The unwrapped grant key, so a refreshed Notion token can be sealed again. */
   grantKey: Buffer;
+  /** Lockdown: tools return only content written by members of the workspace (no guests, no integrations). */
+  lockdown?: boolean;
 }
 
 /** What /token answers. The store keeps it sealed, so that a retry gets the same (IssueResult). */
