@@ -5,6 +5,7 @@ import { type ClientRateLimitInfo, ipKeyGenerator, type Options as RateLimitOpti
 import proxyaddr from 'proxy-addr';
 import type { Config } from '../config.js';
 import { isStoreFailure } from '../errors.js';
+import { stringifyReply } from '../lib/json-reply.js';
 import type { Logger } from '../log.js';
 import { failure, MAX_BATCH, type McpHandler } from '../mcp/handler.js';
 import type { AuthContext, Grants } from '../oauth/grants.js';
@@ -39,7 +40,7 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Outgo
     res.writeHead(status, headers).end();
     return;
   }
-  sendText(res, status, JSON.stringify(body), headers);
+  sendText(res, status, stringifyReply(body), headers);
 }
 
 function sendText(res: ServerResponse, status: number, text: string, headers: OutgoingHttpHeaders, type = 'application/json; charset=utf-8'): void {

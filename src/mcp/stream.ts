@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { stringifyReply } from '../lib/json-reply.js';
 import type { Logger } from '../log.js';
 
 type Id = string | number;
@@ -116,7 +117,7 @@ export class StreamedCall {
     const stream = this.stream;
     if (!stream || stream.destroyed) return;
     // No response for a cancelled request (spec): the stream just ends.
-    const json = cancelled ? undefined : final?.contentType === undefined && final?.text !== undefined ? final.text : final?.body !== undefined ? JSON.stringify(final.body) : undefined;
+    const json = cancelled ? undefined : final?.contentType === undefined && final?.text !== undefined ? final.text : final?.body !== undefined ? stringifyReply(final.body) : undefined;
     if (json !== undefined) stream.push(event(json));
     stream.push(null);
   }

@@ -3,6 +3,7 @@ import { ToolError } from '../errors.js';
 import type { AuthContext } from '../oauth/grants.js';
 import { SCOPE_WRITE } from '../oauth/scopes.js';
 import type { NotionSession } from '../notion/session.js';
+import { STRUCTURED_AS_TEXT } from '../lib/json-reply.js';
 import { mayNeedSanitizing, sanitize } from './sanitize.js';
 import { CHARS_PER_TOKEN, fitResult, MAX_RESULT_CHARS, type Paging, resumeList } from './budget.js';
 
@@ -70,6 +71,7 @@ export type ContentItem =
 export type ToolResult = {
   content: [{ type: 'text'; text: string }, ...ContentItem[]];
   structuredContent?: Record<string, unknown>;
+  [STRUCTURED_AS_TEXT]?: true;
 };
 
 /** What a tool's `run` returns when its result carries media besides its JSON: the items follow the JSON text. */
@@ -238,7 +240,10 @@ export class ToolRegistry {
     // scan of the JSON text finds nothing in almost every result, so only those are walked.
     if (mayNeedSanitizing(fitted.text)) fitted = fitResult(name, tool.def.paging, sanitize(output), args, skip, max);
     const out: ToolResult = { content: [{ type: 'text', text: fitted.text }, ...(media?.extra ?? [])] };
-    if (tool.def.output) out.structuredContent = fitted.output as Record<string, unknown>;
+    if (tool.def.output) {
+      out.structuredContent = fitted.output as Record<string, unknown>;
+      out[STRUCTURED_AS_TEXT] = true; // fitted.text is JSON.stringify(fitted.output)
+    }
     return out;
   }
 
