@@ -1,12 +1,14 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { VERSION } from '../version.js';
 
 /**
  * Fetching a URL someone else named, hardened against SSRF: https only, public addresses only
- * (checked after DNS resolution), no redirects, small bodies, short timeout. Used for OAuth
- * Client ID Metadata Documents (oauth/cimd.ts).
+ * (checked after DNS resolution), no redirects. The fetcher reads small bodies within a short
+ * deadline (OAuth Client ID Metadata Documents, oauth/cimd.ts); the downloader streams a file a
+ * user named (upload_file sends it on to Notion).
  */
 
 /** Sent on every fetch, so the client's operator can see who asks and why (draft §9.1: fetches are visible). */
@@ -95,56 +97,65 @@ export function guardedLookup(lookup: typeof dnsLookup, allowed: (ip: string) =>
   };
 }
 
-/** The real fetcher; the address check sits in the socket's `lookup` (guardedLookup). */
-export function createSafeFetcher(
-  lookup: typeof dnsLookup = dnsLookup,
-  /**
-   * For tests only, to reach a loopback stand-in for a real host: which addresses may be
-   * contacted (default: public ones) and extra trusted CA certificates (default: none).
-   */
-  testing: { allowAddress?: (ip: string) => boolean; ca?: string } = {},
-): CimdFetcher {
-  const allowed = testing.allowAddress ?? isPublicAddress;
-  const publicOnly = guardedLookup(lookup, allowed);
+/** Who may be contacted: the socket's guarded lookup, and the check for IP literals it does not see. */
+interface Guard {
+  allowed: (ip: string) => boolean;
+  lookup: ReturnType<typeof guardedLookup>;
+  /** For tests only: extra trusted CA certificates. */
+  ca?: string | undefined;
+}
 
+/**
+ * For tests only, to reach a loopback stand-in for a real host: which addresses may be contacted
+ * (default: public ones) and extra trusted CA certificates (default: none).
+ */
+export type Testing = { allowAddress?: (ip: string) => boolean; ca?: string };
+
+function guard(lookup: typeof dnsLookup, testing: Testing): Guard {
+  const allowed = testing.allowAddress ?? isPublicAddress;
+  return { allowed, lookup: guardedLookup(lookup, allowed), ca: testing.ca };
+}
+
+/**
+ * Starts a GET of `rawUrl` under `g` (https only, allowed addresses only, no redirects followed:
+ * node:https never follows them); throws for a URL refused before any connection.
+ */
+function get(rawUrl: string, g: Guard, headers: Record<string, string>, signal: AbortSignal | undefined, onResponse: (res: IncomingMessage) => void): ClientRequest {
+  const url = new URL(rawUrl);
+  if (url.protocol !== 'https:') throw new Error(`refusing ${url.protocol} URL: only https is allowed`);
+  // Node skips `lookup` for IP literals, so check those here.
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(host) && !g.allowed(host)) throw new Error(`${host} is not a public address`);
+  return request(url, { method: 'GET', headers, lookup: g.lookup, agent: false, ...(signal ? { signal } : {}), ...(g.ca ? { ca: g.ca } : {}) }, onResponse);
+}
+
+const headersOf = (res: IncomingMessage): Record<string, string | undefined> => {
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(res.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  return headers;
+};
+
+/** The real fetcher; the address check sits in the socket's `lookup` (guardedLookup). */
+export function createSafeFetcher(lookup: typeof dnsLookup = dnsLookup, testing: Testing = {}): CimdFetcher {
+  const g = guard(lookup, testing);
   return (rawUrl, { timeoutMs, maxBytes }) =>
     new Promise<FetchedDocument>((resolve, reject) => {
-      const url = new URL(rawUrl);
-      if (url.protocol !== 'https:') return reject(new Error(`refusing ${url.protocol} URL: only https is allowed`));
-      // Node skips `lookup` for IP literals, so check those here.
-      const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-      if (isIP(host) && !allowed(host)) return reject(new Error(`${host} is not a public address`));
-
-      const req = request(
-        url,
-        {
-          method: 'GET',
-          headers: { accept: 'application/json', 'user-agent': CIMD_USER_AGENT },
-          lookup: publicOnly,
-          agent: false,
-          ...(testing.ca ? { ca: testing.ca } : {}),
-        },
-        (res) => {
-          const declared = Number(res.headers['content-length']);
-          if (declared > maxBytes) return req.destroy(new Error(`response is over ${maxBytes} bytes`));
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > maxBytes) return req.destroy(new Error(`response is over ${maxBytes} bytes`));
-            chunks.push(chunk);
-          });
-          res.on('error', reject);
-          res.on('end', () => {
-            clearTimeout(timer);
-            const headers: Record<string, string | undefined> = {};
-            for (const [name, value] of Object.entries(res.headers)) {
-              headers[name] = Array.isArray(value) ? value.join(', ') : value;
-            }
-            resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') });
-          });
-        },
-      );
+      const req = get(rawUrl, g, { accept: 'application/json', 'user-agent': CIMD_USER_AGENT }, undefined, (res) => {
+        const declared = Number(res.headers['content-length']);
+        if (declared > maxBytes) return req.destroy(new Error(`response is over ${maxBytes} bytes`));
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) return req.destroy(new Error(`response is over ${maxBytes} bytes`));
+          chunks.push(chunk);
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, headers: headersOf(res), body: Buffer.concat(chunks).toString('utf8') });
+        });
+      });
       // One deadline for the whole exchange (DNS, connect, TLS, headers and body).
       const timer = setTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
       req.on('error', (err) => {
@@ -152,6 +163,35 @@ export function createSafeFetcher(
         reject(err);
       });
       req.on('close', () => clearTimeout(timer));
+      req.end();
+    });
+}
+
+/** Sent on every download, so the file's host can see who fetches it and why. */
+export const DOWNLOAD_USER_AGENT = `notion-mcp-remote/${VERSION} (+file upload to Notion)`;
+
+export interface Download {
+  status: number;
+  /** Header names are lower-case. */
+  headers: Record<string, string | undefined>;
+  /** The body, to be read as a stream (it may be far larger than memory should hold at once). */
+  body: IncomingMessage;
+}
+
+/**
+ * Opens a GET of a URL a user named, with the same guards as the fetcher, for a body read as a
+ * stream (a file sent on to Notion). A source that sends nothing for `idleMs` is dropped;
+ * `signal` aborts the download.
+ */
+export type Downloader = (url: string, opts: { idleMs: number; signal?: AbortSignal | undefined }) => Promise<Download>;
+
+export function createSafeDownloader(lookup: typeof dnsLookup = dnsLookup, testing: Testing = {}): Downloader {
+  const g = guard(lookup, testing);
+  return (rawUrl, { idleMs, signal }) =>
+    new Promise<Download>((resolve, reject) => {
+      const req = get(rawUrl, g, { 'user-agent': DOWNLOAD_USER_AGENT }, signal, (res) => resolve({ status: res.statusCode ?? 0, headers: headersOf(res), body: res }));
+      req.setTimeout(idleMs, () => req.destroy(new Error(`the source sent nothing for ${idleMs} ms`)));
+      req.on('error', reject);
       req.end();
     });
 }

@@ -12,7 +12,8 @@ import { redirectUriProblem } from './uris.js';
  * (lib/safe-fetch.ts).
  */
 
-export { CIMD_USER_AGENT, type CimdFetcher, createSafeFetcher, type FetchedDocument, isPublicAddress } from '../lib/safe-fetch.js';
+/** What the resolver is given to fetch documents with (the app passes lib/safe-fetch.ts's). */
+export type { CimdFetcher, FetchedDocument } from '../lib/safe-fetch.js';
 
 /**
  * True for a URL usable as a CIMD client_id: https, a path other than "/", no userinfo,

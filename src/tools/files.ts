@@ -6,7 +6,7 @@ import { annotations, notionId, pageSize, READ, startCursor } from './args.js';
 import { confirmation } from './confirm.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
-import { createSafeDownloader, type Downloader } from '../lib/safe-download.js';
+import { createSafeDownloader, type Downloader } from '../lib/safe-fetch.js';
 
 /** Inline `content` is capped at 1 MiB decoded: larger files belong at a URL Notion can fetch. */
 export const MAX_INLINE_BYTES = 1024 * 1024;

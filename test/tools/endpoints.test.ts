@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSafeDownloader } from '../../src/lib/safe-download.js';
+import { createSafeDownloader } from '../../src/lib/safe-fetch.js';
 import { importPolling, MAX_SENT_BYTES, PART_BYTES, partPlan, SINGLE_PART_MAX_BYTES, sending } from '../../src/tools/files.js';
 import { BLOCK_ID, dashless, failedImport, fileUpload, PAGE_ID, UPLOAD_ID } from '../fixtures/files.js';
 import { TEST_TLS_CERT, TEST_TLS_KEY } from '../fixtures/tls.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { lookup as dnsLookup } from 'node:dns';
-import { createSafeDownloader } from '../../src/lib/safe-download.js';
+import { createSafeDownloader } from '../../src/lib/safe-fetch.js';
 import { blockTypeFor, importPolling, MAX_INLINE_BYTES, sending } from '../../src/tools/files.js';
 import {
   appendedMedia,
