@@ -109,6 +109,9 @@ describe('the cleaning rules', () => {
         const s = parts.join('');
         // An ASCII string may spell a Markdown link with another scheme; that one is meant to change.
         fc.pre(!/\]\(\s*<?[a-z][a-z0-9+.-]*:/i.test(s) || /\]\(\s*<?https?:/i.test(s));
+        // A backslash before b, f or u00 reads like a control character's escape in JSON text: the
+        // scan may answer true there (the walk then changes nothing), never false for a real one.
+        fc.pre(!s.includes('\\'));
         expect(sanitizeText(s)).toBe(s);
         expect(mayNeedSanitizing(JSON.stringify(s))).toBe(false);
       }),
