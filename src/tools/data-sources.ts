@@ -213,11 +213,11 @@ export const dataSourcesTools = [
     },
     annotations: annotations('Query data source', READ),
     paging: 'list',
-    run: async ({ data_source_id, result_type, ...args }, { notion }) => {
+    run: async ({ data_source_id, result_type, ...args }, ctx) => {
       if (result_type !== undefined && result_type !== 'page' && result_type !== 'data_source') {
         throw new ToolError('invalid_arguments', 'Invalid arguments. result_type: expected "page" or "data_source"');
       }
-      return queryDataSource(notion, data_source_id, { ...withLegacy(args), ...(result_type ? { result_type } : {}) });
+      return queryDataSource(ctx, data_source_id, { ...withLegacy(args), ...(result_type ? { result_type } : {}) });
     },
   }),
   defineTool({

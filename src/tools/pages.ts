@@ -4,7 +4,8 @@ import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, maxTokens, notionId, OVERWRITE, pageSize, READ, startCursor, textStart, toIcon } from './args.js';
 import { confirmation, notionUrl, setFields } from './confirm.js';
-import { fullMarkdown, headingText, outline, section } from './page-reading.js';
+import { fullMarkdown, headingText, outline, readVetted, section } from './page-reading.js';
+import { fenced, provenance } from './provenance.js';
 import { fitBody } from './limits.js';
 import { getDatabase, isNotFound, soleDataSource, underUntypedParent } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
@@ -468,15 +469,16 @@ export const pageTools = [
     annotations: annotations('Get page Markdown', READ),
     output: MARKDOWN_OUTPUT,
     paging: { text: 'markdown' },
-    run: async ({ page_id, section: wanted, outline: asOutline, include_transcript }, { notion }) => {
-      if (asOutline) return { markdown: '', truncated: false, ...(await outline(notion, page_id)) };
-      const page = await fullMarkdown(notion, page_id, { include_transcript });
-      if (wanted === undefined) return markdownResult(page);
+    run: async ({ page_id, section: wanted, outline: asOutline, include_transcript }, ctx) => {
+      const { notion } = ctx;
+      if (asOutline) return { markdown: '', truncated: false, ...(await outline(notion, await provenance(ctx), page_id)) };
+      const { body: page, mark } = await readVetted(ctx, page_id, () => fullMarkdown(notion, page_id, { include_transcript }));
+      if (wanted === undefined) return fenced(markdownResult(page), 'markdown', mark);
       // A heading's block ID (or link) names it; anything else is its text.
       const t = wanted.trim();
       const id = /^[0-9a-f-]{32,36}$|^https?:\/\//i.test(t) ? blockIdArg.safeParse(t).data : undefined;
       const heading = id ? await headingText(notion, id) : wanted;
-      return { ...markdownResult(page), ...section(page.markdown, heading) };
+      return fenced({ ...markdownResult(page), ...section(page.markdown, heading) }, 'markdown', mark);
     },
   }),
   defineTool({
