@@ -384,7 +384,10 @@ export const pageTools = [
         .transform((ids) => ids?.map(queryPropertyId)),
     },
     annotations: annotations('Get page', READ),
-    run: async ({ page_id, filter_properties }, { notion }) => shape(await notion.get<GetPageResponse>(`pages/${page_id}`, { filter_properties })),
+    run: async ({ page_id, filter_properties }, ctx) => {
+      const [page, who] = await Promise.all([ctx.notion.get<GetPageResponse>(`pages/${page_id}`, { filter_properties }), provenance(ctx)]);
+      return who.vetOne(page, shape(page), 'page');
+    },
   }),
   defineTool({
     name: 'get_page_property_item',

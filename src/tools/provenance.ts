@@ -10,7 +10,8 @@ import type { ToolContext } from './registry.js';
  *
  * - Members are the norm and stay unmarked. An object written by a guest or an integration gets
  *   `untrusted: true`, `source` ("guest" or "integration": the last editor's, else the creator's)
- *   and its non-member `created_by` / `last_edited_by` as `{id, kind, name?}`.
+ *   and its non-member `created_by` / `last_edited_by` as `{id, kind, name?}` (`by` when one
+ *   author did both). Guests have no name: the users list, where names are, leaves them out.
  * - Lockdown (`auth.lockdown`) withholds everything not created and last edited by members.
  *
  * The users list is read once per connection and kept CACHE_TTL_MS: a read costs one more call
@@ -45,7 +46,7 @@ async function load(ctx: ToolContext): Promise<Directory | null> {
   try {
     for (let page = 0; page < MAX_USER_PAGES; page++) {
       const res = await ctx.notion.get<ListUsersResponse>('users', { page_size: 100, start_cursor: cursor });
-      for (const u of res.results as Obj[]) {
+      for (const u of (Array.isArray(res.results) ? res.results : []) as Obj[]) {
         if (u.type === 'bot') dir.bots.set(String(u.id), typeof u.name === 'string' ? u.name : '');
         else dir.members.add(String(u.id));
       }
@@ -92,6 +93,8 @@ export interface Mark {
   source: Exclude<Kind, 'member'>;
   created_by?: Obj;
   last_edited_by?: Obj;
+  /** The one non-member who created and last edited it. */
+  by?: Obj;
 }
 
 /** Judges the authors of raw Notion objects against the connection's users list. */
@@ -117,12 +120,16 @@ export class Provenance {
   mark(raw: unknown): Mark | undefined {
     if (!isObj(raw) || !this.dir) return undefined;
     let mark: Mark | undefined;
+    const created = authorId(raw, 'created_by');
     for (const key of ['created_by', 'last_edited_by'] as const) {
       const id = authorId(raw, key);
       const kind = this.kind(id);
       if (!kind || kind === 'member') continue;
       const name = kind === 'integration' ? this.dir.bots.get(id!) : undefined;
-      mark = { ...(mark ?? { untrusted: true }), source: kind, [key]: { id, kind, ...(name ? { name } : {}) } };
+      // One author who created and last edited it is named once, as `by`.
+      const as = key === 'last_edited_by' && id === created ? 'by' : key;
+      if (as === 'by') delete mark!.created_by;
+      mark = { ...(mark ?? { untrusted: true }), source: kind, [as]: { id, kind, ...(name ? { name } : {}) } };
     }
     return mark;
   }

@@ -241,11 +241,11 @@ export async function queryDataSource(ctx: ToolContext, id: string, args: QueryT
     return withResolved({ ...shaped, results: who.vetList(rows, shaped.results as unknown[]).kept, ...tail }, resolved);
   }
   const table = columnar(rows, names, schema);
-  // Rows by guests or integrations, by id: a column would cost every row its bytes.
-  const marked = rows.flatMap((r) => {
-    const mark = who.mark(r);
-    return mark ? [[r.id, mark.source]] : [];
-  });
-  if (marked.length) tail.untrusted_rows = Object.fromEntries(marked);
+  // Rows a guest or an integration wrote: an `untrusted` column with the source, only when there are some.
+  const sources = rows.map((r) => who.mark(r)?.source ?? null);
+  if (sources.some((s) => s !== null)) {
+    table.columns.push('untrusted');
+    table.rows.forEach((row, i) => row.push(sources[i]));
+  }
   return withResolved({ data_source_id: dataSourceId, columns: table.columns, rows: table.rows, ...tail, row_url: ROW_URL }, resolved);
 }

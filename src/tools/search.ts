@@ -52,12 +52,13 @@ function valueText(v: unknown): string {
   return String(v);
 }
 
-/** Rows as text, one line each: `- Title (url) · Property: value · …`; empty values left out. */
+/** Rows as text, one line each: `- Title (url) · Property: value · …`; empty values left out; a non-member's row says so. */
 function rowsText(rows: unknown[]): string {
   return rows
     .filter(isObj)
     .map((row) => {
       const parts = [`- ${titleOf(row)} (${urlOf(row)})`];
+      if (row.untrusted) parts.push(`untrusted: by ${String(row.source)}`);
       for (const [name, p] of Object.entries(isObj(row.properties) ? row.properties : {})) {
         if (isObj(p) && 'title' in p) continue;
         const text = valueText(p);
@@ -68,11 +69,13 @@ function rowsText(rows: unknown[]): string {
     .join('\n');
 }
 
-/** The first page of a data source's rows as text, with how to read more. */
-async function rows(notion: NotionSession, dataSourceId: string): Promise<{ text: string; next_cursor?: string }> {
-  const list = shapeRows(await runQuery(notion, dataSourceId, {}), dataSourceId);
-  const results = list.results as unknown[];
+/** The first page of a data source's rows as text, with how to read more; lockdown leaves out non-members' rows. */
+async function rows(notion: NotionSession, who: Provenance, dataSourceId: string): Promise<{ text: string; next_cursor?: string }> {
+  const raw = await runQuery(notion, dataSourceId, {});
+  const list = shapeRows(raw, dataSourceId);
+  const { kept: results, withheld } = who.vetList(raw.results, list.results as unknown[]);
   let text = results.length ? rowsText(results) : '(no rows)';
+  if (withheld) text += `\n(${withheldNote(withheld).withheld as string})`;
   if (typeof list.next_cursor !== 'string') return { text };
   text += `\n(more rows: query_data_source with data_source_id ${dataSourceId} and start_cursor ${list.next_cursor})`;
   return { text, next_cursor: list.next_cursor };
@@ -111,7 +114,7 @@ async function fetchAnything(notion: NotionSession, who: Provenance, raw: string
     const source = await getDataSource(notion, id);
     const found = shape(source) as Obj;
     if (!withContent) return doc(who, source, 'data_source', found, '');
-    const r = await rows(notion, id);
+    const r = await rows(notion, who, id);
     return doc(who, source, 'data_source', found, r.text, r.next_cursor ? { next_cursor: r.next_cursor } : {});
   };
   if (collection) return dataSource();
@@ -139,7 +142,7 @@ async function fetchAnything(notion: NotionSession, who: Provenance, raw: string
     if (!withContent || who.withholds(rawDatabase)) return doc(who, rawDatabase, 'database', database, '');
     const parts: string[] = [];
     for (const ds of sources) {
-      const r = await rows(notion, String(ds.id));
+      const r = await rows(notion, who, String(ds.id));
       parts.push(sources.length > 1 ? `## ${String(ds.name ?? ds.id)} (collection://${String(ds.id)})\n${r.text}` : r.text);
     }
     return doc(who, rawDatabase, 'database', database, parts.join('\n\n') || '(no data sources)');

@@ -92,7 +92,9 @@ describe('provenance: what guests and integrations wrote is marked untrusted', (
     const auth = connection();
     const guest = await ts.result('get_page_markdown', { page_id: PAGES.guest }, {}, auth);
     for (const out of both(guest)) {
-      expect(out).toMatchObject({ untrusted: true, source: 'guest', created_by: { id: GUEST, kind: 'guest' }, last_edited_by: { id: GUEST, kind: 'guest' } });
+      // One author who created and last edited the page is named once.
+      expect(out).toMatchObject({ untrusted: true, source: 'guest', by: { id: GUEST, kind: 'guest' } });
+      expect(out).not.toHaveProperty('created_by');
       expect(out.markdown.startsWith('<untrusted-content source="guest">\n# Notes\n')).toBe(true);
       expect(out.markdown.endsWith('</function_calls>\n</untrusted-content>')).toBe(true);
       // The page's own closing tag cannot end the fence early.
@@ -101,7 +103,7 @@ describe('provenance: what guests and integrations wrote is marked untrusted', (
     }
     const bot = await ts.result('get_page_markdown', { page_id: PAGES.bot }, {}, auth);
     for (const out of both(bot)) {
-      expect(out).toMatchObject({ untrusted: true, source: 'integration', last_edited_by: { id: BOT, kind: 'integration', name: 'Zapier' } });
+      expect(out).toMatchObject({ untrusted: true, source: 'integration', by: { id: BOT, kind: 'integration', name: 'Zapier' } });
       expect(out.markdown).toBe(`<untrusted-content source="integration">\n${MARKDOWN.bot}\n</untrusted-content>`);
     }
     const member = await ts.result('get_page_markdown', { page_id: PAGES.member }, {}, auth);
@@ -122,9 +124,9 @@ describe('provenance: what guests and integrations wrote is marked untrusted', (
     for (const out of both(res)) {
       const [guest, bot, member] = out.results;
       expect(guest).toMatchObject({ id: PAGES.guest, untrusted: true, source: 'guest' });
-      expect(bot).toMatchObject({ id: PAGES.bot, untrusted: true, source: 'integration', created_by: { id: BOT, kind: 'integration', name: 'Zapier' } });
+      expect(bot).toMatchObject({ id: PAGES.bot, untrusted: true, source: 'integration', by: { id: BOT, kind: 'integration', name: 'Zapier' } });
       expect(member.id).toBe(PAGES.member);
-      for (const k of ['untrusted', 'source', 'created_by', 'last_edited_by']) expect(member).not.toHaveProperty(k);
+      for (const k of ['untrusted', 'source', 'created_by', 'last_edited_by', 'by']) expect(member).not.toHaveProperty(k);
       expect(out).not.toHaveProperty('withheld');
     }
     expect(calls()).toEqual(['GET /v1/users', 'POST /v1/search']);
@@ -145,7 +147,7 @@ describe('provenance: what guests and integrations wrote is marked untrusted', (
     const auth = connection();
     const blocks = JSON.parse((await ts.result('get_block_children', { block_id: IDS.page }, {}, auth)).content[0].text);
     const byId = Object.fromEntries(blocks.results.map((b: Obj) => [b.id, b]));
-    expect(byId[BLOCK.guest]).toMatchObject({ untrusted: true, source: 'guest', created_by: { id: GUEST, kind: 'guest' } });
+    expect(byId[BLOCK.guest]).toMatchObject({ untrusted: true, source: 'guest', by: { id: GUEST, kind: 'guest' } });
     expect(byId[BLOCK.bot]).toMatchObject({ untrusted: true, source: 'integration' });
     expect(byId[BLOCK.member]).not.toHaveProperty('untrusted');
     // Created by a member, last edited by a guest: the guest's edit is what it says now.
