@@ -8,6 +8,7 @@ import { getDataSource, onDataSource, withResolved } from '../notion/resolve.js'
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
 import { DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, queryDataSource } from './query.js';
+import { provenance } from './provenance.js';
 
 // ---------------------------------------------------------------------------------------------
 // Argument pieces shared by the database, data source and view tools
@@ -165,9 +166,10 @@ export const dataSourcesTools = [
     description: "Get a data source's schema: property types and options. A database ID resolves to its data source.",
     input: { data_source_id: dataSourceId },
     annotations: annotations('Get data source', READ),
-    run: async ({ data_source_id }, { notion }) => {
-      const r = await onDataSource(notion, data_source_id, (id) => getDataSource(notion, id));
-      return withResolved(shape(r.value), r.resolvedDataSourceId);
+    run: async ({ data_source_id }, ctx) => {
+      const { notion } = ctx;
+      const [r, who] = await Promise.all([onDataSource(notion, data_source_id, (id) => getDataSource(notion, id)), provenance(ctx)]);
+      return withResolved(who.vetOne(r.value, shape(r.value), 'data source'), r.resolvedDataSourceId);
     },
   }),
   defineTool({

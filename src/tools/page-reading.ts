@@ -83,6 +83,13 @@ export async function readVetted<T>(ctx: ToolContext, pageId: string, read: () =
   return { body, mark: who.mark(raw) };
 }
 
+/** In lockdown, refuses a page not written only by members (one GET of the page); otherwise nothing. */
+export async function lockdownPage(ctx: ToolContext, pageId: string): Promise<void> {
+  if (!ctx.auth.lockdown) return;
+  const who = await provenance(ctx);
+  if (who.withholds(await ctx.notion.get(`pages/${pageId}`))) throw withheldError('page');
+}
+
 interface Heading {
   level: number;
   text: string;

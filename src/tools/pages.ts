@@ -4,7 +4,7 @@ import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, maxTokens, notionId, OVERWRITE, pageSize, READ, startCursor, textStart, toIcon } from './args.js';
 import { confirmation, notionUrl, setFields } from './confirm.js';
-import { fullMarkdown, headingText, outline, readVetted, section } from './page-reading.js';
+import { fullMarkdown, headingText, lockdownPage, outline, readVetted, section } from './page-reading.js';
 import { fenced, provenance } from './provenance.js';
 import { fitBody } from './limits.js';
 import { getDatabase, isNotFound, soleDataSource, underUntypedParent } from '../notion/resolve.js';
@@ -399,13 +399,15 @@ export const pageTools = [
       page_size: pageSize,
     },
     annotations: annotations('Get page property', READ),
-    run: async (args, { notion }) =>
-      propertyItemResult(
-        await notion.get(`pages/${args.page_id}/properties/${propertyPathId(args.property_id)}`, {
+    run: async (args, ctx) => {
+      await lockdownPage(ctx, args.page_id);
+      return propertyItemResult(
+        await ctx.notion.get(`pages/${args.page_id}/properties/${propertyPathId(args.property_id)}`, {
           start_cursor: args.start_cursor,
           page_size: args.page_size,
         }),
-      ),
+      );
+    },
   }),
   defineTool({
     name: 'update_page',
