@@ -58,7 +58,8 @@ export const blocksTools = [
     input: { block_id: blockId },
     annotations: annotations('Get block', READ),
     run: async ({ block_id }, ctx) => {
-      const [block, who] = await Promise.all([ctx.notion.get<GetBlockResponse>(`blocks/${block_id}`), provenance(ctx)]);
+      const block = await ctx.notion.get<GetBlockResponse>(`blocks/${block_id}`);
+      const who = await provenance(ctx);
       return who.vetOne(block, shape(block), 'block');
     },
   }),
@@ -70,7 +71,8 @@ export const blocksTools = [
     annotations: annotations('Get block children', READ),
     paging: 'list',
     run: async ({ block_id, ...query }, ctx) => {
-      const [raw, who] = await Promise.all([ctx.notion.get<ListBlockChildrenResponse>(`blocks/${block_id}/children`, query), provenance(ctx)]);
+      const raw = await ctx.notion.get<ListBlockChildrenResponse>(`blocks/${block_id}/children`, query);
+      const who = await provenance(ctx);
       const list = shape(raw) as Record<string, unknown>;
       const { kept, withheld } = who.vetList(raw.results, list.results as unknown[]);
       return { ...list, results: kept, ...withheldNote(withheld) };

@@ -100,7 +100,8 @@ export const commentsTools = [
     annotations: annotations('Get comments', READ),
     paging: 'list',
     run: async (query, ctx) => {
-      const [raw, who] = await Promise.all([ctx.notion.get<ListCommentsResponse>('comments', query), provenance(ctx)]);
+      const raw = await ctx.notion.get<ListCommentsResponse>('comments', query);
+      const who = await provenance(ctx);
       const list = shape(raw) as Record<string, unknown>;
       const { kept, withheld } = who.vetList(raw.results, list.results as unknown[]);
       return { ...list, results: kept, ...withheldNote(withheld) };
@@ -112,7 +113,8 @@ export const commentsTools = [
     input: { comment_id: notionId('comment') },
     annotations: annotations('Get comment', READ),
     run: async ({ comment_id }, ctx) => {
-      const [comment, who] = await Promise.all([ctx.notion.get<GetCommentResponse>(`comments/${comment_id}`), provenance(ctx)]);
+      const comment = await ctx.notion.get<GetCommentResponse>(`comments/${comment_id}`);
+      const who = await provenance(ctx);
       return who.vetOne(comment, shape(comment), 'comment');
     },
   }),

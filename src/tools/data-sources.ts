@@ -168,7 +168,8 @@ export const dataSourcesTools = [
     annotations: annotations('Get data source', READ),
     run: async ({ data_source_id }, ctx) => {
       const { notion } = ctx;
-      const [r, who] = await Promise.all([onDataSource(notion, data_source_id, (id) => getDataSource(notion, id)), provenance(ctx)]);
+      const r = await onDataSource(notion, data_source_id, (id) => getDataSource(notion, id));
+      const who = await provenance(ctx);
       return withResolved(who.vetOne(r.value, shape(r.value), 'data source'), r.resolvedDataSourceId);
     },
   }),

@@ -73,10 +73,9 @@ export const databasesTools = [
     annotations: annotations('Get database', READ),
     run: async ({ database_id }, ctx) => {
       const { notion } = ctx;
-      const who = await provenance(ctx);
       try {
         const db = await getDatabase(notion, database_id);
-        return who.vetOne(db, shape(db), 'database');
+        return (await provenance(ctx)).vetOne(db, shape(db), 'database');
       } catch (err) {
         if (!isNotFound(err)) throw err;
         let ds;
@@ -85,7 +84,7 @@ export const databasesTools = [
         } catch (lookup) {
           throw isWrongKind(lookup) ? err : lookup;
         }
-        return { resolved_as: 'data_source', ...(who.vetOne(ds, shape(ds), 'data source') as Obj) };
+        return { resolved_as: 'data_source', ...((await provenance(ctx)).vetOne(ds, shape(ds), 'data source') as Obj) };
       }
     },
   }),

@@ -385,7 +385,8 @@ export const pageTools = [
     },
     annotations: annotations('Get page', READ),
     run: async ({ page_id, filter_properties }, ctx) => {
-      const [page, who] = await Promise.all([ctx.notion.get<GetPageResponse>(`pages/${page_id}`, { filter_properties }), provenance(ctx)]);
+      const page = await ctx.notion.get<GetPageResponse>(`pages/${page_id}`, { filter_properties });
+      const who = await provenance(ctx);
       return who.vetOne(page, shape(page), 'page');
     },
   }),

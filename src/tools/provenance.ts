@@ -14,8 +14,8 @@ import type { ToolContext } from './registry.js';
  *   author did both). Guests have no name: the users list, where names are, leaves them out.
  * - Lockdown (`auth.lockdown`) withholds everything not created and last edited by members.
  *
- * The users list is read once per connection and kept CACHE_TTL_MS: a read costs one more call
- * (or a few: 100 users per page) every five minutes, never one per object.
+ * The users list is read once per connection, after the read's own call, and kept CACHE_TTL_MS: a
+ * read costs one more call (one per 100 users) every five minutes, never one per object.
  */
 
 type Obj = Record<string, unknown>;
@@ -32,37 +32,45 @@ interface Directory {
 }
 
 const CACHE_TTL_MS = 5 * 60_000;
+const RETRY_MS = 30_000;
 const CACHE_MAX = 256;
 /** 3,000 users; a larger workspace's unlisted people stay unclassified (and withheld in lockdown). */
 const MAX_USER_PAGES = 30;
 
 /** Grant → its directory, or null when the connection may not list users (LRU by Map order). */
 const cache = new Map<string, { dir: Directory | null; until: number }>();
-const loading = new Map<string, Promise<Directory | null>>();
+const loading = new Map<string, Promise<{ dir: Directory | null; ttl: number }>>();
 
-async function load(ctx: ToolContext): Promise<Directory | null> {
+async function load(ctx: ToolContext): Promise<Directory> {
   const dir: Directory = { members: new Set(), bots: new Map(), complete: false };
   let cursor: string | undefined;
-  try {
-    for (let page = 0; page < MAX_USER_PAGES; page++) {
-      const res = await ctx.notion.get<ListUsersResponse>('users', { page_size: 100, start_cursor: cursor });
-      for (const u of (Array.isArray(res.results) ? res.results : []) as Obj[]) {
-        if (u.type === 'bot') dir.bots.set(String(u.id), typeof u.name === 'string' ? u.name : '');
-        else dir.members.add(String(u.id));
-      }
-      if (!res.has_more || !res.next_cursor) {
-        dir.complete = true;
-        break;
-      }
-      cursor = res.next_cursor;
+  for (let page = 0; page < MAX_USER_PAGES; page++) {
+    const res = await ctx.notion.get<ListUsersResponse>('users', { page_size: 100, start_cursor: cursor });
+    for (const u of (Array.isArray(res.results) ? res.results : []) as Obj[]) {
+      if (u.type === 'bot') dir.bots.set(String(u.id), typeof u.name === 'string' ? u.name : '');
+      else dir.members.add(String(u.id));
     }
-  } catch (err) {
-    // A connection without Notion's "read user information" capability: provenance cannot be told,
-    // and asking again on every read would only repeat the refusal. Other failures are retried.
-    if (err instanceof ToolError && (err.code === 'restricted_resource' || err.extra?.status === 403)) return null;
-    throw err;
+    if (!res.has_more || !res.next_cursor) {
+      dir.complete = true;
+      break;
+    }
+    cursor = res.next_cursor;
   }
   return dir;
+}
+
+/**
+ * Without the list, who wrote what cannot be told (null): the read goes on unmarked, or fails in
+ * lockdown. A connection without Notion's "read user information" capability (403) is not asked
+ * again for CACHE_TTL_MS; after any other failure, for RETRY_MS.
+ */
+async function loadOrNull(ctx: ToolContext): Promise<{ dir: Directory | null; ttl: number }> {
+  try {
+    return { dir: await load(ctx), ttl: CACHE_TTL_MS };
+  } catch (err) {
+    const refused = err instanceof ToolError && (err.code === 'restricted_resource' || err.extra?.status === 403);
+    return { dir: null, ttl: refused ? CACHE_TTL_MS : RETRY_MS };
+  }
 }
 
 async function directory(ctx: ToolContext): Promise<Directory | null> {
@@ -75,12 +83,12 @@ async function directory(ctx: ToolContext): Promise<Directory | null> {
   }
   let job = loading.get(key);
   if (!job) {
-    job = load(ctx).finally(() => loading.delete(key));
+    job = loadOrNull(ctx).finally(() => loading.delete(key));
     loading.set(key, job);
   }
-  const dir = await job;
+  const { dir, ttl } = await job;
   cache.delete(key);
-  cache.set(key, { dir, until: Date.now() + CACHE_TTL_MS });
+  cache.set(key, { dir, until: Date.now() + ttl });
   if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value!);
   return dir;
 }
@@ -182,7 +190,7 @@ export async function provenance(ctx: ToolContext): Promise<Provenance> {
   if (!dir && lockdown) {
     throw new ToolError(
       'lockdown_unavailable',
-      "Lockdown is on, but this connection may not list the workspace's users, so who wrote the content cannot be checked. In Notion, give the integration the capability to read user information.",
+      "Lockdown is on, but Notion did not list the workspace's users, so who wrote the content cannot be checked. The connection needs Notion's capability to read user information; if it has it, try again in a moment.",
     );
   }
   return new Provenance(dir, lockdown);

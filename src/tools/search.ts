@@ -201,7 +201,8 @@ export const searchTools = [
         ...(filter ? { filter: { property: 'object' as const, value: filter } } : {}),
         ...(sort ? { sort: { timestamp: 'last_edited_time' as const, direction: sort } } : {}),
       };
-      const [raw, who] = await Promise.all([ctx.notion.read((n, auth) => n.search({ ...params, auth })), provenance(ctx)]);
+      const raw = await ctx.notion.read((n, auth) => n.search({ ...params, auth }));
+      const who = await provenance(ctx);
       const list = shape(raw) as Obj;
       const { kept, withheld } = who.vetList(raw.results, (list.results as unknown[]).map(searchHit));
       return { ...list, results: kept, ...withheldNote(withheld) };

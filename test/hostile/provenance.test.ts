@@ -225,6 +225,15 @@ describe('provenance: what guests and integrations wrote is marked untrusted', (
     expect(ts.apiRequests().filter((r) => r.path === '/v1/users').map((r) => r.query)).toEqual([{ page_size: '100' }, { page_size: '100', start_cursor: second.id }]);
   });
 
+  it('a users list Notion fails to give does not fail the read: it comes unmarked', async () => {
+    ts.answer(notion({ status: 500, body: { object: 'error', status: 500, code: 'internal_server_error', message: 'Unexpected error.' } }));
+    const res = await ts.result('get_block_children', { block_id: IDS.page }, {}, connection());
+    expect(JSON.parse(res.content[0].text).results).toHaveLength(4);
+    expect(res.content[0].text).not.toContain('untrusted');
+    // The read's own call, then the users list: tried twice (a read is retried once on a 5xx).
+    expect(ts.apiRequests().map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/blocks/${IDS.page}/children`, 'GET /v1/users', 'GET /v1/users']);
+  });
+
   it('a connection that may not list users gets no marks, and is not asked again on the next read', async () => {
     const refused = { status: 403, body: { object: 'error', status: 403, code: 'restricted_resource', message: 'Insufficient permissions for this endpoint.' } };
     ts.answer(notion(refused));
@@ -325,7 +334,7 @@ describe('lockdown: only what workspace members wrote', () => {
     ts.answer(notion({ status: 403, body: { object: 'error', status: 403, code: 'restricted_resource', message: 'Insufficient permissions for this endpoint.' } }));
     await expect(ts.result('search', { query: 'notes' }, {}, connection(true))).rejects.toMatchObject({
       code: 'lockdown_unavailable',
-      message: expect.stringContaining("may not list the workspace's users"),
+      message: expect.stringContaining("Notion did not list the workspace's users"),
     });
   });
 });
