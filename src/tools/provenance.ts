@@ -33,12 +33,30 @@ interface Directory {
 
 const CACHE_TTL_MS = 5 * 60_000;
 const RETRY_MS = 30_000;
-const CACHE_MAX = 256;
+/** The cache's bound: user ids of all connections together (about 80 bytes each: some 8 MB). */
+const CACHE_MAX_IDS = 100_000;
 /** 3,000 users; a larger workspace's unlisted people stay unclassified (and withheld in lockdown). */
 const MAX_USER_PAGES = 30;
 
 /** Grant → its directory, or null when the connection may not list users (LRU by Map order). */
 const cache = new Map<string, { dir: Directory | null; until: number }>();
+let cachedIds = 0;
+const idsOf = (dir: Directory | null) => (dir ? dir.members.size + dir.bots.size + 1 : 1);
+
+function remember(key: string, entry: { dir: Directory | null; until: number }): void {
+  const old = cache.get(key);
+  if (old) cachedIds -= idsOf(old.dir);
+  cache.delete(key);
+  cache.set(key, entry);
+  cachedIds += idsOf(entry.dir);
+  for (const [k, v] of cache) {
+    if (cachedIds <= CACHE_MAX_IDS || k === key) break;
+    cache.delete(k);
+    cachedIds -= idsOf(v.dir);
+  }
+}
+
+/** Reads in flight, so concurrent reads of one connection share one users list. */
 const loading = new Map<string, Promise<{ dir: Directory | null; ttl: number }>>();
 
 async function load(ctx: ToolContext): Promise<Directory> {
@@ -77,8 +95,7 @@ async function directory(ctx: ToolContext): Promise<Directory | null> {
   const key = ctx.auth.grantId;
   const hit = cache.get(key);
   if (hit && hit.until > Date.now()) {
-    cache.delete(key);
-    cache.set(key, hit);
+    remember(key, hit);
     return hit.dir;
   }
   let job = loading.get(key);
@@ -87,9 +104,7 @@ async function directory(ctx: ToolContext): Promise<Directory | null> {
     loading.set(key, job);
   }
   const { dir, ttl } = await job;
-  cache.delete(key);
-  cache.set(key, { dir, until: Date.now() + ttl });
-  if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value!);
+  remember(key, { dir, until: Date.now() + ttl });
   return dir;
 }
 
