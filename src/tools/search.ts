@@ -113,7 +113,7 @@ async function fetchAnything(notion: NotionSession, who: Provenance, raw: string
   const dataSource = async () => {
     const source = await getDataSource(notion, id);
     const found = shape(source) as Obj;
-    if (!withContent) return doc(who, source, 'data_source', found, '');
+    if (!withContent || who.withholds(source)) return doc(who, source, 'data_source', found, '');
     const r = await rows(notion, who, id);
     return doc(who, source, 'data_source', found, r.text, r.next_cursor ? { next_cursor: r.next_cursor } : {});
   };
