@@ -83,6 +83,7 @@ const notion = (usersReply: { status?: number; body: unknown } = { body: users()
       ]),
     },
     [`POST /v1/data_sources/${IDS.dataSource}/query`]: { body: rows() },
+    [`GET /v1/data_sources/${IDS.dataSource}`]: { body: { ...dataSource, id: IDS.dataSource, ...by(MEMBER) } },
     [`GET /v1/data_sources/${IDS.dataSource2}`]: { body: { ...dataSource, id: IDS.dataSource2, ...by(GUEST) } },
     [`GET /v1/databases/${IDS.database}`]: { body: { ...database([{ id: IDS.dataSource, name: 'Tasks' }]), ...by(BOT) } },
     [`GET /v1/pages/${PAGES.guest}/properties/title`]: { body: titlePropertyItem },
@@ -167,6 +168,17 @@ describe('provenance: what guests and integrations wrote is marked untrusted', (
       expect(out.text.startsWith('<untrusted-content source="guest">\n# Notes')).toBe(true);
     }
     expect(calls()).toEqual(['GET /v1/users', `GET /v1/blocks/${PAGES.guest}`, `GET /v1/pages/${PAGES.guest}`, `GET /v1/pages/${PAGES.guest}/markdown`].sort());
+  });
+
+  it("fetch of a data source says which rows of its text a guest or an integration wrote; lockdown leaves them out", async () => {
+    ts.answer(notion());
+    const lines = (res: ToolResult) => (res.structuredContent as Obj).text.split('\n') as string[];
+    const marked = lines(await ts.result('fetch', { id: `collection://${IDS.dataSource}` }, {}, connection()));
+    expect(marked.map((l) => /untrusted: by \w+/.exec(l)?.[0] ?? null)).toEqual(['untrusted: by guest', 'untrusted: by integration', null]);
+    const locked = lines(await ts.result('fetch', { id: `collection://${IDS.dataSource}` }, {}, connection(true)));
+    expect(locked).toHaveLength(2);
+    expect(locked[0]).toBe(marked[2]);
+    expect(locked[1]).toBe('(2 not written by workspace members (lockdown))');
   });
 
   it('get_block_children and get_comments mark each block and comment by its own authors', async () => {
