@@ -1,6 +1,7 @@
 import type { ListUsersResponse } from '@notionhq/client';
 import { ToolError } from '../errors.js';
 import type { ToolContext } from './registry.js';
+import { sanitizeText } from './sanitize.js';
 
 /**
  * Who wrote what a result carries. Pages, blocks, databases, data sources and comments name their
@@ -221,6 +222,8 @@ export function fenced(result: Obj, key: string, mark: Mark | undefined): Obj {
  * text itself is defused, so the text cannot close the fence early and pose as the connector.
  */
 export function fence(text: string, source: string): string {
-  const safe = text.replace(/<(\/?)(untrusted-content)/gi, '&lt;$1$2');
+  // Cleaned first (sanitize.ts): a tag with a hidden character inside would become a real one when
+  // the registry removes that character later.
+  const safe = sanitizeText(text).replace(/<(\/?)(untrusted-content)/gi, '&lt;$1$2');
   return `<untrusted-content source="${source}">\n${safe}\n</untrusted-content>`;
 }
