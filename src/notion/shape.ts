@@ -276,7 +276,8 @@ function shapeTyped(o: Obj): Obj {
         break;
       case 'created_by':
       case 'last_edited_by':
-        // Who created a comment matters; on pages and databases it is noise.
+        // Who created a comment matters; on pages and databases it is noise, unless the author is
+        // not a member (tools/provenance.ts marks those from the raw object).
         if (o.object === 'comment') out[k] = userRef(v);
         break;
       case 'icon':

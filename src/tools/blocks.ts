@@ -10,6 +10,7 @@ import { confirmation } from './confirm.js';
 import { fitBody, MAX_ARRAY } from './limits.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
+import { provenance, withheldNote } from './provenance.js';
 
 const blockId = notionId('block', 'Block ID or URL');
 const pageOrBlockId = notionId('block', 'Page or block ID or URL');
@@ -56,7 +57,11 @@ export const blocksTools = [
     description: "Retrieve one block: type, text as Markdown, has_children. A page's content: get_block_children.",
     input: { block_id: blockId },
     annotations: annotations('Get block', READ),
-    run: async ({ block_id }, { notion }) => shape(await notion.get<GetBlockResponse>(`blocks/${block_id}`)),
+    run: async ({ block_id }, ctx) => {
+      const block = await ctx.notion.get<GetBlockResponse>(`blocks/${block_id}`);
+      const who = await provenance(ctx);
+      return who.vetOne(block, shape(block), 'block');
+    },
   }),
   defineTool({
     name: 'get_block_children',
@@ -65,7 +70,13 @@ export const blocksTools = [
     input: { block_id: pageOrBlockId, start_cursor: startCursor, page_size: pageSize },
     annotations: annotations('Get block children', READ),
     paging: 'list',
-    run: async ({ block_id, ...query }, { notion }) => shape(await notion.get<ListBlockChildrenResponse>(`blocks/${block_id}/children`, query)),
+    run: async ({ block_id, ...query }, ctx) => {
+      const raw = await ctx.notion.get<ListBlockChildrenResponse>(`blocks/${block_id}/children`, query);
+      const who = await provenance(ctx);
+      const list = shape(raw) as Record<string, unknown>;
+      const { kept, withheld } = who.vetList(raw.results, list.results as unknown[]);
+      return { ...list, results: kept, ...withheldNote(withheld) };
+    },
   }),
   defineTool({
     name: 'append_block_children',

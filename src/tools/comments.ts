@@ -5,6 +5,7 @@ import { defineTool } from './registry.js';
 import { annotations, idArg, notionId, OVERWRITE, pageSize, READ, startCursor } from './args.js';
 import { fitBody } from './limits.js';
 import { shape } from '../notion/shape.js';
+import { provenance, withheldNote } from './provenance.js';
 
 type RichText = Extract<CreateCommentParameters, { rich_text: unknown }>['rich_text'];
 
@@ -98,14 +99,24 @@ export const commentsTools = [
     input: { block_id: notionId('block', 'Page or block ID or URL'), start_cursor: startCursor, page_size: pageSize },
     annotations: annotations('Get comments', READ),
     paging: 'list',
-    run: async (query, { notion }) => shape(await notion.get<ListCommentsResponse>('comments', query)),
+    run: async (query, ctx) => {
+      const raw = await ctx.notion.get<ListCommentsResponse>('comments', query);
+      const who = await provenance(ctx);
+      const list = shape(raw) as Record<string, unknown>;
+      const { kept, withheld } = who.vetList(raw.results, list.results as unknown[]);
+      return { ...list, results: kept, ...withheldNote(withheld) };
+    },
   }),
   defineTool({
     name: 'get_comment',
     description: 'Retrieve one comment by its ID.',
     input: { comment_id: notionId('comment') },
     annotations: annotations('Get comment', READ),
-    run: async ({ comment_id }, { notion }) => shape(await notion.get<GetCommentResponse>(`comments/${comment_id}`)),
+    run: async ({ comment_id }, ctx) => {
+      const comment = await ctx.notion.get<GetCommentResponse>(`comments/${comment_id}`);
+      const who = await provenance(ctx);
+      return who.vetOne(comment, shape(comment), 'comment');
+    },
   }),
   defineTool({
     name: 'update_comment',

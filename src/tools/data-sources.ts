@@ -8,6 +8,7 @@ import { getDataSource, onDataSource, withResolved } from '../notion/resolve.js'
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
 import { DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, queryDataSource } from './query.js';
+import { provenance } from './provenance.js';
 
 // ---------------------------------------------------------------------------------------------
 // Argument pieces shared by the database, data source and view tools
@@ -165,9 +166,11 @@ export const dataSourcesTools = [
     description: "Get a data source's schema: property types and options. A database ID resolves to its data source.",
     input: { data_source_id: dataSourceId },
     annotations: annotations('Get data source', READ),
-    run: async ({ data_source_id }, { notion }) => {
+    run: async ({ data_source_id }, ctx) => {
+      const { notion } = ctx;
       const r = await onDataSource(notion, data_source_id, (id) => getDataSource(notion, id));
-      return withResolved(shape(r.value), r.resolvedDataSourceId);
+      const who = await provenance(ctx);
+      return withResolved(who.vetOne(r.value, shape(r.value), 'data source'), r.resolvedDataSourceId);
     },
   }),
   defineTool({
@@ -213,11 +216,11 @@ export const dataSourcesTools = [
     },
     annotations: annotations('Query data source', READ),
     paging: 'list',
-    run: async ({ data_source_id, result_type, ...args }, { notion }) => {
+    run: async ({ data_source_id, result_type, ...args }, ctx) => {
       if (result_type !== undefined && result_type !== 'page' && result_type !== 'data_source') {
         throw new ToolError('invalid_arguments', 'Invalid arguments. result_type: expected "page" or "data_source"');
       }
-      return queryDataSource(notion, data_source_id, { ...withLegacy(args), ...(result_type ? { result_type } : {}) });
+      return queryDataSource(ctx, data_source_id, { ...withLegacy(args), ...(result_type ? { result_type } : {}) });
     },
   }),
   defineTool({

@@ -8,6 +8,7 @@ import { fitBody } from './limits.js';
 import { getDatabase, getDataSource, isNotFound, isWrongKind, soleDataSource } from '../notion/resolve.js';
 import { shape } from '../notion/shape.js';
 import { clearableString, iconInput, looseString, queryInput, runQuery, shapeRows, toCover, toRichText } from './data-sources.js';
+import { provenance } from './provenance.js';
 
 type Obj = Record<string, unknown>;
 
@@ -70,9 +71,11 @@ export const databasesTools = [
     description: 'Get a database and its data_sources (schema: get_data_source). Also takes a data source ID.',
     input: { database_id: databaseId },
     annotations: annotations('Get database', READ),
-    run: async ({ database_id }, { notion }) => {
+    run: async ({ database_id }, ctx) => {
+      const { notion } = ctx;
       try {
-        return shape(await getDatabase(notion, database_id));
+        const db = await getDatabase(notion, database_id);
+        return (await provenance(ctx)).vetOne(db, shape(db), 'database');
       } catch (err) {
         if (!isNotFound(err)) throw err;
         let ds;
@@ -81,7 +84,7 @@ export const databasesTools = [
         } catch (lookup) {
           throw isWrongKind(lookup) ? err : lookup;
         }
-        return { resolved_as: 'data_source', ...(shape(ds) as Obj) };
+        return { resolved_as: 'data_source', ...((await provenance(ctx)).vetOne(ds, shape(ds), 'data source') as Obj) };
       }
     },
   }),

@@ -2,6 +2,8 @@ import type { ListBlockChildrenResponse } from '@notionhq/client';
 import { ToolError } from '../errors.js';
 import type { NotionSession } from '../notion/session.js';
 import { richText } from '../notion/shape.js';
+import { type Mark, type Provenance, provenance, withheldError } from './provenance.js';
+import type { ToolContext } from './registry.js';
 
 /**
  * Reading a page within a budget: the whole Markdown with Notion's truncated subtrees filled in,
@@ -64,6 +66,28 @@ function fillIn(markdown: string, block: string, part: string): string {
   const indent = /^[\t ]*/.exec(markdown.slice(markdown.lastIndexOf('\n', tag.index - 1) + 1))![0];
   const placed = part.replace(/\n(?=.)/g, `\n${indent}`);
   return markdown.slice(0, tag.index) + placed + markdown.slice(tag.index + tag[0].length);
+}
+
+/**
+ * A page body from `read` with who wrote the page: the Markdown endpoint says nothing of authors,
+ * so the page itself is read alongside (GET /v1/pages/{id}); its creator and last editor stand for
+ * the body. In lockdown the page is checked before its body is read. Not read when the connection
+ * may not list users (nothing could be told).
+ */
+export async function readVetted<T>(ctx: ToolContext, pageId: string, read: () => Promise<T>): Promise<{ body: T; mark?: Mark | undefined }> {
+  const who = await provenance(ctx);
+  if (!who.knows) return { body: await read() };
+  const page = ctx.notion.get(`pages/${pageId}`);
+  if (who.lockdown && who.withholds(await page)) throw withheldError('page');
+  const [raw, body] = await Promise.all([page, read()]);
+  return { body, mark: who.mark(raw) };
+}
+
+/** In lockdown, refuses a page not written only by members (one GET of the page); otherwise nothing. */
+export async function lockdownPage(ctx: ToolContext, pageId: string): Promise<void> {
+  if (!ctx.auth.lockdown) return;
+  const who = await provenance(ctx);
+  if (who.withholds(await ctx.notion.get(`pages/${pageId}`))) throw withheldError('page');
 }
 
 interface Heading {
@@ -133,18 +157,18 @@ export async function headingText(notion: NotionSession, blockId: string): Promi
 
 /**
  * The page's headings with their block IDs, in order: its top-level heading blocks (where a
- * page's headings live), read 100 blocks per call.
+ * page's headings live), read 100 blocks per call; marked or, in lockdown, left out by who wrote them.
  */
-export async function outline(notion: NotionSession, pageId: string): Promise<{ outline: { level: number; text: string; id: string }[]; has_more?: true }> {
-  const items: { level: number; text: string; id: string }[] = [];
+export async function outline(notion: NotionSession, who: Provenance, pageId: string): Promise<{ outline: Obj[]; has_more?: true }> {
+  const items: Obj[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < MAX_OUTLINE_PAGES; page++) {
     const res = await notion.get<ListBlockChildrenResponse>(`blocks/${pageId}/children`, { page_size: 100, start_cursor: cursor });
     for (const b of res.results as Obj[]) {
       const m = /^heading_([1-4])$/.exec(String(b.type ?? ''));
-      if (!m) continue;
+      if (!m || who.withholds(b)) continue;
       const body = b[String(b.type)] as { rich_text?: unknown };
-      items.push({ level: Number(m[1]), text: richText(body.rich_text), id: String(b.id) });
+      items.push({ level: Number(m[1]), text: richText(body.rich_text), id: String(b.id), ...who.mark(b) });
     }
     if (!res.has_more || !res.next_cursor) return { outline: items };
     cursor = res.next_cursor;

@@ -4,7 +4,8 @@ import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, maxTokens, notionId, OVERWRITE, pageSize, READ, startCursor, textStart, toIcon } from './args.js';
 import { confirmation, notionUrl, setFields } from './confirm.js';
-import { fullMarkdown, headingText, outline, section } from './page-reading.js';
+import { fullMarkdown, headingText, lockdownPage, outline, readVetted, section } from './page-reading.js';
+import { fenced, provenance } from './provenance.js';
 import { fitBody } from './limits.js';
 import { getDatabase, isNotFound, soleDataSource, underUntypedParent } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
@@ -383,7 +384,11 @@ export const pageTools = [
         .transform((ids) => ids?.map(queryPropertyId)),
     },
     annotations: annotations('Get page', READ),
-    run: async ({ page_id, filter_properties }, { notion }) => shape(await notion.get<GetPageResponse>(`pages/${page_id}`, { filter_properties })),
+    run: async ({ page_id, filter_properties }, ctx) => {
+      const page = await ctx.notion.get<GetPageResponse>(`pages/${page_id}`, { filter_properties });
+      const who = await provenance(ctx);
+      return who.vetOne(page, shape(page), 'page');
+    },
   }),
   defineTool({
     name: 'get_page_property_item',
@@ -395,13 +400,15 @@ export const pageTools = [
       page_size: pageSize,
     },
     annotations: annotations('Get page property', READ),
-    run: async (args, { notion }) =>
-      propertyItemResult(
-        await notion.get(`pages/${args.page_id}/properties/${propertyPathId(args.property_id)}`, {
+    run: async (args, ctx) => {
+      await lockdownPage(ctx, args.page_id);
+      return propertyItemResult(
+        await ctx.notion.get(`pages/${args.page_id}/properties/${propertyPathId(args.property_id)}`, {
           start_cursor: args.start_cursor,
           page_size: args.page_size,
         }),
-      ),
+      );
+    },
   }),
   defineTool({
     name: 'update_page',
@@ -468,15 +475,16 @@ export const pageTools = [
     annotations: annotations('Get page Markdown', READ),
     output: MARKDOWN_OUTPUT,
     paging: { text: 'markdown' },
-    run: async ({ page_id, section: wanted, outline: asOutline, include_transcript }, { notion }) => {
-      if (asOutline) return { markdown: '', truncated: false, ...(await outline(notion, page_id)) };
-      const page = await fullMarkdown(notion, page_id, { include_transcript });
-      if (wanted === undefined) return markdownResult(page);
+    run: async ({ page_id, section: wanted, outline: asOutline, include_transcript }, ctx) => {
+      const { notion } = ctx;
+      if (asOutline) return { markdown: '', truncated: false, ...(await outline(notion, await provenance(ctx), page_id)) };
+      const { body: page, mark } = await readVetted(ctx, page_id, () => fullMarkdown(notion, page_id, { include_transcript }));
+      if (wanted === undefined) return fenced(markdownResult(page), 'markdown', mark);
       // A heading's block ID (or link) names it; anything else is its text.
       const t = wanted.trim();
       const id = /^[0-9a-f-]{32,36}$|^https?:\/\//i.test(t) ? blockIdArg.safeParse(t).data : undefined;
       const heading = id ? await headingText(notion, id) : wanted;
-      return { ...markdownResult(page), ...section(page.markdown, heading) };
+      return fenced({ ...markdownResult(page), ...section(page.markdown, heading) }, 'markdown', mark);
     },
   }),
   defineTool({

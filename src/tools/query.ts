@@ -9,6 +9,8 @@ import type { NotionSession } from '../notion/session.js';
 import { cellValue, isEmptyValue, richText, shape } from '../notion/shape.js';
 import { getDataSource, onDataSource, withResolved } from '../notion/resolve.js';
 import { compileOrderBy, compileWhere, orderByNeedsSchema, Schema, whereNeedsSchema } from './query-language.js';
+import { type Provenance, provenance, withheldNote } from './provenance.js';
+import type { ToolContext } from './registry.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -85,15 +87,15 @@ async function readWindow(page: Pager, req: QueryRequest, cursor: string | undef
   throw tooManyPages();
 }
 
-/** Counts rows (reading only the title), up to COUNT_CAP. */
-async function countRows(page: Pager, req: QueryRequest): Promise<Obj> {
+/** Counts rows (reading only the title), up to COUNT_CAP; in lockdown only rows members wrote. */
+async function countRows(page: Pager, req: QueryRequest, who: Provenance): Promise<Obj> {
   let count = 0;
   let cursor: string | undefined;
   let notionIncomplete = false;
   const thin = { ...req, filter_properties: ['title'] };
   for (let calls = 0; calls < MAX_CALLS; calls++) {
     const res = await page(thin, cursor, NOTION_PAGE_SIZE);
-    count += res.results.length;
+    count += who.lockdown ? res.results.filter((r) => !who.withholds(r)).length : res.results.length;
     if (res.request_status?.type === 'incomplete') notionIncomplete = true;
     const next = res.has_more ? res.next_cursor : null;
     if (!next) {
@@ -190,7 +192,9 @@ export interface QueryToolArgs {
  * read first only when `where`, `order_by` or `properties` name properties; otherwise the query
  * is the only call, as before.
  */
-export async function queryDataSource(notion: NotionSession, id: string, args: QueryToolArgs): Promise<unknown> {
+export async function queryDataSource(ctx: ToolContext, id: string, args: QueryToolArgs): Promise<unknown> {
+  const { notion } = ctx;
+  const who = await provenance(ctx);
   const needsSchema = whereNeedsSchema(args.where) || orderByNeedsSchema(args.order_by) || !!args.properties?.length;
   let dataSourceId = id;
   let resolved: string | undefined;
@@ -219,7 +223,7 @@ export async function queryDataSource(notion: NotionSession, id: string, args: Q
     return res.value;
   };
   if (args.count) {
-    const counted = await countRows(page, req);
+    const counted = await countRows(page, req, who);
     return withResolved({ data_source_id: dataSourceId, ...counted }, resolved);
   }
 
@@ -229,10 +233,19 @@ export async function queryDataSource(notion: NotionSession, id: string, args: Q
   if (w.next_cursor) tail.next_cursor = w.next_cursor;
   if (w.has_more) tail.next_offset = offset + w.rows.length;
   if (w.incomplete) tail.incomplete = INCOMPLETE;
+  const rows = w.rows.filter((r) => !who.withholds(r));
+  Object.assign(tail, withheldNote(w.rows.length - rows.length));
   if (args.format === 'rows') {
-    const list = { object: 'list', results: w.rows, has_more: w.has_more, next_cursor: w.next_cursor } as unknown as QueryDataSourceResponse;
-    return withResolved({ ...shapeRows(list, dataSourceId), ...tail }, resolved);
+    const list = { object: 'list', results: rows, has_more: w.has_more, next_cursor: w.next_cursor } as unknown as QueryDataSourceResponse;
+    const shaped = shapeRows(list, dataSourceId);
+    return withResolved({ ...shaped, results: who.vetList(rows, shaped.results as unknown[]).kept, ...tail }, resolved);
   }
-  const table = columnar(w.rows, names, schema);
+  const table = columnar(rows, names, schema);
+  // Rows a guest or an integration wrote: an `untrusted` column with the source, only when there are some.
+  const sources = rows.map((r) => who.mark(r)?.source ?? null);
+  if (sources.some((s) => s !== null)) {
+    table.columns.push('untrusted');
+    table.rows.forEach((row, i) => row.push(sources[i]));
+  }
   return withResolved({ data_source_id: dataSourceId, columns: table.columns, rows: table.rows, ...tail, row_url: ROW_URL }, resolved);
 }

@@ -7,6 +7,7 @@ import { getDatabase, getDataSource, isNotFound } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
 import { parseJson, runQuery, shapeRows } from './data-sources.js';
+import { fence, type Provenance, provenance, withheldError, withheldNote } from './provenance.js';
 
 const blockId = notionId('block');
 
@@ -51,12 +52,13 @@ function valueText(v: unknown): string {
   return String(v);
 }
 
-/** Rows as text, one line each: `- Title (url) · Property: value · …`; empty values left out. */
+/** Rows as text, one line each: `- Title (url) · Property: value · …`; empty values left out; a non-member's row says so. */
 function rowsText(rows: unknown[]): string {
   return rows
     .filter(isObj)
     .map((row) => {
       const parts = [`- ${titleOf(row)} (${urlOf(row)})`];
+      if (row.untrusted) parts.push(`untrusted: by ${String(row.source)}`);
       for (const [name, p] of Object.entries(isObj(row.properties) ? row.properties : {})) {
         if (isObj(p) && 'title' in p) continue;
         const text = valueText(p);
@@ -67,19 +69,27 @@ function rowsText(rows: unknown[]): string {
     .join('\n');
 }
 
-/** The first page of a data source's rows as text, with how to read more. */
-async function rows(notion: NotionSession, dataSourceId: string): Promise<{ text: string; next_cursor?: string }> {
-  const list = shapeRows(await runQuery(notion, dataSourceId, {}), dataSourceId);
-  const results = list.results as unknown[];
+/** The first page of a data source's rows as text, with how to read more; lockdown leaves out non-members' rows. */
+async function rows(notion: NotionSession, who: Provenance, dataSourceId: string): Promise<{ text: string; next_cursor?: string }> {
+  const raw = await runQuery(notion, dataSourceId, {});
+  const list = shapeRows(raw, dataSourceId);
+  const { kept: results, withheld } = who.vetList(raw.results, list.results as unknown[]);
   let text = results.length ? rowsText(results) : '(no rows)';
+  if (withheld) text += `\n(${withheldNote(withheld).withheld as string})`;
   if (typeof list.next_cursor !== 'string') return { text };
   text += `\n(more rows: query_data_source with data_source_id ${dataSourceId} and start_cursor ${list.next_cursor})`;
   return { text, next_cursor: list.next_cursor };
 }
 
-/** The fetch result: contract fields first, what was found under `metadata`. */
-function doc(kind: string, found: Obj, text: string, extra: Obj = {}): Obj {
-  return { id: found.id, title: titleOf(found), text, url: urlOf(found), metadata: { kind, [kind]: found, ...extra } };
+/**
+ * The fetch result: contract fields first, what was found under `metadata`. Written by a non-member
+ * (`raw` is the Notion object), the text is fenced and the result marked; in lockdown, refused.
+ */
+function doc(who: Provenance, raw: unknown, kind: string, found: Obj, text: string, extra: Obj = {}): Obj {
+  if (who.withholds(raw)) throw withheldError(kind.replace('_', ' '));
+  const mark = who.mark(raw);
+  const body = mark && text ? fence(text, mark.source) : text;
+  return { id: found.id, title: titleOf(found), text: body, url: urlOf(found), ...mark, metadata: { kind, [kind]: found, ...extra } };
 }
 
 /** A block's own text (paragraph, heading, to-do…), or its type when it has none. */
@@ -94,17 +104,18 @@ function blockText(b: Obj): string {
  * databases (child_database) too, so one call tells the kind; only data sources, which are not
  * blocks, need a second lookup. Data sources and databases come with the first page of rows.
  */
-async function fetchAnything(notion: NotionSession, raw: string, withContent: boolean): Promise<Obj> {
+async function fetchAnything(notion: NotionSession, who: Provenance, raw: string, withContent: boolean): Promise<Obj> {
   const trimmed = raw.trim();
   const collection = /^collection:\/\/(.+)$/.exec(trimmed);
   // A URL with a #block fragment points at that block, not at the page.
   const id = collection ? extractNotionId(collection[1]!) : blockId.safeParse(trimmed).data;
   if (!id) throw new ToolError('invalid_arguments', 'id: expected a Notion URL, an ID (with or without dashes) or collection://<data source id>');
   const dataSource = async () => {
-    const found = shape(await getDataSource(notion, id)) as Obj;
-    if (!withContent) return doc('data_source', found, '');
-    const r = await rows(notion, id);
-    return doc('data_source', found, r.text, r.next_cursor ? { next_cursor: r.next_cursor } : {});
+    const source = await getDataSource(notion, id);
+    const found = shape(source) as Obj;
+    if (!withContent || who.withholds(source)) return doc(who, source, 'data_source', found, '');
+    const r = await rows(notion, who, id);
+    return doc(who, source, 'data_source', found, r.text, r.next_cursor ? { next_cursor: r.next_cursor } : {});
   };
   if (collection) return dataSource();
 
@@ -116,27 +127,32 @@ async function fetchAnything(notion: NotionSession, raw: string, withContent: bo
     return dataSource();
   }
   if (block.type === 'child_page') {
-    const page = shape(await notion.get<GetPageResponse>(`pages/${id}`)) as Obj;
-    if (!withContent) return doc('page', page, '');
+    const raw = await notion.get<GetPageResponse>(`pages/${id}`);
+    const page = shape(raw) as Obj;
+    if (!withContent) return doc(who, raw, 'page', page, '');
+    if (who.withholds(raw)) throw withheldError('page');
     const md = await notion.get<{ markdown?: string; truncated?: boolean; unknown_block_ids?: string[] }>(`pages/${id}/markdown`);
     const extra: Obj = md.truncated ? { truncated: true, ...(md.unknown_block_ids?.length ? { unknown_block_ids: md.unknown_block_ids } : {}) } : {};
-    return doc('page', page, md.markdown ?? '', extra);
+    return doc(who, raw, 'page', page, md.markdown ?? '', extra);
   }
   if (block.type === 'child_database') {
-    const database = shape(await getDatabase(notion, id)) as Obj;
+    const rawDatabase = await getDatabase(notion, id);
+    const database = shape(rawDatabase) as Obj;
     const sources = (Array.isArray(database.data_sources) ? database.data_sources : []).filter(isObj);
-    if (!withContent) return doc('database', database, '');
+    if (!withContent || who.withholds(rawDatabase)) return doc(who, rawDatabase, 'database', database, '');
     const parts: string[] = [];
     for (const ds of sources) {
-      const r = await rows(notion, String(ds.id));
+      const r = await rows(notion, who, String(ds.id));
       parts.push(sources.length > 1 ? `## ${String(ds.name ?? ds.id)} (collection://${String(ds.id)})\n${r.text}` : r.text);
     }
-    return doc('database', database, parts.join('\n\n') || '(no data sources)');
+    return doc(who, rawDatabase, 'database', database, parts.join('\n\n') || '(no data sources)');
   }
-  const shaped = shape(block) as Obj;
+  const shaped = who.vetOne(block, shape(block), 'block') as Obj;
   const parent = isObj(shaped.parent) && typeof shaped.parent.page_id === 'string' ? shaped.parent.page_id : undefined;
   const url = `https://www.notion.so/${dashless(parent ?? id)}#${dashless(id)}`;
-  return { id: shaped.id, title: String(shaped.type), text: blockText(shaped), url, metadata: { kind: 'block', block: shaped } };
+  const { untrusted, source } = shaped;
+  const text = untrusted ? fence(blockText(shaped), String(source)) : blockText(shaped);
+  return { id: shaped.id, title: String(shaped.type), text, url, ...(untrusted ? { untrusted, source } : {}), metadata: { kind: 'block', block: shaped } };
 }
 
 /** Notion's `{property: "object", value}` / `{timestamp, direction}` object (or its JSON text) as the one string it holds. */
@@ -178,15 +194,18 @@ export const searchTools = [
     annotations: annotations('Search Notion', READ),
     output: SEARCH_OUTPUT,
     paging: 'list',
-    run: async (args, { notion }) => {
+    run: async (args, ctx) => {
       const { filter, sort, ...rest } = args;
       const params = {
         ...rest,
         ...(filter ? { filter: { property: 'object' as const, value: filter } } : {}),
         ...(sort ? { sort: { timestamp: 'last_edited_time' as const, direction: sort } } : {}),
       };
-      const list = shape(await notion.read((n, auth) => n.search({ ...params, auth }))) as Obj;
-      return { ...list, results: (list.results as unknown[]).map(searchHit) };
+      const raw = await ctx.notion.read((n, auth) => n.search({ ...params, auth }));
+      const who = await provenance(ctx);
+      const list = shape(raw) as Obj;
+      const { kept, withheld } = who.vetList(raw.results, (list.results as unknown[]).map(searchHit));
+      return { ...list, results: kept, ...withheldNote(withheld) };
     },
   }),
   defineTool({
@@ -200,6 +219,6 @@ export const searchTools = [
     annotations: annotations('Fetch by URL or ID', READ),
     output: FETCH_OUTPUT,
     paging: { text: 'text' },
-    run: async (args, { notion }) => fetchAnything(notion, args.id, args.include_content !== false),
+    run: async (args, ctx) => fetchAnything(ctx.notion, await provenance(ctx), args.id, args.include_content !== false),
   }),
 ];

@@ -34,7 +34,7 @@ export interface ToolStack {
    * structuredContent, which the MCP layer passes through), on the read-and-write connection's
    * Notion token against the fake Notion; `ctx` adds a progress callback or an abort signal.
    */
-  result(name: string, args?: Record<string, unknown>, ctx?: Pick<ToolContext, 'progress' | 'signal'>): Promise<ToolResult>;
+  result(name: string, args?: Record<string, unknown>, ctx?: Pick<ToolContext, 'progress' | 'signal'>, auth?: Partial<AuthContext>): Promise<ToolResult>;
   answer(handler: FakeHandler | ((req: RecordedRequest) => { status?: number; body?: unknown } | undefined)): void;
   apiRequests(): RecordedRequest[];
   /**
@@ -98,15 +98,15 @@ export async function startToolStack(): Promise<ToolStack> {
     notion: { accessToken: notionToken, refreshToken: null },
     grantKey: Buffer.alloc(32),
   });
-  return {
+  const ts: ToolStack = {
     stack,
     token: tokens.access_token,
     readOnlyToken: readOnly.tokens.access_token,
     notionToken,
     readOnlyNotionToken,
     call: (name, args = {}, token = tokens.access_token) => callTool(stack.baseUrl, token, name, args),
-    result: (name, args = {}, ctx = {}) => {
-      const a = auth();
+    result: (name, args = {}, ctx = {}, over = {}) => {
+      const a = { ...auth(), ...over };
       return stack.app.registry.result(name, args, { ...ctx, notion: new NotionSession(notionDeps(), a), auth: a });
     },
     answer(handler) {
@@ -135,4 +135,17 @@ export async function startToolStack(): Promise<ToolStack> {
     },
     close: () => stack.close(),
   };
+  // Provenance (src/tools/provenance.ts) reads GET /v1/users once per connection. Tool tests run as
+  // connections that may not list users, so it adds no call and no mark to them; its own tests use
+  // other connections (result's `auth`).
+  ts.answer((req) =>
+    req.path === '/v1/users'
+      ? { status: 403, body: { object: 'error', status: 403, code: 'restricted_resource', message: 'Insufficient permissions for this endpoint.' } }
+      : { body: { object: 'list', results: [], next_cursor: null, has_more: false, type: 'block', block: {} } },
+  );
+  const warm = { block_id: '00000000-0000-4000-8000-000000000000' };
+  await ts.result('get_block_children', warm);
+  for (const token of [ts.token, ts.readOnlyToken]) await ts.call('get_block_children', warm, token);
+  stack.fake.reset();
+  return ts;
 }

@@ -46,7 +46,8 @@ describe('the whole connector flow (register → consent → Notion → token �
     expect(got.data.object).toBe('page');
     expect(JSON.stringify(got.data)).toContain('Workspace A');
     const calls = stack.fake.requests.filter((r) => r.path.startsWith('/v1/') && !r.path.startsWith('/v1/oauth'));
-    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual(['POST /v1/search', `GET /v1/pages/${page.id}`]);
+    // GET /v1/users: who wrote what (provenance), read once for the connection alongside its first read.
+    expect(calls.map((c) => `${c.method} ${c.path}`).sort()).toEqual(['GET /v1/users', 'POST /v1/search', `GET /v1/pages/${page.id}`].sort());
     for (const c of calls) {
       expect(c.headers['notion-version']).toBe(NOTION_VERSION);
       expect(c.headers.authorization).toMatch(/^Bearer ntn_/);

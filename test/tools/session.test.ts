@@ -104,7 +104,8 @@ describe('Notion 401: refresh the Notion token once, under a per-grant lock', ()
     expect(res.isError).toBe(false);
     expect(JSON.stringify(res.data)).toContain('Workspace R');
     const seen = fake.requests.map((r) => `${r.method} ${r.path} ${r.headers.authorization?.split(' ')[0]}`);
-    expect(seen).toEqual([`GET /v1/pages/${PAGE} Bearer`, 'POST /v1/oauth/token Basic', `GET /v1/pages/${PAGE} Bearer`]);
+    // Then the connection's users list, once, with the fresh token (provenance: who wrote the page).
+    expect(seen).toEqual([`GET /v1/pages/${PAGE} Bearer`, 'POST /v1/oauth/token Basic', `GET /v1/pages/${PAGE} Bearer`, 'GET /v1/users Bearer']);
     const refresh = fake.requests[1]!;
     expect(refresh.body).toMatchObject({ grant_type: 'refresh_token' });
     expect(refresh.headers['notion-version']).toBe('2026-03-11');
