@@ -28,7 +28,7 @@ export interface GrantRecord {
   resource: string;
   notionUserId: string | null;
   notionWorkspaceId: string | null;
-  /** Display data: workspace name, user name/email, client name. Never secret. */
+  /** Display data: workspace name, user name/email, client name; and the connection settings (oauth/grants.ts settingsInfo). Never secret. */
   info: Record<string, string | null>;
   /** Notion tokens sealed under the grant key (see lib/crypto.ts). */
   sealedNotion: string;
