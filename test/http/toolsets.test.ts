@@ -5,9 +5,11 @@
  * maximum that leaves `files` out, a default that leaves `users` unticked, and lockdown on.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
 import type { AuthContext } from '../../src/oauth/grants.js';
 import { fakeWorkspace } from '../helpers/fake-notion.js';
 import {
+  connect,
   CookieBrowser,
   type RegisteredClient,
   type TokenSet,
@@ -19,7 +21,8 @@ import {
   register,
   tokenRequest,
 } from '../helpers/oauth-client.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { startRedis } from '../helpers/redis.js';
+import { freePort, type Stack, startStack, TEST_SECRET } from '../helpers/stack.js';
 
 let stack: Stack;
 const ws = fakeWorkspace('Toolsets');
@@ -314,5 +317,56 @@ describe('Your connections: changing the settings without reconnecting', () => {
     expect((await save(browser, [['grant', '00000000-0000-4000-8000-000000000000'], ['csrf', csrf], ['toolset', 'pages']])).status).toBe(404);
     expect((await save(browser, [['grant', grant], ['csrf', csrf]])).status).toBe(400);
     expect((await stack.app.store.getGrant(grant))!.scope).toBe('notion:read notion:write notion:pages notion:comments');
+  });
+});
+
+describe('with Redis and two instances', () => {
+  it('a settings change made through one instance reaches the other one\'s next calls with the same token', async () => {
+    const redis = await startRedis();
+    const a = await startStack({ env: { REDIS_URL: redis.url }, fake: stack.fake });
+    // One public origin, as behind a load balancer: b serves a's BASE_URL on its own port.
+    const port = await freePort();
+    const b = await startStack({ port, env: { REDIS_URL: redis.url, BASE_URL: a.baseUrl, ADDITIONAL_ALLOWED_HOSTS: `127.0.0.1:${port}` }, fake: stack.fake });
+    try {
+      const { tokens } = await connect(a, ws);
+      const names = async () => {
+        const res = await mcpPost(b.baseUrl, tokens.access_token, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+        return ((await res.json()) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name);
+      };
+      expect(await names()).toContain('comments'); // b has verified the token and keeps it
+      const grant = (await a.app.store.getGrant(grantOf(tokens.access_token)))!;
+      await a.app.store.updateGrantSettings(grant.id, 'notion:read notion:write notion:pages', { ...grant.info, lockdown: 'on' });
+      // b learns of it from the revocation channel, within the delivery of one message.
+      await vi.waitFor(async () => expect(await names()).not.toContain('comments'));
+      expect(((await b.app.store.getGrant(grant.id))!).info.lockdown).toBe('on');
+    } finally {
+      await a.close();
+      await b.close();
+      await redis.dispose();
+    }
+  });
+});
+
+describe('operator configuration', () => {
+  const env = { NOTION_OAUTH_CLIENT_ID: 'id', NOTION_OAUTH_CLIENT_SECRET: 'secret', BASE_URL: 'https://mcp.example.com', SESSION_SECRET: TEST_SECRET };
+  const problems = (extra: Record<string, string>) => {
+    try {
+      loadConfig({ ...env, ...extra });
+      return [];
+    } catch (err) {
+      return (err as ConfigError).problems;
+    }
+  };
+
+  it('defaults to every toolset, all ticked, lockdown off; lists are trimmed, any case, in a fixed order', () => {
+    expect(loadConfig(env).toolsets).toEqual({ default: ['pages', 'databases', 'comments', 'files', 'users'], max: ['pages', 'databases', 'comments', 'files', 'users'], lockdown: false });
+    expect(loadConfig({ ...env, TOOLSETS_MAX: ' Users, pages ', LOCKDOWN_DEFAULT: 'true' }).toolsets).toEqual({ default: ['pages', 'users'], max: ['pages', 'users'], lockdown: true });
+  });
+
+  it('refuses an unknown toolset, an empty list, a default beyond the maximum and a lockdown that is not a boolean, naming the variable', () => {
+    expect(problems({ TOOLSETS_MAX: 'pages,wiki' })).toEqual([expect.stringMatching(/^TOOLSETS_MAX .*unknown: wiki/)]);
+    expect(problems({ TOOLSETS_DEFAULT: ',' })).toEqual([expect.stringMatching(/^TOOLSETS_DEFAULT must be/)]);
+    expect(problems({ TOOLSETS_MAX: 'pages', TOOLSETS_DEFAULT: 'pages,comments' })).toEqual([expect.stringMatching(/^TOOLSETS_DEFAULT names comments, which TOOLSETS_MAX leaves out/)]);
+    expect(problems({ LOCKDOWN_DEFAULT: 'yes' })).toEqual(['LOCKDOWN_DEFAULT must be true or false']);
   });
 });
