@@ -7,7 +7,7 @@ import { notionAuthorizeUrl } from '../notion/oauth.js';
 import type { Store } from '../store/types.js';
 import type { Clients } from './clients.js';
 import { ensureBrowserId, readBrowserId } from './browser.js';
-import { SCOPE_WRITE, TOOLSET_LABELS, type Toolset, grantScope, isToolset, namedToolsets, parseRequestedScope } from './scopes.js';
+import { SCOPE_WRITE, TOOLSET_LABELS, type Toolset, grantScope, namedToolsets, parseRequestedScope } from './scopes.js';
 import { redirectTarget, redirectUriMatches, resourceProblem } from './uris.js';
 
 /** An authorization request that passed validation, waiting for the user's decision. */
@@ -232,8 +232,9 @@ export function createDecisionHandler(deps: AuthorizeDeps) {
       return;
     }
     const wantsWrite = body.access === 'write' && pending.scopes.includes(SCOPE_WRITE);
-    const toolsets = chosen?.toolsets ?? pending.toolsets.filter(isToolset);
-    const lockdown = chosen ? chosen.lockdown : pending.lockdown;
+    // A consent opened before toolsets existed has none recorded: it asked for everything, as before.
+    const toolsets = chosen?.toolsets ?? pending.toolsets ?? [...config.toolsets.max];
+    const lockdown = chosen ? chosen.lockdown : (pending.lockdown ?? config.toolsets.lockdown);
     const approved: PendingAuthorization = { ...pending, scopes: grantScope(wantsWrite, toolsets).split(' '), toolsets, lockdown };
     // The upstream state exists only from here on: after consent, single use, bound to this browser.
     const state = randomSecret();

@@ -24,8 +24,9 @@ export interface AuthContext {
  * Connection settings, kept in the grant's `info` so that no store schema changes: `lockdown`
  * 'on' or 'off' (absent on grants made before it existed: LOCKDOWN_DEFAULT), `stepUp` 'on'.
  */
-export const settingsInfo = (s: { lockdown: boolean; stepUp: boolean }): GrantRecord['info'] => ({
-  lockdown: s.lockdown ? 'on' : 'off',
+export const settingsInfo = (s: { lockdown?: boolean; stepUp?: boolean }): GrantRecord['info'] => ({
+  // Unset on a flow begun before the setting existed: left to LOCKDOWN_DEFAULT.
+  lockdown: s.lockdown === undefined ? null : s.lockdown ? 'on' : 'off',
   stepUp: s.stepUp ? 'on' : null,
 });
 export const lockdownOf = (grant: GrantRecord, config: Config): boolean =>

@@ -25,8 +25,6 @@ export const TOOLSET_LABELS: Record<Toolset, { label: string; line: string }> = 
   users: { label: 'People', line: 'list the workspace’s members and their emails' },
 };
 
-export const isToolset = (v: unknown): v is Toolset => typeof v === 'string' && (TOOLSETS as readonly string[]).includes(v);
-
 /**
  * Parses a requested `scope` (RFC 6749 §3.3). Empty means "whatever the user approves".
  * `offline_access` is ignored: refresh tokens are always issued (Claude never asks for it).
