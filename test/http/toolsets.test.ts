@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { connectionSettingsForm } from '../../src/http/connection-settings.js';
 import type { AuthContext } from '../../src/oauth/grants.js';
 import { fakeWorkspace } from '../helpers/fake-notion.js';
 import {
@@ -264,7 +265,8 @@ describe('Your connections: changing the settings without reconnecting', () => {
     const html = await (await browser.get(`${stack.baseUrl}/connections`)).text();
     return { browser, csrf: consentFieldsCsrf(html) };
   }
-  const consentFieldsCsrf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)![1]!.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)));
+  const unescape = (s: string) => s.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)));
+  const consentFieldsCsrf = (html: string) => unescape(/name="csrf" value="([^"]+)"/.exec(html)![1]!);
   const save = (browser: CookieBrowser, pairs: [string, string][]) => browser.request(`${stack.baseUrl}/connections/settings`, form(pairs));
 
   it('takes effect on the next /mcp call with the same token, both ways, and lockdown reaches AuthContext', async () => {
@@ -287,6 +289,24 @@ describe('Your connections: changing the settings without reconnecting', () => {
     expect(widened.names.find((n) => n.startsWith('more:'))).toContain('get_users');
     expect(widened.auth.lockdown).toBe(false);
     expect(widened.auth.scopes.has('notion:write')).toBe(true); // read or write stays as approved
+  });
+
+  it('the form fragment for /connections shows the connection as it is, and sent back unchanged it keeps it so', async () => {
+    const { tokens } = await connectWith({ toolsets: ['databases', 'users'], lockdown: true });
+    const grant = (await stack.app.store.getGrant(grantOf(tokens.access_token)))!;
+    const { browser, csrf } = await signIn();
+    const html = connectionSettingsForm(grant, csrf, stack.app.config);
+    expect(html).toContain('action="/connections/settings"');
+    expect(offered(html)).toEqual(['pages', 'databases', 'comments', 'users']);
+    expect(ticked(html, 'toolset')).toEqual(['databases', 'users']);
+    expect(ticked(html, 'lockdown')).toEqual(['on']);
+    expect(html).toContain('<legend>What Claude may use</legend>');
+    const hidden = [...html.matchAll(/type="hidden" name="(\w+)" value="([^"]+)"/g)].map((m): [string, string] => [m[1]!, unescape(m[2]!)]);
+    const res = await save(browser, [...hidden, ...ticked(html, 'toolset').map((t): [string, string] => ['toolset', t]), ['lockdown', 'on']]);
+    expect(res.status).toBe(303);
+    const after = (await stack.app.store.getGrant(grant.id))!;
+    expect(after.scope).toBe(grant.scope);
+    expect(after.info.lockdown).toBe('on');
   });
 
   it('refresh follows the grant: a removed toolset does not come back, and asking for it is refused', async () => {
