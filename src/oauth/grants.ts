@@ -153,8 +153,8 @@ export class Grants {
   /**
    * A fresh access and refresh token for the grant, not yet stored. The access token may carry
    * a narrowed scope; the refresh token keeps the grant's, so a later refresh can ask again.
-   * The access token's record keeps `restriction`: what it may do beyond the grant's scope as
-   * that is when used (see effectiveScopes); by default the scope it was issued with.
+   * The access token's record keeps `restriction`, which narrows the grant's scope as that is
+   * when the token is used (effectiveScopes); by default the scope it was issued with.
    *
    * Both name their grant, so a sharded store finds them by it: `nmr_at_<grant>.<secret>`; a refresh
    * token's is signed with SESSION_SECRET: `nmr_rt_<grant>.<nonce>.<mac>`.
