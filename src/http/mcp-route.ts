@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { failure, MAX_BATCH, type McpHandler } from '../mcp/handler.js';
 import type { AuthContext, Grants } from '../oauth/grants.js';
 import { resourceMetadataUrl } from '../oauth/metadata.js';
-import { ALL_SCOPES_STRING, grantScope, SCOPE_WRITE, TOOLSETS, toolsetScope } from '../oauth/scopes.js';
+import { ALL_SCOPES_STRING, SCOPE_READ, SCOPE_WRITE, TOOLSETS, toolsetScope } from '../oauth/scopes.js';
 import type { Metrics } from './metrics.js';
 import { startRequest } from './request.js';
 
@@ -190,8 +190,8 @@ export function createMcpRoute(deps: {
    * MCP authorization's step-up (2025-11-25 and 2026-07-28, "Runtime Insufficient Scope Errors"): a
    * tools/call beyond the connection's scopes gets 403 with `error="insufficient_scope"` and the
    * scopes it needs. Only for connections whose app asked for toolset scopes by name
-   * (AuthContext.stepUp): most clients treat a 403 on tools/call as the end of the connection, so
-   * every other one gets the tool error that names the toolset and Your connections instead
+   * (AuthContext.stepUp): clients mostly do not finish a step-up yet (README, Toolsets), so every
+   * other one gets the tool error that names the toolset and Your connections instead
    * (ToolRegistry). The scope named is the connection's own plus the needed ones (2025-11-25's
    * recommended approach), so a client that re-authorizes with exactly it loses nothing; one
    * challenge names all of them (2026-07-28). The JSON-RPC error body says the same to clients
@@ -203,8 +203,9 @@ export function createMcpRoute(deps: {
     if (method !== 'tools/call' || typeof params?.name !== 'string') return null;
     const needed = deps.missingScopes(params.name, params.arguments, auth);
     if (!needed) return null;
+    // Every toolset named, never the short form for "all": the consent page ticks exactly these.
     const want = new Set([...auth.scopes, ...needed]);
-    const scope = grantScope(want.has(SCOPE_WRITE), TOOLSETS.filter((t) => want.has(toolsetScope(t))));
+    const scope = [SCOPE_READ, SCOPE_WRITE, ...TOOLSETS.map(toolsetScope)].filter((s) => want.has(s)).join(' ');
     const description = `This connection does not allow ${params.name}: it needs ${needed.join(' ')}`;
     const rpcId = typeof id === 'string' || typeof id === 'number' ? id : null;
     return {

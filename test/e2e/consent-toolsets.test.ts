@@ -100,4 +100,13 @@ describe('toolsets on the consent page (Chromium)', () => {
     const ticked = await page.locator('input[name=toolset]:checked').evaluateAll((els) => els.map((el) => (el as any).value));
     expect(ticked).toEqual(['pages', 'comments']);
   });
+
+  it('step-up to every toolset names each one, so the new consent ticks them all whatever the defaults', async () => {
+    const { verifier, challenge } = pkce();
+    await page.goto(authorizeUrl(stack.baseUrl, claude, { challenge, scope: 'notion:read notion:pages notion:databases notion:files notion:users' }));
+    const tokens = await approveAndConnect(verifier);
+    const res = await rpc(tokens.access_token, 'tools/call', { name: 'comments', arguments: COMMENT });
+    expect(res.status).toBe(403);
+    expect(/scope="([^"]+)"/.exec(res.headers.get('www-authenticate') ?? '')?.[1]).toBe('notion:read notion:pages notion:databases notion:comments notion:files notion:users');
+  });
 });
