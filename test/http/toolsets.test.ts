@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { connectionSettingsForm } from '../../src/http/connection-settings.js';
 import type { AuthContext } from '../../src/oauth/grants.js';
+import { downscope, effectiveScopes, grantScope, parseRequestedScope, TOOLSETS } from '../../src/oauth/scopes.js';
 import { fakeWorkspace } from '../helpers/fake-notion.js';
 import {
   connect,
@@ -388,5 +389,31 @@ describe('operator configuration', () => {
     expect(problems({ TOOLSETS_DEFAULT: ',' })).toEqual([expect.stringMatching(/^TOOLSETS_DEFAULT must be/)]);
     expect(problems({ TOOLSETS_MAX: 'pages', TOOLSETS_DEFAULT: 'pages,comments' })).toEqual([expect.stringMatching(/^TOOLSETS_DEFAULT names comments, which TOOLSETS_MAX leaves out/)]);
     expect(problems({ LOCKDOWN_DEFAULT: 'yes' })).toEqual(['LOCKDOWN_DEFAULT must be true or false']);
+  });
+});
+
+describe('scope semantics (oauth/scopes.ts)', () => {
+  const sorted = (set: Set<string>) => [...set].sort();
+
+  it('a scope naming no toolset allows every one; a grant of all of them is stored in that short form', () => {
+    expect(sorted(effectiveScopes('notion:read notion:write', 'notion:read notion:write', TOOLSETS))).toEqual(
+      ['notion:comments', 'notion:databases', 'notion:files', 'notion:pages', 'notion:read', 'notion:users', 'notion:write'],
+    );
+    expect(grantScope(true, TOOLSETS)).toBe('notion:read notion:write');
+    expect(grantScope(false, ['users', 'pages'])).toBe('notion:read notion:pages notion:users');
+  });
+
+  it('effective = grant ∩ token ∩ maximum: a token narrows, never widens; the maximum cuts older grants too', () => {
+    expect(sorted(effectiveScopes('notion:read notion:pages', 'notion:read notion:write', TOOLSETS))).toEqual(['notion:pages', 'notion:read']);
+    expect(sorted(effectiveScopes('notion:read notion:write', 'notion:read notion:comments', TOOLSETS))).toEqual(['notion:comments', 'notion:read']);
+    expect(sorted(effectiveScopes('notion:read', 'notion:read', ['pages']))).toEqual(['notion:pages', 'notion:read']);
+  });
+
+  it('parsing refuses unknown scopes and toolsets beyond the maximum; a refresh may only narrow', () => {
+    expect(parseRequestedScope('notion:read notion:comments offline_access', TOOLSETS)).toEqual(['notion:read', 'notion:comments']);
+    expect(() => parseRequestedScope('notion:read notion:files', ['pages'])).toThrow(/notion:files/);
+    expect(() => parseRequestedScope('notion:admin')).toThrow(/unknown scope notion:admin/);
+    expect(downscope('notion:read notion:write', 'notion:read notion:users')).toBe('notion:read notion:users');
+    expect(() => downscope('notion:read notion:pages', 'notion:read notion:users')).toThrow(/notion:users was not granted/);
   });
 });
