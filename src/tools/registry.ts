@@ -178,6 +178,7 @@ export class ToolRegistry {
       this.entries.push(this.add(entry));
     }
     for (const def of set.unlisted ?? []) this.add(def);
+    for (const n of named.keys()) if (!this.tools.has(n) && !this.groups.has(n)) throw new Error(`toolset names unknown tool ${n}`);
   }
 
   private add(def: ToolDef, toolset?: Toolset): CompiledTool {
