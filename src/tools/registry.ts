@@ -156,6 +156,8 @@ export class ToolRegistry {
   private readonly listings = new Map<number, { tools: ToolDefinition[] }>();
   private readonly toolsetOf: (name: string) => Toolset;
   private readonly offered: ReadonlySet<Toolset>;
+  /** Write and the offered toolsets' bits: nothing beyond TOOLSETS_MAX is ever listed or run. */
+  private readonly offeredBits: number;
   private readonly connectionsUrl: string;
 
   constructor(set: ToolSet | ToolDef[], options: RegistryOptions = {}) {
@@ -164,6 +166,7 @@ export class ToolRegistry {
     for (const [toolset, names] of Object.entries(set.toolsets ?? {})) for (const n of names) named.set(n, toolset as Toolset);
     this.toolsetOf = (name) => named.get(name) ?? 'pages';
     this.offered = new Set(options.offered ?? TOOLSETS);
+    this.offeredBits = [...this.offered].reduce((bits, t) => bits | toolsetBit(t), WRITE_BIT);
     this.connectionsUrl = options.connectionsUrl ?? '/connections';
     for (const entry of set.listed) {
       if ('group' in entry) {
@@ -229,7 +232,11 @@ export class ToolRegistry {
    * matching `structuredContent`. Built once per scope combination; the same arrays every time.
    */
   definitions(auth: AuthContext): { tools: ToolDefinition[] } {
-    return this.listing(listingKey(auth.scopes));
+    return this.listing(this.keyOf(auth));
+  }
+
+  private keyOf(auth: AuthContext): number {
+    return listingKey(auth.scopes) & this.offeredBits;
   }
 
   private listing(key: number): { tools: ToolDefinition[] } {
@@ -252,7 +259,7 @@ export class ToolRegistry {
 
   /** How many tools are listed for a connection that may do everything. */
   get size(): number {
-    return this.listing(WRITE_BIT | TOOLSET_BITS).tools.length;
+    return this.listing(this.offeredBits).tools.length;
   }
 
   /**
@@ -265,7 +272,7 @@ export class ToolRegistry {
     const op = group ? (rawArgs as { op?: unknown } | null | undefined)?.op : name;
     const tool = typeof op === 'string' && (!group || group.has(op)) ? this.tools.get(op) : undefined;
     if (!tool || !this.offered.has(tool.toolset)) return null;
-    const key = listingKey(auth.scopes);
+    const key = this.keyOf(auth);
     const needed = [
       ...(key & toolsetBit(tool.toolset) ? [] : [toolsetScope(tool.toolset)]),
       ...(tool.readOnly || key & WRITE_BIT ? [] : [SCOPE_WRITE]),
@@ -313,7 +320,7 @@ export class ToolRegistry {
     if (!this.offered.has(tool.toolset)) {
       throw new ToolError('toolset_not_offered', `"${name}" belongs to ${label}, which this connector does not offer.`);
     }
-    if (!(listingKey(ctx.auth.scopes) & toolsetBit(tool.toolset))) {
+    if (!(this.keyOf(ctx.auth) & toolsetBit(tool.toolset))) {
       throw new ToolError(
         'toolset_not_allowed',
         `"${name}" belongs to ${label}, which this connection does not allow. The user can allow it for this app under Your connections: ${this.connectionsUrl}`,
