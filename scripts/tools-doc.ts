@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { type ToolGroup, ToolRegistry } from '../src/tools/registry.js';
 import { toolSet } from '../src/tools/index.js';
 import { MAX_RESULT_CHARS, RESULT_TOKEN_BUDGET } from '../src/tools/budget.js';
-import { SCOPE_READ, SCOPE_WRITE } from '../src/oauth/scopes.js';
+import { SCOPE_READ, SCOPE_WRITE, TOOLSET_LABELS, TOOLSETS, toolsetScope } from '../src/oauth/scopes.js';
 
 /** docs/tools.md, generated from the registry so the docs cannot drift from the code. */
 export function toolsDoc(): string {
@@ -40,6 +40,14 @@ export function toolsDoc(): string {
     '| group | op | read-only | description |',
     '|---|---|---|---|',
     ...opRows,
+    '',
+    '## Toolsets',
+    '',
+    'Each connection allows some toolsets, chosen on the consent page and changeable under Your connections; tools/list shows only their tools (a group only their ops), and any other tool is refused with `toolset_not_allowed`. A toolset is the scope `notion:<toolset>`; a connection whose scope names none allows them all. `pages` holds every tool not named below.',
+    '',
+    '| toolset | scope | tools and groups |',
+    '|---|---|---|',
+    ...TOOLSETS.map((t) => `| ${TOOLSET_LABELS[t].label} | \`${toolsetScope(t)}\` | ${t === 'pages' ? 'every other tool' : (toolSet.toolsets?.[t] ?? []).map((n) => `\`${n}\``).join(', ')} |`),
     '',
     '## Notion endpoints',
     '',

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Config } from './config.js';
+import { createConnectionSettingsHandler } from './http/connection-settings.js';
 import { createConnectionsHandlers } from './http/connections.js';
 import { createLandingHandler, createPolicyHandler } from './http/landing.js';
 import { Metrics } from './http/metrics.js';
@@ -90,7 +91,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     refresher: new NotionRefresher(store, grants, notionOAuth, log),
     apiOrigin: config.notion.apiBaseUrl,
   };
-  const registry = new ToolRegistry(toolSet);
+  const registry = new ToolRegistry(toolSet, { offered: config.toolsets.max, connectionsUrl: `${config.baseUrl}/connections` });
   const connections = createConnectionsHandlers({ config, store, keyring, notion: notionOAuth, log, now });
 
   const http = createHttpApp({
@@ -101,12 +102,13 @@ export function createApp(config: Config, deps: AppDeps): App {
     grants,
     log,
     metrics,
+    missingScopes: (name, args, auth) => registry.missingScopes(name, args, auth),
     routes: {
       register: createRegisterHandler({ store, now, maxUnusedClients: config.maxClients }),
       authorize: createAuthorizeHandler({ config, store, clients, keyring, now }),
       decision: createDecisionHandler({ config, store, clients, keyring, now }),
       callback: createCallbackHandler({ config, store, grants, notion: notionOAuth, log, now, finishLogin: connections.finishLogin }),
-      token: createTokenHandler({ log, store, clients, grants, now }),
+      token: createTokenHandler({ log, store, clients, grants, toolsets: config.toolsets.max, now }),
       revoke: createRevokeHandler({ store, clients, grants, notion: notionOAuth, log, now }),
       mcp: createMcpHandler<AuthContext>({
         tools: {
@@ -127,6 +129,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       connectionsLogin: connections.login,
       disconnect: connections.disconnect,
       logout: connections.logout,
+      connectionSettings: createConnectionSettingsHandler({ config, store, keyring, log, now }),
     },
   });
 

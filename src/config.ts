@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseClusterUrl, parseSentinelUrl } from './lib/redis-url.js';
 import type { Sampler, TracingConfig } from './lib/trace.js';
+import { TOOLSETS, type Toolset } from './oauth/scopes.js';
 
 /** Notion API version pinned for every upstream call (see docs/notion.md). */
 export const NOTION_VERSION = '2026-03-11';
@@ -78,6 +79,9 @@ const EnvSchema = z.object({
   MAX_CLIENTS: count('MAX_CLIENTS', 10_000),
   CLIENT_IDLE_DAYS: count('CLIENT_IDLE_DAYS', 30),
   METRICS_TOKEN: z.string().optional(),
+  TOOLSETS_DEFAULT: z.string().optional(),
+  TOOLSETS_MAX: z.string().optional(),
+  LOCKDOWN_DEFAULT: z.enum(['true', 'false'], { error: 'LOCKDOWN_DEFAULT must be true or false' }).default('false'),
   // OpenTelemetry's standard variables (tracingConfig below reads and checks them).
   OTEL_SDK_DISABLED: z.string().optional(),
   OTEL_TRACES_EXPORTER: z.string().optional(),
@@ -140,6 +144,13 @@ export interface Config {
   readonly metricsToken: string | null;
   /** OpenTelemetry traces (the OTEL_* variables); null when off, the default. */
   readonly tracing: TracingConfig | null;
+  /**
+   * Toolsets (oauth/scopes.ts): `max` are the only ones offered on the consent page, granted and
+   * listed, for every connection, older ones too; `default` are ticked on the consent page when
+   * the app names none. `lockdown` is the lockdown box's initial state, and the setting of
+   * connections made before it existed.
+   */
+  readonly toolsets: { readonly default: readonly Toolset[]; readonly max: readonly Toolset[]; readonly lockdown: boolean };
   /** Where /privacy and /terms send people; null shows the built-in default page. */
   readonly links: { readonly privacyUrl: string | null; readonly termsUrl: string | null };
   readonly ttl: {
@@ -218,6 +229,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const tracing = tracingConfig(text, problems);
+  const toolsetsMax = toolsetList('TOOLSETS_MAX', text('TOOLSETS_MAX'), TOOLSETS, problems);
+  const toolsetsDefault = toolsetList('TOOLSETS_DEFAULT', text('TOOLSETS_DEFAULT'), toolsetsMax, problems);
+  const beyond = toolsetsDefault.filter((t) => !toolsetsMax.includes(t));
+  if (beyond.length) problems.push(`TOOLSETS_DEFAULT names ${beyond.join(', ')}, which TOOLSETS_MAX leaves out: add it to TOOLSETS_MAX or drop it`);
   if (!parsed.success || problems.length > 0 || !base || !apiBase) throw new ConfigError(problems);
   const e = parsed.data;
 
@@ -259,6 +274,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clientIdleMs: e.CLIENT_IDLE_DAYS * 86_400_000,
     metricsToken: e.METRICS_TOKEN ?? null,
     tracing,
+    toolsets: Object.freeze({ default: toolsetsDefault, max: toolsetsMax, lockdown: e.LOCKDOWN_DEFAULT === 'true' }),
     links: Object.freeze({ privacyUrl: e.PRIVACY_URL ?? null, termsUrl: e.TERMS_URL ?? null }),
     ttl: Object.freeze({
       accessTokenS: e.ACCESS_TOKEN_TTL_SECONDS,
@@ -334,6 +350,18 @@ function keyValues(name: string, value: string | undefined, problems: string[]):
     out[key] = decoded;
   }
   return out;
+}
+
+/** A comma-separated list of toolsets, in TOOLSETS order; unset means `fallback`. */
+function toolsetList(name: string, value: string | undefined, fallback: readonly Toolset[], problems: string[]): readonly Toolset[] {
+  if (value === undefined) return fallback;
+  const names = value.split(',').map((v) => v.trim().toLowerCase()).filter(Boolean);
+  const unknown = names.filter((n) => !(TOOLSETS as readonly string[]).includes(n));
+  if (unknown.length || names.length === 0) {
+    problems.push(`${name} must be a comma-separated list of at least one of ${TOOLSETS.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`);
+    return fallback;
+  }
+  return Object.freeze(TOOLSETS.filter((t) => names.includes(t)));
 }
 
 function parseTrustProxy(value: string): boolean | number | string {

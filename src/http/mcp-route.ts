@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { failure, MAX_BATCH, type McpHandler } from '../mcp/handler.js';
 import type { AuthContext, Grants } from '../oauth/grants.js';
 import { resourceMetadataUrl } from '../oauth/metadata.js';
-import { ALL_SCOPES_STRING } from '../oauth/scopes.js';
+import { ALL_SCOPES_STRING, SCOPE_READ, SCOPE_WRITE, TOOLSETS, toolsetScope } from '../oauth/scopes.js';
 import type { Metrics } from './metrics.js';
 import { startRequest } from './request.js';
 
@@ -108,6 +108,8 @@ export function createMcpRoute(deps: {
   failures: RateLimitStore;
   /** Express's compiled `trust proxy`, so /mcp sees the client address the Express routes see. */
   trust: (addr: string, hop: number) => boolean;
+  /** The scopes a tools/call needs beyond the connection's (ToolRegistry.missingScopes); none by default. */
+  missingScopes?: (name: string, args: unknown, auth: AuthContext) => string[] | null;
 }) {
   const { config, grants, handle, counter, failures, trust } = deps;
   const hosts = new Set(config.allowedHosts);
@@ -185,6 +187,35 @@ export function createMcpRoute(deps: {
     return rpcError(429, `Too many requests on this connection; try again in ${resetS} s`, { 'retry-after': String(resetS) });
   }
 
+  /**
+   * MCP authorization's step-up (2025-11-25 and 2026-07-28, "Runtime Insufficient Scope Errors"): a
+   * tools/call beyond the connection's scopes gets 403 with `error="insufficient_scope"` and the
+   * scopes it needs. Only for connections whose app asked for toolset scopes by name
+   * (AuthContext.stepUp): clients mostly do not finish a step-up yet (README, Toolsets), so every
+   * other one gets the tool error that names the toolset and Your connections instead
+   * (ToolRegistry). The scope named is the connection's own plus the needed ones (2025-11-25's
+   * recommended approach), so a client that re-authorizes with exactly it loses nothing; one
+   * challenge names all of them (2026-07-28). The JSON-RPC error body says the same to clients
+   * that show it.
+   */
+  function stepUp(body: unknown, auth: AuthContext): Refusal | null {
+    if (!auth.stepUp || !deps.missingScopes || typeof body !== 'object' || body === null || Array.isArray(body)) return null;
+    const { id, method, params } = body as { id?: unknown; method?: unknown; params?: { name?: unknown; arguments?: unknown } };
+    if (method !== 'tools/call' || typeof params?.name !== 'string') return null;
+    const needed = deps.missingScopes(params.name, params.arguments, auth);
+    if (!needed) return null;
+    // Every toolset named, never the short form for "all": the consent page ticks exactly these.
+    const want = new Set([...auth.scopes, ...needed]);
+    const scope = [SCOPE_READ, SCOPE_WRITE, ...TOOLSETS.map(toolsetScope)].filter((s) => want.has(s)).join(' ');
+    const description = `This connection does not allow ${params.name}: it needs ${needed.join(' ')}`;
+    const rpcId = typeof id === 'string' || typeof id === 'number' ? id : null;
+    return {
+      status: 403,
+      headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${metadata}", error_description="${description}"` },
+      body: failure(rpcId, SERVER_ERROR, `insufficient_scope: ${description}. Authorize again with scope "${scope}", or allow it under Your connections (${config.baseUrl}/connections).`),
+    };
+  }
+
   function contentRefusal(req: IncomingMessage): Refusal | null {
     const [type = '', ...params] = (req.headers['content-type'] ?? '').split(';');
     if (type.trim().toLowerCase() !== 'application/json') {
@@ -228,6 +259,8 @@ export function createMcpRoute(deps: {
       const over = await countRequest(auth.grantId, headers, log, body.length - 1);
       if (over) return reply(over.status, over.body, over.headers);
     }
+    const challenge = stepUp(body, auth);
+    if (challenge) return reply(challenge.status, challenge.body, challenge.headers);
     const header = (name: string) => {
       const v = req.headers[name];
       return typeof v === 'string' ? v : undefined;

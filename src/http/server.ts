@@ -34,6 +34,7 @@ export interface Routes {
   connectionsLogin: Handler;
   disconnect: Handler;
   logout: Handler;
+  connectionSettings: Handler;
 }
 
 /** How errors on a route reach the caller: OAuth JSON or a page for people (/mcp: see mcp-route.ts). */
@@ -56,6 +57,8 @@ export function createHttpApp(deps: {
   metrics: Metrics;
   /** A shared store for the rate-limit counters; default: in memory, per process. */
   rateLimitStore?: RateLimitStoreFactory;
+  /** The scopes a tools/call needs beyond the connection's, for the step-up answer (mcp-route.ts). */
+  missingScopes?: (name: string, args: unknown, auth: AuthContext) => string[] | null;
 }) {
   const { config, log, routes } = deps;
   const app = express();
@@ -118,6 +121,7 @@ export function createHttpApp(deps: {
   app.get('/connections/login', as('page'), pageLimit('login'), routes.connectionsLogin);
   app.post('/connections/disconnect', as('page'), form, routes.disconnect);
   app.post('/connections/logout', as('page'), form, routes.logout);
+  app.post('/connections/settings', as('page'), form, routes.connectionSettings);
   app.post('/token', as('oauth'), tokenLimit('token'), form, json('64kb'), routes.token);
   app.post('/revoke', as('oauth'), tokenLimit('revoke'), form, json('64kb'), routes.revoke);
 
@@ -174,6 +178,7 @@ export function createHttpApp(deps: {
     counter: storeFor?.('mcp') ?? new MemoryStore(),
     failures: storeFor?.('bearer') ?? new MemoryStore(),
     trust,
+    missingScopes: deps.missingScopes,
   });
   const mcpRoute = () => '/mcp';
   /** The Express route that answered, known once it has (a 404 has none; a list of paths is no template). */

@@ -1,13 +1,13 @@
 import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
 import { OAuthError, PageError } from '../errors.js';
-import { sendConsentPage } from '../pages/html.js';
+import { esc, sendPage } from '../pages/html.js';
 import { type Keyring, randomSecret, safeEqual, sha256 } from '../lib/crypto.js';
 import { notionAuthorizeUrl } from '../notion/oauth.js';
 import type { Store } from '../store/types.js';
 import type { Clients } from './clients.js';
 import { ensureBrowserId, readBrowserId } from './browser.js';
-import { SCOPE_READ, SCOPE_WRITE, parseRequestedScope } from './scopes.js';
+import { SCOPE_WRITE, TOOLSET_LABELS, type Toolset, grantScope, namedToolsets, parseRequestedScope } from './scopes.js';
 import { redirectTarget, redirectUriMatches, resourceProblem } from './uris.js';
 
 /** An authorization request that passed validation, waiting for the user's decision. */
@@ -18,9 +18,36 @@ export interface PendingAuthorization {
   state: string | null;
   codeChallenge: string;
   scopes: string[];
+  /** The toolsets ticked when the page opened (those the app named, else TOOLSETS_DEFAULT); after consent, those chosen. */
+  toolsets: Toolset[];
+  /** The lockdown box, likewise (LOCKDOWN_DEFAULT when the page opened). */
+  lockdown: boolean;
+  /** The app named toolset scopes: it gets step-up challenges (AuthContext.stepUp). */
+  stepUp: boolean;
   resource: string;
   /** SHA-256 of the browser cookie the flow is bound to. */
   browser: string;
+}
+
+/**
+ * The toolset checkboxes and the lockdown box, for the consent page and Your connections. No
+ * script: plain checkboxes in a fieldset, each labelled with what it allows.
+ */
+export function settingsFields(offered: readonly Toolset[], ticked: readonly Toolset[], lockdown: boolean, app = 'it'): string {
+  const boxes = offered
+    .map((t) => `<label><input type="checkbox" name="toolset" value="${t}"${ticked.includes(t) ? ' checked' : ''}> <strong>${esc(TOOLSET_LABELS[t].label)}</strong>: ${esc(TOOLSET_LABELS[t].line)}</label>`)
+    .join('\n');
+  return `<fieldset><legend>What ${esc(app)} may use</legend>
+${boxes}</fieldset>
+<fieldset><legend>Lockdown${app === 'it' ? '' : ` for ${esc(app)}`}</legend>
+<label><input type="checkbox" name="lockdown" value="on"${lockdown ? ' checked' : ''}> Only content written by members of the workspace: leave out what guests and other integrations wrote</label></fieldset>`;
+}
+
+/** The toolsets and lockdown a settings form sent; null toolsets when none is ticked. */
+export function postedSettings(body: Record<string, unknown>, offered: readonly Toolset[]): { toolsets: Toolset[] | null; lockdown: boolean } {
+  const sent = [body.toolset].flat();
+  const toolsets = offered.filter((t) => sent.includes(t));
+  return { toolsets: toolsets.length ? toolsets : null, lockdown: body.lockdown === 'on' };
 }
 
 export interface AuthorizeDeps {
@@ -115,7 +142,8 @@ export function createAuthorizeHandler(deps: AuthorizeDeps) {
         const problem = resourceProblem(resource, config.resource);
         if (problem) throw new OAuthError('invalid_target', problem);
       }
-      const scopes = parseRequestedScope(single(req, 'scope'));
+      const scopes = parseRequestedScope(single(req, 'scope'), config.toolsets.max);
+      const named = namedToolsets(scopes);
 
       const browserId = ensureBrowserId(req, res, config);
       const consentId = randomSecret();
@@ -126,6 +154,9 @@ export function createAuthorizeHandler(deps: AuthorizeDeps) {
         state,
         codeChallenge: challenge,
         scopes,
+        toolsets: named ?? [...config.toolsets.default],
+        lockdown: config.toolsets.lockdown,
+        stepUp: named !== null,
         resource: config.resource,
         browser: sha256(browserId),
       };
@@ -138,6 +169,7 @@ export function createAuthorizeHandler(deps: AuthorizeDeps) {
         loopback: target.onDevice,
         unfamiliar: !FAMILIAR_HOSTS.has(target.hostname),
         canWrite: scopes.includes(SCOPE_WRITE),
+        settings: settingsFields(config.toolsets.max, pending.toolsets, pending.lockdown),
         consentId,
         csrf: deps.keyring.sign(`csrf:${consentId}:${browserId}`),
       });
@@ -170,6 +202,13 @@ export function createDecisionHandler(deps: AuthorizeDeps) {
   const { config } = deps;
   return async (req: Request, res: Response): Promise<void> => {
     const body = (req.body ?? {}) as Record<string, unknown>;
+    // A form that carries the settings (`settings=1`, as ours does) says what the user ticked; one
+    // without them keeps what the page had ticked.
+    const chosen = body.settings === '1' ? postedSettings(body, config.toolsets.max) : null;
+    if (chosen && !chosen.toolsets && body.decision === 'approve') {
+      // Checked before the consent record is used, so going back to the page and retrying works.
+      throw new PageError('Choose what the app may use', 'Nothing was ticked under "What it may use", so the app could not do anything.', 'Go back, tick at least one, and approve again.');
+    }
     const consentId = typeof body.consent === 'string' ? body.consent : '';
     const csrf = typeof body.csrf === 'string' ? body.csrf : '';
     const browserId = readBrowserId(req, config);
@@ -193,10 +232,58 @@ export function createDecisionHandler(deps: AuthorizeDeps) {
       return;
     }
     const wantsWrite = body.access === 'write' && pending.scopes.includes(SCOPE_WRITE);
-    const approved: PendingAuthorization = { ...pending, scopes: wantsWrite ? [SCOPE_READ, SCOPE_WRITE] : [SCOPE_READ] };
+    // A consent opened before toolsets existed has none recorded: it asked for everything, as before.
+    const toolsets = chosen?.toolsets ?? pending.toolsets ?? [...config.toolsets.max];
+    const lockdown = chosen ? chosen.lockdown : (pending.lockdown ?? config.toolsets.lockdown);
+    const approved: PendingAuthorization = { ...pending, scopes: grantScope(wantsWrite, toolsets).split(' '), toolsets, lockdown };
     // The upstream state exists only from here on: after consent, single use, bound to this browser.
     const state = randomSecret();
     await deps.store.putFlow(sha256(state), 'notion', approved, deps.now() + config.ttl.flowS * 1000);
     res.redirect(303, notionAuthorizeUrl(config, state));
   };
+}
+
+interface ConsentView {
+  clientName: string;
+  redirectHost: string;
+  loopback: boolean;
+  /** The redirect host is not Claude's (claude.ai, claude.com): a milder note. */
+  unfamiliar: boolean;
+  /** The client asked for write access too, so the user may choose. */
+  canWrite: boolean;
+  /** The toolset and lockdown fieldsets (settingsFields). */
+  settings: string;
+  consentId: string;
+  csrf: string;
+}
+
+function sendConsentPage(res: Response, v: ConsentView): void {
+  const warn = v.loopback
+    ? `<p class="warn" role="note"><strong>Check this:</strong> after you approve, the access is sent to <span class="host">${esc(v.redirectHost)}</span>, a program on your own computer. Approve only if you started this connection from an app you trust on this device.</p>`
+    : v.unfamiliar
+      ? `<p class="note" role="note"><strong>Not Claude:</strong> <span class="host">${esc(v.redirectHost)}</span> is not a Claude address. Approve only if you know this app and meant to connect it.</p>`
+      : '';
+  const access = v.canWrite
+    ? `<fieldset><legend>Access</legend>
+<label><input type="radio" name="access" value="write" checked> Read and write: search, read, create and edit pages</label>
+<label><input type="radio" name="access" value="read"> Read only: search and read, never change anything</label></fieldset>`
+    : `<p>Access: <strong>read only</strong> (search and read, never change anything).</p><input type="hidden" name="access" value="read">`;
+  sendPage(
+    res,
+    200,
+    `Connect ${v.clientName} to Notion`,
+    `<div class="card"><h1>Connect to your Notion</h1>
+<p class="who">${esc(v.clientName)}</p>
+<p>wants to use your Notion through this connector. It will get access only to the pages you pick on Notion's next screen.</p>
+<p>Approval is sent to <span class="host">${esc(v.redirectHost)}</span>.</p>
+${warn}
+<form method="post" action="/authorize">
+<input type="hidden" name="consent" value="${esc(v.consentId)}"><input type="hidden" name="csrf" value="${esc(v.csrf)}"><input type="hidden" name="settings" value="1">
+${access}
+${v.settings}
+<p class="muted">You can change what it may use later under Your connections.</p>
+<div class="actions"><button class="primary" type="submit" name="decision" value="approve">Approve and choose pages</button><button type="submit" name="decision" value="deny">Deny</button></div>
+</form>
+<p class="muted">If you did not start this from ${esc(v.clientName)}, choose Deny.</p></div>`,
+  );
 }

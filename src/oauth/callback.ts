@@ -7,7 +7,7 @@ import type { NotionOAuth, NotionTokenResponse } from '../notion/oauth.js';
 import type { Store } from '../store/types.js';
 import { type PendingAuthorization, clientRedirect } from './authorize.js';
 import { readBrowserId } from './browser.js';
-import type { Grants } from './grants.js';
+import { type Grants, settingsInfo } from './grants.js';
 
 export interface CallbackDeps {
   config: Config;
@@ -90,6 +90,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
         botId: tokens.bot_id ?? null,
         userName: user?.name ?? null,
         userEmail: user?.person?.email ?? null,
+        ...settingsInfo(flow),
       },
     });
     res.locals.oauthEvent = 'authorization';

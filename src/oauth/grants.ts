@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { Keyring, newGrantKey, open, randomSecret, seal, sha256 } from '../lib/crypto.js';
 import type { NotionCredentials } from '../notion/session.js';
 import type { CodeRecord, CredentialRef, GrantRecord, Store, TokenRecord } from '../store/types.js';
+import { effectiveScopes } from './scopes.js';
 
 /** What a verified access token gives the MCP layer: whose Notion, and what they allowed. */
 export interface AuthContext {
@@ -15,7 +16,23 @@ export interface AuthContext {
   grantKey: Buffer;
   /** Lockdown: tools return only content written by members of the workspace (no guests, no integrations). */
   lockdown?: boolean;
+  /** The app asked for toolset scopes by name, so it speaks them: a call beyond its scope gets a 403 step-up challenge (mcp-route.ts). */
+  stepUp?: boolean;
 }
+
+/**
+ * Connection settings, kept in the grant's `info` so that no store schema changes: `lockdown`
+ * 'on' or 'off' (absent on grants made before it existed: LOCKDOWN_DEFAULT), `stepUp` 'on'.
+ */
+export const settingsInfo = (s: { lockdown?: boolean; stepUp?: boolean }): GrantRecord['info'] => ({
+  // Unset on a flow begun before the setting existed: left to LOCKDOWN_DEFAULT.
+  lockdown: s.lockdown === undefined ? null : s.lockdown ? 'on' : 'off',
+  stepUp: s.stepUp ? 'on' : null,
+});
+export const lockdownOf = (grant: GrantRecord, config: Config): boolean =>
+  grant.info.lockdown ? grant.info.lockdown === 'on' : config.toolsets.lockdown;
+/** What a verified context depends on besides the token: a change makes the next request open the grant again. */
+const grantVersion = (g: GrantRecord): string => `${g.sealedNotion} ${g.scope} ${g.info.lockdown ?? ''}`;
 
 /** What /token answers. The store keeps it sealed, so that a retry gets the same (IssueResult). */
 export interface TokenAnswer {
@@ -66,7 +83,7 @@ export class Grants {
    * the requests of that one token, so a Notion token refresh (NotionSession sets `auth.notion`)
    * is seen by the next request. Keyed by the hash of the bearer: nothing is shared across tokens.
    */
-  private readonly verified = new Map<string, { auth: AuthContext; sealed: string; until: number; mark: number | null }>();
+  private readonly verified = new Map<string, { auth: AuthContext; version: string; until: number; mark: number | null }>();
 
   constructor(
     private readonly store: Store,
@@ -136,13 +153,15 @@ export class Grants {
   /**
    * A fresh access and refresh token for the grant, not yet stored. The access token may carry
    * a narrowed scope; the refresh token keeps the grant's, so a later refresh can ask again.
+   * The access token's record keeps `restriction`, which narrows the grant's scope as that is
+   * when the token is used (effectiveScopes); by default the scope it was issued with.
    *
    * Both name their grant, so a sharded store finds them by it: `nmr_at_<grant>.<secret>`; a refresh
    * token's is signed with SESSION_SECRET: `nmr_rt_<grant>.<nonce>.<mac>`.
    * So a rotated token presented again is recognised as that grant's (grantOfRefreshToken) with
    * no record of it kept, and cannot be forged to end someone else's grant.
    */
-  mintPair(grantId: string, grantKey: Buffer, accessScope: string, refreshScope: string): IssuedTokens {
+  mintPair(grantId: string, grantKey: Buffer, accessScope: string, refreshScope: string, restriction = accessScope): IssuedTokens {
     const now = this.now();
     const accessToken = `${PREFIX.access}${grantId}.${randomSecret()}`;
     const nonce = randomSecret();
@@ -161,7 +180,7 @@ export class Grants {
     return {
       answer: { accessToken, refreshToken, scope: accessScope, accessExpiresAt: now + this.config.ttl.accessTokenS * 1000 },
       records: [
-        record(accessToken, 'access', accessScope, this.config.ttl.accessTokenS),
+        record(accessToken, 'access', restriction, this.config.ttl.accessTokenS),
         record(refreshToken, 'refresh', refreshScope, this.config.ttl.refreshTokenIdleS),
       ],
     };
@@ -213,23 +232,23 @@ export class Grants {
     }
     const opened = await this.verifyUncached(token, ref);
     if (!opened) return null;
-    const { auth, sealed } = opened;
-    this.verified.set(hash, { auth, sealed, until: Math.min(now + VERIFIED_TTL_MS, auth.expiresAt), mark });
+    const { auth, version } = opened;
+    this.verified.set(hash, { auth, version, until: Math.min(now + VERIFIED_TTL_MS, auth.expiresAt), mark });
     if (this.verified.size > VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
     return auth;
   }
 
   /**
-   * The token is still a live access token of the same grant, sealed as when it was verified. A
-   * changed sealed blob (the Notion token was refreshed through another token of the grant) makes
-   * the caller open the grant again.
+   * The token is still a live access token of the same grant, unchanged since it was verified. A
+   * changed grant (the Notion token was refreshed through another token of the grant, or the user
+   * changed the connection's settings) makes the caller open the grant again.
    */
-  private async readsBackUnchanged(hit: { auth: AuthContext; sealed: string }, ref: CredentialRef): Promise<boolean> {
+  private async readsBackUnchanged(hit: { auth: AuthContext; version: string }, ref: CredentialRef): Promise<boolean> {
     const found = await this.store.getToken(ref);
-    return found !== null && found.token.kind === 'access' && found.grant.id === hit.auth.grantId && found.grant.sealedNotion === hit.sealed;
+    return found !== null && found.token.kind === 'access' && found.grant.id === hit.auth.grantId && grantVersion(found.grant) === hit.version;
   }
 
-  private async verifyUncached(token: string, ref: CredentialRef): Promise<{ auth: AuthContext; sealed: string } | null> {
+  private async verifyUncached(token: string, ref: CredentialRef): Promise<{ auth: AuthContext; version: string } | null> {
     const found = await this.store.getToken(ref);
     if (!found || found.token.kind !== 'access' || found.token.expiresAt <= this.now()) return null;
     const { token: rec, grant } = found;
@@ -251,11 +270,14 @@ export class Grants {
     const auth: AuthContext = {
       grantId: grant.id,
       clientId: grant.clientId,
-      scopes: new Set(rec.scope.split(' ')),
+      // The grant's scope is read at every verification, so a change on Your connections counts at once.
+      scopes: effectiveScopes(grant.scope, rec.scope, this.config.toolsets.max),
       expiresAt: rec.expiresAt,
       notion,
       grantKey,
+      lockdown: lockdownOf(grant, this.config),
+      stepUp: grant.info.stepUp === 'on',
     };
-    return { auth, sealed: grant.sealedNotion };
+    return { auth, version: grantVersion(grant) };
   }
 }

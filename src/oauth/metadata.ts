@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import { AUTH_METHODS } from './register.js';
-import { ALL_SCOPES } from './scopes.js';
+import { ALL_SCOPES, toolsetScope } from './scopes.js';
 
 /** RFC 8414 authorization server metadata. `issuer` is BASE_URL byte for byte, no trailing slash. */
 export function authorizationServerMetadata(config: Config): Record<string, unknown> {
@@ -17,7 +17,9 @@ export function authorizationServerMetadata(config: Config): Record<string, unkn
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     revocation_endpoint_auth_methods_supported: AUTH_METHODS,
-    scopes_supported: ALL_SCOPES,
+    // Every scope we grant, toolsets included (within TOOLSETS_MAX). An app that asks for toolset
+    // scopes by name gets step-up challenges (mcp-route.ts).
+    scopes_supported: [...ALL_SCOPES, ...config.toolsets.max.map(toolsetScope)],
     client_id_metadata_document_supported: true,
     authorization_response_iss_parameter_supported: true,
   };
@@ -29,6 +31,8 @@ export function protectedResourceMetadata(config: Config): Record<string, unknow
     resource: config.resource,
     authorization_servers: [config.baseUrl],
     bearer_methods_supported: ['header'],
+    // The minimal set (MCP authorization, scope selection): apps asking for it get the consent page
+    // with the operator's default toolsets ticked; toolset scopes come by step-up.
     scopes_supported: ALL_SCOPES,
     resource_name: 'Notion',
   };

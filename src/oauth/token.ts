@@ -5,7 +5,8 @@ import { pkceS256, safeEqual } from '../lib/crypto.js';
 import type { ClientRecord, Store } from '../store/types.js';
 import type { Clients } from './clients.js';
 import { credentialRef, type Grants, type IssuedTokens, type TokenAnswer } from './grants.js';
-import { downscope } from './scopes.js';
+import type { Toolset } from './scopes.js';
+import { accessPart, downscope } from './scopes.js';
 import { resourceProblem } from './uris.js';
 
 export interface TokenDeps {
@@ -13,6 +14,8 @@ export interface TokenDeps {
   store: Store;
   clients: Clients;
   grants: Grants;
+  /** TOOLSETS_MAX: a refresh may not ask for a toolset beyond it. */
+  toolsets: readonly Toolset[];
   now: () => number;
 }
 
@@ -99,7 +102,8 @@ export function createTokenHandler(deps: TokenDeps) {
     checkResource(body, record.resource);
 
     const grantKey = deps.grants.openKey(code, record.wrappedKey);
-    const issued = deps.grants.mintPair(record.grantId, grantKey, record.scope, record.scope);
+    // The access token restricts no toolset: the grant's, as they are at each use, apply (Your connections changes them).
+    const issued = deps.grants.mintPair(record.grantId, grantKey, record.scope, record.scope, accessPart(record.scope));
     const sealed = deps.grants.sealAnswer(answerFor(verifier), issued.answer, hash);
     const result = await deps.store.redeemCode(ref, deps.now(), issued.records, sealed);
     if (result.status === 'invalid') throw new OAuthError('invalid_grant', 'the code is invalid or expired');
@@ -129,12 +133,16 @@ export function createTokenHandler(deps: TokenDeps) {
     const { token: record, grant } = found;
     if (grant.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
     checkResource(body, grant.resource);
-    const scope = downscope(grant.scope, param(body, 'scope'));
+    // Read from the grant as it is now: a toolset removed on Your connections does not come back.
+    const requested = param(body, 'scope');
+    const scope = downscope(grant.scope, requested, deps.toolsets);
     // A previous token has no wrapped key left: the store answers with what its rotation gave.
     let issued: IssuedTokens | null = null;
     let sealed: string | null = null;
     if (record.replacedAt === null) {
-      issued = deps.grants.mintPair(grant.id, deps.grants.openKey(token, record.wrappedKey), scope, grant.scope);
+      // Only a scope the client asked for narrows the token's toolsets; else it follows the grant's.
+      const restriction = requested ? scope : accessPart(scope);
+      issued = deps.grants.mintPair(grant.id, deps.grants.openKey(token, record.wrappedKey), scope, grant.scope, restriction);
       sealed = deps.grants.sealAnswer(token, issued.answer, hash);
     }
     const result = await deps.store.rotateRefreshToken(ref, deps.now(), issued?.records ?? [], sealed);

@@ -223,6 +223,12 @@ return d`],
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 return 1`],
+  // KEYS: a grant. ARGV: P, scope, info, revocation channel: a settings change, announced as a revocation is
+  nmrSetSettings: [1, `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'scope', ARGV[2], 'info', ARGV[3])
+redis.call('PUBLISH', ARGV[4], '1')
+return 1`],
   // KEYS: the bucket's exp:flow, exp:tok, exp:code. ARGV: P, now, batch → { removed, more }. At
   // most \`batch\` members in all, so that one call stays short: a script blocks every Redis client
   // while it runs (bench/redis-sweep.ts).
@@ -833,6 +839,12 @@ export class RedisStore implements Store {
   async updateGrantNotion(grantId: string, sealedNotion: string): Promise<void> {
     const b = this.b(grantId);
     await this.run(() => this.durable('nmrSetField', [`${b}grant:${grantId}`], b, 'sealedNotion', sealedNotion));
+  }
+
+  async updateGrantSettings(grantId: string, scope: string, info: GrantRecord['info']): Promise<void> {
+    const b = this.b(grantId);
+    await this.run(() => this.durable('nmrSetSettings', [`${b}grant:${grantId}`], b, scope, JSON.stringify(info), this.channel));
+    this.revocations++;
   }
 
   async touchGrant(grantId: string, now: number): Promise<void> {

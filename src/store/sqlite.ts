@@ -252,6 +252,7 @@ export class SqliteStore implements Store {
       ),
       deleteGrant: db.prepare('DELETE FROM grants WHERE id = ?'),
       updateNotion: db.prepare('UPDATE grants SET sealed_notion = ? WHERE id = ?'),
+      updateSettings: db.prepare('UPDATE grants SET scope = ?, info = ? WHERE id = ?'),
       touchGrant: db.prepare('UPDATE grants SET last_used_at = ? WHERE id = ?'),
       // Changes when another connection (the admin CLI, another process) committed to the file.
       dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
@@ -504,6 +505,10 @@ export class SqliteStore implements Store {
 
   async updateGrantNotion(grantId: string, sealedNotion: string): Promise<void> {
     this.stmt.updateNotion.run(sealedNotion, grantId);
+  }
+
+  async updateGrantSettings(grantId: string, scope: string, info: GrantRecord['info']): Promise<void> {
+    if (this.stmt.updateSettings.run(scope, JSON.stringify(info), grantId).changes > 0) this.revocations++;
   }
 
   async touchGrant(grantId: string, now: number): Promise<void> {

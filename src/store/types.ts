@@ -28,7 +28,7 @@ export interface GrantRecord {
   resource: string;
   notionUserId: string | null;
   notionWorkspaceId: string | null;
-  /** Display data: workspace name, user name/email, client name. Never secret. */
+  /** Display data: workspace name, user name/email, client name; and the connection settings (oauth/grants.ts settingsInfo). Never secret. */
   info: Record<string, string | null>;
   /** Notion tokens sealed under the grant key (see lib/crypto.ts). */
   sealedNotion: string;
@@ -161,6 +161,12 @@ export interface Store {
   /** Deletes the grant with all its tokens and codes. */
   deleteGrant(grantId: string): Promise<void>;
   updateGrantNotion(grantId: string, sealedNotion: string): Promise<void>;
+  /**
+   * Changes what the grant allows: its scope and its `info` (which holds the connection settings).
+   * Changes the revocation mark as a deletion does, so every instance reads the grant again
+   * before it reuses a verified token of it.
+   */
+  updateGrantSettings(grantId: string, scope: string, info: GrantRecord['info']): Promise<void>;
   touchGrant(grantId: string, now: number): Promise<void>;
 
   /**

@@ -97,6 +97,13 @@ export const toolSet: ToolSet = {
   // Earlier names, still answered as before: fetch reads any object, trash trashes and restores any
   // kind, query_data_source takes a database ID, update_page moves a page.
   unlisted: ['get_page', 'get_block', 'get_database', 'archive_page', 'archive_database', 'delete_block', 'restore_from_trash', 'query_database', 'move_page'].map(tool),
+  // The toolset (scope) of each tool, a group naming all its ops; every other tool is in `pages`.
+  toolsets: {
+    databases: ['get_data_source', 'query_data_source', 'database_admin', 'get_database', 'archive_database', 'query_database'],
+    comments: ['comments'],
+    files: ['upload_file', 'list_file_uploads', 'get_file'],
+    users: ['get_users', 'get_user', 'get_self'],
+  },
 };
 
 const missing = [...every.keys()].filter((name) => !used.has(name));

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import type { AuthContext } from '../oauth/grants.js';
-import { SCOPE_WRITE } from '../oauth/scopes.js';
+import { SCOPE_WRITE, TOOLSET_LABELS, TOOLSETS, type Toolset, toolsetScope } from '../oauth/scopes.js';
 import type { NotionSession } from '../notion/session.js';
 import { STRUCTURED_AS_TEXT } from '../lib/json-reply.js';
 import { mayNeedSanitizing, sanitize } from './sanitize.js';
@@ -104,6 +104,15 @@ export interface ToolGroup {
 export interface ToolSet {
   listed: (ToolDef | ToolGroup)[];
   unlisted?: ToolDef[];
+  /** The tools (or whole groups) of each toolset but `pages`, which holds every other tool. */
+  toolsets?: Partial<Record<Exclude<Toolset, 'pages'>, string[]>>;
+}
+
+export interface RegistryOptions {
+  /** TOOLSETS_MAX: a tool outside them is refused as not offered (no scope could allow it). */
+  offered?: readonly Toolset[];
+  /** Where the user widens a connection (Your connections), named in refusals. */
+  connectionsUrl?: string;
 }
 
 interface CompiledTool {
@@ -113,40 +122,71 @@ interface CompiledTool {
   jsonFields: string[];
   definition: ToolDefinition;
   readOnly: boolean;
+  toolset: Toolset;
 }
 
+type Entry = CompiledTool | { group: ToolGroup; ops: { t: CompiledTool; brief: string }[] };
+
+/** The scopes that decide what a connection sees, one bit each in a listing's key: write, then each toolset. */
+const LISTING_SCOPES = [SCOPE_WRITE, ...TOOLSETS.map(toolsetScope)];
+const WRITE_BIT = 1;
+const TOOLSET_BITS = ((1 << LISTING_SCOPES.length) - 1) & ~WRITE_BIT;
+const toolsetBit = (t: Toolset) => 1 << (TOOLSETS.indexOf(t) + 1);
+
+/** A connection's scopes as bits; naming no toolset means all of them (as in oauth/scopes.ts). */
+function listingKey(scopes: ReadonlySet<string>): number {
+  let key = 0;
+  LISTING_SCOPES.forEach((s, i) => {
+    if (scopes.has(s)) key |= 1 << i;
+  });
+  return key & TOOLSET_BITS ? key : key | TOOLSET_BITS;
+}
+
+/** Whether a connection with these scope bits may call the tool. */
+const allows = (t: CompiledTool, key: number): boolean => (key & toolsetBit(t.toolset)) !== 0 && (t.readOnly || (key & WRITE_BIT) !== 0);
+
 /**
- * The tool set, compiled once at start-up: JSON Schemas, the wire form of tools/list and the
- * read-only subset are computed here, never per request.
+ * The tool set, compiled once at start-up: JSON Schemas and the wire form of each tool are
+ * computed here, and the tools/list of each distinct scope combination once, when first asked for.
  */
 export class ToolRegistry {
   private readonly tools = new Map<string, CompiledTool>();
   /** Each group's op names: a group only dispatches to its ops. */
   private readonly groups = new Map<string, ReadonlySet<string>>();
-  private readonly definitionsAll: { tools: ToolDefinition[] };
-  private readonly definitionsReadOnly: { tools: ToolDefinition[] };
+  private readonly entries: Entry[] = [];
+  /** tools/list by scope combination (see listingKey): at most 2^6 of them. */
+  private readonly listings = new Map<number, { tools: ToolDefinition[] }>();
+  private readonly toolsetOf: (name: string) => Toolset;
+  private readonly offered: ReadonlySet<Toolset>;
+  /** Write and the offered toolsets' bits: nothing beyond TOOLSETS_MAX is ever listed or run. */
+  private readonly offeredBits: number;
+  private readonly connectionsUrl: string;
 
-  constructor(set: ToolSet | ToolDef[]) {
+  constructor(set: ToolSet | ToolDef[], options: RegistryOptions = {}) {
     if (Array.isArray(set)) set = { listed: set };
-    const all: ToolDefinition[] = [];
-    const readOnly: ToolDefinition[] = [];
+    const named = new Map<string, Toolset>();
+    for (const [toolset, names] of Object.entries(set.toolsets ?? {})) for (const n of names) named.set(n, toolset as Toolset);
+    this.toolsetOf = (name) => named.get(name) ?? 'pages';
+    this.offered = new Set(options.offered ?? TOOLSETS);
+    this.offeredBits = [...this.offered].reduce((bits, t) => bits | toolsetBit(t), WRITE_BIT);
+    this.connectionsUrl = options.connectionsUrl ?? '/connections';
     for (const entry of set.listed) {
       if ('group' in entry) {
-        const [rw, ro] = this.addGroup(entry);
-        all.push(rw);
-        if (ro) readOnly.push(ro);
+        // A group named in a toolset puts all its ops there.
+        const groupToolset = named.get(entry.group);
+        const ops = entry.ops.map(({ tool, brief }) => ({ t: this.add(tool, groupToolset), brief }));
+        if (this.tools.has(entry.group) || this.groups.has(entry.group)) throw new Error(`duplicate tool ${entry.group}`);
+        this.groups.set(entry.group, new Set(ops.map(({ t }) => t.def.name)));
+        this.entries.push({ group: entry, ops });
         continue;
       }
-      const t = this.add(entry);
-      all.push(t.definition);
-      if (t.readOnly) readOnly.push(t.definition);
+      this.entries.push(this.add(entry));
     }
     for (const def of set.unlisted ?? []) this.add(def);
-    this.definitionsAll = { tools: all };
-    this.definitionsReadOnly = { tools: readOnly };
+    for (const n of named.keys()) if (!this.tools.has(n) && !this.groups.has(n)) throw new Error(`toolset names unknown tool ${n}`);
   }
 
-  private add(def: ToolDef): CompiledTool {
+  private add(def: ToolDef, toolset?: Toolset): CompiledTool {
     if (this.tools.has(def.name) || this.groups.has(def.name)) throw new Error(`duplicate tool ${def.name}`);
     const schema = z.object(def.input);
     const json = inputSchema(schema);
@@ -160,55 +200,86 @@ export class ToolRegistry {
     // Top-level title (2025-06-18+) for clients that show it, the same in annotations.title.
     const wire = { name: def.name, title: def.annotations.title, description: def.description, inputSchema: json, annotations: def.annotations };
     const definition: ToolDefinition = def.output ? { ...wire, outputSchema: def.output } : wire;
-    const tool = { def, schema, jsonFields, definition, readOnly: def.annotations.readOnlyHint };
+    const tool = { def, schema, jsonFields, definition, readOnly: def.annotations.readOnlyHint, toolset: toolset ?? this.toolsetOf(def.name) };
     this.tools.set(def.name, tool);
     return tool;
   }
 
   /**
-   * A group's two listings: every op (hints that hold for all of them) and, when some op only
-   * reads, the read-only ops for read-only connections.
+   * A group as a connection sees it: only the ops it may call, with the hints that hold for all
+   * of them.
    */
-  private addGroup(g: ToolGroup): [ToolDefinition, ToolDefinition | undefined] {
-    const ops = g.ops.map(({ tool, brief }) => ({ t: this.add(tool), brief }));
-    const listing = (chosen: typeof ops, hints: Omit<ToolAnnotations, 'title'>): ToolDefinition => {
-      const lines = chosen.map(({ t, brief }) => `- ${t.def.name} ${signature(t.definition.inputSchema)}${brief ? `: ${brief}` : ''}`);
-      const annotations = { title: g.title, ...hints };
-      return {
-        name: g.group,
+  private groupListing(g: ToolGroup, chosen: { t: CompiledTool; brief: string }[]): ToolDefinition {
+    const lines = chosen.map(({ t, brief }) => `- ${t.def.name} ${signature(t.definition.inputSchema)}${brief ? `: ${brief}` : ''}`);
+    const every = (k: 'readOnlyHint' | 'idempotentHint') => chosen.every(({ t }) => t.def.annotations[k]);
+    return {
+      name: g.group,
+      title: g.title,
+      description: `${g.description} Call {"op","args"}; paged = start_cursor, page_size.\n${lines.join('\n')}`,
+      // The ops are named in the description already; an enum would list them twice.
+      inputSchema: { type: 'object', properties: { op: { type: 'string' }, args: { type: 'object' } }, required: ['op', 'args'] },
+      annotations: {
         title: g.title,
-        description: `${g.description} Call {"op","args"}; paged = start_cursor, page_size.\n${lines.join('\n')}`,
-        // The ops are named in the description already; an enum would list them twice.
-        inputSchema: { type: 'object', properties: { op: { type: 'string' }, args: { type: 'object' } }, required: ['op', 'args'] },
-        annotations,
-      };
+        readOnlyHint: every('readOnlyHint'),
+        destructiveHint: chosen.some(({ t }) => t.def.annotations.destructiveHint),
+        idempotentHint: every('idempotentHint'),
+        openWorldHint: true,
+      },
     };
-    const every = (k: 'readOnlyHint' | 'idempotentHint') => ops.every(({ t }) => t.def.annotations[k]);
-    const rw = listing(ops, {
-      readOnlyHint: every('readOnlyHint'),
-      destructiveHint: ops.some(({ t }) => t.def.annotations.destructiveHint),
-      idempotentHint: every('idempotentHint'),
-      openWorldHint: true,
-    });
-    const reads = ops.filter(({ t }) => t.readOnly);
-    const ro = reads.length ? listing(reads, { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true }) : undefined;
-    if (this.tools.has(g.group) || this.groups.has(g.group)) throw new Error(`duplicate tool ${g.group}`);
-    this.groups.set(g.group, new Set(ops.map(({ t }) => t.def.name)));
-    return [rw, ro];
   }
 
   /**
    * The tools/list `tools` this connection may use, each with `title`, `annotations` and, where
    * declared, `outputSchema` (2025-06-18 and later). Pair it with `result`, which returns the
-   * matching `structuredContent`. Computed once; the same arrays every time.
+   * matching `structuredContent`. Built once per scope combination; the same arrays every time.
    */
   definitions(auth: AuthContext): { tools: ToolDefinition[] } {
-    return auth.scopes.has(SCOPE_WRITE) ? this.definitionsAll : this.definitionsReadOnly;
+    return this.listing(this.keyOf(auth));
   }
 
-  /** How many tools are listed for a read-and-write connection. */
+  private keyOf(auth: AuthContext): number {
+    return listingKey(auth.scopes) & this.offeredBits;
+  }
+
+  private listing(key: number): { tools: ToolDefinition[] } {
+    let listing = this.listings.get(key);
+    if (!listing) {
+      const tools: ToolDefinition[] = [];
+      for (const e of this.entries) {
+        if (!('group' in e)) {
+          if (allows(e, key)) tools.push(e.definition);
+          continue;
+        }
+        const chosen = e.ops.filter(({ t }) => allows(t, key));
+        if (chosen.length) tools.push(this.groupListing(e.group, chosen));
+      }
+      listing = { tools };
+      this.listings.set(key, listing);
+    }
+    return listing;
+  }
+
+  /** How many tools are listed for a connection that may do everything. */
   get size(): number {
-    return this.definitionsAll.tools.length;
+    return this.listing(this.offeredBits).tools.length;
+  }
+
+  /**
+   * The scopes a tools/call of `name` (a group: its `op`) needs and this connection lacks, when a
+   * wider grant could give them (a step-up, mcp-route.ts); null when none are missing, the tool is
+   * unknown, or its toolset is not offered here.
+   */
+  missingScopes(name: string, rawArgs: unknown, auth: AuthContext): string[] | null {
+    const group = this.groups.get(name);
+    const op = group ? (rawArgs as { op?: unknown } | null | undefined)?.op : name;
+    const tool = typeof op === 'string' && (!group || group.has(op)) ? this.tools.get(op) : undefined;
+    if (!tool || !this.offered.has(tool.toolset)) return null;
+    const key = this.keyOf(auth);
+    const needed = [
+      ...(key & toolsetBit(tool.toolset) ? [] : [toolsetScope(tool.toolset)]),
+      ...(tool.readOnly || key & WRITE_BIT ? [] : [SCOPE_WRITE]),
+    ];
+    return needed.length ? needed : null;
   }
 
   /** Whether `name` answers tools/call: a listed tool or group, a group's op, or an earlier name. */
@@ -250,6 +321,16 @@ export class ToolRegistry {
   private prepare(name: string, rawArgs: unknown, ctx: ToolContext): { tool: CompiledTool; args: Record<string, unknown> } {
     const tool = this.tools.get(name);
     if (!tool) throw new ToolError('unknown_tool', `Unknown tool "${name}". Call tools/list for the available tools.`);
+    const { label } = TOOLSET_LABELS[tool.toolset];
+    if (!this.offered.has(tool.toolset)) {
+      throw new ToolError('toolset_not_offered', `"${name}" belongs to ${label}, which this connector does not offer.`);
+    }
+    if (!(this.keyOf(ctx.auth) & toolsetBit(tool.toolset))) {
+      throw new ToolError(
+        'toolset_not_allowed',
+        `"${name}" belongs to ${label}, which this connection does not allow. The user can allow it for this app under Your connections: ${this.connectionsUrl}`,
+      );
+    }
     if (!tool.readOnly && !ctx.auth.scopes.has(SCOPE_WRITE)) {
       throw new ToolError(
         'read_only_connection',
