@@ -77,6 +77,8 @@ const dashed = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.sl
 
 /** Upstream requests to the Notion API proper (not OAuth). */
 const apiCalls = (fake: FakeNotion) => fake.requests.filter((r) => r.path.startsWith('/v1/') && !r.path.startsWith('/v1/oauth'));
+/** The calls a tool made itself: GET /v1/users is the provenance directory, read once per connection (src/tools/provenance.ts). */
+const toolCalls = (fake: FakeNotion) => apiCalls(fake).filter((r) => r.path !== '/v1/users');
 
 /** Every secret any test in this file saw, for the log check at the end. */
 const secrets = new Set<string>();
@@ -445,7 +447,7 @@ describe('/mcp resource server and transport', () => {
       expect(res.isError).toBe(false);
       expect(res.data.results.length).toBeGreaterThan(0);
       expect(res.data.results.every((r: { object: string }) => r.object === 'page')).toBe(true);
-      const sent = apiCalls(stack.fake);
+      const sent = toolCalls(stack.fake);
       expect(sent).toHaveLength(1);
       expect(sent[0]!.path).toBe('/v1/search');
       expect(sent[0]!.body).toMatchObject({ filter: { property: 'object', value: 'page' } });
@@ -563,12 +565,18 @@ describe('/mcp resource server and transport', () => {
 
         // Every upstream request maps back to the call that caused it, with that caller's token.
         const upstream = apiCalls(stack.fake);
-        expect(upstream).toHaveLength(20);
+        expect(toolCalls(stack.fake)).toHaveLength(20);
         for (const req of upstream) {
           const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
           expect(token, `${req.method} ${req.path}`).toBeDefined();
           expect(token!.startsWith('nmr_'), 'an MCP token reached Notion').toBe(false);
           const ws = stack.fake.tokens.get(token!);
+          // A connection's users list goes with that connection's own token.
+          if (req.path === '/v1/users') {
+            expect([wsA.id, wsB.id]).toContain(ws?.id);
+            expect(token).toBe(notionTokenOf(stack.fake, ws!));
+            continue;
+          }
           const p =
             req.method === 'GET'
               ? plan.find((x) => x.tool === 'get_page' && req.path === `/v1/pages/${dashed(x.pageHex)}`)
@@ -577,7 +585,7 @@ describe('/mcp resource server and transport', () => {
           expect(ws?.id, `${req.method} ${req.path}`).toBe(p!.ws.id);
           expect(token).toBe(notionTokenOf(stack.fake, p!.ws));
         }
-        const perWorkspace = (ws: FakeWorkspace) => upstream.filter((r) => stack.fake.tokens.get(r.headers.authorization!.slice(7))?.id === ws.id).length;
+        const perWorkspace = (ws: FakeWorkspace) => toolCalls(stack.fake).filter((r) => stack.fake.tokens.get(r.headers.authorization!.slice(7))?.id === ws.id).length;
         expect(perWorkspace(wsA)).toBe(plan.filter((p) => p.ws === wsA).length);
         expect(perWorkspace(wsB)).toBe(plan.filter((p) => p.ws === wsB).length);
       } finally {
