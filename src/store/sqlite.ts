@@ -1,16 +1,18 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type {
-  CredentialRef,
-  ClientRecord,
-  CodeRecord,
-  FlowKind,
-  GrantRecord,
-  IssueResult,
-  Store,
-  StoreStats,
-  TokenRecord,
+import {
+  ACTIVITY_MAX_PER_GRANT,
+  type ActivityEntry,
+  type CredentialRef,
+  type ClientRecord,
+  type CodeRecord,
+  type FlowKind,
+  type GrantRecord,
+  type IssueResult,
+  type Store,
+  type StoreStats,
+  type TokenRecord,
 } from './types.js';
 
 export const SQLITE_FILE = 'notion-mcp-remote.db';
@@ -71,6 +73,14 @@ CREATE TABLE IF NOT EXISTS tokens (
   replaced_at INTEGER,
   answer TEXT
 );
+CREATE TABLE IF NOT EXISTS activity (
+  grant_id TEXT NOT NULL REFERENCES grants(id) ON DELETE CASCADE,
+  id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  entry TEXT NOT NULL,
+  PRIMARY KEY (grant_id, id)
+);
+CREATE INDEX IF NOT EXISTS activity_at ON activity(at);
 CREATE INDEX IF NOT EXISTS codes_grant ON codes(grant_id);
 CREATE INDEX IF NOT EXISTS tokens_grant ON tokens(grant_id);
 CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens(expires_at);
@@ -128,6 +138,15 @@ interface CodeRow {
   used_at: number | null;
   answer: string | null;
 }
+
+interface ActivityRow {
+  grant_id: string;
+  id: string;
+  at: number;
+  entry: string;
+}
+/** The entry column: everything but the grant and the id, which are columns. */
+const toActivity = (r: ActivityRow): ActivityEntry => ({ ...(JSON.parse(r.entry) as ActivityEntry), id: r.id, grantId: r.grant_id, at: r.at });
 
 const toGrant = (r: GrantRow): GrantRecord => ({
   id: r.id,
@@ -253,6 +272,15 @@ export class SqliteStore implements Store {
       deleteGrant: db.prepare('DELETE FROM grants WHERE id = ?'),
       updateNotion: db.prepare('UPDATE grants SET sealed_notion = ? WHERE id = ?'),
       touchGrant: db.prepare('UPDATE grants SET last_used_at = ? WHERE id = ?'),
+      // Skips the entries of a grant deleted while they waited in the buffer (see Store.appendActivity).
+      insertActivity: db.prepare(
+        'INSERT OR IGNORE INTO activity (grant_id, id, at, entry) SELECT @grantId, @id, @at, @entry WHERE EXISTS (SELECT 1 FROM grants WHERE id = @grantId)',
+      ),
+      capActivity: db.prepare(
+        'DELETE FROM activity WHERE grant_id = @grantId AND id < (SELECT id FROM activity WHERE grant_id = @grantId ORDER BY id DESC LIMIT 1 OFFSET @keep)',
+      ),
+      listActivity: db.prepare<[string, string, number], ActivityRow>('SELECT * FROM activity WHERE grant_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
+      getActivity: db.prepare<[string, string], ActivityRow>('SELECT * FROM activity WHERE grant_id = ? AND id = ?'),
       // Changes when another connection (the admin CLI, another process) committed to the file.
       dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     };
@@ -510,12 +538,33 @@ export class SqliteStore implements Store {
     this.stmt.touchGrant.run(now, grantId);
   }
 
+  async appendActivity(entries: ActivityEntry[]): Promise<void> {
+    this.db.transaction(() => {
+      const grants = new Set<string>();
+      for (const { id, grantId, at, ...rest } of entries) {
+        this.stmt.insertActivity.run({ grantId, id, at, entry: JSON.stringify(rest) });
+        grants.add(grantId);
+      }
+      for (const grantId of grants) this.stmt.capActivity.run({ grantId, keep: ACTIVITY_MAX_PER_GRANT - 1 });
+    })();
+  }
+
+  async listActivity(grantId: string, limit: number, before?: string): Promise<ActivityEntry[]> {
+    // '~' sorts after every id (digits and '-'), so no `before` means from the newest.
+    return this.stmt.listActivity.all(grantId, before ?? '~', limit).map(toActivity);
+  }
+
+  async getActivity(grantId: string, id: string): Promise<ActivityEntry | null> {
+    const row = this.stmt.getActivity.get(grantId, id);
+    return row ? toActivity(row) : null;
+  }
+
   /**
    * Removes expired rows in bounded batches, one short transaction each, and yields to the event
    * loop between them: one transaction over 100,000 expired grants held the loop for 741 ms
    * (bench/sweep.ts).
    */
-  async sweep(now: number, clientIdleMs?: number): Promise<number> {
+  async sweep(now: number, clientIdleMs?: number, activityBefore?: number): Promise<number> {
     const db = this.db;
     /** Runs a DELETE whose last parameter is the batch size until it deletes nothing. */
     const drain = async (sql: string, ...args: unknown[]): Promise<number> => {
@@ -546,6 +595,9 @@ export class SqliteStore implements Store {
       return ids.at(-1);
     });
     for (let after = orphanBatch(''); after !== undefined; after = orphanBatch(after)) await yieldToLoop();
+    if (activityBefore !== undefined) {
+      removed += await drain('DELETE FROM activity WHERE rowid IN (SELECT rowid FROM activity WHERE at < ? LIMIT ?)', activityBefore);
+    }
     if (clientIdleMs !== undefined) {
       removed += await drain(
         `DELETE FROM clients WHERE rowid IN (SELECT rowid FROM clients WHERE created_at < ?

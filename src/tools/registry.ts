@@ -25,6 +25,16 @@ export interface ToolContext {
   progress?: (progress: number, total?: number, message?: string) => void;
   /** Aborted when the client cancels the call or goes away: stop between steps and say what was done. */
   signal?: AbortSignal;
+  /** Filled in by `result` as the call goes, for the activity log (activity.ts). */
+  note?: CallNote;
+}
+
+/** What a call resolved to: the tool (a group call's op), its hint, its validated arguments, its result value. */
+export interface CallNote {
+  tool?: string;
+  readOnly?: boolean;
+  args?: Record<string, unknown>;
+  value?: unknown;
 }
 
 /**
@@ -228,6 +238,7 @@ export class ToolRegistry {
     // A tool that takes max_tokens lets the caller lower the budget for this call.
     const max = typeof args.max_tokens === 'number' ? Math.min(MAX_RESULT_CHARS, args.max_tokens * CHARS_PER_TOKEN) : MAX_RESULT_CHARS;
     const value = await tool.def.run(args, ctx);
+    if (ctx.note) ctx.note.value = value;
     const media = value instanceof WithContent ? value : undefined;
     const output = media ? media.value : value;
     let fitted = fitResult(name, tool.def.paging, output, args, skip, max);
@@ -242,6 +253,7 @@ export class ToolRegistry {
   private prepare(name: string, rawArgs: unknown, ctx: ToolContext): { tool: CompiledTool; args: Record<string, unknown> } {
     const tool = this.tools.get(name);
     if (!tool) throw new ToolError('unknown_tool', `Unknown tool "${name}". Call tools/list for the available tools.`);
+    if (ctx.note) Object.assign(ctx.note, { tool: name, readOnly: tool.readOnly });
     if (!tool.readOnly && !ctx.auth.scopes.has(SCOPE_WRITE)) {
       throw new ToolError(
         'read_only_connection',
@@ -251,6 +263,7 @@ export class ToolRegistry {
     const args = tolerateStringifiedJson(rawArgs ?? {}, tool.jsonFields);
     const parsed = tool.schema.safeParse(args);
     if (!parsed.success) throw new ToolError('invalid_arguments', formatIssues(parsed.error));
+    if (ctx.note) ctx.note.args = parsed.data as Record<string, unknown>;
     return { tool, args: parsed.data as Record<string, unknown> };
   }
 }
