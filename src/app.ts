@@ -15,6 +15,7 @@ import { NotionOAuth } from './notion/oauth.js';
 import { CallLimiter } from './notion/call-limiter.js';
 import { RateGate } from './notion/rate-gate.js';
 import { NotionRefresher, NotionSession } from './notion/session.js';
+import { ActivityLog } from './tools/activity.js';
 import { toolSet } from './tools/index.js';
 import { createAuthorizeHandler, createDecisionHandler } from './oauth/authorize.js';
 import { createCallbackHandler } from './oauth/callback.js';
@@ -40,6 +41,8 @@ export interface App {
   config: Config;
   store: Store;
   registry: ToolRegistry;
+  /** Buffers the tool calls' activity entries; `flush()` writes them now. */
+  activity: ActivityLog;
   http: ReturnType<typeof createHttpApp>;
   listen(): Promise<Server>;
   /**
@@ -89,7 +92,8 @@ export function createApp(config: Config, deps: AppDeps): App {
     refresher: new NotionRefresher(store, grants, notionOAuth, log),
   };
   const registry = new ToolRegistry(toolSet);
-  const connections = createConnectionsHandlers({ config, store, keyring, notion: notionOAuth, log, now });
+  const activity = new ActivityLog(store, log, now);
+  const connections = createConnectionsHandlers({ config, store, keyring, notion: notionOAuth, api: notion.client, log, now });
 
   const http = createHttpApp({
     config,
@@ -109,7 +113,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       mcp: createMcpHandler<AuthContext>({
         tools: {
           list: (auth) => registry.definitions(auth),
-          call: (name, args, auth) => registry.result(name, args, { notion: new NotionSession(notion, auth), auth }),
+          call: activity.recorded((name, args, auth, note) => registry.result(name, args, { notion: new NotionSession(notion, auth), auth, note })),
         },
         log,
         baseUrl: config.baseUrl,
@@ -121,12 +125,13 @@ export function createApp(config: Config, deps: AppDeps): App {
       connections: connections.page,
       connectionsLogin: connections.login,
       disconnect: connections.disconnect,
+      undo: connections.undo,
       logout: connections.logout,
     },
   });
 
   const sweep = setInterval(() => {
-    store.sweep(now(), config.clientIdleMs).then(
+    store.sweep(now(), config.clientIdleMs, now() - config.activityRetentionMs).then(
       (removed) => removed > 0 && log.debug({ removed }, 'expired rows removed'),
       (err: unknown) => log.warn({ err }, 'sweep failed'),
     );
@@ -138,6 +143,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     config,
     store,
     registry,
+    activity,
     http,
     listen: async () => {
       // Redis connects in the background: start serving only once it answered the key check.
@@ -169,6 +175,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       }
       clearTimeout(stop);
       stopNotion.abort();
+      await activity.close();
       await store.close();
       // Every request has ended, so every span has: export what is still buffered.
       await stopTracing();

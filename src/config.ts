@@ -77,6 +77,7 @@ const EnvSchema = z.object({
   RATE_LIMIT_MCP_PER_MINUTE: count('RATE_LIMIT_MCP_PER_MINUTE', 600),
   MAX_CLIENTS: count('MAX_CLIENTS', 10_000),
   CLIENT_IDLE_DAYS: count('CLIENT_IDLE_DAYS', 30),
+  ACTIVITY_RETENTION_DAYS: count('ACTIVITY_RETENTION_DAYS', 30),
   METRICS_TOKEN: z.string().optional(),
   // OpenTelemetry's standard variables (tracingConfig below reads and checks them).
   OTEL_SDK_DISABLED: z.string().optional(),
@@ -136,6 +137,8 @@ export interface Config {
   readonly maxClients: number;
   /** A registered client with no grant is deleted this long after it registered. */
   readonly clientIdleMs: number;
+  /** The sweep removes activity log entries older than this. */
+  readonly activityRetentionMs: number;
   /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`. */
   readonly metricsToken: string | null;
   /** OpenTelemetry traces (the OTEL_* variables); null when off, the default. */
@@ -257,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     maxClients: e.MAX_CLIENTS,
     clientIdleMs: e.CLIENT_IDLE_DAYS * 86_400_000,
+    activityRetentionMs: e.ACTIVITY_RETENTION_DAYS * 86_400_000,
     metricsToken: e.METRICS_TOKEN ?? null,
     tracing,
     links: Object.freeze({ privacyUrl: e.PRIVACY_URL ?? null, termsUrl: e.TERMS_URL ?? null }),

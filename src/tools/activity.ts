@@ -57,6 +57,14 @@ function idIn(value: unknown): string | null {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** An object's title as a result gives it: `title` (fetch, databases), or a page's title property as shaped (`{"Name": {"title": "…"}}`). */
+function titleOf(o: Obj): string | undefined {
+  if (typeof o.title === 'string') return o.title;
+  if (!isObj(o.properties)) return undefined;
+  for (const p of Object.values(o.properties)) if (isObj(p) && typeof p.title === 'string') return p.title;
+  return undefined;
+}
+
 /** The objects a call touched: IDs from its arguments, then from its result (with titles), trashed ones marked. */
 export function touched(tool: string, args: Obj, value: unknown, ok: boolean): ActivityObject[] {
   const found = new Map<string, ActivityObject>();
@@ -72,7 +80,7 @@ export function touched(tool: string, args: Obj, value: unknown, ok: boolean): A
   if (Array.isArray(args.ids)) for (const id of args.ids) add(id);
   const result = value instanceof WithContent ? value.value : value;
   if (isObj(result)) {
-    add(result.id, { title: result.title as string | undefined });
+    add(result.id, { title: titleOf(result) });
     for (const list of [result.trashed, result.restored]) {
       if (!Array.isArray(list)) continue;
       for (const item of list) {
