@@ -52,7 +52,8 @@ describe('activity log on Your connections (Chromium)', () => {
   async function tabTo(page: Page, name: RegExp): Promise<void> {
     for (let i = 0; i < 200; i++) {
       await page.keyboard.press('Tab');
-      const text = await page.evaluate(() => (document.activeElement as HTMLElement | null)?.innerText ?? '');
+      const focused = page.locator(':focus');
+      const text = (await focused.count()) ? await focused.innerText() : '';
       if (name.test(text)) {
         await page.keyboard.press('Enter');
         return;
