@@ -197,8 +197,8 @@ export function createConnectionsHandlers(deps: ConnectionsDeps) {
         200,
         'Your connections',
         `<div class="card"><h1>Your connections</h1>
-<p>See which apps use your Notion through this connector, and disconnect them.</p>
-<p>Sign in with Notion to continue. Notion may show its page picker: you do not need to pick anything, and the sign-in gives this page no access to your pages (it is ended right after it tells us who you are).</p>
+<p>See which apps use your Notion through this connector, what they did, and disconnect them.</p>
+<p>Sign in with Notion to continue. Notion may show its page picker: you do not need to pick anything. While you stay signed in (at most ${esc(Math.round(config.ttl.connectionsSessionS / 60))} minutes), this page can use the sign-in only to restore pages an app moved to the trash, when you choose Undo; signing out ends it in Notion.</p>
 <div class="actions"><a class="button primary" href="/connections/login">Sign in with Notion</a></div></div>`,
       );
       return;
@@ -237,6 +237,7 @@ ${activitySection(g, entries, from, { app, ws, csrf, undo })}
       `<div class="card"><h1>Your connections</h1>
 <p>Signed in with Notion as <strong>${esc(session.userName ?? 'you')}</strong>.</p>
 ${done}
+<p class="muted">Each connection’s activity lists its tool calls of the last ${esc(Math.round(config.activityRetentionMs / 86_400_000))} days, newest first: which Notion pages it read or changed, never their content. Changes are marked Write; Undo restores what was moved to the trash.</p>
 ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected to your Notion through this connector.</p>'}
 <p class="muted">${esc(NOTION_TOO)}</p>
 <form method="post" action="/connections/logout"><input type="hidden" name="csrf" value="${esc(csrf)}"><button type="submit">Sign out</button></form></div>`,
