@@ -874,7 +874,12 @@ export class RedisStore implements Store {
   /** One script call per grant (its grant and log share a slot); not waited for like the OAuth writes. */
   async appendActivity(entries: ActivityEntry[]): Promise<void> {
     const byGrant = new Map<string, string[]>();
-    for (const { id, grantId, ...rest } of entries) byGrant.set(grantId, [...(byGrant.get(grantId) ?? []), `${id} ${JSON.stringify(rest)}`]);
+    for (const { id, grantId, ...rest } of entries) {
+      const member = `${id} ${JSON.stringify(rest)}`;
+      const list = byGrant.get(grantId);
+      if (list) list.push(member);
+      else byGrant.set(grantId, [member]);
+    }
     await this.run(() =>
       Promise.all(
         [...byGrant].map(([grantId, members]) => {

@@ -69,6 +69,9 @@ describe('activity entries', () => {
   });
 
   it('a group call records its op; a refused call records the error code, and nothing is marked trashed', async () => {
+    await t.call('summarize_my_secret_plan', {});
+    expect(await last()).toMatchObject({ tool: '(unknown)', write: false, outcome: 'unknown_tool', objects: [] });
+
     await t.call('comments', { op: 'get_comment', args: { comment_id: 'not an id' } });
     expect(await last()).toMatchObject({ tool: 'get_comment', write: false, outcome: 'invalid_arguments', objects: [] });
 

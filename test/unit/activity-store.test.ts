@@ -46,7 +46,8 @@ const backends: Record<string, () => Promise<Backend>> = {
       rawCount: async (grantId) => {
         const db = new Database(join(dir, SQLITE_FILE), { readonly: true });
         try {
-          return (db.prepare('SELECT COUNT(*) AS n FROM activity WHERE grant_id = ?').get(grantId) as { n: number }).n;
+          // One row per grant per batch, holding `n` entries.
+          return (db.prepare('SELECT COALESCE(SUM(n), 0) AS n FROM activity WHERE grant_id = ?').get(grantId) as { n: number }).n;
         } finally {
           db.close();
         }
@@ -144,10 +145,19 @@ for (const [name, make] of Object.entries(backends)) {
 
     it('keeps the newest ACTIVITY_MAX_PER_GRANT entries of a grant', async () => {
       const written = Array.from({ length: ACTIVITY_MAX_PER_GRANT + 5 }, (_, i) => entry(g.id, T0 + i));
-      await b.store.appendActivity(written);
+      await b.store.appendActivity(written.slice(0, 3));
+      await b.store.appendActivity(written.slice(3, 10));
+      await b.store.appendActivity(written.slice(10));
       expect(await b.rawCount(g.id)).toBe(ACTIVITY_MAX_PER_GRANT);
       const all = await b.store.listActivity(g.id, ACTIVITY_MAX_PER_GRANT + 10);
+      expect(all).toHaveLength(ACTIVITY_MAX_PER_GRANT);
+      expect(all[0]!.id).toBe(written.at(-1)!.id);
       expect(all.at(-1)!.id).toBe(written[5]!.id);
+      // Paging across the batches and the cut one.
+      const page = await b.store.listActivity(g.id, 4, written[9]!.id);
+      expect(page.map((e) => e.id)).toEqual([written[8]!.id, written[7]!.id, written[6]!.id, written[5]!.id]);
+      expect(await b.store.getActivity(g.id, written[4]!.id)).toBeNull();
+      expect(await b.store.getActivity(g.id, written[6]!.id)).toEqual(written[6]);
     });
 
     it('deletes the log with its grant, and drops entries written for a grant that is gone', async () => {
@@ -165,7 +175,8 @@ for (const [name, make] of Object.entries(backends)) {
       const old = entry(g.id, T0);
       const edge = entry(g.id, T0 + 30 * DAY);
       const recent = entry(g.id, T0 + 31 * DAY);
-      await b.store.appendActivity([old, edge, recent]);
+      // Three batches, as the flushes of three seconds.
+      for (const e of [old, edge, recent]) await b.store.appendActivity([e]);
       const now = T0 + 60 * DAY;
       // Without a cutoff nothing of the log goes.
       await b.store.sweep(now);
