@@ -16,8 +16,8 @@ import { type CallNote, type ToolResult, WithContent } from './registry.js';
  * (at most FLUSH_MS worth) are lost. Measured on a loaded 2-core machine (2026-12-07):
  * bench/activity.ts gives about 3 µs per call to build and buffer an entry and about 5 µs per
  * entry for SQLite's batched write (one row per grant per batch), run after the answers; side by
- * side with the build before the log (bench/ab.ts, get_page, 32 users), the server spent 10 % and
- * 14 % more CPU per call in two runs (the wrapper alone: none; the entry without storing it: 6 %;
+ * side with the build before the log (bench/ab.ts, get_page, 32 users), the server spent 8 % to
+ * 14 % more CPU per call in three runs (the wrapper alone: none; the entry without storing it: 6 %;
  * one row per entry instead of per batch: 17 %). That is above the 0.8× budget against the bare
  * forwarder's throughput, so this is the place to work on next (see the README's activity log).
  */
