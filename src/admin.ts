@@ -26,6 +26,9 @@ commands:
   revoke --user <notionUserId>    delete every grant of one Notion user
   revoke --workspace <id>         delete every grant of one Notion workspace
   stats [--json]                  registered clients, grants, live tokens, pending flows
+  activity [--grant <id>] [--since <iso time>]
+                                  the activity log as JSON lines, each connection's oldest first:
+                                  time, grant, tool, read or write, outcome, Notion object ids
   rotate-secret                   print a new SESSION_SECRET and the environment lines to rotate to it
 
 It reads .env in the current directory and the same variables as the server.
@@ -42,6 +45,7 @@ type Command =
   | { name: 'help' }
   | { name: 'grants'; json: boolean }
   | { name: 'stats'; json: boolean }
+  | { name: 'activity'; grant?: string; since?: number }
   | { name: 'rotate-secret' }
   | { name: 'revoke'; by: 'grant' | 'user' | 'workspace'; id: string };
 
@@ -63,6 +67,18 @@ function parseArgs(argv: readonly string[]): Command {
       return { name: 'grants', json: jsonFlag() };
     case 'stats':
       return { name: 'stats', json: jsonFlag() };
+    case 'activity': {
+      const command: Command = { name: 'activity' };
+      for (let i = 0; i < rest.length; i += 2) {
+        const [flag, value] = [rest[i], rest[i + 1]];
+        if ((flag !== '--grant' && flag !== '--since') || !value || value.startsWith('-')) {
+          throw new UsageError(`activity: expected --grant <id> or --since <iso time>, got ${JSON.stringify(flag)}`);
+        }
+        if (flag === '--grant') command.grant = value;
+        else if (Number.isNaN((command.since = Date.parse(value)))) throw new UsageError(`activity --since: not a time: ${JSON.stringify(value)}`);
+      }
+      return command;
+    }
     case 'rotate-secret':
       if (rest.length > 0) throw new UsageError('rotate-secret takes no arguments');
       return { name: 'rotate-secret' };
@@ -193,6 +209,32 @@ async function stats(store: Store, json: boolean): Promise<number> {
   return 0;
 }
 
+/** Entries read per store call while exporting. */
+const EXPORT_PAGE = 500;
+
+/** One JSON line per entry; entries hold no content, token or argument value but object ids and titles. */
+async function exportActivity(store: Store, grantId: string | undefined, since = 0): Promise<number> {
+  const grants = grantId === undefined ? (await store.listGrants()).map((g) => g.id) : [grantId];
+  if (grantId !== undefined && !(await store.getGrant(grantId))) {
+    process.stderr.write(`${NAME}: no grant ${grantId} found\n`);
+    return 1;
+  }
+  for (const id of grants) {
+    const entries = [];
+    for (let before: string | undefined; ; ) {
+      const page = (await store.listActivity(id, EXPORT_PAGE, before)).filter((e) => e.at >= since);
+      entries.push(...page);
+      if (page.length < EXPORT_PAGE) break;
+      before = page.at(-1)!.id;
+    }
+    for (const e of entries.reverse()) {
+      const line = { at: new Date(e.at).toISOString(), grant: e.grantId, id: e.id, tool: e.tool, write: e.write, outcome: e.outcome, objects: e.objects, ...(e.undoes ? { undoes: e.undoes } : {}) };
+      out(`${JSON.stringify(line)}\n`);
+    }
+  }
+  return 0;
+}
+
 function newSecret(): string {
   for (;;) {
     const secret = randomBytes(32).toString('hex');
@@ -253,6 +295,7 @@ async function run(argv: readonly string[]): Promise<number> {
     try {
       if (command.name === 'grants') return await listGrants(store, command.json);
       if (command.name === 'stats') return await stats(store, command.json);
+      if (command.name === 'activity') return await exportActivity(store, command.grant, command.since);
       return await revoke(store, command.by, command.id);
     } finally {
       await store.close();

@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { Config } from './config.js';
-import { createConnectionSettingsHandler } from './http/connection-settings.js';
 import { createConnectionsHandlers } from './http/connections.js';
 import { createLandingHandler, createPolicyHandler } from './http/landing.js';
 import { Metrics } from './http/metrics.js';
@@ -16,6 +15,7 @@ import { NotionOAuth } from './notion/oauth.js';
 import { CallLimiter } from './notion/call-limiter.js';
 import { RateGate } from './notion/rate-gate.js';
 import { NotionRefresher, NotionSession } from './notion/session.js';
+import { ActivityLog } from './tools/activity.js';
 import { toolSet } from './tools/index.js';
 import { createAuthorizeHandler, createDecisionHandler } from './oauth/authorize.js';
 import { createCallbackHandler } from './oauth/callback.js';
@@ -42,6 +42,8 @@ export interface App {
   config: Config;
   store: Store;
   registry: ToolRegistry;
+  /** Buffers the tool calls' activity entries; `flush()` writes them now. */
+  activity: ActivityLog;
   http: ReturnType<typeof createHttpApp>;
   listen(): Promise<Server>;
   /**
@@ -92,7 +94,8 @@ export function createApp(config: Config, deps: AppDeps): App {
     apiOrigin: config.notion.apiBaseUrl,
   };
   const registry = new ToolRegistry(toolSet, { offered: config.toolsets.max, connectionsUrl: `${config.baseUrl}/connections` });
-  const connections = createConnectionsHandlers({ config, store, keyring, notion: notionOAuth, log, now });
+  const activity = new ActivityLog(store, log, now);
+  const connections = createConnectionsHandlers({ config, store, keyring, notion: notionOAuth, api: notion.client, log, now });
 
   const http = createHttpApp({
     config,
@@ -113,10 +116,9 @@ export function createApp(config: Config, deps: AppDeps): App {
       mcp: createMcpHandler<AuthContext>({
         tools: {
           list: (auth) => registry.definitions(auth),
-          call: (name, args, auth, options) => {
-            const session = new NotionSession(notion, auth);
-            return registry.result(name, args, options ? { notion: session, auth, progress: options.progress, signal: options.signal } : { notion: session, auth });
-          },
+          call: activity.recorded((name, args, auth, note, options) =>
+            registry.result(name, args, { notion: new NotionSession(notion, auth), auth, note, ...(options ? { progress: options.progress, signal: options.signal } : {}) }),
+          ),
         },
         log,
         baseUrl: config.baseUrl,
@@ -128,13 +130,14 @@ export function createApp(config: Config, deps: AppDeps): App {
       connections: connections.page,
       connectionsLogin: connections.login,
       disconnect: connections.disconnect,
+      undo: connections.undo,
       logout: connections.logout,
-      connectionSettings: createConnectionSettingsHandler({ config, store, keyring, log, now }),
+      connectionSettings: connections.settings,
     },
   });
 
   const sweep = setInterval(() => {
-    store.sweep(now(), config.clientIdleMs).then(
+    store.sweep(now(), config.clientIdleMs, now() - config.activityRetentionMs).then(
       (removed) => removed > 0 && log.debug({ removed }, 'expired rows removed'),
       (err: unknown) => log.warn({ err }, 'sweep failed'),
     );
@@ -146,6 +149,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     config,
     store,
     registry,
+    activity,
     http,
     listen: async () => {
       // Redis connects in the background: start serving only once it answered the key check.
@@ -177,6 +181,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       }
       clearTimeout(stop);
       stopNotion.abort();
+      await activity.close();
       await store.close();
       // Every request has ended, so every span has: export what is still buffered.
       await stopTracing();

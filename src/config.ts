@@ -78,6 +78,7 @@ const EnvSchema = z.object({
   RATE_LIMIT_MCP_PER_MINUTE: count('RATE_LIMIT_MCP_PER_MINUTE', 600),
   MAX_CLIENTS: count('MAX_CLIENTS', 10_000),
   CLIENT_IDLE_DAYS: count('CLIENT_IDLE_DAYS', 30),
+  ACTIVITY_RETENTION_DAYS: count('ACTIVITY_RETENTION_DAYS', 30),
   METRICS_TOKEN: z.string().optional(),
   TOOLSETS_DEFAULT: z.string().optional(),
   TOOLSETS_MAX: z.string().optional(),
@@ -140,6 +141,8 @@ export interface Config {
   readonly maxClients: number;
   /** A registered client with no grant is deleted this long after it registered. */
   readonly clientIdleMs: number;
+  /** The sweep removes activity log entries older than this. */
+  readonly activityRetentionMs: number;
   /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`. */
   readonly metricsToken: string | null;
   /** OpenTelemetry traces (the OTEL_* variables); null when off, the default. */
@@ -272,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     maxClients: e.MAX_CLIENTS,
     clientIdleMs: e.CLIENT_IDLE_DAYS * 86_400_000,
+    activityRetentionMs: e.ACTIVITY_RETENTION_DAYS * 86_400_000,
     metricsToken: e.METRICS_TOKEN ?? null,
     tracing,
     toolsets: Object.freeze({ default: toolsetsDefault, max: toolsetsMax, lockdown: e.LOCKDOWN_DEFAULT === 'true' }),

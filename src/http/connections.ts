@@ -1,3 +1,4 @@
+import type { Client } from '@notionhq/client';
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
@@ -6,18 +7,26 @@ import { type Keyring, randomSecret, safeEqual, sha256 } from '../lib/crypto.js'
 import type { Logger } from '../log.js';
 import { type NotionOAuth, type NotionTokenResponse, notionAuthorizeUrl } from '../notion/oauth.js';
 import { ensureBrowserId, readBrowserId } from '../oauth/browser.js';
-import { SCOPE_WRITE } from '../oauth/scopes.js';
-import type { GrantRecord, Store } from '../store/types.js';
+import { postedSettings, settingsFields } from '../oauth/authorize.js';
+import { lockdownOf } from '../oauth/grants.js';
+import { expandScope, grantScope, SCOPE_WRITE, scopeSet, toolsetScope } from '../oauth/scopes.js';
+import type { ActivityEntry, ActivityObject, GrantRecord, Store } from '../store/types.js';
 import { esc, sendPage } from '../pages/html.js';
+import { activityId } from '../tools/activity.js';
 
 /**
  * "Your connections": a person signs in with Notion (a separate `login` flow through the same
- * Notion OAuth and /oauth/callback), sees their grants and disconnects them.
+ * Notion OAuth and /oauth/callback), sees their grants with their activity, undoes a trashing,
+ * and disconnects them.
  *
- * The session is a signed cookie holding the Notion user id; nothing is stored server-side. The
- * Notion token obtained for sign-in is revoked upstream right after its owner is read. A grant's
- * own Notion token cannot be revoked from here: it is sealed under a key only the app's live
- * tokens can unwrap, so the page tells the person to remove the access in Notion too.
+ * The session is a signed cookie; nothing is stored server-side. A grant's own Notion token
+ * cannot be used from here: it is sealed under a key only the app's live tokens can unwrap. So
+ * the page tells the person to remove the access in Notion too, and an undo uses the token of the
+ * sign-in itself: the same integration and person, so it reaches the pages the connections of
+ * that workspace reach. That token travels in the cookie, sealed under SESSION_SECRET and the
+ * session's random id (Keyring.sealFor), is used only while the session lasts, and is revoked
+ * upstream at sign-out or when a new sign-in replaces it. A session that simply expires leaves it
+ * unrevoked upstream, with its only copy sealed in the expired cookie.
  */
 
 export interface ConnectionsDeps {
@@ -25,6 +34,8 @@ export interface ConnectionsDeps {
   store: Store;
   keyring: Keyring;
   notion: NotionOAuth;
+  /** The Notion API client (tokens passed per call), for the undo. */
+  api: Client;
   log: Logger;
   now: () => number;
 }
@@ -40,7 +51,17 @@ interface Session {
   userId: string;
   userName: string | null;
   exp: number;
+  /** The workspace signed in to: only its connections' trashings can be undone with `notion`. */
+  workspaceId?: string;
+  /** The sign-in's Notion access token, sealed (see sealNotion). */
+  notion?: string;
 }
+
+/** Entries per page of a connection's activity. */
+const ACTIVITY_PAGE = 20;
+const ACTIVITY_CURSOR = /^\d{13}-[0-9a-z]{1,40}$/;
+/** Bound to the session's random id: only this cookie, with SESSION_SECRET, opens it. */
+const notionAad = (s: Session) => `connections-notion:${s.userId}`;
 
 const sessionCookie = (config: Config) => (config.secureCookies ? '__Host-nmr_session' : 'nmr_session');
 
@@ -69,6 +90,44 @@ function readSession(req: Request, deps: ConnectionsDeps): Session | null {
 
 const csrfFor = (deps: ConnectionsDeps, s: Session) => deps.keyring.sign(`csrf:connections:${s.sid}`);
 
+/** The session's Notion token, or null when it has none or was sealed under a secret no longer configured. */
+function notionToken(deps: ConnectionsDeps, s: Session): string | null {
+  if (!s.notion) return null;
+  try {
+    return deps.keyring.openFor(s.sid, s.notion, notionAad(s));
+  } catch {
+    return null;
+  }
+}
+
+/** Ends a session's Notion token upstream; best effort, as at sign-in before. */
+async function revokeNotion(deps: ConnectionsDeps, s: Session | null): Promise<void> {
+  const token = s && notionToken(deps, s);
+  if (!token) return;
+  try {
+    await deps.notion.revoke(token);
+  } catch (err) {
+    deps.log.warn({ status: (err as { status?: number }).status }, 'notion sign-in token revocation failed');
+  }
+}
+
+const notionLink = (id: string) => `https://www.notion.so/${id.replace(/-/g, '')}`;
+const objectName = (o: ActivityObject) => o.title ?? `ID ${o.id.slice(0, 8)}…`;
+
+/** The Notion call that brings a trashed object back. */
+function restore(api: Client, auth: string, o: ActivityObject): Promise<unknown> {
+  switch (o.trashed) {
+    case 'block':
+      return api.blocks.update({ block_id: o.id, in_trash: false, auth });
+    case 'database':
+      return api.databases.update({ database_id: o.id, in_trash: false, auth });
+    case 'data_source':
+      return api.dataSources.update({ data_source_id: o.id, in_trash: false, auth });
+    default:
+      return api.pages.update({ page_id: o.id, in_trash: false, auth });
+  }
+}
+
 /** The session of a form POST, with its CSRF token checked; a page for people otherwise. */
 function postedSession(req: Request, deps: ConnectionsDeps): Session {
   const session = readSession(req, deps);
@@ -82,11 +141,72 @@ function postedSession(req: Request, deps: ConnectionsDeps): Session {
   return session;
 }
 
-const when = (ms: number | null) => (ms === null ? 'never' : `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+const when = (ms: number | null, seconds = false) =>
+  ms === null ? 'never' : `${new Date(ms).toISOString().slice(0, seconds ? 19 : 16).replace('T', ' ')} UTC`;
 const accessLabel = (g: GrantRecord) => (g.scope.split(' ').includes(SCOPE_WRITE) ? 'Read and write' : 'Read only');
 
 const NOTION_TOO =
   'This ends the app’s access through this connector at once. To also remove the pages’ access in Notion, open Notion → Settings → Connections and disconnect the integration there: this page cannot do that for you, because the Notion access is locked with a key only the app holds.';
+
+const UNDO_ELSEWHERE = (ws: string) => `To undo a trashing here, sign out and sign in with Notion again, choosing ${ws}.`;
+
+/**
+ * A connection's activity, newest first: `entries` holds one more than a page when there are
+ * older ones. Writes carry a "Write" label and a marked border, not colour alone; a trashing
+ * not yet undone on this page has an Undo form when the session can restore in its workspace.
+ */
+function activitySection(
+  g: GrantRecord,
+  entries: ActivityEntry[],
+  from: string | undefined,
+  v: { app: string; ws: string; csrf: string; undo: boolean },
+): string {
+  const shown = entries.slice(0, ACTIVITY_PAGE);
+  const undone = new Set(shown.map((e) => e.undoes).filter(Boolean));
+  const heading = `activity-${g.id}`;
+  const rows = shown
+    .map((e) => {
+      const what = e.tool === 'undo' ? 'Undo: restored from the trash' : e.tool;
+      const outcome = e.outcome === 'ok' ? 'done' : `failed (${e.outcome})`;
+      const links = e.objects.map((o) => `<a href="${esc(notionLink(o.id))}">${esc(objectName(o))}</a>`).join(', ');
+      const trashed = e.outcome === 'ok' && e.tool !== 'undo' ? e.objects.filter((o) => o.trashed) : [];
+      const form =
+        trashed.length === 0 || undone.has(e.id)
+          ? ''
+          : v.undo
+            ? `<form method="post" action="/connections/undo"><input type="hidden" name="grant" value="${esc(g.id)}"><input type="hidden" name="entry" value="${esc(e.id)}"><input type="hidden" name="csrf" value="${esc(v.csrf)}">
+<button type="submit">Undo<span class="vh"> the trashing of ${esc(trashed.map(objectName).join(', '))}</span></button></form>`
+            : `<p class="muted">${esc(UNDO_ELSEWHERE(v.ws))}</p>`;
+      return `<li class="${e.write ? 'write' : 'read'}"><p><span class="tag">${e.write ? 'Write' : 'Read'}</span> <code>${esc(what)}</code>, ${esc(outcome)} <span class="muted">${esc(when(e.at, true))}</span></p>${links ? `<p>${links}</p>` : ''}${form}</li>`;
+    })
+    .join('');
+  const older = entries.length > ACTIVITY_PAGE ? `<a href="/connections?grant=${esc(g.id)}&amp;before=${esc(shown.at(-1)!.id)}#${esc(heading)}">Older<span class="vh"> activity of ${esc(v.app)} in ${esc(v.ws)}</span></a>` : '';
+  const newest = from ? `<a href="/connections#${esc(heading)}">Newest<span class="vh"> activity of ${esc(v.app)} in ${esc(v.ws)}</span></a>` : '';
+  return `<section aria-labelledby="${esc(heading)}"><h2 id="${esc(heading)}">Activity</h2>
+${rows ? `<ol class="activity">${rows}</ol>` : '<p class="muted">No tool calls recorded yet.</p>'}
+${older || newest ? `<p class="pager">${newest} ${older}</p>` : ''}</section>`;
+}
+
+/*
+ * Changing a connection's toolsets and lockdown here, without reconnecting: the grant's scope is
+ * what every /mcp request reads (Grants.verifyAccessToken), and the change moves the store's
+ * revocation mark, so the next call with the same token sees it; a refresh reads the grant too, so
+ * it never brings a removed toolset back. Read or write stays as approved: changing it means
+ * connecting again.
+ */
+
+/**
+ * The settings form of one connection, for the /connections page: the toolsets this instance
+ * offers, ticked as the connection allows them now, and the lockdown box. `csrf` is the page's.
+ */
+export function connectionSettingsForm(grant: GrantRecord, csrf: string, config: Config): string {
+  const allowed = expandScope(grant.scope);
+  const ticked = config.toolsets.max.filter((t) => allowed.has(toolsetScope(t)));
+  const app = grant.info.clientName ?? 'an unnamed app';
+  return `<form method="post" action="/connections/settings"><input type="hidden" name="grant" value="${esc(grant.id)}"><input type="hidden" name="csrf" value="${esc(csrf)}">
+${settingsFields(config.toolsets.max, ticked, lockdownOf(grant, config), app)}
+<button type="submit">Save<span class="vh"> what ${esc(app)} may use</span></button></form>`;
+}
 
 export function createConnectionsHandlers(deps: ConnectionsDeps) {
   const { config, store } = deps;
@@ -100,25 +220,42 @@ export function createConnectionsHandlers(deps: ConnectionsDeps) {
         200,
         'Your connections',
         `<div class="card"><h1>Your connections</h1>
-<p>See which apps use your Notion through this connector, and disconnect them.</p>
-<p>Sign in with Notion to continue. Notion may show its page picker: you do not need to pick anything, and the sign-in gives this page no access to your pages (it is ended right after it tells us who you are).</p>
+<p>See which apps use your Notion through this connector, what they did, and disconnect them.</p>
+<p>Sign in with Notion to continue. Notion may show its page picker: you do not need to pick anything. While you stay signed in (at most ${esc(Math.round(config.ttl.connectionsSessionS / 60))} minutes), this page can use the sign-in only to restore pages an app moved to the trash, when you choose Undo; signing out ends it in Notion.</p>
 <div class="actions"><a class="button primary" href="/connections/login">Sign in with Notion</a></div></div>`,
       );
       return;
     }
     const grants = await store.listGrantsByUser(session.userId);
     const csrf = csrfFor(deps, session);
-    const items = grants
-      .map((g) => {
-        const app = g.info.clientName ?? 'An unnamed app';
-        const ws = g.info.workspaceName ?? 'a Notion workspace';
-        return `<li><p><strong>${esc(app)}</strong> in ${esc(ws)}</p>
+    const canUndo = notionToken(deps, session) !== null;
+    const paged = typeof req.query.grant === 'string' ? req.query.grant : '';
+    const before = typeof req.query.before === 'string' && ACTIVITY_CURSOR.test(req.query.before) ? req.query.before : undefined;
+    const items = (
+      await Promise.all(
+        grants.map(async (g) => {
+          const app = g.info.clientName ?? 'An unnamed app';
+          const ws = g.info.workspaceName ?? 'a Notion workspace';
+          const from = g.id === paged ? before : undefined;
+          const entries = await store.listActivity(g.id, ACTIVITY_PAGE + 1, from);
+          const undo = canUndo && !!g.notionWorkspaceId && g.notionWorkspaceId === session.workspaceId;
+          return `<li><p><strong>${esc(app)}</strong> in ${esc(ws)}</p>
 <p class="muted">${esc(accessLabel(g))} · connected ${esc(when(g.createdAt))} · last used ${esc(when(g.lastUsedAt))}</p>
+${connectionSettingsForm(g, csrf, config)}
+${activitySection(g, entries, from, { app, ws, csrf, undo })}
 <form method="post" action="/connections/disconnect"><input type="hidden" name="grant" value="${esc(g.id)}"><input type="hidden" name="csrf" value="${esc(csrf)}">
 <button type="submit">Disconnect<span class="vh"> ${esc(app)} in ${esc(ws)}</span></button></form></li>`;
-      })
-      .join('');
-    const done = req.query.disconnected === '1' ? `<p class="note" role="status">Disconnected. ${esc(NOTION_TOO)}</p>` : '';
+        }),
+      )
+    ).join('');
+    const done =
+      req.query.disconnected === '1'
+        ? `<p class="note" role="status">Disconnected. ${esc(NOTION_TOO)}</p>`
+        : req.query.undone === '1'
+          ? '<p class="note" role="status">Restored from the trash in Notion. The activity below shows the undo.</p>'
+          : req.query.saved === '1'
+            ? '<p class="note" role="status">Saved. The app’s next call uses what you chose.</p>'
+            : '';
     sendPage(
       res,
       200,
@@ -126,6 +263,7 @@ export function createConnectionsHandlers(deps: ConnectionsDeps) {
       `<div class="card"><h1>Your connections</h1>
 <p>Signed in with Notion as <strong>${esc(session.userName ?? 'you')}</strong>.</p>
 ${done}
+<p class="muted">Each connection’s activity lists its tool calls of the last ${esc(Math.round(config.activityRetentionMs / 86_400_000))} days, newest first: which Notion pages it read or changed, never their content. Changes are marked Write; Undo restores what was moved to the trash.</p>
 ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected to your Notion through this connector.</p>'}
 <p class="muted">${esc(NOTION_TOO)}</p>
 <form method="post" action="/connections/logout"><input type="hidden" name="csrf" value="${esc(csrf)}"><button type="submit">Sign out</button></form></div>`,
@@ -160,21 +298,25 @@ ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected t
       deps.log.warn({ status: (err as { status?: number }).status }, 'notion sign-in code exchange failed');
       throw new PageError('Notion did not confirm the sign-in', 'Notion could not be reached or did not accept the sign-in.', 'Wait a minute, then open Your connections and sign in again.', 502);
     }
-    // The token was only needed to learn who this is: end it upstream at once.
-    try {
-      await deps.notion.revoke(tokens.access_token);
-    } catch (err) {
-      deps.log.warn({ status: (err as { status?: number }).status }, 'notion sign-in token revocation failed');
-    }
     if (tokens.owner?.type !== 'user' || !tokens.owner.user.id) {
+      try {
+        await deps.notion.revoke(tokens.access_token);
+      } catch (err) {
+        deps.log.warn({ status: (err as { status?: number }).status }, 'notion sign-in token revocation failed');
+      }
       throw new PageError('This Notion account cannot sign in here', 'Notion did not say which person signed in.', 'Sign in with a personal Notion account.', 403);
     }
+    // A sign-in that replaces a session ends that session's Notion token.
+    await revokeNotion(deps, readSession(req, deps));
     const session: Session = {
       sid: randomSecret(16),
       userId: tokens.owner.user.id,
       userName: tokens.owner.user.name ?? tokens.owner.user.person?.email ?? null,
       exp: deps.now() + config.ttl.connectionsSessionS * 1000,
+      workspaceId: tokens.workspace_id,
     };
+    // Kept for undo while the session lasts (see the top of this file).
+    session.notion = deps.keyring.sealFor(session.sid, tokens.access_token, notionAad(session));
     const payload = Buffer.from(JSON.stringify(session)).toString('base64url');
     setSessionCookie(res, config, `${payload}.${deps.keyring.sign(`session:${payload}`)}`, config.ttl.connectionsSessionS);
     res.redirect(303, '/connections');
@@ -193,12 +335,74 @@ ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected t
     res.redirect(303, '/connections?disconnected=1');
   };
 
-  /** POST /connections/logout: ends the session. */
+  /**
+   * POST /connections/undo: restores what one entry of the user's own connection trashed, with
+   * the sign-in's Notion token, and records the undo in that connection's log.
+   */
+  const undo = async (req: Request, res: Response): Promise<void> => {
+    const session = postedSession(req, deps);
+    const body = req.body as Record<string, unknown>;
+    const grant = typeof body.grant === 'string' && body.grant ? await store.getGrant(body.grant) : null;
+    const entry = grant && grant.notionUserId === session.userId && typeof body.entry === 'string' && ACTIVITY_CURSOR.test(body.entry) ? await store.getActivity(grant.id, body.entry) : null;
+    const trashed = entry?.outcome === 'ok' ? entry.objects.filter((o) => o.trashed) : [];
+    if (!grant || trashed.length === 0) {
+      throw new PageError('Nothing to undo', 'There is no such trashing in the activity of your connections.', 'Open Your connections to see the current activity.', 404);
+    }
+    const token = notionToken(deps, session);
+    if (!token || grant.notionWorkspaceId !== session.workspaceId) {
+      throw new PageError('Sign in again to undo', 'This sign-in cannot restore pages in that workspace.', UNDO_ELSEWHERE(grant.info.workspaceName ?? 'its workspace'), 403);
+    }
+    const restored: ActivityObject[] = [];
+    let failure: string | undefined;
+    for (const o of trashed) {
+      try {
+        await restore(deps.api, token, o);
+        restored.push({ id: o.id, ...(o.title ? { title: o.title } : {}) });
+      } catch (err) {
+        failure ??= typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'notion_unreachable';
+      }
+    }
+    const at = deps.now();
+    await store.appendActivity([
+      { id: activityId(at), grantId: grant.id, at, tool: 'undo', write: true, outcome: failure ?? 'ok', objects: restored, undoes: entry!.id },
+    ]);
+    deps.log.info({ grantId: grant.id, restored: restored.length, failed: trashed.length - restored.length }, 'trashing undone by its user');
+    if (failure) {
+      throw new PageError(
+        'Not everything was restored',
+        `Notion restored ${restored.length} of ${trashed.length} and answered "${failure}" for the rest.`,
+        'Open the Trash in Notion to restore the rest, or retry from Your connections.',
+        502,
+      );
+    }
+    res.redirect(303, `/connections?undone=1#activity-${grant.id}`);
+  };
+
+  /** POST /connections/logout: ends the session and its Notion token. */
   const logout = async (req: Request, res: Response): Promise<void> => {
-    postedSession(req, deps);
+    await revokeNotion(deps, postedSession(req, deps));
     setSessionCookie(res, config, '', 0);
     res.redirect(303, '/connections');
   };
 
-  return { page, login, finishLogin, disconnect, logout };
+  /** POST /connections/settings: sets one of the signed-in user's connections' toolsets and lockdown; 404 for anyone else's. */
+  const settings = async (req: Request, res: Response): Promise<void> => {
+    const { userId } = postedSession(req, deps);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const id = body.grant;
+    const grant = typeof id === 'string' && id ? await store.getGrant(id) : null;
+    if (!grant || grant.notionUserId !== userId) {
+      throw new PageError('Connection not found', 'There is no such connection on your account. It may already be disconnected.', 'Open Your connections to see the current list.', 404);
+    }
+    const { toolsets, lockdown } = postedSettings(body, config.toolsets.max);
+    if (!toolsets) {
+      throw new PageError('Choose what the app may use', 'Nothing was ticked, so the app could not do anything. Nothing was changed.', 'Go back, tick at least one, and save again, or disconnect the app.');
+    }
+    const scope = grantScope(scopeSet(grant.scope).has(SCOPE_WRITE), toolsets);
+    await store.updateGrantSettings(grant.id, scope, { ...grant.info, lockdown: lockdown ? 'on' : 'off' });
+    deps.log.info({ grantId: grant.id, toolsets, lockdown }, 'connection settings changed by its user');
+    res.redirect(303, '/connections?saved=1');
+  };
+
+  return { page, login, finishLogin, disconnect, undo, logout, settings };
 }

@@ -69,7 +69,8 @@ export function createPolicyHandler(config: Config, which: 'privacy' | 'terms') 
         `<div class="card"><h1>Privacy</h1>
 <p>This connector stores, for each connection: the app's name, your Notion user and workspace ids and names, your e-mail address as Notion reports it, the access you chose, and when the connection was made and last used.</p>
 <p>Your Notion access is stored encrypted and can be opened only with your app's live connection; the server's operator cannot read it. Page content passes through the server on its way to your app and is not stored.</p>
-<p>Disconnecting on <a href="/connections">Your connections</a> deletes the connection's record at once.</p>
+<p>It also keeps an activity log of each connection's tool calls for ${config.activityRetentionMs / 86_400_000} days: when, which tool, whether it read or changed something, whether it worked, and the ids and titles of the Notion pages involved, never their content. You can read it on <a href="/connections">Your connections</a>.</p>
+<p>Disconnecting on <a href="/connections">Your connections</a> deletes the connection's record and its activity log at once.</p>
 <p class="muted">The operator has not published a separate privacy policy.</p></div>`,
       );
       return;

@@ -33,6 +33,7 @@ export interface Routes {
   connections: Handler;
   connectionsLogin: Handler;
   disconnect: Handler;
+  undo: Handler;
   logout: Handler;
   connectionSettings: Handler;
 }
@@ -120,6 +121,7 @@ export function createHttpApp(deps: {
   app.get('/connections', as('page'), routes.connections);
   app.get('/connections/login', as('page'), pageLimit('login'), routes.connectionsLogin);
   app.post('/connections/disconnect', as('page'), form, routes.disconnect);
+  app.post('/connections/undo', as('page'), form, routes.undo);
   app.post('/connections/logout', as('page'), form, routes.logout);
   app.post('/connections/settings', as('page'), form, routes.connectionSettings);
   app.post('/token', as('oauth'), tokenLimit('token'), form, json('64kb'), routes.token);

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
 import { OAuthError, PageError } from '../errors.js';
-import { esc, sendPage } from '../pages/html.js';
+import { esc, sendConsentPage } from '../pages/html.js';
 import { type Keyring, randomSecret, safeEqual, sha256 } from '../lib/crypto.js';
 import { notionAuthorizeUrl } from '../notion/oauth.js';
 import type { Store } from '../store/types.js';
@@ -241,49 +241,4 @@ export function createDecisionHandler(deps: AuthorizeDeps) {
     await deps.store.putFlow(sha256(state), 'notion', approved, deps.now() + config.ttl.flowS * 1000);
     res.redirect(303, notionAuthorizeUrl(config, state));
   };
-}
-
-interface ConsentView {
-  clientName: string;
-  redirectHost: string;
-  loopback: boolean;
-  /** The redirect host is not Claude's (claude.ai, claude.com): a milder note. */
-  unfamiliar: boolean;
-  /** The client asked for write access too, so the user may choose. */
-  canWrite: boolean;
-  /** The toolset and lockdown fieldsets (settingsFields). */
-  settings: string;
-  consentId: string;
-  csrf: string;
-}
-
-function sendConsentPage(res: Response, v: ConsentView): void {
-  const warn = v.loopback
-    ? `<p class="warn" role="note"><strong>Check this:</strong> after you approve, the access is sent to <span class="host">${esc(v.redirectHost)}</span>, a program on your own computer. Approve only if you started this connection from an app you trust on this device.</p>`
-    : v.unfamiliar
-      ? `<p class="note" role="note"><strong>Not Claude:</strong> <span class="host">${esc(v.redirectHost)}</span> is not a Claude address. Approve only if you know this app and meant to connect it.</p>`
-      : '';
-  const access = v.canWrite
-    ? `<fieldset><legend>Access</legend>
-<label><input type="radio" name="access" value="write" checked> Read and write: search, read, create and edit pages</label>
-<label><input type="radio" name="access" value="read"> Read only: search and read, never change anything</label></fieldset>`
-    : `<p>Access: <strong>read only</strong> (search and read, never change anything).</p><input type="hidden" name="access" value="read">`;
-  sendPage(
-    res,
-    200,
-    `Connect ${v.clientName} to Notion`,
-    `<div class="card"><h1>Connect to your Notion</h1>
-<p class="who">${esc(v.clientName)}</p>
-<p>wants to use your Notion through this connector. It will get access only to the pages you pick on Notion's next screen.</p>
-<p>Approval is sent to <span class="host">${esc(v.redirectHost)}</span>.</p>
-${warn}
-<form method="post" action="/authorize">
-<input type="hidden" name="consent" value="${esc(v.consentId)}"><input type="hidden" name="csrf" value="${esc(v.csrf)}"><input type="hidden" name="settings" value="1">
-${access}
-${v.settings}
-<p class="muted">You can change what it may use later under Your connections.</p>
-<div class="actions"><button class="primary" type="submit" name="decision" value="approve">Approve and choose pages</button><button type="submit" name="decision" value="deny">Deny</button></div>
-</form>
-<p class="muted">If you did not start this from ${esc(v.clientName)}, choose Deny.</p></div>`,
-  );
 }

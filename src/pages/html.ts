@@ -23,8 +23,12 @@ h2{font-size:1.1rem;margin:1.5rem 0 .5rem}ol,ul{padding-left:1.4rem}li{margin:.3
 .note{border-left:4px solid var(--line);padding:.5rem .75rem;margin:1rem 0}
 .row{display:flex;gap:.5rem;flex-wrap:wrap;align-items:center}.row input{flex:1 1 14rem;min-width:0}
 input[type=text]{font:inherit;font-family:ui-monospace,monospace;padding:.55rem;border:1px solid var(--muted);border-radius:8px;background:var(--bg);color:var(--fg);min-height:44px}
-.grants{list-style:none;padding:0}.grants li{border:1px solid var(--line);border-radius:8px;padding:.75rem 1rem;margin:.75rem 0}
-.grants form{margin-top:.5rem}footer{margin:1.5rem 0;text-align:center}footer a{margin:0 .5rem}
+.grants{list-style:none;padding:0}.grants>li{border:1px solid var(--line);border-radius:8px;padding:.75rem 1rem;margin:.75rem 0}
+.grants form{margin-top:.5rem}
+.activity{list-style:none;padding:0;margin:.25rem 0;border-bottom:1px solid var(--line)}.activity li{border-left:4px solid transparent;border-top:1px solid var(--line);padding:.35rem .6rem;margin:0;overflow-wrap:anywhere}.activity p{margin:.15rem 0}
+.activity li.write{border-left:4px double var(--warn-fg);background:var(--warn-bg);color:var(--warn-fg)}.activity li.write a{color:inherit}
+.tag{font-size:.8rem;font-weight:650;text-transform:uppercase;border:1px solid currentColor;border-radius:4px;padding:0 .3rem}.write .tag{font-weight:800}
+.pager{display:flex;gap:1rem;justify-content:flex-end}.pager a{display:inline-block;padding:.6rem 0;min-height:44px}footer{margin:1.5rem 0;text-align:center}footer a{margin:0 .5rem}
 .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:1.5rem}
 h1{font-size:1.35rem;margin:0 0 1rem}p{margin:.5rem 0}.muted{color:var(--muted)}
@@ -86,6 +90,8 @@ export interface ConsentView {
   unfamiliar: boolean;
   /** The client asked for write access too, so the user may choose. */
   canWrite: boolean;
+  /** The toolset and lockdown fieldsets (settingsFields). */
+  settings: string;
   consentId: string;
   csrf: string;
 }
@@ -111,8 +117,10 @@ export function sendConsentPage(res: Response, v: ConsentView): void {
 <p>Approval is sent to <span class="host">${esc(v.redirectHost)}</span>.</p>
 ${warn}
 <form method="post" action="/authorize">
-<input type="hidden" name="consent" value="${esc(v.consentId)}"><input type="hidden" name="csrf" value="${esc(v.csrf)}">
+<input type="hidden" name="consent" value="${esc(v.consentId)}"><input type="hidden" name="csrf" value="${esc(v.csrf)}"><input type="hidden" name="settings" value="1">
 ${access}
+${v.settings}
+<p class="muted">You can change what it may use later under Your connections.</p>
 <div class="actions"><button class="primary" type="submit" name="decision" value="approve">Approve and choose pages</button><button type="submit" name="decision" value="deny">Deny</button></div>
 </form>
 <p class="muted">If you did not start this from ${esc(v.clientName)}, choose Deny.</p></div>`,

@@ -4,7 +4,19 @@ import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import { parseClusterUrl, parseSentinelUrl } from '../lib/redis-url.js';
 import { StoreOpenError } from './sqlite.js';
-import type { ClientRecord, CodeRecord, CredentialRef, FlowKind, GrantRecord, IssueResult, Store, StoreStats, TokenRecord } from './types.js';
+import {
+  ACTIVITY_MAX_PER_GRANT,
+  type ActivityEntry,
+  type ClientRecord,
+  type CodeRecord,
+  type CredentialRef,
+  type FlowKind,
+  type GrantRecord,
+  type IssueResult,
+  type Store,
+  type StoreStats,
+  type TokenRecord,
+} from './types.js';
 
 /** ioredis (CommonJS) is loaded on first use only, so a server without REDIS_URL starts without it (~150 ms). */
 const requireCjs = createRequire(import.meta.url);
@@ -81,7 +93,7 @@ end
 -- id} (empty strings for none), whose index entries in other buckets the caller removes, or nil.
 local function delete_grant(gid)
   for _, m in ipairs(redis.call('SMEMBERS', P .. 'creds:' .. gid)) do drop(m, nil) end
-  redis.call('DEL', P .. 'creds:' .. gid)
+  redis.call('DEL', P .. 'creds:' .. gid, P .. 'activity:' .. gid)
   local v = redis.call('HMGET', P .. 'grant:' .. gid, 'notionUserId', 'clientId')
   redis.call('SREM', P .. 'grants', gid)
   if redis.call('DEL', P .. 'grant:' .. gid) == 0 then return nil end
@@ -255,9 +267,17 @@ for zi, z in ipairs(KEYS) do
 end
 if left == 0 then return {removed, 1} end
 return {removed, 0}`],
-  // KEYS: the bucket's grants. ARGV: P, grantId... → the grants (as delete_grant) that had no token
-  // or code left and were deleted. Each grant is checked and deleted within this one atomic call,
-  // so nothing issued meanwhile is lost.
+  // KEYS: grant, its activity. ARGV: P, entries kept, member... → 1, or 0 when the grant is gone (a
+  // log never outlives its grant). Members sort by their entry id (all scores 0: by bytes).
+  nmrAppendActivity: [2, `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 3, #ARGV do redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[2]) - 1)
+return 1`],
+  // KEYS: the bucket's grants. ARGV: P, activity cutoff ('' for none), grantId... → {the grants (as
+  // delete_grant) that had no token or code left and were deleted, activity entries removed}. Each
+  // grant is checked and deleted within this one atomic call, so nothing issued meanwhile is lost;
+  // the log of each grant kept loses its entries older than the cutoff (an entry id prefix).
   nmrSweepGrants: [1, `
 local function sweep_grant(gid)
   if redis.call('EXISTS', P .. 'grant:' .. gid) == 0 then redis.call('SREM', KEYS[1], gid) return nil end
@@ -267,9 +287,13 @@ local function sweep_grant(gid)
   end
   return delete_grant(gid)
 end
-local out = {}
-for i = 2, #ARGV do out[#out + 1] = sweep_grant(ARGV[i]) end
-return out`],
+local out, pruned = {}, 0
+for i = 3, #ARGV do
+  local d = sweep_grant(ARGV[i])
+  if d then out[#out + 1] = d
+  elseif ARGV[2] ~= '' then pruned = pruned + redis.call('ZREMRANGEBYLEX', P .. 'activity:' .. ARGV[i], '-', '(' .. ARGV[2]) end
+end
+return {out, pruned}`],
   // KEYS: the bucket's clients. ARGV: P, cutoff, clientId... → the ids of these clients that were
   // created before cutoff, had no grant, and were deleted
   nmrSweepClients: [1, `
@@ -366,6 +390,13 @@ const toCode = (f: Fields): CodeRecord => ({
   usedAt: num(f.usedAt),
   answer: f.answer ?? null,
 });
+/** A log member `<id> <json>` as an entry. */
+const toActivity = (grantId: string, member: string): ActivityEntry => {
+  const space = member.indexOf(' ');
+  return { ...(JSON.parse(member.slice(space + 1)) as ActivityEntry), id: member.slice(0, space), grantId };
+};
+/** What every entry id written at or after `at` starts with or sorts after (ids begin with the 13-digit time). */
+const activityIdPrefix = (at: number): string => String(at).padStart(13, '0');
 const issueResult = (reply: unknown): IssueResult => {
   const [status, answer] = reply as [IssueResult['status'], string?];
   return status === 'again' ? { status, answer: answer! } : ({ status } as IssueResult);
@@ -852,13 +883,46 @@ export class RedisStore implements Store {
     await this.run(() => this.script('nmrSetField', [`${b}grant:${grantId}`], b, 'lastUsedAt', now));
   }
 
+  /** One script call per grant (its grant and log share a slot); not waited for like the OAuth writes. */
+  async appendActivity(entries: ActivityEntry[]): Promise<void> {
+    const byGrant = new Map<string, string[]>();
+    for (const { id, grantId, ...rest } of entries) {
+      const member = `${id} ${JSON.stringify(rest)}`;
+      const list = byGrant.get(grantId);
+      if (list) list.push(member);
+      else byGrant.set(grantId, [member]);
+    }
+    await this.run(() =>
+      Promise.all(
+        [...byGrant].map(([grantId, members]) => {
+          const b = this.b(grantId);
+          return this.script('nmrAppendActivity', [`${b}grant:${grantId}`, `${b}activity:${grantId}`], b, ACTIVITY_MAX_PER_GRANT, ...members);
+        }),
+      ),
+    );
+  }
+
+  async listActivity(grantId: string, limit: number, before?: string): Promise<ActivityEntry[]> {
+    const key = `${this.b(grantId)}activity:${grantId}`;
+    const members = await this.run(() => this.r.zrevrangebylex(key, before ? `(${before}` : '+', '-', 'LIMIT', 0, limit));
+    return members.map((m) => toActivity(grantId, m));
+  }
+
+  async getActivity(grantId: string, id: string): Promise<ActivityEntry | null> {
+    const key = `${this.b(grantId)}activity:${grantId}`;
+    // A member is `<id> <json>`: '!' is the byte after the space.
+    const [m] = await this.run(() => this.r.zrangebylex(key, `[${id} `, `(${id}!`, 'LIMIT', 0, 1));
+    return m === undefined ? null : toActivity(grantId, m);
+  }
+
   /**
    * Removes logically expired flows, tokens and codes in batches, then every grant with no token
    * or code left (each grant checked and deleted atomically); with `clientIdleMs`, also clients
    * created more than that long ago that have no grant. Bucket by bucket; every script call handles
    * a bounded batch (SWEEP_EXPIRED members, SWEEP_IDS ids), and the event loop is free between calls.
    */
-  async sweep(now: number, clientIdleMs?: number): Promise<number> {
+  async sweep(now: number, clientIdleMs?: number, activityBefore?: number): Promise<number> {
+    const cutoff = activityBefore === undefined ? '' : activityIdPrefix(activityBefore);
     let removed = 0;
     for (let n = 0; n < BUCKETS; n++) {
       const b = this.bucketPrefix(n);
@@ -871,9 +935,9 @@ export class RedisStore implements Store {
         if (!more) break;
       }
       removed += await this.sweepSet(`${b}grants`, async (ids) => {
-        const deleted = (await this.script('nmrSweepGrants', [`${b}grants`], b, ...ids)) as Deleted[];
+        const [deleted, pruned] = (await this.script('nmrSweepGrants', [`${b}grants`], b, cutoff, ...ids)) as [Deleted[], number];
         await this.unlink(deleted);
-        return deleted.length;
+        return deleted.length + pruned;
       });
     }
     // Once every bucket's grants are swept: a client's grants are in other buckets than the client.

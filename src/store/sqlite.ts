@@ -1,16 +1,18 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type {
-  CredentialRef,
-  ClientRecord,
-  CodeRecord,
-  FlowKind,
-  GrantRecord,
-  IssueResult,
-  Store,
-  StoreStats,
-  TokenRecord,
+import {
+  ACTIVITY_MAX_PER_GRANT,
+  type ActivityEntry,
+  type CredentialRef,
+  type ClientRecord,
+  type CodeRecord,
+  type FlowKind,
+  type GrantRecord,
+  type IssueResult,
+  type Store,
+  type StoreStats,
+  type TokenRecord,
 } from './types.js';
 
 export const SQLITE_FILE = 'notion-mcp-remote.db';
@@ -71,6 +73,16 @@ CREATE TABLE IF NOT EXISTS tokens (
   replaced_at INTEGER,
   answer TEXT
 );
+CREATE TABLE IF NOT EXISTS activity (
+  grant_id TEXT NOT NULL REFERENCES grants(id) ON DELETE CASCADE,
+  first_id TEXT NOT NULL,
+  last_id TEXT NOT NULL,
+  last_at INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  entries TEXT NOT NULL,
+  PRIMARY KEY (grant_id, first_id)
+);
+CREATE INDEX IF NOT EXISTS activity_last_at ON activity(last_at);
 CREATE INDEX IF NOT EXISTS codes_grant ON codes(grant_id);
 CREATE INDEX IF NOT EXISTS tokens_grant ON tokens(grant_id);
 CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens(expires_at);
@@ -128,6 +140,14 @@ interface CodeRow {
   used_at: number | null;
   answer: string | null;
 }
+
+/** One batch of a grant's activity: its entries (without the grant id) as JSON, oldest first. */
+interface ActivityChunk {
+  first_id: string;
+  n: number;
+  entries: string;
+}
+type StoredEntry = Omit<ActivityEntry, 'grantId'>;
 
 const toGrant = (r: GrantRow): GrantRecord => ({
   id: r.id,
@@ -254,6 +274,17 @@ export class SqliteStore implements Store {
       updateNotion: db.prepare('UPDATE grants SET sealed_notion = ? WHERE id = ?'),
       updateSettings: db.prepare('UPDATE grants SET scope = ?, info = ? WHERE id = ?'),
       touchGrant: db.prepare('UPDATE grants SET last_used_at = ? WHERE id = ?'),
+      // Skips the entries of a grant deleted while they waited in the buffer (see Store.appendActivity).
+      insertChunk: db.prepare(
+        `INSERT OR IGNORE INTO activity (grant_id, first_id, last_id, last_at, n, entries)
+         SELECT @grantId, @firstId, @lastId, @lastAt, @n, @entries WHERE EXISTS (SELECT 1 FROM grants WHERE id = @grantId)`,
+      ),
+      countActivity: db.prepare<[string], number>('SELECT COALESCE(SUM(n), 0) FROM activity WHERE grant_id = ?').pluck(),
+      oldestChunks: db.prepare<[string, number], ActivityChunk>('SELECT first_id, n, entries FROM activity WHERE grant_id = ? ORDER BY first_id LIMIT ?'),
+      dropChunk: db.prepare('DELETE FROM activity WHERE grant_id = ? AND first_id = ?'),
+      cutChunk: db.prepare('UPDATE activity SET first_id = ?, n = ?, entries = ? WHERE grant_id = ? AND first_id = ?'),
+      chunksBefore: db.prepare<[string, string], ActivityChunk>('SELECT first_id, n, entries FROM activity WHERE grant_id = ? AND first_id < ? ORDER BY first_id DESC'),
+      chunkOf: db.prepare<[string, string, string], ActivityChunk>('SELECT first_id, n, entries FROM activity WHERE grant_id = ? AND first_id <= ? AND last_id >= ?'),
       // Changes when another connection (the admin CLI, another process) committed to the file.
       dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     };
@@ -516,11 +547,75 @@ export class SqliteStore implements Store {
   }
 
   /**
+   * One row per grant per batch (its entries as one JSON array): a batch costs a row write per
+   * grant in it rather than per entry, which is what keeps recording cheap on the /mcp path
+   * (bench/activity.ts). It commits without waiting for the disk (synchronous=NORMAL, for this
+   * transaction only): a power loss may cost the last batch, as a crash costs the entries still
+   * buffered; the next synchronous=FULL commit makes it durable with everything before it.
+   */
+  async appendActivity(entries: ActivityEntry[]): Promise<void> {
+    const byGrant = new Map<string, StoredEntry[]>();
+    for (const { grantId, ...rest } of entries) {
+      const list = byGrant.get(grantId);
+      if (list) list.push(rest);
+      else byGrant.set(grantId, [rest]);
+    }
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.db.transaction(() => {
+        for (const [grantId, list] of byGrant) {
+          list.sort((a, b) => (a.id < b.id ? -1 : 1));
+          const last = list.at(-1)!;
+          const row = { grantId, firstId: list[0]!.id, lastId: last.id, lastAt: last.at, n: list.length, entries: JSON.stringify(list) };
+          if (this.stmt.insertChunk.run(row).changes > 0) this.trimActivity(grantId);
+        }
+      })();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  /** Drops a grant's oldest entries beyond ACTIVITY_MAX_PER_GRANT: whole rows, then the start of one. */
+  private trimActivity(grantId: string): void {
+    let excess = this.stmt.countActivity.get(grantId)! - ACTIVITY_MAX_PER_GRANT;
+    if (excess <= 0) return;
+    for (const c of this.stmt.oldestChunks.all(grantId, excess)) {
+      if (c.n <= excess) {
+        this.stmt.dropChunk.run(grantId, c.first_id);
+        excess -= c.n;
+      } else {
+        const kept = (JSON.parse(c.entries) as StoredEntry[]).slice(excess);
+        this.stmt.cutChunk.run(kept[0]!.id, kept.length, JSON.stringify(kept), grantId, c.first_id);
+        return;
+      }
+    }
+  }
+
+  async listActivity(grantId: string, limit: number, before = '~'): Promise<ActivityEntry[]> {
+    // '~' sorts after every id (digits and '-'), so no `before` means from the newest.
+    const out: ActivityEntry[] = [];
+    for (const c of this.stmt.chunksBefore.iterate(grantId, before)) {
+      const list = JSON.parse(c.entries) as StoredEntry[];
+      for (let i = list.length - 1; i >= 0 && out.length < limit; i--) if (list[i]!.id < before) out.push({ ...list[i]!, grantId });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  async getActivity(grantId: string, id: string): Promise<ActivityEntry | null> {
+    for (const c of this.stmt.chunkOf.all(grantId, id, id)) {
+      const found = (JSON.parse(c.entries) as StoredEntry[]).find((e) => e.id === id);
+      if (found) return { ...found, grantId };
+    }
+    return null;
+  }
+
+  /**
    * Removes expired rows in bounded batches, one short transaction each, and yields to the event
    * loop between them: one transaction over 100,000 expired grants held the loop for 741 ms
    * (bench/sweep.ts).
    */
-  async sweep(now: number, clientIdleMs?: number): Promise<number> {
+  async sweep(now: number, clientIdleMs?: number, activityBefore?: number): Promise<number> {
     const db = this.db;
     /** Runs a DELETE whose last parameter is the batch size until it deletes nothing. */
     const drain = async (sql: string, ...args: unknown[]): Promise<number> => {
@@ -551,6 +646,10 @@ export class SqliteStore implements Store {
       return ids.at(-1);
     });
     for (let after = orphanBatch(''); after !== undefined; after = orphanBatch(after)) await yieldToLoop();
+    if (activityBefore !== undefined) {
+      // Per batch: its entries go once its newest one is older than the cutoff.
+      removed += await drain('DELETE FROM activity WHERE rowid IN (SELECT rowid FROM activity WHERE last_at < ? LIMIT ?)', activityBefore);
+    }
     if (clientIdleMs !== undefined) {
       removed += await drain(
         `DELETE FROM clients WHERE rowid IN (SELECT rowid FROM clients WHERE created_at < ?

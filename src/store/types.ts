@@ -99,6 +99,36 @@ export type IssueResult =
 /** `login`: the Notion round trip that signs a person in to /connections (no grant is made). */
 export type FlowKind = 'consent' | 'notion' | 'login';
 
+/** What an activity entry names of a Notion object it touched. */
+export interface ActivityObject {
+  id: string;
+  /** Only when the call's arguments or result gave it. */
+  title?: string;
+  /** Set when the call moved the object to the trash: its kind, which says how to restore it. */
+  trashed?: 'page' | 'block' | 'database' | 'data_source';
+}
+
+/**
+ * One tool call (or an undo from "Your connections") on a grant: never content, tokens or
+ * argument values other than object IDs. `id` sorts by time: `<at, 13 digits>-<suffix>`.
+ */
+export interface ActivityEntry {
+  id: string;
+  grantId: string;
+  at: number;
+  /** The tool, or a group call's op; `undo` for a restore made on "Your connections". */
+  tool: string;
+  write: boolean;
+  /** `ok`, or the tool error code. */
+  outcome: string;
+  objects: ActivityObject[];
+  /** On an undo: the id of the entry it undid. */
+  undoes?: string;
+}
+
+/** Entries kept per grant at most, newest first; older ones are dropped on write. */
+export const ACTIVITY_MAX_PER_GRANT = 2000;
+
 export interface StoreStats {
   clients: number;
   grants: number;
@@ -158,7 +188,7 @@ export interface Store {
   listGrantsByUser(notionUserId: string): Promise<GrantRecord[]>;
   /** Every grant, newest first (operator tooling: `notion-mcp-remote-admin grants`). */
   listGrants(): Promise<GrantRecord[]>;
-  /** Deletes the grant with all its tokens and codes. */
+  /** Deletes the grant with all its tokens, codes and activity. */
   deleteGrant(grantId: string): Promise<void>;
   updateGrantNotion(grantId: string, sealedNotion: string): Promise<void>;
   /**
@@ -170,9 +200,19 @@ export interface Store {
   touchGrant(grantId: string, now: number): Promise<void>;
 
   /**
-   * Removes expired rows. With `clientIdleMs`, also deletes registered clients created more than
-   * `clientIdleMs` before `now` that have no grant. Returns how many were removed.
+   * Appends activity entries (any grants), keeping the newest ACTIVITY_MAX_PER_GRANT per grant.
+   * Entries of a grant that no longer exists are dropped, so a log never outlives its grant.
    */
-  sweep(now: number, clientIdleMs?: number): Promise<number>;
+  appendActivity(entries: ActivityEntry[]): Promise<void>;
+  /** A grant's entries newest first, `limit` at most, those older than the entry id `before` if given. */
+  listActivity(grantId: string, limit: number, before?: string): Promise<ActivityEntry[]>;
+  getActivity(grantId: string, id: string): Promise<ActivityEntry | null>;
+
+  /**
+   * Removes expired rows. With `clientIdleMs`, also deletes registered clients created more than
+   * `clientIdleMs` before `now` that have no grant; with `activityBefore`, activity entries older
+   * than that time. Returns how many were removed.
+   */
+  sweep(now: number, clientIdleMs?: number, activityBefore?: number): Promise<number>;
   stats(now: number): Promise<StoreStats>;
 }

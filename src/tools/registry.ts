@@ -26,6 +26,16 @@ export interface ToolContext {
   progress?: (progress: number, total?: number, message?: string) => void;
   /** Aborted when the client cancels the call or goes away: stop between steps and say what was done. */
   signal?: AbortSignal;
+  /** Filled in by `result` as the call goes, for the activity log (activity.ts). */
+  note?: CallNote;
+}
+
+/** What a call resolved to: the tool (a group call's op), its hint, its validated arguments, its result value. */
+export interface CallNote {
+  tool?: string;
+  readOnly?: boolean;
+  args?: Record<string, unknown>;
+  value?: unknown;
 }
 
 /**
@@ -304,6 +314,7 @@ export class ToolRegistry {
     // A tool that takes max_tokens lets the caller lower the budget for this call.
     const max = typeof args.max_tokens === 'number' ? Math.min(MAX_RESULT_CHARS, args.max_tokens * CHARS_PER_TOKEN) : MAX_RESULT_CHARS;
     const value = await tool.def.run(args, ctx);
+    if (ctx.note) ctx.note.value = value;
     const media = value instanceof WithContent ? value : undefined;
     const output = media ? media.value : value;
     let fitted = fitResult(name, tool.def.paging, output, args, skip, max);
@@ -331,6 +342,7 @@ export class ToolRegistry {
         `"${name}" belongs to ${label}, which this connection does not allow. The user can allow it for this app under Your connections: ${this.connectionsUrl}`,
       );
     }
+    if (ctx.note) Object.assign(ctx.note, { tool: name, readOnly: tool.readOnly });
     if (!tool.readOnly && !ctx.auth.scopes.has(SCOPE_WRITE)) {
       throw new ToolError(
         'read_only_connection',
@@ -340,6 +352,7 @@ export class ToolRegistry {
     const args = tolerateStringifiedJson(rawArgs ?? {}, tool.jsonFields);
     const parsed = tool.schema.safeParse(args);
     if (!parsed.success) throw new ToolError('invalid_arguments', formatIssues(parsed.error));
+    if (ctx.note) ctx.note.args = parsed.data as Record<string, unknown>;
     return { tool, args: parsed.data as Record<string, unknown> };
   }
 }

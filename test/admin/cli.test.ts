@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialRef } from '../../src/oauth/grants.js';
 import { type FakeNotion, type FakeWorkspace, fakeWorkspace, startFakeNotion } from '../helpers/fake-notion.js';
-import { connect, mcpPost, type TokenSet } from '../helpers/oauth-client.js';
+import { callTool, connect, mcpPost, type TokenSet } from '../helpers/oauth-client.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
 import { type Stack, startStack, TEST_SECRET } from '../helpers/stack.js';
 import { ADMIN, type AdminResult, runAdmin, startAgain } from './support.js';
@@ -15,6 +15,8 @@ import { ADMIN, type AdminResult, runAdmin, startAgain } from './support.js';
  */
 
 const TOOLS_LIST = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
+const PAGE = '5e6f7a8b-0000-4000-8000-000000000042';
+const MISSING = '00000000-0000-4000-8000-000000000001';
 
 
 const dirs: string[] = [];
@@ -82,6 +84,10 @@ describe('notion-mcp-remote-admin on the SQLite store', () => {
     all = [a, b1, b2, c, d];
     // Use one connection, so "last used" has a value.
     expect((await mcpPost(stack.baseUrl, d.tokens.access_token, TOOLS_LIST)).status).toBe(200);
+    // Tool calls for the activity export; close() writes the entries still buffered.
+    await callTool(stack.baseUrl, a.tokens.access_token, 'get_page', { page_id: `https://www.notion.so/Plan-${PAGE.replace(/-/g, '')}?pvs=4` });
+    await callTool(stack.baseUrl, c.tokens.access_token, 'get_page', { page_id: PAGE });
+    await callTool(stack.baseUrl, c.tokens.access_token, 'get_page', { page_id: MISSING });
     await stack.close();
     env = {
       NOTION_OAUTH_CLIENT_ID: fake.clientId,
@@ -161,6 +167,36 @@ describe('notion-mcp-remote-admin on the SQLite store', () => {
     expect(JSON.parse(json.stdout)).toEqual({ clients: 5, grants: 5, liveTokens: 10, pendingFlows: 0 });
   });
 
+  it('activity: exports the log as JSON lines, each connection oldest first, by grant and since a time, with no token or argument value', async () => {
+    const r = await admin(['activity'], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { at: string; grant: string; tool: string; write: boolean; outcome: string; objects: { id: string }[] });
+    expect(lines).toHaveLength(3);
+    expect(lines.find((l) => l.grant === a.grantId)).toMatchObject({ tool: 'get_page', write: false, outcome: 'ok', objects: [{ id: PAGE }] });
+    const ofC = lines.filter((l) => l.grant === c.grantId);
+    expect(ofC.map((l) => [l.outcome, l.objects[0]!.id])).toEqual([['ok', PAGE], ['object_not_found', MISSING]]);
+    expect(Date.parse(ofC[0]!.at)).toBeLessThanOrEqual(Date.parse(ofC[1]!.at));
+    expectNoSecrets(r, all);
+    // The URL the model passed is not kept: only the page's ID.
+    expect(r.stdout).not.toContain('pvs=4');
+    expect(r.stdout).not.toContain('notion.so');
+
+    const one = await admin(['activity', '--grant', c.grantId], env);
+    expect(one.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { grant: string }).grant)).toEqual([c.grantId, c.grantId]);
+    const later = await admin(['activity', '--since', new Date(Date.now() + 60_000).toISOString()], env);
+    expect(later).toMatchObject({ code: 0, stdout: '' });
+    const since = await admin(['activity', '--grant', c.grantId, '--since', ofC[1]!.at], env);
+    expect(since.stdout.trimEnd().split('\n')).toHaveLength(ofC[0]!.at === ofC[1]!.at ? 2 : 1);
+
+    expect((await admin(['activity', '--grant', 'no-such-grant'], env)).code).toBe(1);
+    for (const args of [['activity', '--since', 'yesterday'], ['activity', '--grant'], ['activity', '--json']]) {
+      const bad = await admin(args, env);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr).toContain('usage:');
+    }
+  });
+
   it('revoke <grantId>, --user and --workspace delete the grants, say Notion was not revoked, and the tokens get 401', async () => {
     const one = await admin(['revoke', a.grantId], env);
     expect(one.code).toBe(0);
@@ -192,6 +228,8 @@ describe('notion-mcp-remote-admin on the SQLite store', () => {
 
     const left = await admin(['grants', '--json'], env);
     expect((JSON.parse(left.stdout) as { id: string }[]).map((x) => x.id)).toEqual([d.grantId]);
+    // The activity of a and c went with their grants.
+    expect((await admin(['activity'], env)).stdout).toBe('');
 
     const stack = await startAgain({ baseUrl }, { fake, dataDir });
     try {
@@ -248,6 +286,7 @@ describe('notion-mcp-remote-admin on the Redis store', () => {
     baseUrl = stack.baseUrl;
     a = await connectAs(stack, fakeWorkspace('A'));
     b = await connectAs(stack, fakeWorkspace('B'));
+    await callTool(stack.baseUrl, b.tokens.access_token, 'get_page', { page_id: PAGE });
     await stack.close();
     env = {
       NOTION_OAUTH_CLIENT_ID: fake.clientId,
@@ -285,6 +324,15 @@ describe('notion-mcp-remote-admin on the Redis store', () => {
     } finally {
       await stack.close();
     }
+  });
+
+  it('exports the activity log from Redis', async () => {
+    const r = await admin(['activity'], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([
+      expect.objectContaining({ grant: b.grantId, tool: 'get_page', write: false, outcome: 'ok', objects: [expect.objectContaining({ id: PAGE })] }),
+    ]);
+    expectNoSecrets(r, [a, b]);
   });
 
   it('exits 1 naming REDIS_URL when Redis does not answer', async () => {

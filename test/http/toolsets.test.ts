@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { connectionSettingsForm } from '../../src/http/connection-settings.js';
+import { connectionSettingsForm } from '../../src/http/connections.js';
 import type { AuthContext } from '../../src/oauth/grants.js';
 import { downscope, effectiveScopes, grantScope, parseRequestedScope, TOOLSETS } from '../../src/oauth/scopes.js';
 import { fakeWorkspace } from '../helpers/fake-notion.js';
