@@ -177,7 +177,7 @@ function activitySection(
             ? `<form method="post" action="/connections/undo"><input type="hidden" name="grant" value="${esc(g.id)}"><input type="hidden" name="entry" value="${esc(e.id)}"><input type="hidden" name="csrf" value="${esc(v.csrf)}">
 <button type="submit">Undo<span class="vh"> the trashing of ${esc(trashed.map(objectName).join(', '))}</span></button></form>`
             : `<p class="muted">${esc(UNDO_ELSEWHERE(v.ws))}</p>`;
-      return `<li class="${e.write ? 'write' : 'read'}"><p><span class="tag">${e.write ? 'Write' : 'Read'}</span> <code>${esc(what)}</code>, ${esc(outcome)} <span class="muted">${esc(when(e.at, true))}</span></p>${links ? `<p>${links}</p>` : ''}${form}</li>`;
+      return `<li class="${e.write ? 'write' : 'read'}"><p><span class="tag">${e.write ? 'Write' : 'Read'}</span> <code>${esc(what)}</code>${e.count ? ` ×${e.count}` : ''}, ${esc(outcome)} <span class="muted">${esc(when(e.at, true))}${e.count && e.lastAt ? ` to ${esc(when(e.lastAt, true))}` : ''}</span></p>${links ? `<p>${links}</p>` : ''}${form}</li>`;
     })
     .join('');
   const older = entries.length > ACTIVITY_PAGE ? `<a href="/connections?grant=${esc(g.id)}&amp;before=${esc(shown.at(-1)!.id)}#${esc(heading)}">Older<span class="vh"> activity of ${esc(v.app)} in ${esc(v.ws)}</span></a>` : '';

@@ -280,9 +280,8 @@ export class SqliteStore implements Store {
          SELECT @grantId, @firstId, @lastId, @lastAt, @n, @entries WHERE EXISTS (SELECT 1 FROM grants WHERE id = @grantId)`,
       ),
       countActivity: db.prepare<[string], number>('SELECT COALESCE(SUM(n), 0) FROM activity WHERE grant_id = ?').pluck(),
-      oldestChunks: db.prepare<[string, number], ActivityChunk>('SELECT first_id, n, entries FROM activity WHERE grant_id = ? ORDER BY first_id LIMIT ?'),
+      oldestChunks: db.prepare<[string, number], Pick<ActivityChunk, 'first_id' | 'n'>>('SELECT first_id, n FROM activity WHERE grant_id = ? ORDER BY first_id LIMIT ?'),
       dropChunk: db.prepare('DELETE FROM activity WHERE grant_id = ? AND first_id = ?'),
-      cutChunk: db.prepare('UPDATE activity SET first_id = ?, n = ?, entries = ? WHERE grant_id = ? AND first_id = ?'),
       chunksBefore: db.prepare<[string, string], ActivityChunk>('SELECT first_id, n, entries FROM activity WHERE grant_id = ? AND first_id < ? ORDER BY first_id DESC'),
       chunkOf: db.prepare<[string, string, string], ActivityChunk>('SELECT first_id, n, entries FROM activity WHERE grant_id = ? AND first_id <= ? AND last_id >= ?'),
       // Changes when another connection (the admin CLI, another process) committed to the file.
@@ -564,7 +563,8 @@ export class SqliteStore implements Store {
     try {
       this.db.transaction(() => {
         for (const [grantId, list] of byGrant) {
-          list.sort((a, b) => (a.id < b.id ? -1 : 1));
+          // Entries arrive in the order their ids were made; a clock set back is the exception.
+          if (list.some((e, i) => i > 0 && list[i - 1]!.id > e.id)) list.sort((a, b) => (a.id < b.id ? -1 : 1));
           const last = list.at(-1)!;
           const row = { grantId, firstId: list[0]!.id, lastId: last.id, lastAt: last.at, n: list.length, entries: JSON.stringify(list) };
           if (this.stmt.insertChunk.run(row).changes > 0) this.trimActivity(grantId);
@@ -575,19 +575,18 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Drops a grant's oldest entries beyond ACTIVITY_MAX_PER_GRANT: whole rows, then the start of one. */
+  /**
+   * Drops a grant's oldest rows while the newest ACTIVITY_MAX_PER_GRANT entries stay: whole rows
+   * only, so a busy connection's log is appended to and deleted from, never rewritten (rewriting
+   * the oldest row on every flush doubled the bytes written). At most one row's worth more is kept.
+   */
   private trimActivity(grantId: string): void {
     let excess = this.stmt.countActivity.get(grantId)! - ACTIVITY_MAX_PER_GRANT;
     if (excess <= 0) return;
     for (const c of this.stmt.oldestChunks.all(grantId, excess)) {
-      if (c.n <= excess) {
-        this.stmt.dropChunk.run(grantId, c.first_id);
-        excess -= c.n;
-      } else {
-        const kept = (JSON.parse(c.entries) as StoredEntry[]).slice(excess);
-        this.stmt.cutChunk.run(kept[0]!.id, kept.length, JSON.stringify(kept), grantId, c.first_id);
-        return;
-      }
+      if (c.n > excess) return;
+      this.stmt.dropChunk.run(grantId, c.first_id);
+      excess -= c.n;
     }
   }
 

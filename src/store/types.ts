@@ -124,6 +124,9 @@ export interface ActivityEntry {
   objects: ActivityObject[];
   /** On an undo: the id of the entry it undid. */
   undoes?: string;
+  /** Reads repeated back to back (same tool, objects and outcome) are one entry: how many, and the last one's time. */
+  count?: number;
+  lastAt?: number;
 }
 
 /** Entries kept per grant at most, newest first; older ones are dropped on write. */

@@ -39,7 +39,7 @@ const CACHE_MAX_IDS = 100_000;
 /** 3,000 users; a larger workspace's unlisted people stay unclassified (and withheld in lockdown). */
 const MAX_USER_PAGES = 30;
 
-/** Grant → its directory, or null when the connection may not list users (LRU by Map order). */
+/** Grant → its directory, or null when the connection may not list users (evicted oldest load first). */
 const cache = new Map<string, { dir: Directory | null; until: number }>();
 let cachedIds = 0;
 const idsOf = (dir: Directory | null) => (dir ? dir.members.size + dir.bots.size + 1 : 1);
@@ -95,10 +95,8 @@ async function loadOrNull(ctx: ToolContext): Promise<{ dir: Directory | null; tt
 async function directory(ctx: ToolContext): Promise<Directory | null> {
   const key = ctx.auth.grantId;
   const hit = cache.get(key);
-  if (hit && hit.until > Date.now()) {
-    remember(key, hit);
-    return hit.dir;
-  }
+  // A hit is not moved to the back: entries live five minutes, so the first loaded goes first.
+  if (hit && hit.until > Date.now()) return hit.dir;
   let job = loading.get(key);
   if (!job) {
     job = loadOrNull(ctx).finally(() => loading.delete(key));

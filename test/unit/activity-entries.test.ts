@@ -39,6 +39,26 @@ describe('activity entries', () => {
     expect(JSON.stringify(e)).not.toMatch(/pvs|notion\.so/);
   });
 
+  it('the same read repeated back to back is one entry with its count; a write or another read starts a new one', async () => {
+    t.answer(routes({ [`GET /v1/pages/${IDS.page}`]: { body: childPage() }, [`PATCH /v1/pages/${IDS.page}`]: { body: childPage() } }));
+    await t.stack.app.activity.flush();
+    for (let i = 0; i < 3; i++) await t.call('get_page', { page_id: IDS.page });
+    await t.call('update_page', { page_id: IDS.page, is_locked: true });
+    await t.call('get_page', { page_id: IDS.page });
+    await t.call('get_page', { page_id: IDS.parentPage });
+    await t.stack.app.activity.flush();
+    const [other, after, write, repeated] = await t.stack.app.store.listActivity(grantId, 4);
+    expect(repeated).toMatchObject({ tool: 'get_page', count: 3, objects: [{ id: IDS.page }] });
+    expect(repeated!.lastAt).toBeGreaterThanOrEqual(repeated!.at);
+    expect(write).toMatchObject({ tool: 'update_page', write: true });
+    expect(write!.count).toBeUndefined();
+    expect(after).toMatchObject({ tool: 'get_page', objects: [{ id: IDS.page }] });
+    expect(after!.count).toBeUndefined();
+    // Another page (the fake has no route for it, so the call fails): its own entry.
+    expect(other).toMatchObject({ tool: 'get_page', objects: [{ id: IDS.parentPage }] });
+    expect(other!.outcome).not.toBe('ok');
+  });
+
   it('update_page with in_trash marks the page trashed (restorable), and never records property values', async () => {
     t.answer(routes({ [`PATCH /v1/pages/${IDS.page}`]: { body: childPage({ in_trash: true }) } }));
     const res = await t.call('update_page', { page_id: IDS.page, in_trash: true, properties: { Notes: { rich_text: [{ text: { content: 'Salary review for Ada' } }] } } });
@@ -49,11 +69,22 @@ describe('activity entries', () => {
   });
 
   it('update_block with in_trash, delete_block and trash mark their objects with the kind a restore needs', async () => {
-    t.answer(routes({ [`PATCH /v1/blocks/${BLOCK_ID}`]: { body: block(BLOCK_ID, 'paragraph', { rich_text: [] }, { in_trash: true }) } }));
+    // Trashing a block reads it first (is it a child page?), then trashes it.
+    t.answer(
+      routes({
+        [`GET /v1/blocks/${BLOCK_ID}`]: { body: block(BLOCK_ID, 'paragraph', { rich_text: [] }) },
+        [`PATCH /v1/blocks/${BLOCK_ID}`]: { body: block(BLOCK_ID, 'paragraph', { rich_text: [] }, { in_trash: true }) },
+      }),
+    );
     await t.call('update_block', { block_id: BLOCK_ID, in_trash: true });
     expect((await last()).objects).toEqual([{ id: BLOCK_ID, trashed: 'block' }]);
 
-    t.answer(routes({ [`DELETE /v1/blocks/${BLOCK_ID}`]: { body: paragraph(BLOCK_ID, 'gone', { in_trash: true }) } }));
+    t.answer(
+      routes({
+        [`GET /v1/blocks/${BLOCK_ID}`]: { body: paragraph(BLOCK_ID, 'gone') },
+        [`DELETE /v1/blocks/${BLOCK_ID}`]: { body: paragraph(BLOCK_ID, 'gone', { in_trash: true }) },
+      }),
+    );
     await t.call('delete_block', { block_id: BLOCK_ID });
     expect(await last()).toMatchObject({ tool: 'delete_block', write: true, objects: [{ id: BLOCK_ID, trashed: 'block' }] });
 
