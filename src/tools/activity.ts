@@ -13,13 +13,9 @@ import { type CallNote, type ToolContext, type ToolResult, WithContent } from '.
  *
  * Entries are buffered and written in batches, every FLUSH_MS or once FLUSH_ENTRIES wait, and on
  * close: a tool call never waits for the store. Entries still buffered when the process dies
- * (at most FLUSH_MS worth) are lost. Measured on a loaded 2-core machine (2026-12-07):
- * bench/activity.ts gives about 3 µs per call to build and buffer an entry and about 5 µs per
- * entry for SQLite's batched write (one row per grant per batch), run after the answers; side by
- * side with the build before the log (bench/ab.ts, get_page, 32 users), the server spent 8 % to
- * 14 % more CPU per call in three runs (the wrapper alone: none; the entry without storing it: 6 %;
- * one row per entry instead of per batch: 17 %). That is above the 0.8× budget against the bare
- * forwarder's throughput, so this is the place to work on next (see the README's activity log).
+ * (at most FLUSH_MS worth) are lost. A read repeated back to back counts on one entry (add). Cost,
+ * side by side with the build before the log (bench/ab.ts, get_page, 32 connections): ×1.03 CPU
+ * per call (docs/benchmarks.md); bench/activity.ts measures the parts in isolation.
  */
 
 const FLUSH_MS = 1000;
