@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { fakeWorkspace } from '../helpers/fake-notion.js';
 import { connect, mcpPost } from '../helpers/oauth-client.js';
 import { type Stack, startStack } from '../helpers/stack.js';
-import { launchChromium, signIn } from './support.js';
+import { expectAccessible, launchChromium, signIn } from './support.js';
 
 const ping = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
 
@@ -108,6 +108,41 @@ describe('your connections (Chromium)', () => {
     expect(await page.locator('ul.grants').count()).toBe(0);
     const res = await page.request.post(`${stack.baseUrl}/connections/disconnect`, { form: { grant: 'x', csrf: 'y' }, maxRedirects: 0 });
     expect(res.status()).toBe(401);
+  });
+
+  it('changes what a connection may use, by keyboard, without reconnecting: the same token lists fewer tools at once', async () => {
+    const a = fakeWorkspace('Toolsets');
+    const { tokens } = await connect(stack, a, 'write');
+    const names = async () =>
+      ((await (await mcpPost(stack.baseUrl, tokens.access_token, ping)).json()) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name);
+    expect(await names()).toContain('comments');
+
+    const page = await newPage();
+    await signIn(page, stack, a);
+    const item = page.locator('ul.grants > li').first();
+    const comments = item.getByRole('checkbox', { name: /Comments/ });
+    const lockdown = item.getByRole('checkbox', { name: /Only content written by members/ });
+    expect(await comments.isChecked()).toBe(true);
+    expect(await lockdown.isChecked()).toBe(false);
+    await comments.focus();
+    await page.keyboard.press('Space');
+    await lockdown.focus();
+    await page.keyboard.press('Space');
+    await item.getByRole('button', { name: /^Save/ }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${stack.baseUrl}/connections?saved=1`);
+    expect(await page.getByRole('status').innerText()).toMatch(/Saved/);
+    await expectAccessible(page);
+
+    // The page shows what was saved, and the app's next call with its same token sees it.
+    const after = page.locator('ul.grants > li').first();
+    expect(await after.getByRole('checkbox', { name: /Comments/ }).isChecked()).toBe(false);
+    expect(await after.getByRole('checkbox', { name: /Only content written by members/ }).isChecked()).toBe(true);
+    const listed = await names();
+    expect(listed).not.toContain('comments');
+    expect(listed).toContain('search');
+    const grant = (await stack.app.store.listGrantsByUser(a.user.id))[0]!;
+    expect(grant.info.lockdown).toBe('on');
   });
 
   it('cancel on Notion’s screen during sign-in ends on a human page', async () => {
