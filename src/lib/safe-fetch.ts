@@ -84,7 +84,7 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
  * A socket `lookup` that refuses any resolved address `allowed` rejects. It sits after DNS
  * resolution and on the very address we connect to, so DNS rebinding cannot slip through.
  */
-export function guardedLookup(lookup: typeof dnsLookup, allowed: (ip: string) => boolean) {
+function guardedLookup(lookup: typeof dnsLookup, allowed: (ip: string) => boolean) {
   return (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
     (lookup as unknown as (h: string, o: LookupOptions, cb: LookupCallback) => void)(hostname, options, (err, address, family) => {
       if (err) return callback(err, address, family);
@@ -168,7 +168,7 @@ export function createSafeFetcher(lookup: typeof dnsLookup = dnsLookup, testing:
 }
 
 /** Sent on every download, so the file's host can see who fetches it and why. */
-export const DOWNLOAD_USER_AGENT = `notion-mcp-remote/${VERSION} (+file upload to Notion)`;
+const DOWNLOAD_USER_AGENT = `notion-mcp-remote/${VERSION} (+file upload to Notion)`;
 
 export interface Download {
   status: number;

@@ -84,7 +84,7 @@ function addIds(found: ActivityObject[], where: unknown): void {
 }
 
 /** The objects a call touched: IDs from its arguments, then from its result (with titles), trashed ones marked. */
-export function touched(tool: string, args: Obj, value: unknown, ok: boolean): ActivityObject[] {
+function touched(tool: string, args: Obj, value: unknown, ok: boolean): ActivityObject[] {
   const found: ActivityObject[] = [];
   addIds(found, args);
   addIds(found, args.parent);
@@ -109,7 +109,7 @@ export function touched(tool: string, args: Obj, value: unknown, ok: boolean): A
  * The entry for one finished call. A call refused before its tool was known counts as a read; a
  * name that is no tool is not kept (it is the client's text), as in the metrics.
  */
-export function activityEntry(grantId: string, called: string, note: CallNote, outcome: string, at: number): Omit<ActivityEntry, 'id'> {
+function activityEntry(grantId: string, called: string, note: CallNote, outcome: string, at: number): Omit<ActivityEntry, 'id'> {
   const tool = note.tool ?? (outcome === 'unknown_tool' ? '(unknown)' : called);
   const objects = note.args ? touched(tool, note.args, note.value, outcome === 'ok') : [];
   return { grantId, at, tool, write: note.readOnly === false, outcome, objects };

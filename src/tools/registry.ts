@@ -332,17 +332,19 @@ export class ToolRegistry {
   private prepare(name: string, rawArgs: unknown, ctx: ToolContext): { tool: CompiledTool; args: Record<string, unknown> } {
     const tool = this.tools.get(name);
     if (!tool) throw new ToolError('unknown_tool', `Unknown tool "${name}". Call tools/list for the available tools.`);
-    const { label } = TOOLSET_LABELS[tool.toolset];
     if (!this.offered.has(tool.toolset)) {
-      throw new ToolError('toolset_not_offered', `"${name}" belongs to ${label}, which this connector does not offer.`);
+      throw new ToolError('toolset_not_offered', `"${name}" belongs to ${TOOLSET_LABELS[tool.toolset].label}, which this connector does not offer.`);
     }
     if (!(this.keyOf(ctx.auth) & toolsetBit(tool.toolset))) {
       throw new ToolError(
         'toolset_not_allowed',
-        `"${name}" belongs to ${label}, which this connection does not allow. The user can allow it for this app under Your connections: ${this.connectionsUrl}`,
+        `"${name}" belongs to ${TOOLSET_LABELS[tool.toolset].label}, which this connection does not allow. The user can allow it for this app under Your connections: ${this.connectionsUrl}`,
       );
     }
-    if (ctx.note) Object.assign(ctx.note, { tool: name, readOnly: tool.readOnly });
+    if (ctx.note) {
+      ctx.note.tool = name;
+      ctx.note.readOnly = tool.readOnly;
+    }
     if (!tool.readOnly && !ctx.auth.scopes.has(SCOPE_WRITE)) {
       throw new ToolError(
         'read_only_connection',
