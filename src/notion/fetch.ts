@@ -1,8 +1,7 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import { type Client, RequestTimeoutError } from '@notionhq/client';
+import { Agent, type Dispatcher } from 'undici';
 import { tracing, traceClientRequest } from '../lib/trace.js';
 
 type ClientOptions = NonNullable<ConstructorParameters<typeof Client>[0]>;
@@ -14,19 +13,30 @@ const decoders: Record<string, (buf: Buffer) => Promise<Buffer>> = {
   br: promisify(brotliDecompress),
 };
 
-/** Headers of a buffered response, read the way the Notion SDK reads them (`get`, any case). */
+/**
+ * Headers of a buffered response, read the way the Notion SDK reads them (`get`, any case): from
+ * undici's raw name/value list, searched only when asked (the SDK reads them on errors only).
+ */
 class ResponseHeaders {
-  constructor(private readonly raw: IncomingMessage['headers']) {}
+  constructor(private readonly raw: Buffer[]) {}
   get(name: string): string | null {
-    const value = this.raw[name.toLowerCase()];
-    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+    const wanted = name.toLowerCase();
+    const values: string[] = [];
+    for (let i = 0; i + 1 < this.raw.length; i += 2) {
+      const key = this.raw[i]!;
+      if (key.length === wanted.length && key.toString('latin1').toLowerCase() === wanted) values.push(this.raw[i + 1]!.toString('latin1'));
+    }
+    return values.length ? values.join(', ') : null;
   }
 }
 
 /**
- * The `fetch` the Notion client uses: node:http(s) over one keep-alive pool. Global fetch (undici)
+ * The `fetch` the Notion client uses: undici's dispatcher over one keep-alive pool. Global fetch
  * was the largest CPU cost of a tool call (web streams, AbortSignal and Headers per request); a
- * Notion call needs none of that: a string body out, a JSON text back.
+ * Notion call needs none of that: a string body out, a JSON text back. `Dispatcher.dispatch` is
+ * undici's lowest level: a keep-alive GET cost 64-68 µs of client CPU against 155-176 µs through
+ * node:http and 83-85 µs through undici's `request` (123 µs with an AbortSignal), on a loaded
+ * 2-core machine; docs/benchmarks.md has what it did to a tool call.
  *
  * - The whole response is read before the promise settles. `deadlineMs` (the Notion timeout; the
  *   SDK's own timer is set a little past it) destroys the request and then rejects with the SDK's
@@ -37,7 +47,7 @@ class ResponseHeaders {
  * - Once `stopping` is aborted (shutdown), the pool's sockets are destroyed, which fails every
  *   request in flight, and new ones fail at once, the same way. Nothing is registered per request:
  *   a set of requests in flight cost 14% of a get_page call's server CPU (npm run bench:ab).
- * - The pool has no socket limit (`maxSockets`): a shared limit is a shared queue, where a few users
+ * - The pool has no socket limit (undici's `connections`): a shared limit is a shared queue, where a few users
  *   whose calls hang make everyone else wait. Each connection is capped instead (CallLimiter).
  * - Multipart bodies (file uploads, rare) go through global fetch, which encodes FormData.
  */
@@ -55,21 +65,18 @@ export function endpointGroup(path: string): string {
 export function keepAliveFetch(opts: {
   deadlineMs: number;
   stopping?: AbortSignal;
-  maxSockets?: number;
   /** Told how long each answered request took, by endpoint group. */
   observe?: (group: string, seconds: number) => void;
 }): NotionFetch {
-  const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? Infinity, scheduling: 'lifo' as const, timeout: 30_000 };
-  const http = new HttpAgent(agentOptions);
-  const https = new HttpsAgent(agentOptions);
+  const agent = new Agent({ keepAliveTimeout: 30_000 });
 
   // The origin of the last URL. Every Notion call goes to the same one, so a prefix check splits
   // the URL instead of parsing it again (the SDK has just serialized it from a URL object).
-  let origin: { prefix: string; secure: boolean; host: string; port: string } | null = null;
+  let origin: { prefix: string; origin: string } | null = null;
   const originOf = (url: string) => {
     if (origin === null || !url.startsWith(origin.prefix)) {
       const u = new URL(url);
-      origin = { prefix: `${u.origin}/`, secure: u.protocol === 'https:', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: u.port };
+      origin = { prefix: `${u.origin}/`, origin: u.origin };
     }
     return origin;
   };
@@ -78,8 +85,7 @@ export function keepAliveFetch(opts: {
   let stopped = false;
   stopping?.addEventListener('abort', () => {
     stopped = true;
-    http.destroy();
-    https.destroy();
+    void agent.destroy().catch(() => undefined);
   });
 
   const send: NotionFetch = (url, init = {}) => {
@@ -92,42 +98,61 @@ export function keepAliveFetch(opts: {
         throw (signal.reason as Error | undefined)?.name === 'TimeoutError' ? new RequestTimeoutError() : err;
       });
     }
-    const { prefix, secure, host, port } = originOf(url);
-    const headers: Record<string, string | number> = { 'accept-encoding': 'gzip, deflate, br', ...(init.headers as Record<string, string>) };
-    if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
+    const { prefix, origin: to } = originOf(url);
+    const headers: Record<string, string> = { 'accept-encoding': 'gzip, deflate, br', ...(init.headers as Record<string, string>) };
     const path = url.slice(prefix.length - 1);
     const started = observe ? performance.now() : 0;
     return new Promise((resolve, reject) => {
-      const req = (secure ? httpsRequest : httpRequest)(
-        { host, port, path, method: init.method ?? 'GET', agent: secure ? https : http, headers },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', (err) => fail(err));
-          res.on('end', () => {
-            clearTimeout(deadline);
-            observe?.(endpointGroup(path), (performance.now() - started) / 1000);
-            const raw = Buffer.concat(chunks);
-            const answer = (bytes: Buffer) => {
-              const text = bytes.toString('utf8');
-              const status = res.statusCode ?? 0;
-              resolve({ ok: status >= 200 && status < 300, status, headers: new ResponseHeaders(res.headers), text: () => Promise.resolve(text), body: null });
-            };
-            const encoding = res.headers['content-encoding'];
-            const decode = encoding === undefined ? undefined : decoders[encoding.trim().toLowerCase()];
-            if (decode) decode(raw).then(answer, fail);
-            else answer(raw);
-          });
-        },
-      );
+      let status = 0;
+      let raw: Buffer[] = [];
+      const chunks: Buffer[] = [];
+      let abort: ((reason: Error) => void) | undefined;
+      let settled = false;
       const fail = (cause: unknown) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(deadline);
-        req.destroy();
         reject(cause instanceof RequestTimeoutError ? cause : new TypeError('fetch failed', { cause }));
       };
-      const deadline = setTimeout(() => fail(new RequestTimeoutError()), opts.deadlineMs);
-      req.on('error', fail);
-      req.end(body);
+      // Aborting destroys the request's socket before the promise rejects, so a caller's slot is
+      // freed only once its socket is going away.
+      const deadline = setTimeout(() => {
+        const timeout = new RequestTimeoutError();
+        if (abort) abort(timeout);
+        fail(timeout);
+      }, opts.deadlineMs);
+      const handler: Dispatcher.DispatchHandler = {
+        onConnect: (a) => {
+          abort = a;
+          if (settled) a(new RequestTimeoutError()); // timed out while queued
+        },
+        onHeaders: (code, rawHeaders) => {
+          status = code;
+          raw = rawHeaders as Buffer[];
+          return true;
+        },
+        onData: (chunk) => {
+          chunks.push(chunk);
+          return true;
+        },
+        onComplete: () => {
+          if (settled) return;
+          clearTimeout(deadline);
+          observe?.(endpointGroup(path), (performance.now() - started) / 1000);
+          const answer = (bytes: Buffer) => {
+            settled = true;
+            const text = bytes.toString('utf8');
+            resolve({ ok: status >= 200 && status < 300, status, headers: new ResponseHeaders(raw), text: () => Promise.resolve(text), body: null });
+          };
+          const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+          const encoding = new ResponseHeaders(raw).get('content-encoding');
+          const decode = encoding === null ? undefined : decoders[encoding.trim().toLowerCase()];
+          if (decode) decode(body).then(answer, fail);
+          else answer(body);
+        },
+        onError: fail,
+      };
+      agent.dispatch({ origin: to, path, method: (init.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: body ?? null }, handler);
     });
   };
 
