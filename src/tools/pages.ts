@@ -4,12 +4,12 @@ import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, maxTokens, notionId, OVERWRITE, pageSize, READ, startCursor, textStart, toIcon } from './args.js';
 import { confirmation, notionUrl, setFields } from './confirm.js';
-import { fullMarkdown, headingText, lockdownPage, outline, readVetted, section } from './page-reading.js';
+import { fullMarkdown, headingText, lockdownPage, outline, readVetted, section, writeVetted } from './page-reading.js';
 import { fenced, provenance } from './provenance.js';
 import { fitBody } from './limits.js';
 import { getDatabase, isNotFound, soleDataSource, underUntypedParent } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
-import { propertyValue, shape } from '../notion/shape.js';
+import { hideFileLinks, propertyValue, shape } from '../notion/shape.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -137,9 +137,12 @@ const MARKDOWN_OUTPUT = {
   required: ['markdown', 'truncated'],
 };
 
+/** In place of a body lockdown withholds from update_page_markdown's answer. */
+const WITHHELD_BODY = 'the new body is not returned: this page was created or last edited by a guest or an integration, not only by workspace members (lockdown)';
+
 function markdownResult(res: unknown): Obj {
   const r = (isObj(res) ? res : {}) as Obj;
-  const out: Obj = { markdown: r.markdown ?? '', truncated: r.truncated === true };
+  const out: Obj = { markdown: hideFileLinks(String(r.markdown ?? '')), truncated: r.truncated === true };
   if (Array.isArray(r.unknown_block_ids) && r.unknown_block_ids.length > 0) out.unknown_block_ids = r.unknown_block_ids;
   return out;
 }
@@ -506,14 +509,17 @@ export const pageTools = [
       allow_async: z.boolean().optional(),
     },
     annotations: annotations('Update page Markdown', { destructiveHint: true }),
-    run: async (args, { notion }) => {
+    run: async (args, ctx) => {
+      const { notion } = ctx;
       const body = fitBody({ ...(await markdownUpdate(notion, args)), ...(args.allow_async ? { allow_async: true } : {}) });
-      const answer: unknown = await notion.write((n, auth) => n.pages.updateMarkdown({ page_id: args.page_id, ...body, auth }));
+      const write = (): Promise<unknown> => notion.write((n, auth) => n.pages.updateMarkdown({ page_id: args.page_id, ...body, auth }));
+      // The body it returns is the page's content, most of it not the model's: vetted like a read.
+      const { body: answer, mark, withheld } = args.return_markdown ? await writeVetted(ctx, args.page_id, write) : { body: await write(), mark: undefined, withheld: undefined };
       if (isTask(answer)) return taskStarted(answer);
       const res = markdownResult(answer);
-      if (args.return_markdown) return res;
+      if (args.return_markdown && !withheld) return fenced(res, 'markdown', mark);
       const changed = args.edits ? { edits_applied: args.edits.length } : args.after !== undefined || args.position !== undefined ? { inserted_chars: args.markdown!.length } : { replaced: true };
-      return { id: args.page_id, url: notionUrl(args.page_id), ...changed, page_chars: String(res.markdown).length };
+      return { id: args.page_id, url: notionUrl(args.page_id), ...changed, page_chars: String(res.markdown).length, ...(withheld ? { withheld: WITHHELD_BODY } : {}) };
     },
   }),
   defineTool({

@@ -177,6 +177,26 @@ export class Provenance {
     return { kept, withheld: raws.length - kept.length };
   }
 
+  /**
+   * A list result (`list` shaped from `raw`, whose `results` are the Notion objects) with each
+   * object vetted as in vetList, and the note on what lockdown left out.
+   */
+  vetResults(raw: unknown, list: Obj): Obj {
+    const raws = isObj(raw) && Array.isArray(raw.results) ? raw.results : [];
+    const { kept, withheld } = this.vetList(raws, Array.isArray(list.results) ? (list.results as unknown[]) : []);
+    return { ...list, results: kept, ...withheldNote(withheld) };
+  }
+
+  /**
+   * One object whose result is not its shaped form (a file, a page body): its marks, or undefined
+   * when members wrote it; in lockdown, a tool error when it is withheld. Called before the result
+   * is made, so nothing withheld is read further.
+   */
+  vet(raw: unknown, what: string): Mark | undefined {
+    if (this.withholds(raw)) throw withheldError(what);
+    return this.mark(raw);
+  }
+
   /** One object: its marks merged in; in lockdown, a tool error when it is withheld. */
   vetOne(raw: unknown, shaped: unknown, what: string): unknown {
     if (this.withholds(raw)) throw withheldError(what);
