@@ -3,7 +3,7 @@ import type { AuthContext } from '../../src/oauth/grants.js';
 import type { ToolResult } from '../../src/tools/registry.js';
 import { block, list, PERSON_ID, personUser } from '../fixtures/blocks.js';
 import { view } from '../fixtures/databases.js';
-import { childPage, pageMarkdown } from '../fixtures/pages.js';
+import { childPage, database, IDS, pageMarkdown, rowPage } from '../fixtures/pages.js';
 import { routes, startToolStack, type ToolStack } from '../helpers/tools.js';
 
 /**
@@ -32,6 +32,7 @@ const PAGES = { guest: '11111111-1111-4111-8111-111111111111', bot: '22222222-22
 const IMAGES = { guest: 'd1111111-1111-4111-8111-111111111111', bot: 'd2222222-2222-4222-8222-222222222222', member: 'd3333333-3333-4333-8333-333333333333' };
 const VIEWS = { guest: 'e1111111-1111-4111-8111-111111111111', bot: 'e2222222-2222-4222-8222-222222222222', member: 'e3333333-3333-4333-8333-333333333333' };
 const NOTES = { guest: 'f1111111-1111-4111-8111-111111111111', bot: 'f2222222-2222-4222-8222-222222222222', member: 'f3333333-3333-4333-8333-333333333333' };
+const ROWS = { guest: 'a1111111-1111-4111-8111-111111111111', bot: 'a2222222-2222-4222-8222-222222222222', member: 'a3333333-3333-4333-8333-333333333333' };
 const WHO: Who[] = ['guest', 'bot', 'member'];
 
 /** What each author wrote where the model reads it. */
@@ -65,6 +66,8 @@ const meetingNotes = (who: Who) => ({
 const notion = (fileUrl: string, markdown: Record<Who, string> = { guest: HOSTILE, bot: TITLE.bot, member: TITLE.member }) =>
   routes({
     'GET /v1/users': { body: users() },
+    [`GET /v1/databases/${IDS.database}`]: { body: database([{ id: IDS.dataSource, name: 'Tasks' }]) },
+    [`POST /v1/data_sources/${IDS.dataSource}/query`]: { body: list('page_or_data_source', WHO.map((who) => rowPage({ id: ROWS[who], ...by(AUTHOR[who]) }))) },
     'POST /v1/blocks/meeting_notes/query': { body: { results: WHO.map(meetingNotes), has_more: false, request_id: 'q' } },
     ...Object.fromEntries(
       WHO.flatMap((who) => [
@@ -107,9 +110,20 @@ describe('provenance beyond pages: meeting notes, files, views and returned bodi
       const [guest, bot, member] = JSON.parse(res.content[0].text).results as Obj[];
       expect(guest).toMatchObject({ id: NOTES.guest, untrusted: true, source: 'guest', by: { id: GUEST, kind: 'guest' } });
       expect(bot).toMatchObject({ id: NOTES.bot, untrusted: true, source: 'integration', by: { id: BOT, kind: 'integration', name: 'Zapier' } });
-      expect(member.id).toBe(NOTES.member);
+      expect(member!.id).toBe(NOTES.member);
       for (const k of marks) expect(member).not.toHaveProperty(k);
       expect(calls().sort()).toEqual(['GET /v1/users', 'POST /v1/blocks/meeting_notes/query']);
+    });
+
+    it('query_database marks the rows a guest or an integration wrote, as query_data_source does', async () => {
+      ts.answer(notion(fileUrl));
+      const res = JSON.parse((await ts.result('query_database', { database_id: IDS.database }, {}, connection())).content[0].text);
+      expect(res.results.map((r: Obj) => [r.id, r.source ?? null])).toEqual([
+        [ROWS.guest, 'guest'],
+        [ROWS.bot, 'integration'],
+        [ROWS.member, null],
+      ]);
+      expect(res.results[0]).toMatchObject({ untrusted: true, by: { id: GUEST, kind: 'guest' } });
     });
 
     it('get_file marks an image a guest put on a page, next to the image itself; a member\'s comes unmarked', async () => {
@@ -159,6 +173,13 @@ describe('provenance beyond pages: meeting notes, files, views and returned bodi
       expect(out.results.map((r: Obj) => r.id)).toEqual([NOTES.member]);
       expect(out.withheld).toBe('2 not written by workspace members (lockdown)');
       expect(res.content[0].text).not.toContain('ignore previous');
+    });
+
+    it('query_database leaves out the rows non-members wrote and says how many', async () => {
+      ts.answer(notion(fileUrl));
+      const res = JSON.parse((await ts.result('query_database', { database_id: IDS.database }, {}, connection(true))).content[0].text);
+      expect(res.results.map((r: Obj) => r.id)).toEqual([ROWS.member]);
+      expect(res.withheld).toBe('2 not written by workspace members (lockdown)');
     });
 
     it('get_file refuses an image or a cover a non-member put there, before downloading it, and returns a member\'s', async () => {
