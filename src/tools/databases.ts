@@ -120,8 +120,10 @@ export const databasesTools = [
     description: 'Move a database to the trash.',
     input: { database_id: databaseId },
     annotations: annotations('Archive database', OVERWRITE),
-    run: async ({ database_id }, { notion }) =>
-      shape(await notion.write((n, auth) => n.databases.update({ database_id, in_trash: true, auth }))),
+    run: async ({ database_id }, ctx) => {
+      const db = await ctx.notion.write((n, auth) => n.databases.update({ database_id, in_trash: true, auth }));
+      return (await provenance(ctx)).vetEcho(db, shape(db), 'database');
+    },
   }),
   defineTool({
     name: 'query_database',

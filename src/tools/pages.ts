@@ -5,7 +5,7 @@ import { defineTool } from './registry.js';
 import { annotations, maxTokens, notionId, OVERWRITE, pageSize, READ, startCursor, textStart, toIcon } from './args.js';
 import { confirmation, notionUrl, setFields } from './confirm.js';
 import { fullMarkdown, headingText, lockdownPage, outline, readVetted, section, writeVetted } from './page-reading.js';
-import { fenced, provenance } from './provenance.js';
+import { fenced, provenance, withheldContent } from './provenance.js';
 import { fitBody } from './limits.js';
 import { getDatabase, isNotFound, soleDataSource, underUntypedParent } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
@@ -136,9 +136,6 @@ const MARKDOWN_OUTPUT = {
   },
   required: ['markdown', 'truncated'],
 };
-
-/** In place of a body lockdown withholds from update_page_markdown's answer. */
-const WITHHELD_BODY = 'the new body is not returned: this page was created or last edited by a guest or an integration, not only by workspace members (lockdown)';
 
 function markdownResult(res: unknown): Obj {
   const r = (isObj(res) ? res : {}) as Obj;
@@ -451,7 +448,10 @@ export const pageTools = [
     description: 'Move a page to the trash (undo with restore_from_trash).',
     input: { page_id: notionId('page') },
     annotations: annotations('Archive page', OVERWRITE),
-    run: async (args, { notion }) => shape(await notion.write((n, auth) => n.pages.update({ page_id: args.page_id, in_trash: true, auth }))),
+    run: async (args, ctx) => {
+      const page = await ctx.notion.write((n, auth) => n.pages.update({ page_id: args.page_id, in_trash: true, auth }));
+      return (await provenance(ctx)).vetEcho(page, shape(page), 'page');
+    },
   }),
   defineTool({
     name: 'move_page',
@@ -519,7 +519,7 @@ export const pageTools = [
       const res = markdownResult(answer);
       if (args.return_markdown && !withheld) return fenced(res, 'markdown', mark);
       const changed = args.edits ? { edits_applied: args.edits.length } : args.after !== undefined || args.position !== undefined ? { inserted_chars: args.markdown!.length } : { replaced: true };
-      return { id: args.page_id, url: notionUrl(args.page_id), ...changed, page_chars: String(res.markdown).length, ...(withheld ? { withheld: WITHHELD_BODY } : {}) };
+      return { id: args.page_id, url: notionUrl(args.page_id), ...changed, page_chars: String(res.markdown).length, ...(withheld ? { withheld: withheldContent('page') } : {}) };
     },
   }),
   defineTool({

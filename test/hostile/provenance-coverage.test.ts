@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthContext } from '../../src/oauth/grants.js';
 import type { ToolResult } from '../../src/tools/registry.js';
-import { block, list, PERSON_ID, personUser } from '../fixtures/blocks.js';
-import { view } from '../fixtures/databases.js';
+import { block, comment, list, paragraph, PERSON_ID, personUser } from '../fixtures/blocks.js';
+import { dataSource, view } from '../fixtures/databases.js';
 import { childPage, database, IDS, pageMarkdown, rowPage } from '../fixtures/pages.js';
 import { routes, startToolStack, type ToolStack } from '../helpers/tools.js';
 
@@ -33,6 +33,8 @@ const IMAGES = { guest: 'd1111111-1111-4111-8111-111111111111', bot: 'd2222222-2
 const VIEWS = { guest: 'e1111111-1111-4111-8111-111111111111', bot: 'e2222222-2222-4222-8222-222222222222', member: 'e3333333-3333-4333-8333-333333333333' };
 const NOTES = { guest: 'f1111111-1111-4111-8111-111111111111', bot: 'f2222222-2222-4222-8222-222222222222', member: 'f3333333-3333-4333-8333-333333333333' };
 const ROWS = { guest: 'a1111111-1111-4111-8111-111111111111', bot: 'a2222222-2222-4222-8222-222222222222', member: 'a3333333-3333-4333-8333-333333333333' };
+const PARAS = { guest: 'b1111111-1111-4111-8111-111111111111', bot: 'b2222222-2222-4222-8222-222222222222', member: 'b3333333-3333-4333-8333-333333333333' };
+const COMMENTS = { guest: 'c1111111-1111-4111-8111-111111111111', bot: 'c2222222-2222-4222-8222-222222222222', member: 'c3333333-3333-4333-8333-333333333333' };
 const WHO: Who[] = ['guest', 'bot', 'member'];
 
 /** What each author wrote where the model reads it. */
@@ -68,6 +70,9 @@ const notion = (fileUrl: string, markdown: Record<Who, string> = { guest: HOSTIL
     'GET /v1/users': { body: users() },
     [`GET /v1/databases/${IDS.database}`]: { body: database([{ id: IDS.dataSource, name: 'Tasks' }]) },
     [`POST /v1/data_sources/${IDS.dataSource}/query`]: { body: list('page_or_data_source', WHO.map((who) => rowPage({ id: ROWS[who], ...by(AUTHOR[who]) }))) },
+    // Writes that answer with the object they changed.
+    [`PATCH /v1/databases/${IDS.database}`]: { body: { ...database([{ id: IDS.dataSource, name: 'Tasks' }]), ...by(BOT), in_trash: true } },
+    [`PATCH /v1/data_sources/${IDS.dataSource}`]: { body: { ...dataSource, id: IDS.dataSource, ...by(GUEST) } },
     'POST /v1/blocks/meeting_notes/query': { body: { results: WHO.map(meetingNotes), has_more: false, request_id: 'q' } },
     ...Object.fromEntries(
       WHO.flatMap((who) => [
@@ -76,6 +81,10 @@ const notion = (fileUrl: string, markdown: Record<Who, string> = { guest: HOSTIL
         [`PATCH /v1/pages/${PAGES[who]}/markdown`, { body: pageMarkdown(markdown[who], { id: PAGES[who] }) }],
         [`GET /v1/blocks/${PAGES[who]}`, { body: block(PAGES[who], 'child_page', { title: 'Report' }) }],
         [`GET /v1/blocks/${IMAGES[who]}`, { body: { ...block(IMAGES[who], 'image', { caption: [], type: 'file', file: { url: `${fileUrl}?X-Amz-Signature=s`, expiry_time: '2026-12-07T19:30:00.000Z' } }), ...by(AUTHOR[who]) } }],
+        [`PATCH /v1/pages/${PAGES[who]}`, { body: childPage({ id: PAGES[who], ...by(AUTHOR[who]), in_trash: true }) }],
+        [`GET /v1/blocks/${PARAS[who]}`, { body: { ...paragraph(PARAS[who], TITLE[who]), ...by(AUTHOR[who]) } }],
+        [`DELETE /v1/blocks/${PARAS[who]}`, { body: { ...paragraph(PARAS[who], TITLE[who], { in_trash: true }), ...by(AUTHOR[who]) } }],
+        [`DELETE /v1/comments/${COMMENTS[who]}`, { body: comment(COMMENTS[who], TITLE[who], { createdBy: AUTHOR[who] }) }],
         [`GET /v1/views/${VIEWS[who]}`, { body: { ...view, id: VIEWS[who], name: TITLE[who], ...by(AUTHOR[who]) } }],
       ]),
     ),
@@ -124,6 +133,17 @@ describe('provenance beyond pages: meeting notes, files, views and returned bodi
         [ROWS.member, null],
       ]);
       expect(res.results[0]).toMatchObject({ untrusted: true, by: { id: GUEST, kind: 'guest' } });
+    });
+
+    it('delete_block and delete_comment mark the trashed block or comment a guest wrote, which they show', async () => {
+      ts.answer(notion(fileUrl));
+      const auth = connection();
+      const blockRes = JSON.parse((await ts.result('delete_block', { block_id: PARAS.guest }, {}, auth)).content[0].text);
+      expect(blockRes).toMatchObject({ id: PARAS.guest, in_trash: true, untrusted: true, source: 'guest', by: { id: GUEST, kind: 'guest' } });
+      const commentRes = JSON.parse((await ts.result('delete_comment', { comment_id: COMMENTS.guest }, {}, auth)).content[0].text);
+      expect(commentRes).toMatchObject({ id: COMMENTS.guest, untrusted: true, source: 'guest', created_by: { id: GUEST, kind: 'guest' } });
+      const member = JSON.parse((await ts.result('delete_block', { block_id: PARAS.member }, {}, auth)).content[0].text);
+      for (const k of marks) expect(member).not.toHaveProperty(k);
     });
 
     it('get_file marks an image a guest put on a page, next to the image itself; a member\'s comes unmarked', async () => {
@@ -180,6 +200,30 @@ describe('provenance beyond pages: meeting notes, files, views and returned bodi
       const res = JSON.parse((await ts.result('query_database', { database_id: IDS.database }, {}, connection(true))).content[0].text);
       expect(res.results.map((r: Obj) => r.id)).toEqual([ROWS.member]);
       expect(res.withheld).toBe('2 not written by workspace members (lockdown)');
+    });
+
+    it("a write that shows the object it changed keeps only what names it when a non-member wrote it; the write is done", async () => {
+      ts.answer(notion(fileUrl));
+      const auth = connection(true);
+      const note = (what: string) => `this ${what}'s content is not shown: it was created or last edited by a guest or an integration, not only by workspace members (lockdown)`;
+      const echoes: [string, Record<string, unknown>, string, Obj][] = [
+        ['delete_block', { block_id: PARAS.guest }, 'block', { object: 'block', id: PARAS.guest, type: 'paragraph', in_trash: true }],
+        ['delete_comment', { comment_id: COMMENTS.bot }, 'comment', { object: 'comment', id: COMMENTS.bot }],
+        ['archive_page', { page_id: PAGES.guest }, 'page', { object: 'page', id: PAGES.guest, url: childPage().url, in_trash: true }],
+        ['archive_database', { database_id: IDS.database }, 'database', { object: 'database', id: IDS.database, url: database([]).url, in_trash: true }],
+        ['update_data_source', { data_source_id: IDS.dataSource, title: 'Tasks' }, 'data source', { object: 'data_source', id: IDS.dataSource, url: dataSource.url }],
+      ];
+      for (const [tool, args, what, kept] of echoes) {
+        const res = await ts.result(tool, args, {}, auth);
+        const out = JSON.parse(res.content[0].text);
+        expect(out, tool).toMatchObject({ ...kept, withheld: note(what) });
+        expect(Object.keys(out).sort(), tool).toEqual([...Object.keys(kept), 'withheld'].sort());
+        expect(res.content[0].text, tool).not.toMatch(/ignore previous|Synced by Zapier/);
+      }
+      expect(calls()).toEqual(expect.arrayContaining([`DELETE /v1/blocks/${PARAS.guest}`, `DELETE /v1/comments/${COMMENTS.bot}`, `PATCH /v1/pages/${PAGES.guest}`, `PATCH /v1/databases/${IDS.database}`, `PATCH /v1/data_sources/${IDS.dataSource}`]));
+      // A member's block comes back whole.
+      const member = JSON.parse((await ts.result('delete_block', { block_id: PARAS.member }, {}, auth)).content[0].text);
+      expect(member).toMatchObject({ id: PARAS.member, paragraph: { text: TITLE.member } });
     });
 
     it('get_file refuses an image or a cover a non-member put there, before downloading it, and returns a member\'s', async () => {
