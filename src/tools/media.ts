@@ -191,8 +191,9 @@ export const mediaTools = [
         return marked(await answer(block[type] as Obj, { id: block.id, type }, type === 'image', notion.apiOrigin, signal), mark);
       }
       const page = await notion.get<Obj>(`pages/${args.page_id}`);
-      const file = args.as ? fromPage(page, args.as) : fromProperty(page, args.property!, args.index ?? 0);
+      // Vetted first: even an error about its properties would show their names.
       const mark = (await provenance(ctx)).vet(page, 'page');
+      const file = args.as ? fromPage(page, args.as) : fromProperty(page, args.property!, args.index ?? 0);
       const about: Obj = args.as ? { id: page.id, type: args.as } : { id: page.id, type: 'files', property: args.property, index: args.index ?? 0 };
       return marked(await answer(file, about, args.as !== undefined, notion.apiOrigin, signal), mark);
     },
