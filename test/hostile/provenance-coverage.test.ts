@@ -233,6 +233,8 @@ describe('provenance beyond pages: meeting notes, files, views and returned bodi
         [{ block_id: IMAGES.guest }, 'block'],
         [{ block_id: IMAGES.bot }, 'block'],
         [{ page_id: PAGES.guest, as: 'cover' }, 'page'],
+        // Refused before the property is looked up: the error would list the page's properties.
+        [{ page_id: PAGES.guest, property: 'Attachments' }, 'page'],
       ] as const) {
         await expect(ts.result('get_file', args, {}, auth)).rejects.toMatchObject({ code: 'lockdown_withheld', message: expect.stringContaining(`this ${what} was created or last edited by a guest`) });
       }
