@@ -267,6 +267,22 @@ describe('provenance beyond pages: meeting notes, files, views and returned bodi
     });
   });
 
+  describe('lockdown without the users list', () => {
+    it('update_page_markdown with return_markdown is refused before it writes, as reads are; without return_markdown it writes', async () => {
+      const base = notion(fileUrl);
+      ts.answer((req) =>
+        req.path === '/v1/users' ? { status: 403, body: { object: 'error', status: 403, code: 'restricted_resource', message: 'Insufficient permissions for this endpoint.' } } : base(req),
+      );
+      const auth = connection(true);
+      const args = { page_id: PAGES.member, markdown: 'Weekly sync' };
+      await expect(ts.result('update_page_markdown', { ...args, return_markdown: true }, {}, auth)).rejects.toMatchObject({ code: 'lockdown_unavailable' });
+      expect(calls()).toEqual(['GET /v1/users']);
+      const written = JSON.parse((await ts.result('update_page_markdown', args, {}, auth)).content[0].text);
+      expect(written).toMatchObject({ id: PAGES.member, replaced: true });
+      expect(calls()).toEqual(['GET /v1/users', `PATCH /v1/pages/${PAGES.member}/markdown`]);
+    });
+  });
+
   describe("Notion's pre-signed file links in Markdown", () => {
     const md = { guest: HOSTILE, bot: TITLE.bot, member: FILE_MD };
 
