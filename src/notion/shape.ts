@@ -88,6 +88,24 @@ function userRef(u: unknown): Json {
  */
 export const NOTION_FILE = '(Notion file: read it with get_file)';
 
+/** Where Notion serves the files it hosts (as tools/media.ts downloads them). */
+const HOSTED = String.raw`https://(?:prod-files-secure\.s3\.us-west-2\.amazonaws\.com/|s3\.us-west-2\.amazonaws\.com/secure\.notion-static\.com/|file\.notion\.so/)`;
+/** URL characters, with one level of balanced parentheses (a file named "scan (1).png"). */
+const URL_TAIL = String.raw`(?:[^\s()"'<>]|\([^\s()"'<>]*\))*`;
+/** `(link)` of `![alt](link)` / `[text](link)`, or the bare link (`<file source="link">`). */
+const HOSTED_LINK = new RegExp(String.raw`\(${HOSTED}${URL_TAIL}\)|${HOSTED}${URL_TAIL}`, 'gi');
+
+/**
+ * Markdown (GET /v1/pages/{id}/markdown) with the links to files Notion hosts replaced by
+ * NOTION_FILE, as in JSON results: Notion renders an uploaded image or file with its pre-signed
+ * S3 link (`X-Amz-Signature`, valid an hour, readable by whoever holds it). The Markdown names
+ * no block IDs; get_block_children lists the file blocks that get_file reads.
+ */
+export function hideFileLinks(markdown: string): string {
+  if (!markdown.includes('amazonaws.com/') && !markdown.includes('file.notion.so/')) return markdown;
+  return markdown.replace(HOSTED_LINK, NOTION_FILE);
+}
+
 function fileUrl(f: unknown): Json {
   if (!isObj(f)) return f;
   const type = f.type as string;

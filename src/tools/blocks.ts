@@ -139,9 +139,10 @@ export const blocksTools = [
     description: 'Move a block to the trash (update_block with in_trash false restores it). A child page or database only with allow_deleting_content: ask the user first.',
     input: { block_id: blockId, allow_deleting_content: z.boolean().optional() },
     annotations: annotations('Delete block', OVERWRITE),
-    run: async ({ block_id, allow_deleting_content }, { notion }) => {
-      await refuseTrashingPages(notion, block_id, allow_deleting_content);
-      return shape(await notion.write((n, auth) => n.blocks.delete({ block_id, auth })));
+    run: async ({ block_id, allow_deleting_content }, ctx) => {
+      await refuseTrashingPages(ctx.notion, block_id, allow_deleting_content);
+      const block = await ctx.notion.write((n, auth) => n.blocks.delete({ block_id, auth }));
+      return (await provenance(ctx)).vetEcho(block, shape(block), 'block');
     },
   }),
 ];

@@ -134,6 +134,9 @@ export const commentsTools = [
     description: 'Delete a comment by its ID.',
     input: { comment_id: notionId('comment') },
     annotations: annotations('Delete comment', OVERWRITE),
-    run: async ({ comment_id }, { notion }) => shape(await notion.write((n, auth) => n.comments.delete({ comment_id, auth }))),
+    run: async ({ comment_id }, ctx) => {
+      const comment = await ctx.notion.write((n, auth) => n.comments.delete({ comment_id, auth }));
+      return (await provenance(ctx)).vetEcho(comment, shape(comment), 'comment');
+    },
   }),
 ];

@@ -185,7 +185,8 @@ export const dataSourcesTools = [
       in_trash: z.boolean().optional(),
     },
     annotations: annotations('Update data source', OVERWRITE),
-    run: async (args, { notion }) => {
+    run: async (args, ctx) => {
+      const { notion } = ctx;
       const body: Obj = {};
       if (args.properties) body.properties = args.properties;
       if (args.title !== undefined) body.title = toRichText(args.title);
@@ -196,7 +197,8 @@ export const dataSourcesTools = [
       const r = await onDataSource(notion, args.data_source_id, (id) =>
         notion.write((n, auth) => n.dataSources.update({ ...sent, data_source_id: id, auth })),
       );
-      return withResolved(shape(r.value), r.resolvedDataSourceId);
+      // The whole schema comes back, its names and options mostly written by others.
+      return withResolved((await provenance(ctx)).vetEcho(r.value, shape(r.value), 'data source'), r.resolvedDataSourceId);
     },
   }),
   defineTool({

@@ -120,8 +120,10 @@ export const databasesTools = [
     description: 'Move a database to the trash.',
     input: { database_id: databaseId },
     annotations: annotations('Archive database', OVERWRITE),
-    run: async ({ database_id }, { notion }) =>
-      shape(await notion.write((n, auth) => n.databases.update({ database_id, in_trash: true, auth }))),
+    run: async ({ database_id }, ctx) => {
+      const db = await ctx.notion.write((n, auth) => n.databases.update({ database_id, in_trash: true, auth }));
+      return (await provenance(ctx)).vetEcho(db, shape(db), 'database');
+    },
   }),
   defineTool({
     name: 'query_database',
@@ -134,7 +136,13 @@ export const databasesTools = [
     },
     annotations: annotations('Query database', READ),
     paging: 'list',
-    run: async ({ database_id, data_source_id, ...args }, { notion }) => {
+    run: async ({ database_id, data_source_id, ...args }, ctx) => {
+      const { notion } = ctx;
+      // Rows as query_data_source vets them: marked, or in lockdown left out, by who wrote each.
+      const rows = async (id: string) => {
+        const res = await runQuery(notion, id, args);
+        return (await provenance(ctx)).vetResults(res, shapeRows(res, id));
+      };
       let target = data_source_id;
       if (!target) {
         try {
@@ -143,14 +151,14 @@ export const databasesTools = [
           if (!isNotFound(err)) throw err;
           // Not a database: it may be a data source ID (search returns those). Try that once.
           try {
-            return shapeRows(await runQuery(notion, database_id, args), database_id);
+            return await rows(database_id);
           } catch (second) {
             // A 400 here is about the filter or sorts, so only a 404 keeps the database's error.
             throw isNotFound(second) ? err : second;
           }
         }
       }
-      return shapeRows(await runQuery(notion, target, args), target);
+      return rows(target);
     },
   }),
 ];

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { type ContentItem, defineTool, WithContent } from './registry.js';
 import { annotations, notionId, READ } from './args.js';
+import { type Mark, provenance } from './provenance.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -159,6 +160,12 @@ async function answer(file: Obj, about: Obj, isImage: boolean, apiOrigin: string
   return new WithContent({ ...meta, mime_type: mimeType, size_bytes: got.bytes.length }, [image]);
 }
 
+/** The answer with the marks of what a non-member wrote (on the JSON; image content stays as it is). */
+function marked(res: unknown, mark: Mark | undefined): unknown {
+  if (!mark) return res;
+  return res instanceof WithContent ? new WithContent({ ...(res.value as Obj), ...mark }, res.extra) : { ...(res as Obj), ...mark };
+}
+
 export const mediaTools = [
   defineTool({
     name: 'get_file',
@@ -172,18 +179,23 @@ export const mediaTools = [
       as: z.enum(['cover', 'icon']).optional(),
     },
     annotations: annotations('Get file', READ),
-    run: async (args, { notion, signal }) => {
+    run: async (args, ctx) => {
+      const { notion, signal } = ctx;
       checkArgs(args);
+      // A file is what its block's or page's authors put there: vetted before it is downloaded.
       if (args.block_id) {
         const block = await notion.get<Obj>(`blocks/${args.block_id}`);
         const type = String(block.type);
         if (!MEDIA_BLOCKS.has(type)) throw notAFile(`Block ${args.block_id} is a ${type} block; get_file reads image, file, pdf, video and audio blocks.`);
-        return answer(block[type] as Obj, { id: block.id, type }, type === 'image', notion.apiOrigin, signal);
+        const mark = (await provenance(ctx)).vet(block, 'block');
+        return marked(await answer(block[type] as Obj, { id: block.id, type }, type === 'image', notion.apiOrigin, signal), mark);
       }
       const page = await notion.get<Obj>(`pages/${args.page_id}`);
-      if (args.as) return answer(fromPage(page, args.as), { id: page.id, type: args.as }, true, notion.apiOrigin, signal);
-      const index = args.index ?? 0;
-      return answer(fromProperty(page, args.property!, index), { id: page.id, type: 'files', property: args.property, index }, false, notion.apiOrigin, signal);
+      // Vetted first: even an error about its properties would show their names.
+      const mark = (await provenance(ctx)).vet(page, 'page');
+      const file = args.as ? fromPage(page, args.as) : fromProperty(page, args.property!, args.index ?? 0);
+      const about: Obj = args.as ? { id: page.id, type: args.as } : { id: page.id, type: 'files', property: args.property, index: args.index ?? 0 };
+      return marked(await answer(file, about, args.as !== undefined, notion.apiOrigin, signal), mark);
     },
   }),
 ];

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ToolError } from '../errors.js';
 import { shape } from '../notion/shape.js';
 import { annotations, notionId, READ } from './args.js';
+import { provenance } from './provenance.js';
 import { defineTool } from './registry.js';
 
 type CreateMeetingNote = Parameters<Client['blocks']['meetingNotes']['create']>[0];
@@ -52,11 +53,13 @@ export const meetingNotesTools = [
         .optional(),
     },
     annotations: annotations('Query meeting notes', READ),
-    run: async ({ title, filter, sort, limit }, { notion }) => {
+    run: async ({ title, filter, sort, limit }, ctx) => {
       const byTitle = title === undefined ? undefined : { property: 'title', filter: { operator: 'string_contains', value: { type: 'exact', value: title } } };
       const where = byTitle && filter ? { operator: 'and', filters: [byTitle, filter] } : (byTitle ?? filter);
       const body = { ...(where ? { filter: where } : {}), ...(sort ? { sort } : {}), ...(limit ? { limit } : {}) } as QueryMeetingNotesParameters;
-      return shape(await notion.read((n, auth) => n.blocks.meetingNotes.query({ ...body, auth })));
+      const raw = await ctx.notion.read((n, auth) => n.blocks.meetingNotes.query({ ...body, auth }));
+      // Whoever recorded or last edited a meeting's notes wrote its title and summary.
+      return (await provenance(ctx)).vetResults(raw, shape(raw) as Record<string, unknown>);
     },
   }),
 ];

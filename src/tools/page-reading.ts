@@ -1,7 +1,7 @@
 import type { ListBlockChildrenResponse } from '@notionhq/client';
 import { ToolError } from '../errors.js';
 import type { NotionSession } from '../notion/session.js';
-import { richText } from '../notion/shape.js';
+import { hideFileLinks, richText } from '../notion/shape.js';
 import { type Mark, type Provenance, provenance, withheldError } from './provenance.js';
 import type { ToolContext } from './registry.js';
 
@@ -50,6 +50,7 @@ export async function fullMarkdown(notion: NotionSession, id: string, query: Obj
     markdown = fillIn(markdown, block, part.markdown ?? '');
     if (part.truncated) pending.push(...(part.unknown_block_ids ?? []));
   }
+  markdown = hideFileLinks(markdown);
   return pending.length ? { markdown, truncated: true, unknown_block_ids: pending } : { markdown, truncated: false };
 }
 
@@ -81,6 +82,20 @@ export async function readVetted<T>(ctx: ToolContext, pageId: string, read: () =
   if (who.lockdown && who.withholds(await page)) throw withheldError('page');
   const [raw, body] = await Promise.all([page, read()]);
   return { body, mark: who.mark(raw) };
+}
+
+/**
+ * A write that answers with the page's body (`return_markdown`), and who wrote that body: the page
+ * is read before the write, since after it the connector is its last editor. Its creator and last
+ * editor until now stand for the body, which in lockdown is `withheld` unless members wrote it; the
+ * write itself goes ahead either way. Not read when the connection may not list users.
+ */
+export async function writeVetted<T>(ctx: ToolContext, pageId: string, write: () => Promise<T>): Promise<{ body: T; mark?: Mark | undefined; withheld?: true }> {
+  const who = await provenance(ctx);
+  if (!who.knows) return { body: await write() };
+  const page = await ctx.notion.get(`pages/${pageId}`);
+  const body = await write();
+  return who.withholds(page) ? { body, withheld: true } : { body, mark: who.mark(page) };
 }
 
 /** In lockdown, refuses a page not written only by members (one GET of the page); otherwise nothing. */

@@ -4,12 +4,12 @@ import { ToolError } from '../errors.js';
 import { defineTool } from './registry.js';
 import { annotations, maxTokens, notionId, OVERWRITE, pageSize, READ, startCursor, textStart, toIcon } from './args.js';
 import { confirmation, notionUrl, setFields } from './confirm.js';
-import { fullMarkdown, headingText, lockdownPage, outline, readVetted, section } from './page-reading.js';
-import { fenced, provenance } from './provenance.js';
+import { fullMarkdown, headingText, lockdownPage, outline, readVetted, section, writeVetted } from './page-reading.js';
+import { fenced, provenance, withheldContent } from './provenance.js';
 import { fitBody } from './limits.js';
 import { getDatabase, isNotFound, soleDataSource, underUntypedParent } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
-import { propertyValue, shape } from '../notion/shape.js';
+import { hideFileLinks, propertyValue, shape } from '../notion/shape.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -139,7 +139,7 @@ const MARKDOWN_OUTPUT = {
 
 function markdownResult(res: unknown): Obj {
   const r = (isObj(res) ? res : {}) as Obj;
-  const out: Obj = { markdown: r.markdown ?? '', truncated: r.truncated === true };
+  const out: Obj = { markdown: hideFileLinks(String(r.markdown ?? '')), truncated: r.truncated === true };
   if (Array.isArray(r.unknown_block_ids) && r.unknown_block_ids.length > 0) out.unknown_block_ids = r.unknown_block_ids;
   return out;
 }
@@ -448,7 +448,10 @@ export const pageTools = [
     description: 'Move a page to the trash (undo with restore_from_trash).',
     input: { page_id: notionId('page') },
     annotations: annotations('Archive page', OVERWRITE),
-    run: async (args, { notion }) => shape(await notion.write((n, auth) => n.pages.update({ page_id: args.page_id, in_trash: true, auth }))),
+    run: async (args, ctx) => {
+      const page = await ctx.notion.write((n, auth) => n.pages.update({ page_id: args.page_id, in_trash: true, auth }));
+      return (await provenance(ctx)).vetEcho(page, shape(page), 'page');
+    },
   }),
   defineTool({
     name: 'move_page',
@@ -506,14 +509,17 @@ export const pageTools = [
       allow_async: z.boolean().optional(),
     },
     annotations: annotations('Update page Markdown', { destructiveHint: true }),
-    run: async (args, { notion }) => {
+    run: async (args, ctx) => {
+      const { notion } = ctx;
       const body = fitBody({ ...(await markdownUpdate(notion, args)), ...(args.allow_async ? { allow_async: true } : {}) });
-      const answer: unknown = await notion.write((n, auth) => n.pages.updateMarkdown({ page_id: args.page_id, ...body, auth }));
+      const write = (): Promise<unknown> => notion.write((n, auth) => n.pages.updateMarkdown({ page_id: args.page_id, ...body, auth }));
+      // The body it returns is the page's content, most of it not the model's: vetted like a read.
+      const { body: answer, mark, withheld } = args.return_markdown ? await writeVetted(ctx, args.page_id, write) : { body: await write(), mark: undefined, withheld: undefined };
       if (isTask(answer)) return taskStarted(answer);
       const res = markdownResult(answer);
-      if (args.return_markdown) return res;
+      if (args.return_markdown && !withheld) return fenced(res, 'markdown', mark);
       const changed = args.edits ? { edits_applied: args.edits.length } : args.after !== undefined || args.position !== undefined ? { inserted_chars: args.markdown!.length } : { replaced: true };
-      return { id: args.page_id, url: notionUrl(args.page_id), ...changed, page_chars: String(res.markdown).length };
+      return { id: args.page_id, url: notionUrl(args.page_id), ...changed, page_chars: String(res.markdown).length, ...(withheld ? { withheld: withheldContent('page') } : {}) };
     },
   }),
   defineTool({

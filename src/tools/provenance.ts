@@ -177,6 +177,40 @@ export class Provenance {
     return { kept, withheld: raws.length - kept.length };
   }
 
+  /**
+   * A list result (`list` shaped from `raw`, whose `results` are the Notion objects) with each
+   * object vetted as in vetList, and the note on what lockdown left out.
+   */
+  vetResults(raw: unknown, list: Obj): Obj {
+    const raws = isObj(raw) && Array.isArray(raw.results) ? raw.results : [];
+    const { kept, withheld } = this.vetList(raws, Array.isArray(list.results) ? (list.results as unknown[]) : []);
+    return { ...list, results: kept, ...withheldNote(withheld) };
+  }
+
+  /**
+   * One object whose result is not its shaped form (a file, a page body): its marks, or undefined
+   * when members wrote it; in lockdown, a tool error when it is withheld. Called before the result
+   * is made, so nothing withheld is read further.
+   */
+  vet(raw: unknown, what: string): Mark | undefined {
+    if (this.withholds(raw)) throw withheldError(what);
+    return this.mark(raw);
+  }
+
+  /**
+   * An object a write changed, as Notion answers it (a trashed block or page, a deleted comment, an
+   * updated schema): its marks merged in; in lockdown, when withheld, only what names it and the
+   * note, since the write is done and only its echo is left out.
+   */
+  vetEcho(raw: unknown, shaped: unknown, what: string): unknown {
+    if (this.withholds(raw)) {
+      const s = isObj(shaped) ? shaped : {};
+      return { ...Object.fromEntries(ECHO_KEPT.filter((k) => k in s).map((k) => [k, s[k]])), withheld: withheldContent(what) };
+    }
+    const mark = this.mark(raw);
+    return mark && isObj(shaped) ? { ...shaped, ...mark } : shaped;
+  }
+
   /** One object: its marks merged in; in lockdown, a tool error when it is withheld. */
   vetOne(raw: unknown, shaped: unknown, what: string): unknown {
     if (this.withholds(raw)) throw withheldError(what);
@@ -190,6 +224,13 @@ export const withheldError = (what: string) =>
     'lockdown_withheld',
     `Lockdown is on for this connection: this ${what} was created or last edited by a guest or an integration, not only by workspace members, so it is not shown.`,
   );
+
+/** What a write's echo keeps of an object lockdown withholds: what names it, and what the write did. */
+const ECHO_KEPT = ['object', 'id', 'url', 'type', 'in_trash'];
+
+/** The note in place of one object's content that lockdown left out of a write's answer. */
+export const withheldContent = (what: string): string =>
+  `this ${what}'s content is not shown: it was created or last edited by a guest or an integration, not only by workspace members (lockdown)`;
 
 /** The note a list carries for what lockdown left out; none when nothing was. */
 export const withheldNote = (n: number): Obj => (n ? { withheld: `${n} not written by workspace members (lockdown)` } : {});

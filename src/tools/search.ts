@@ -5,7 +5,7 @@ import { defineTool } from './registry.js';
 import { annotations, notionId, pageSize, READ, startCursor, textStart } from './args.js';
 import { getDatabase, getDataSource, isNotFound } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
-import { shape } from '../notion/shape.js';
+import { hideFileLinks, shape } from '../notion/shape.js';
 import { parseJson, runQuery, shapeRows } from './data-sources.js';
 import { fence, type Provenance, provenance, withheldError, withheldNote } from './provenance.js';
 
@@ -133,7 +133,7 @@ async function fetchAnything(notion: NotionSession, who: Provenance, raw: string
     if (who.withholds(raw)) throw withheldError('page');
     const md = await notion.get<{ markdown?: string; truncated?: boolean; unknown_block_ids?: string[] }>(`pages/${id}/markdown`);
     const extra: Obj = md.truncated ? { truncated: true, ...(md.unknown_block_ids?.length ? { unknown_block_ids: md.unknown_block_ids } : {}) } : {};
-    return doc(who, raw, 'page', page, md.markdown ?? '', extra);
+    return doc(who, raw, 'page', page, hideFileLinks(md.markdown ?? ''), extra);
   }
   if (block.type === 'child_database') {
     const rawDatabase = await getDatabase(notion, id);

@@ -8,6 +8,7 @@ import type { NotionSession } from '../notion/session.js';
 import { shape } from '../notion/shape.js';
 import { confirmation } from './confirm.js';
 import { filterArg, sortsArg } from './data-sources.js';
+import { provenance } from './provenance.js';
 
 type Obj = Record<string, unknown>;
 
@@ -25,7 +26,12 @@ const viewId = idArg('view ID or URL with ?v=', toViewId, 'expected a view ID (U
 const VIEW_TYPES = ['table', 'board', 'list', 'calendar', 'timeline', 'gallery', 'form', 'chart', 'map', 'dashboard'] as const;
 const configurationArg = z.record(z.string(), z.unknown()).describe('Layout, e.g. {"type":"board","group_by":{…}}');
 
-/** A view query page as a model reads it: the row IDs, the query to page on, and the cursor. */
+/**
+ * A view query page as a model reads it: the row IDs, the query to page on, and the cursor. Notion
+ * sends the rows as bare page references (no title, no authors, as list_views does views): they
+ * carry nothing anyone wrote, so provenance has nothing to mark or withhold here; reading a row
+ * (get_page, fetch) vets it.
+ */
 function shapeViewQuery(res: ViewQueryResponse | GetViewQueryResultsResponse, queryId: string): Obj {
   const out: Obj = { object: 'list', query_id: queryId };
   if ('total_count' in res) out.total_count = res.total_count;
@@ -70,7 +76,10 @@ export const viewsTools = [
     description: "Get a view's type, data source, filter, sorts and layout.",
     input: { view_id: viewId },
     annotations: annotations('Get view', READ),
-    run: async ({ view_id }, { notion }) => shape(await notion.get(`views/${view_id}`)),
+    run: async ({ view_id }, ctx) => {
+      const view = await ctx.notion.get(`views/${view_id}`);
+      return (await provenance(ctx)).vetOne(view, shape(view), 'view');
+    },
   }),
   defineTool({
     name: 'create_view',
