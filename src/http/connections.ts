@@ -8,7 +8,8 @@ import type { Logger } from '../log.js';
 import { type NotionOAuth, type NotionTokenResponse, notionAuthorizeUrl } from '../notion/oauth.js';
 import { ensureBrowserId, readBrowserId } from '../oauth/browser.js';
 import { postedSettings, settingsFields } from '../oauth/authorize.js';
-import { lockdownOf } from '../oauth/grants.js';
+import { lockdownOf, workspacesOf } from '../oauth/grants.js';
+import { MAX_WORKSPACES, pendingOf, removedOf, withPending, withRemoved } from '../oauth/workspaces.js';
 import { expandScope, grantScope, SCOPE_WRITE, scopeSet, toolsetScope } from '../oauth/scopes.js';
 import type { ActivityEntry, ActivityObject, GrantRecord, Store } from '../store/types.js';
 import { esc, sendPage } from '../pages/html.js';
@@ -43,6 +44,9 @@ export interface ConnectionsDeps {
 interface LoginFlow {
   /** SHA-256 of the browser cookie the flow is bound to. */
   browser: string;
+  /** Adding a workspace to this grant of the signed-in person (not a sign-in). */
+  addTo?: string;
+  userId?: string;
 }
 
 interface Session {
@@ -208,6 +212,46 @@ ${settingsFields(config.toolsets.max, ticked, lockdownOf(grant, config), app)}
 <button type="submit">Save<span class="vh"> what ${esc(app)} may use</span></button></form>`;
 }
 
+/**
+ * A connection's workspaces: each with a Remove button while it has more than one, and an "Add a
+ * workspace" button. Added ones are ready at the app's next call; removed ones are withheld from
+ * it at once and revoked in Notion by that call (oauth/workspaces.ts).
+ */
+function workspacesSection(g: GrantRecord, app: string, csrf: string): string {
+  const removed = new Set(removedOf(g));
+  const active = workspacesOf(g).filter((w) => w.id === null || !removed.has(w.id));
+  const pending = pendingOf(g).filter((p) => !p.remove && !active.some((w) => w.id === p.id));
+  const count = active.length + pending.length;
+  const heading = `workspaces-${g.id}`;
+  const item = (w: { id: string | null; name: string | null }, note: string) => {
+    const name = w.name ?? 'A Notion workspace';
+    const remove =
+      count > 1 && w.id
+        ? `<form method="post" action="/connections/workspaces/remove"><input type="hidden" name="grant" value="${esc(g.id)}"><input type="hidden" name="workspace" value="${esc(w.id)}"><input type="hidden" name="csrf" value="${esc(csrf)}">
+<button type="submit">Remove<span class="vh"> ${esc(name)} from ${esc(app)}</span></button></form>`
+        : '';
+    return `<li><span>${esc(name)}${note ? ` <span class="muted">${esc(note)}</span>` : ''}</span>${remove}</li>`;
+  };
+  const items = [...active.map((w) => item(w, '')), ...pending.map((w) => item(w, '(added: ready at the app’s next call)'))].join('');
+  const add =
+    count < MAX_WORKSPACES
+      ? `<form method="post" action="/connections/workspaces/add"><input type="hidden" name="grant" value="${esc(g.id)}"><input type="hidden" name="csrf" value="${esc(csrf)}">
+<button type="submit">Add a workspace<span class="vh"> to ${esc(app)}</span></button></form>`
+      : `<p class="muted">This connection has the most workspaces one connection may have (${MAX_WORKSPACES}).</p>`;
+  return `<section aria-labelledby="${esc(heading)}"><h2 id="${esc(heading)}">Workspaces</h2>
+<ul class="workspaces">${items}</ul>
+${add}</section>`;
+}
+
+/** The signed-in person's grant named by a form, or a 404 page. */
+async function ownGrant(deps: ConnectionsDeps, id: unknown, userId: string): Promise<GrantRecord> {
+  const grant = typeof id === 'string' && id ? await deps.store.getGrant(id) : null;
+  if (!grant || grant.notionUserId !== userId) {
+    throw new PageError('Connection not found', 'There is no such connection on your account. It may already be disconnected.', 'Open Your connections to see the current list.', 404);
+  }
+  return grant;
+}
+
 export function createConnectionsHandlers(deps: ConnectionsDeps) {
   const { config, store } = deps;
 
@@ -242,6 +286,7 @@ export function createConnectionsHandlers(deps: ConnectionsDeps) {
           return `<li><p><strong>${esc(app)}</strong> in ${esc(ws)}</p>
 <p class="muted">${esc(accessLabel(g))} · connected ${esc(when(g.createdAt))} · last used ${esc(when(g.lastUsedAt))}</p>
 ${connectionSettingsForm(g, csrf, config)}
+${workspacesSection(g, app, csrf)}
 ${activitySection(g, entries, from, { app, ws, csrf, undo })}
 <form method="post" action="/connections/disconnect"><input type="hidden" name="grant" value="${esc(g.id)}"><input type="hidden" name="csrf" value="${esc(csrf)}">
 <button type="submit">Disconnect<span class="vh"> ${esc(app)} in ${esc(ws)}</span></button></form></li>`;
@@ -255,7 +300,11 @@ ${activitySection(g, entries, from, { app, ws, csrf, undo })}
           ? '<p class="note" role="status">Restored from the trash in Notion. The activity below shows the undo.</p>'
           : req.query.saved === '1'
             ? '<p class="note" role="status">Saved. The app’s next call uses what you chose.</p>'
-            : '';
+            : req.query.added === '1'
+              ? '<p class="note" role="status">Workspace added. The app can use it from its next call.</p>'
+              : req.query.removed === '1'
+                ? '<p class="note" role="status">Workspace removed. The app can no longer use it; its Notion access is revoked at the app’s next call.</p>'
+                : '';
     sendPage(
       res,
       200,
@@ -280,12 +329,71 @@ ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected t
     res.redirect(303, notionAuthorizeUrl(config, state));
   };
 
+  /** POST /connections/workspaces/add: sends the person to Notion to authorize one more workspace for their connection. */
+  const addWorkspace = async (req: Request, res: Response): Promise<void> => {
+    const session = postedSession(req, deps);
+    const grant = await ownGrant(deps, (req.body as Record<string, unknown>).grant, session.userId);
+    if (!grant.info.addKey) {
+      throw new PageError('Not yet', 'This connection was made before workspaces could be added here; it becomes ready at the app’s next call.', 'Use the app once, then open Your connections again.', 409);
+    }
+    const browserId = ensureBrowserId(req, res, config);
+    const state = randomSecret();
+    const flow: LoginFlow = { browser: sha256(browserId), addTo: grant.id, userId: session.userId };
+    await store.putFlow(sha256(state), 'login', flow, deps.now() + config.ttl.flowS * 1000);
+    res.redirect(303, notionAuthorizeUrl(config, state));
+  };
+
+  /** POST /connections/workspaces/remove: withholds one workspace of the person's connection from now on. */
+  const removeWorkspace = async (req: Request, res: Response): Promise<void> => {
+    const session = postedSession(req, deps);
+    const body = req.body as Record<string, unknown>;
+    const grant = await ownGrant(deps, body.grant, session.userId);
+    const id = typeof body.workspace === 'string' ? body.workspace : '';
+    const removed = new Set(removedOf(grant));
+    const active = workspacesOf(grant).filter((w) => w.id === null || !removed.has(w.id));
+    const pending = pendingOf(grant).filter((p) => !p.remove && !active.some((w) => w.id === p.id));
+    if (active.length + pending.length < 2) {
+      throw new PageError('This is the last workspace', 'A connection needs at least one workspace, so nothing was removed.', 'To end the connection, choose Disconnect.', 409);
+    }
+    const info = id ? withRemoved(grant, id, active) : null;
+    if (!info) throw new PageError('Workspace not found', 'This connection has no such workspace. It may already be removed.', 'Open Your connections to see the current list.', 404);
+    // Moves the revocation mark: the app's next call no longer reaches the workspace.
+    await store.updateGrantSettings(grant.id, grant.scope, info);
+    deps.log.info({ grantId: grant.id }, 'workspace removed by its user');
+    res.redirect(303, `/connections?removed=1#workspaces-${grant.id}`);
+  };
+
+  /** The end of "Add a workspace": seals the new workspace's credentials into the grant's drop box. */
+  const finishAdd = async (req: Request, res: Response, flow: LoginFlow, tokens: NotionTokenResponse): Promise<void> => {
+    const session = readSession(req, deps);
+    const revoke = () => deps.notion.revoke(tokens.access_token).catch(() => undefined);
+    const person = tokens.owner?.type === 'user' ? tokens.owner.user.id : null;
+    if (!session || session.userId !== flow.userId || person !== flow.userId) {
+      await revoke();
+      throw new PageError('Sign in as the same person', 'The workspace was authorized by another Notion account than the one signed in here, so it was not added.', 'Open Your connections and try again, signed in to Notion as yourself.', 403);
+    }
+    const grant = await ownGrant(deps, flow.addTo, session.userId);
+    const creds = { id: tokens.workspace_id ?? null, name: tokens.workspace_name ?? null, accessToken: tokens.access_token, refreshToken: tokens.refresh_token ?? null };
+    const removed = new Set(removedOf(grant));
+    const known = [...workspacesOf(grant).filter((w) => w.id === null || !removed.has(w.id)), ...pendingOf(grant).filter((p) => !p.remove)];
+    if (!known.some((w) => w.id === creds.id) && new Set(known.map((w) => w.id)).size >= MAX_WORKSPACES) {
+      await revoke();
+      throw new PageError('Too many workspaces', `One connection may span at most ${MAX_WORKSPACES} workspaces, so this one was not added.`, 'Remove a workspace first, then add this one.', 409);
+    }
+    await store.updateGrantSettings(grant.id, grant.scope, withPending(grant, creds));
+    deps.log.info({ grantId: grant.id }, 'workspace added by its user');
+    res.redirect(303, `/connections?added=1#workspaces-${grant.id}`);
+  };
+
   /** Called by /oauth/callback when the state belongs to a `login` flow. */
   const finishLogin = async (req: Request, res: Response, data: unknown): Promise<void> => {
     const flow = data as LoginFlow;
     const browserId = readBrowserId(req, config);
     if (!browserId || !safeEqual(sha256(browserId), flow.browser)) {
       throw new PageError('This sign-in was started in another browser', 'For your safety, the sign-in must finish in the browser where it started.', 'Open Your connections in this browser and sign in again.', 403);
+    }
+    if (flow.addTo && (req.query.error !== undefined || typeof req.query.code !== 'string' || !req.query.code)) {
+      throw new PageError('No workspace added', 'Notion did not authorize a workspace, so nothing changed.', 'Open Your connections and choose Add a workspace to try again.');
     }
     const code = req.query.code;
     if (req.query.error !== undefined || typeof code !== 'string' || !code) {
@@ -298,6 +406,7 @@ ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected t
       deps.log.warn({ status: (err as { status?: number }).status }, 'notion sign-in code exchange failed');
       throw new PageError('Notion did not confirm the sign-in', 'Notion could not be reached or did not accept the sign-in.', 'Wait a minute, then open Your connections and sign in again.', 502);
     }
+    if (flow.addTo) return finishAdd(req, res, flow, tokens);
     if (tokens.owner?.type !== 'user' || !tokens.owner.user.id) {
       try {
         await deps.notion.revoke(tokens.access_token);
@@ -404,5 +513,5 @@ ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected t
     res.redirect(303, '/connections?saved=1');
   };
 
-  return { page, login, finishLogin, disconnect, undo, logout, settings };
+  return { page, login, finishLogin, disconnect, undo, logout, settings, addWorkspace, removeWorkspace };
 }

@@ -54,7 +54,7 @@ async function connect(): Promise<{ grantId: string; accessToken: string }> {
     codeChallenge: 'challenge',
     resource: 'https://mcp.example.com/mcp',
     scope: 'notion:read notion:write',
-    notion: { accessToken: 'ntn_user', refreshToken: null },
+    workspaces: [{ id: 'ws-1', name: 'WS', accessToken: 'ntn_user', refreshToken: null }],
     notionUserId: 'user-1',
     notionWorkspaceId: 'ws-1',
     info: { workspaceName: 'WS' },
