@@ -243,6 +243,16 @@ function workspacesSection(g: GrantRecord, app: string, csrf: string): string {
 ${add}</section>`;
 }
 
+/** The workspaces a connection spans, for its heading: `Workspace A`, or `Workspace A, Workspace B`. */
+function workspacesLabel(g: GrantRecord): string {
+  const removed = new Set(removedOf(g));
+  const names = workspacesOf(g)
+    .filter((w) => w.id === null || !removed.has(w.id))
+    .map((w) => w.name)
+    .filter((n): n is string => !!n);
+  return names.length ? names.join(', ') : 'a Notion workspace';
+}
+
 /** The signed-in person's grant named by a form, or a 404 page. */
 async function ownGrant(deps: ConnectionsDeps, id: unknown, userId: string): Promise<GrantRecord> {
   const grant = typeof id === 'string' && id ? await deps.store.getGrant(id) : null;
@@ -279,7 +289,7 @@ export function createConnectionsHandlers(deps: ConnectionsDeps) {
       await Promise.all(
         grants.map(async (g) => {
           const app = g.info.clientName ?? 'An unnamed app';
-          const ws = g.info.workspaceName ?? 'a Notion workspace';
+          const ws = workspacesLabel(g);
           const from = g.id === paged ? before : undefined;
           const entries = await store.listActivity(g.id, ACTIVITY_PAGE + 1, from);
           const undo = canUndo && !!g.notionWorkspaceId && g.notionWorkspaceId === session.workspaceId;

@@ -156,6 +156,17 @@ describe('tools across workspaces', () => {
     expect(bearers('/v1/users/me')).toEqual([tokensOf(B).at(-1), tokensOf(A).at(-1)]);
   });
 
+  it('a group op takes `workspace` next to `op` or inside `args`', async () => {
+    stack.fake.reset();
+    const next = await callTool(stack.baseUrl, token, 'more', { op: 'get_self', workspace: 'Workspace Beta', args: {} });
+    expect(next.isError).toBe(false);
+    const inside = await callTool(stack.baseUrl, token, 'more', { op: 'get_self', args: { workspace: 'Workspace Alpha' } });
+    expect(inside.isError).toBe(false);
+    expect(bearers('/v1/users/me')).toEqual([tokensOf(B).at(-1), tokensOf(A).at(-1)]);
+    const none = await callTool(stack.baseUrl, token, 'more', { op: 'get_self', args: {} });
+    expect(none.data.error.code).toBe('workspace_required');
+  });
+
   it('`workspace` pins the call: an ID of the other workspace is not found there', async () => {
     stack.fake.reset();
     const res = await callTool(stack.baseUrl, token, 'get_page', { page_id: alphaPage, workspace: 'Workspace Beta' });
