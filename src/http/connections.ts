@@ -163,7 +163,7 @@ function activitySection(
   g: GrantRecord,
   entries: ActivityEntry[],
   from: string | undefined,
-  v: { app: string; ws: string; csrf: string; undo: boolean },
+  v: { app: string; ws: string; csrf: string; undoIn: string | null },
 ): string {
   const shown = entries.slice(0, ACTIVITY_PAGE);
   const undone = new Set(shown.map((e) => e.undoes).filter(Boolean));
@@ -171,17 +171,20 @@ function activitySection(
   const rows = shown
     .map((e) => {
       const what = e.tool === 'undo' ? 'Undo: restored from the trash' : e.tool;
+      // A connection with several workspaces: the entry names the one the call went to.
+      const where = e.workspace ? ` in ${e.workspace.name}` : '';
+      const undoable = v.undoIn !== null && (e.workspace ? e.workspace.id : g.notionWorkspaceId) === v.undoIn;
       const outcome = e.outcome === 'ok' ? 'done' : `failed (${e.outcome})`;
       const links = e.objects.map((o) => `<a href="${esc(notionLink(o.id))}">${esc(objectName(o))}</a>`).join(', ');
       const trashed = e.outcome === 'ok' && e.tool !== 'undo' ? e.objects.filter((o) => o.trashed) : [];
       const form =
         trashed.length === 0 || undone.has(e.id)
           ? ''
-          : v.undo
+          : undoable
             ? `<form method="post" action="/connections/undo"><input type="hidden" name="grant" value="${esc(g.id)}"><input type="hidden" name="entry" value="${esc(e.id)}"><input type="hidden" name="csrf" value="${esc(v.csrf)}">
 <button type="submit">Undo<span class="vh"> the trashing of ${esc(trashed.map(objectName).join(', '))}</span></button></form>`
-            : `<p class="muted">${esc(UNDO_ELSEWHERE(v.ws))}</p>`;
-      return `<li class="${e.write ? 'write' : 'read'}"><p><span class="tag">${e.write ? 'Write' : 'Read'}</span> <code>${esc(what)}</code>${e.count ? ` ×${e.count}` : ''}, ${esc(outcome)} <span class="muted">${esc(when(e.at, true))}${e.count && e.lastAt ? ` to ${esc(when(e.lastAt, true))}` : ''}</span></p>${links ? `<p>${links}</p>` : ''}${form}</li>`;
+            : `<p class="muted">${esc(UNDO_ELSEWHERE(e.workspace?.name ?? v.ws))}</p>`;
+      return `<li class="${e.write ? 'write' : 'read'}"><p><span class="tag">${e.write ? 'Write' : 'Read'}</span> <code>${esc(what)}</code>${esc(where)}${e.count ? ` ×${e.count}` : ''}, ${esc(outcome)} <span class="muted">${esc(when(e.at, true))}${e.count && e.lastAt ? ` to ${esc(when(e.lastAt, true))}` : ''}</span></p>${links ? `<p>${links}</p>` : ''}${form}</li>`;
     })
     .join('');
   const older = entries.length > ACTIVITY_PAGE ? `<a href="/connections?grant=${esc(g.id)}&amp;before=${esc(shown.at(-1)!.id)}#${esc(heading)}">Older<span class="vh"> activity of ${esc(v.app)} in ${esc(v.ws)}</span></a>` : '';
@@ -292,12 +295,12 @@ export function createConnectionsHandlers(deps: ConnectionsDeps) {
           const ws = workspacesLabel(g);
           const from = g.id === paged ? before : undefined;
           const entries = await store.listActivity(g.id, ACTIVITY_PAGE + 1, from);
-          const undo = canUndo && !!g.notionWorkspaceId && g.notionWorkspaceId === session.workspaceId;
+          const undoIn = canUndo && session.workspaceId ? session.workspaceId : null;
           return `<li><p><strong>${esc(app)}</strong> in ${esc(ws)}</p>
 <p class="muted">${esc(accessLabel(g))} · connected ${esc(when(g.createdAt))} · last used ${esc(when(g.lastUsedAt))}</p>
 ${connectionSettingsForm(g, csrf, config)}
 ${workspacesSection(g, app, csrf)}
-${activitySection(g, entries, from, { app, ws, csrf, undo })}
+${activitySection(g, entries, from, { app, ws, csrf, undoIn })}
 <form method="post" action="/connections/disconnect"><input type="hidden" name="grant" value="${esc(g.id)}"><input type="hidden" name="csrf" value="${esc(csrf)}">
 <button type="submit">Disconnect<span class="vh"> ${esc(app)} in ${esc(ws)}</span></button></form></li>`;
         }),
@@ -468,8 +471,10 @@ ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected t
       throw new PageError('Nothing to undo', 'There is no such trashing in the activity of your connections.', 'Open Your connections to see the current activity.', 404);
     }
     const token = notionToken(deps, session);
-    if (!token || grant.notionWorkspaceId !== session.workspaceId) {
-      throw new PageError('Sign in again to undo', 'This sign-in cannot restore pages in that workspace.', UNDO_ELSEWHERE(grant.info.workspaceName ?? 'its workspace'), 403);
+    // The entry's own workspace on a connection with several, else the connection's.
+    const workspaceId = entry!.workspace ? entry!.workspace.id : grant.notionWorkspaceId;
+    if (!token || !workspaceId || workspaceId !== session.workspaceId) {
+      throw new PageError('Sign in again to undo', 'This sign-in cannot restore pages in that workspace.', UNDO_ELSEWHERE(entry!.workspace?.name ?? grant.info.workspaceName ?? 'its workspace'), 403);
     }
     const restored: ActivityObject[] = [];
     let failure: string | undefined;

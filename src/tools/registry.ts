@@ -47,6 +47,8 @@ export interface CallNote {
   readOnly?: boolean;
   args?: Record<string, unknown>;
   value?: unknown;
+  /** On a connection with several workspaces: the one the call went to (workspace-router.ts). */
+  workspace?: { id: string | null; name: string };
 }
 
 /**

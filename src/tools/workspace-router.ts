@@ -97,6 +97,7 @@ export class WorkspaceRouter {
     const ids = idsIn(args);
     if (workspace !== undefined) {
       const ws = pickWorkspace(list, workspace);
+      if (ctx.note) ctx.note.workspace = { id: ws.workspaceId, name: ws.name };
       const result = await call(name, args, { ...ctx, auth: perWorkspace(auth, () => ws), notion: new NotionSession(this.deps, ws) });
       this.remember(auth.grantId, ids, ws.workspaceId);
       return result;
@@ -119,9 +120,15 @@ export class WorkspaceRouter {
     }
     const first = this.ownerOf(auth.grantId, ids, list) ?? list[0]!;
     const session = new NotionSession(this.deps, first, list.filter((w) => w !== first));
-    const result = await call(name, args, { ...ctx, auth: perWorkspace(auth, () => session.current as WorkspaceAuth), notion: session });
-    this.remember(auth.grantId, ids, (session.current as WorkspaceAuth).workspaceId);
-    return result;
+    try {
+      const result = await call(name, args, { ...ctx, auth: perWorkspace(auth, () => session.current as WorkspaceAuth), notion: session });
+      this.remember(auth.grantId, ids, (session.current as WorkspaceAuth).workspaceId);
+      return result;
+    } finally {
+      // The activity log names the workspace the call ended in (activity.ts).
+      const current = session.current as WorkspaceAuth;
+      if (ctx.note) ctx.note.workspace = { id: current.workspaceId, name: current.name };
+    }
   }
 
   /** The workspace that last answered for one of `ids`, when it is still one of the connection's. */

@@ -208,3 +208,58 @@ describe('on Redis, with two instances behind one address', () => {
     }
   });
 });
+
+describe('the activity log of a connection with several workspaces', () => {
+  /** Notion's answer to a trash or restore (PATCH /v1/pages/{id}) of a page of `ws`: 404 for a token of any other workspace. */
+  const trashable = (id: string, ws: FakeWorkspace) => (req: { method: string; path: string; headers: Record<string, string>; body: unknown }) => {
+    if (req.method !== 'PATCH' || req.path !== `/v1/pages/${id}`) return undefined;
+    const owner = stack.fake.tokens.get(req.headers.authorization?.replace('Bearer ', '') ?? '');
+    if (owner?.id !== ws.id) return { status: 404, body: { object: 'error', status: 404, code: 'object_not_found', message: `Could not find page with ID: ${id}.` } };
+    const user = { object: 'user', id: ws.user.id };
+    const inTrash = (req.body as { in_trash: boolean }).in_trash;
+    const title = { type: 'text', text: { content: 'Plan', link: null }, annotations: { bold: false, italic: false, strikethrough: false, underline: false, code: false, color: 'default' }, plain_text: 'Plan', href: null };
+    return {
+      status: 200,
+      body: { object: 'page', id, created_time: '2026-01-15T09:30:00.000Z', last_edited_time: '2026-12-07T10:00:00.000Z', created_by: user, last_edited_by: user, cover: null, icon: null, parent: { type: 'workspace', workspace: true }, in_trash: inTrash, is_locked: false, properties: { title: { id: 'title', type: 'title', title: [title] } }, url: `https://www.notion.so/Plan-${id.replace(/-/g, '')}`, public_url: null },
+    };
+  };
+
+  it('names the workspace of each call, and offers Undo only when signed in to that workspace', async () => {
+    const base = fakeWorkspace('Log Base');
+    const other = sameUser('Log Other', base);
+    const { tokens } = await connect(stack, base);
+    const grant = grantOf(tokens.access_token);
+    const me = await signIn(base);
+    await add(me.browser, me.csrf, grant, other);
+    const found = (await callTool(stack.baseUrl, tokens.access_token, 'search', { filter: 'page' })).data.results as { id: string; workspace: string }[];
+    const otherPage = found.find((r) => r.workspace === 'Workspace Log Other')!.id;
+    stack.fake.setHandler(trashable(otherPage, other));
+    try {
+      expect((await callTool(stack.baseUrl, tokens.access_token, 'trash', { ids: [otherPage], kind: 'page' })).isError).toBe(false);
+      await stack.app.activity.flush();
+      const [entry] = await stack.app.store.listActivity(grant, 1);
+      expect(entry).toMatchObject({ tool: 'trash', workspace: { id: other.id, name: 'Workspace Log Other' }, objects: [{ id: otherPage, trashed: 'page' }] });
+      // A single-workspace connection's entries name none.
+      const single = await connect(stack, fakeWorkspace('Log Single'));
+      await callTool(stack.baseUrl, single.tokens.access_token, 'get_self', {});
+      await stack.app.activity.flush();
+      expect((await stack.app.store.listActivity(grantOf(single.tokens.access_token), 1))[0]!.workspace).toBeUndefined();
+
+      // Signed in to the base workspace: the entry names its workspace and says where to sign in to undo it.
+      const html = await page(me.browser);
+      expect(html).toContain('<code>trash</code> in Workspace Log Other');
+      expect(html).toContain('choosing Workspace Log Other');
+      expect(html).not.toContain('/connections/undo');
+      // Signed in to that workspace: Undo restores it with that sign-in's token.
+      const there = await signIn(other);
+      const undoForm = /name="entry" value="([^"]+)"/.exec(await page(there.browser));
+      expect(undoForm).not.toBeNull();
+      const undone = await post(there.browser, '/connections/undo', { grant, entry: unescape(undoForm![1]!), csrf: there.csrf });
+      expect(undone.status).toBe(303);
+      const patches = stack.fake.requests.filter((r) => r.method === 'PATCH' && r.path === `/v1/pages/${otherPage}`);
+      expect((patches.at(-1)!.body as { in_trash: boolean }).in_trash).toBe(false);
+    } finally {
+      stack.fake.setHandler(null);
+    }
+  });
+});
