@@ -246,8 +246,10 @@ export class NotionSession {
       const auth = order[i]!;
       try {
         const result = await this.run(auth, fn, idempotent);
-        if (i > 0) {
-          this.others!.splice(this.others!.indexOf(auth), 1, this.auth);
+        // Not found there when a concurrent call of the same tool already moved it first.
+        const at = i > 0 ? this.others!.indexOf(auth) : -1;
+        if (at >= 0) {
+          this.others!.splice(at, 1, this.auth);
           this.auth = auth;
         }
         return result;
