@@ -12,8 +12,8 @@ import type { ToolContext, WorkspaceView } from './registry.js';
  * - `search` runs in every workspace and names each result's (search.ts, through `ctx.workspaces`).
  * - A call that names IDs starts at the workspace that last answered for one of them (an LRU per
  *   grant), and tries the others in turn while Notion answers object_not_found (NotionSession).
- * - A call that names no ID (get_self, get_users, create_page without parent…) is ambiguous: it
- *   needs `workspace`, and the error says which there are.
+ * - A call that names no ID (get_self, get_users, create_page without parent…) is ambiguous: its
+ *   first Notion call fails with workspace_required, which names the workspaces.
  */
 
 /** IDs remembered per grant at most: which workspace answered for them last. */
@@ -83,6 +83,25 @@ function perWorkspace(auth: AuthContext, current: () => WorkspaceAuth): AuthCont
 export const workspacesInstructions = (list: readonly WorkspaceAuth[]): string =>
   `This connection spans several Notion workspaces: ${namesOf(list)}. search covers all of them and names each result's workspace; IDs find their own workspace. A call that names no ID (get_self, get_users, create_page without a parent) needs "workspace": one of those names.`;
 
+/** The session of a call that cannot tell its workspace: every Notion call fails with `error`. */
+class UnroutedSession extends NotionSession {
+  constructor(
+    deps: NotionDeps,
+    auth: WorkspaceAuth,
+    private readonly error: () => ToolError,
+  ) {
+    super(deps, auth);
+  }
+
+  override read<T>(): Promise<T> {
+    return Promise.reject(this.error());
+  }
+
+  override write<T>(): Promise<T> {
+    return Promise.reject(this.error());
+  }
+}
+
 /** Routes the tool calls of connections with several workspaces; one per process. */
 export class WorkspaceRouter {
   /** Grant id → (ID → the workspace id that last answered for it), both LRU by Map order. */
@@ -113,10 +132,13 @@ export class WorkspaceRouter {
       return call(name, args, { ...ctx, notion: views[0]!.notion, workspaces: views });
     }
     if (!ids.length) {
-      throw new ToolError(
-        'workspace_required',
-        `This connection has several Notion workspaces (${namesOf(list)}) and this call names no page or other object to tell which. Call again with "workspace": one of those names.`,
-      );
+      // The tool still runs, so a wrong name, arguments or permission get their usual error; its first Notion call gets this one.
+      const ambiguous = () =>
+        new ToolError(
+          'workspace_required',
+          `This connection has several Notion workspaces (${namesOf(list)}) and this call names no page or other object to tell which. Call again with "workspace": one of those names.`,
+        );
+      return call(name, args, { ...ctx, notion: new UnroutedSession(this.deps, list[0]!, ambiguous) });
     }
     const first = this.ownerOf(auth.grantId, ids, list) ?? list[0]!;
     const session = new NotionSession(this.deps, first, list.filter((w) => w !== first));

@@ -144,6 +144,10 @@ describe('tools across workspaces', () => {
     expect(res.data.error.code).toBe('workspace_required');
     expect(res.data.error.message).toContain('"Workspace Alpha", "Workspace Beta"');
     expect(stack.fake.requests).toHaveLength(0);
+    // A wrong tool name or wrong arguments still get their own error first.
+    expect((await callTool(stack.baseUrl, token, 'no_such_tool', {})).data.error.code).toBe('unknown_tool');
+    expect((await callTool(stack.baseUrl, token, 'create_page', { parent: { workspace: true }, title: 42 })).data.error.code).toBe('invalid_arguments');
+    expect(stack.fake.requests).toHaveLength(0);
   });
 
   it('`workspace` (a name in any case, or an id) picks the workspace', async () => {
