@@ -17,8 +17,9 @@ import { RateGate } from './notion/rate-gate.js';
 import { NotionRefresher, NotionSession } from './notion/session.js';
 import { ActivityLog } from './tools/activity.js';
 import { toolSet } from './tools/index.js';
+import { WorkspaceRouter, workspacesInstructions } from './tools/workspace-router.js';
 import { createAuthorizeHandler, createDecisionHandler } from './oauth/authorize.js';
-import { createCallbackHandler } from './oauth/callback.js';
+import { createCallbackHandler, createNextWorkspaceHandler } from './oauth/callback.js';
 import { createSafeFetcher } from './lib/safe-fetch.js';
 import { type CimdFetcher, CimdResolver } from './oauth/cimd.js';
 import { Clients } from './oauth/clients.js';
@@ -77,13 +78,19 @@ export function createApp(config: Config, deps: AppDeps): App {
   // is neither the current one nor in SESSION_SECRET_PREVIOUS, and record the current one.
   const redis = config.redisUrl ? RedisStore.create(config.redisUrl, keyring.checkValues()) : null;
   const store: Store = redis ?? SqliteStore.open(config.dataDir, keyring.checkValues());
-  const grants = new Grants(store, keyring, config, now);
   const clients = new Clients(store, new CimdResolver({ fetch: deps.cimdFetch ?? createSafeFetcher(), now, log }));
   // Aborted by close(): ends every Notion call, API and OAuth alike.
   const stopNotion = new AbortController();
   const stopping = stopNotion.signal;
   const metrics = new Metrics(store, now);
   const notionOAuth = new NotionOAuth(createNotionClient(config, log, { maxRetries: 1 }, stopping, metrics), config);
+  // A workspace removed on Your connections is revoked at Notion by the grant's next request (oauth/workspaces.ts).
+  const grants = new Grants(store, keyring, config, now, (token, grantId) =>
+    notionOAuth.revoke(token).then(
+      () => log.info({ grantId }, 'removed workspace revoked at notion'),
+      (err: unknown) => log.warn({ grantId, status: (err as { status?: number }).status }, 'notion token revocation failed'),
+    ),
+  );
   const notion = {
     metrics,
     client: createNotionClient(config, log, false, stopping, metrics),
@@ -95,6 +102,7 @@ export function createApp(config: Config, deps: AppDeps): App {
   };
   const registry = new ToolRegistry(toolSet, { offered: config.toolsets.max, connectionsUrl: `${config.baseUrl}/connections` });
   const activity = new ActivityLog(store, log, now);
+  const router = new WorkspaceRouter(notion);
   const connections = createConnectionsHandlers({ config, store, keyring, notion: notionOAuth, api: notion.client, log, now });
 
   const http = createHttpApp({
@@ -110,15 +118,19 @@ export function createApp(config: Config, deps: AppDeps): App {
       register: createRegisterHandler({ store, now, maxUnusedClients: config.maxClients }),
       authorize: createAuthorizeHandler({ config, store, clients, keyring, now }),
       decision: createDecisionHandler({ config, store, clients, keyring, now }),
-      callback: createCallbackHandler({ config, store, grants, notion: notionOAuth, log, now, finishLogin: connections.finishLogin }),
+      callback: createCallbackHandler({ config, store, grants, notion: notionOAuth, log, now, keyring, finishLogin: connections.finishLogin }),
+      nextWorkspace: createNextWorkspaceHandler({ config, store, grants, notion: notionOAuth, log, now, keyring, finishLogin: connections.finishLogin }),
       token: createTokenHandler({ log, store, clients, grants, toolsets: config.toolsets.max, now }),
       revoke: createRevokeHandler({ store, clients, grants, notion: notionOAuth, log, now }),
       mcp: createMcpHandler<AuthContext>({
         tools: {
           list: (auth) => registry.definitions(auth),
           call: activity.recorded((name, args, auth, note, options) =>
-            registry.result(name, args, { notion: new NotionSession(notion, auth), auth, note, ...(options ? { progress: options.progress, signal: options.signal } : {}) }),
+            auth.workspaces
+              ? router.result(name, args, auth.workspaces, { auth, note, ...(options ? { progress: options.progress, signal: options.signal } : {}) }, (n, a, ctx) => registry.result(n, a, ctx))
+              : registry.result(name, args, { notion: new NotionSession(notion, auth), auth, note, ...(options ? { progress: options.progress, signal: options.signal } : {}) }),
           ),
+          instructions: (auth) => (auth.workspaces ? workspacesInstructions(auth.workspaces) : undefined),
         },
         log,
         baseUrl: config.baseUrl,
@@ -133,6 +145,8 @@ export function createApp(config: Config, deps: AppDeps): App {
       undo: connections.undo,
       logout: connections.logout,
       connectionSettings: connections.settings,
+      addWorkspace: connections.addWorkspace,
+      removeWorkspace: connections.removeWorkspace,
     },
   });
 

@@ -47,6 +47,7 @@ export function openSqliteConnector(dataDir: string): Connector<SqliteStore> {
 /** One user's connection: Notion callback, then the code exchange of /token. Returns the refresh token. */
 export async function connectOne(c: Connector, clientId: string): Promise<string> {
   const verifier = randomSecret();
+  const workspaceId = randomUUID();
   const code = await c.grants.createWithCode({
     clientId,
     redirectUri: 'https://claude.ai/api/mcp/auth_callback',
@@ -54,9 +55,9 @@ export async function connectOne(c: Connector, clientId: string): Promise<string
     resource: c.config.resource,
     scope: ALL_SCOPES_STRING,
     // Notion's tokens are `ntn_` plus 46 characters.
-    notion: { accessToken: `ntn_${randomSecret(35).slice(0, 46)}`, refreshToken: `ntn_${randomSecret(35).slice(0, 46)}` },
+    workspaces: [{ id: workspaceId, name: 'Acme Corp Workspace', accessToken: `ntn_${randomSecret(35).slice(0, 46)}`, refreshToken: `ntn_${randomSecret(35).slice(0, 46)}` }],
     notionUserId: randomUUID(),
-    notionWorkspaceId: randomUUID(),
+    notionWorkspaceId: workspaceId,
     info: { clientName: 'Claude', workspaceName: 'Acme Corp Workspace', botId: randomUUID(), userName: 'Ada Lovelace', userEmail: 'ada.lovelace@example.com' },
   });
   const ref = credentialRef(code);

@@ -8,7 +8,8 @@ import type { Logger } from '../log.js';
 import { type NotionOAuth, type NotionTokenResponse, notionAuthorizeUrl } from '../notion/oauth.js';
 import { ensureBrowserId, readBrowserId } from '../oauth/browser.js';
 import { postedSettings, settingsFields } from '../oauth/authorize.js';
-import { lockdownOf } from '../oauth/grants.js';
+import { lockdownOf, workspacesOf } from '../oauth/grants.js';
+import { MAX_WORKSPACES, pendingOf, removedOf, withPending, withRemoved } from '../oauth/workspaces.js';
 import { expandScope, grantScope, SCOPE_WRITE, scopeSet, toolsetScope } from '../oauth/scopes.js';
 import type { ActivityEntry, ActivityObject, GrantRecord, Store } from '../store/types.js';
 import { esc, sendPage } from '../pages/html.js';
@@ -43,6 +44,9 @@ export interface ConnectionsDeps {
 interface LoginFlow {
   /** SHA-256 of the browser cookie the flow is bound to. */
   browser: string;
+  /** Adding a workspace to this grant of the signed-in person (not a sign-in). */
+  addTo?: string;
+  userId?: string;
 }
 
 interface Session {
@@ -159,7 +163,7 @@ function activitySection(
   g: GrantRecord,
   entries: ActivityEntry[],
   from: string | undefined,
-  v: { app: string; ws: string; csrf: string; undo: boolean },
+  v: { app: string; ws: string; csrf: string; undoIn: string | null },
 ): string {
   const shown = entries.slice(0, ACTIVITY_PAGE);
   const undone = new Set(shown.map((e) => e.undoes).filter(Boolean));
@@ -167,17 +171,20 @@ function activitySection(
   const rows = shown
     .map((e) => {
       const what = e.tool === 'undo' ? 'Undo: restored from the trash' : e.tool;
+      // A connection with several workspaces: the entry names the one the call went to.
+      const where = e.workspace ? ` in ${e.workspace.name}` : '';
+      const undoable = v.undoIn !== null && (e.workspace ? e.workspace.id : g.notionWorkspaceId) === v.undoIn;
       const outcome = e.outcome === 'ok' ? 'done' : `failed (${e.outcome})`;
       const links = e.objects.map((o) => `<a href="${esc(notionLink(o.id))}">${esc(objectName(o))}</a>`).join(', ');
       const trashed = e.outcome === 'ok' && e.tool !== 'undo' ? e.objects.filter((o) => o.trashed) : [];
       const form =
         trashed.length === 0 || undone.has(e.id)
           ? ''
-          : v.undo
+          : undoable
             ? `<form method="post" action="/connections/undo"><input type="hidden" name="grant" value="${esc(g.id)}"><input type="hidden" name="entry" value="${esc(e.id)}"><input type="hidden" name="csrf" value="${esc(v.csrf)}">
 <button type="submit">Undo<span class="vh"> the trashing of ${esc(trashed.map(objectName).join(', '))}</span></button></form>`
-            : `<p class="muted">${esc(UNDO_ELSEWHERE(v.ws))}</p>`;
-      return `<li class="${e.write ? 'write' : 'read'}"><p><span class="tag">${e.write ? 'Write' : 'Read'}</span> <code>${esc(what)}</code>${e.count ? ` ×${e.count}` : ''}, ${esc(outcome)} <span class="muted">${esc(when(e.at, true))}${e.count && e.lastAt ? ` to ${esc(when(e.lastAt, true))}` : ''}</span></p>${links ? `<p>${links}</p>` : ''}${form}</li>`;
+            : `<p class="muted">${esc(UNDO_ELSEWHERE(e.workspace?.name ?? v.ws))}</p>`;
+      return `<li class="${e.write ? 'write' : 'read'}"><p><span class="tag">${e.write ? 'Write' : 'Read'}</span> <code>${esc(what)}</code>${esc(where)}${e.count ? ` ×${e.count}` : ''}, ${esc(outcome)} <span class="muted">${esc(when(e.at, true))}${e.count && e.lastAt ? ` to ${esc(when(e.lastAt, true))}` : ''}</span></p>${links ? `<p>${links}</p>` : ''}${form}</li>`;
     })
     .join('');
   const older = entries.length > ACTIVITY_PAGE ? `<a href="/connections?grant=${esc(g.id)}&amp;before=${esc(shown.at(-1)!.id)}#${esc(heading)}">Older<span class="vh"> activity of ${esc(v.app)} in ${esc(v.ws)}</span></a>` : '';
@@ -208,6 +215,56 @@ ${settingsFields(config.toolsets.max, ticked, lockdownOf(grant, config), app)}
 <button type="submit">Save<span class="vh"> what ${esc(app)} may use</span></button></form>`;
 }
 
+/**
+ * A connection's workspaces: each with a Remove button while it has more than one, and an "Add a
+ * workspace" button. Added ones are ready at the app's next call; removed ones are withheld from
+ * it at once and revoked in Notion by that call (oauth/workspaces.ts).
+ */
+function workspacesSection(g: GrantRecord, app: string, csrf: string): string {
+  const removed = new Set(removedOf(g));
+  const active = workspacesOf(g).filter((w) => w.id === null || !removed.has(w.id));
+  const pending = pendingOf(g).filter((p) => !p.remove && !active.some((w) => w.id === p.id));
+  const count = active.length + pending.length;
+  const heading = `workspaces-${g.id}`;
+  const item = (w: { id: string | null; name: string | null }, note: string) => {
+    const name = w.name ?? 'A Notion workspace';
+    const remove =
+      count > 1 && w.id
+        ? `<form method="post" action="/connections/workspaces/remove"><input type="hidden" name="grant" value="${esc(g.id)}"><input type="hidden" name="workspace" value="${esc(w.id)}"><input type="hidden" name="csrf" value="${esc(csrf)}">
+<button type="submit">Remove<span class="vh"> ${esc(name)} from ${esc(app)}</span></button></form>`
+        : '';
+    return `<li><span>${esc(name)}${note ? ` <span class="muted">${esc(note)}</span>` : ''}</span>${remove}</li>`;
+  };
+  const items = [...active.map((w) => item(w, '')), ...pending.map((w) => item(w, '(added: ready at the app’s next call)'))].join('');
+  const add =
+    count < MAX_WORKSPACES
+      ? `<form method="post" action="/connections/workspaces/add"><input type="hidden" name="grant" value="${esc(g.id)}"><input type="hidden" name="csrf" value="${esc(csrf)}">
+<button type="submit">Add a workspace<span class="vh"> to ${esc(app)}</span></button></form>`
+      : `<p class="muted">This connection has the most workspaces one connection may have (${MAX_WORKSPACES}).</p>`;
+  return `<section aria-labelledby="${esc(heading)}"><h2 id="${esc(heading)}">Workspaces</h2>
+<ul class="workspaces">${items}</ul>
+${add}</section>`;
+}
+
+/** The workspaces a connection spans, for its heading: `Workspace A`, or `Workspace A, Workspace B`. */
+function workspacesLabel(g: GrantRecord): string {
+  const removed = new Set(removedOf(g));
+  const names = workspacesOf(g)
+    .filter((w) => w.id === null || !removed.has(w.id))
+    .map((w) => w.name)
+    .filter((n): n is string => !!n);
+  return names.length ? names.join(', ') : 'a Notion workspace';
+}
+
+/** The signed-in person's grant named by a form, or a 404 page. */
+async function ownGrant(deps: ConnectionsDeps, id: unknown, userId: string): Promise<GrantRecord> {
+  const grant = typeof id === 'string' && id ? await deps.store.getGrant(id) : null;
+  if (!grant || grant.notionUserId !== userId) {
+    throw new PageError('Connection not found', 'There is no such connection on your account. It may already be disconnected.', 'Open Your connections to see the current list.', 404);
+  }
+  return grant;
+}
+
 export function createConnectionsHandlers(deps: ConnectionsDeps) {
   const { config, store } = deps;
 
@@ -235,14 +292,15 @@ export function createConnectionsHandlers(deps: ConnectionsDeps) {
       await Promise.all(
         grants.map(async (g) => {
           const app = g.info.clientName ?? 'An unnamed app';
-          const ws = g.info.workspaceName ?? 'a Notion workspace';
+          const ws = workspacesLabel(g);
           const from = g.id === paged ? before : undefined;
           const entries = await store.listActivity(g.id, ACTIVITY_PAGE + 1, from);
-          const undo = canUndo && !!g.notionWorkspaceId && g.notionWorkspaceId === session.workspaceId;
+          const undoIn = canUndo && session.workspaceId ? session.workspaceId : null;
           return `<li><p><strong>${esc(app)}</strong> in ${esc(ws)}</p>
 <p class="muted">${esc(accessLabel(g))} · connected ${esc(when(g.createdAt))} · last used ${esc(when(g.lastUsedAt))}</p>
 ${connectionSettingsForm(g, csrf, config)}
-${activitySection(g, entries, from, { app, ws, csrf, undo })}
+${workspacesSection(g, app, csrf)}
+${activitySection(g, entries, from, { app, ws, csrf, undoIn })}
 <form method="post" action="/connections/disconnect"><input type="hidden" name="grant" value="${esc(g.id)}"><input type="hidden" name="csrf" value="${esc(csrf)}">
 <button type="submit">Disconnect<span class="vh"> ${esc(app)} in ${esc(ws)}</span></button></form></li>`;
         }),
@@ -255,7 +313,11 @@ ${activitySection(g, entries, from, { app, ws, csrf, undo })}
           ? '<p class="note" role="status">Restored from the trash in Notion. The activity below shows the undo.</p>'
           : req.query.saved === '1'
             ? '<p class="note" role="status">Saved. The app’s next call uses what you chose.</p>'
-            : '';
+            : req.query.added === '1'
+              ? '<p class="note" role="status">Workspace added. The app can use it from its next call.</p>'
+              : req.query.removed === '1'
+                ? '<p class="note" role="status">Workspace removed. The app can no longer use it; its Notion access is revoked at the app’s next call.</p>'
+                : '';
     sendPage(
       res,
       200,
@@ -280,12 +342,71 @@ ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected t
     res.redirect(303, notionAuthorizeUrl(config, state));
   };
 
+  /** POST /connections/workspaces/add: sends the person to Notion to authorize one more workspace for their connection. */
+  const addWorkspace = async (req: Request, res: Response): Promise<void> => {
+    const session = postedSession(req, deps);
+    const grant = await ownGrant(deps, (req.body as Record<string, unknown>).grant, session.userId);
+    if (!grant.info.addKey) {
+      throw new PageError('Not yet', 'This connection was made before workspaces could be added here; it becomes ready at the app’s next call.', 'Use the app once, then open Your connections again.', 409);
+    }
+    const browserId = ensureBrowserId(req, res, config);
+    const state = randomSecret();
+    const flow: LoginFlow = { browser: sha256(browserId), addTo: grant.id, userId: session.userId };
+    await store.putFlow(sha256(state), 'login', flow, deps.now() + config.ttl.flowS * 1000);
+    res.redirect(303, notionAuthorizeUrl(config, state));
+  };
+
+  /** POST /connections/workspaces/remove: withholds one workspace of the person's connection from now on. */
+  const removeWorkspace = async (req: Request, res: Response): Promise<void> => {
+    const session = postedSession(req, deps);
+    const body = req.body as Record<string, unknown>;
+    const grant = await ownGrant(deps, body.grant, session.userId);
+    const id = typeof body.workspace === 'string' ? body.workspace : '';
+    const removed = new Set(removedOf(grant));
+    const active = workspacesOf(grant).filter((w) => w.id === null || !removed.has(w.id));
+    const pending = pendingOf(grant).filter((p) => !p.remove && !active.some((w) => w.id === p.id));
+    if (active.length + pending.length < 2) {
+      throw new PageError('This is the last workspace', 'A connection needs at least one workspace, so nothing was removed.', 'To end the connection, choose Disconnect.', 409);
+    }
+    const info = id ? withRemoved(grant, id, active) : null;
+    if (!info) throw new PageError('Workspace not found', 'This connection has no such workspace. It may already be removed.', 'Open Your connections to see the current list.', 404);
+    // Moves the revocation mark: the app's next call no longer reaches the workspace.
+    await store.updateGrantSettings(grant.id, grant.scope, info);
+    deps.log.info({ grantId: grant.id }, 'workspace removed by its user');
+    res.redirect(303, `/connections?removed=1#workspaces-${grant.id}`);
+  };
+
+  /** The end of "Add a workspace": seals the new workspace's credentials into the grant's drop box. */
+  const finishAdd = async (req: Request, res: Response, flow: LoginFlow, tokens: NotionTokenResponse): Promise<void> => {
+    const session = readSession(req, deps);
+    const revoke = () => deps.notion.revoke(tokens.access_token).catch(() => undefined);
+    const person = tokens.owner?.type === 'user' ? tokens.owner.user.id : null;
+    if (!session || session.userId !== flow.userId || person !== flow.userId) {
+      await revoke();
+      throw new PageError('Sign in as the same person', 'The workspace was authorized by another Notion account than the one signed in here, so it was not added.', 'Open Your connections and try again, signed in to Notion as yourself.', 403);
+    }
+    const grant = await ownGrant(deps, flow.addTo, session.userId);
+    const creds = { id: tokens.workspace_id ?? null, name: tokens.workspace_name ?? null, accessToken: tokens.access_token, refreshToken: tokens.refresh_token ?? null };
+    const removed = new Set(removedOf(grant));
+    const known = [...workspacesOf(grant).filter((w) => w.id === null || !removed.has(w.id)), ...pendingOf(grant).filter((p) => !p.remove)];
+    if (!known.some((w) => w.id === creds.id) && new Set(known.map((w) => w.id)).size >= MAX_WORKSPACES) {
+      await revoke();
+      throw new PageError('Too many workspaces', `One connection may span at most ${MAX_WORKSPACES} workspaces, so this one was not added.`, 'Remove a workspace first, then add this one.', 409);
+    }
+    await store.updateGrantSettings(grant.id, grant.scope, withPending(grant, creds));
+    deps.log.info({ grantId: grant.id }, 'workspace added by its user');
+    res.redirect(303, `/connections?added=1#workspaces-${grant.id}`);
+  };
+
   /** Called by /oauth/callback when the state belongs to a `login` flow. */
   const finishLogin = async (req: Request, res: Response, data: unknown): Promise<void> => {
     const flow = data as LoginFlow;
     const browserId = readBrowserId(req, config);
     if (!browserId || !safeEqual(sha256(browserId), flow.browser)) {
       throw new PageError('This sign-in was started in another browser', 'For your safety, the sign-in must finish in the browser where it started.', 'Open Your connections in this browser and sign in again.', 403);
+    }
+    if (flow.addTo && (req.query.error !== undefined || typeof req.query.code !== 'string' || !req.query.code)) {
+      throw new PageError('No workspace added', 'Notion did not authorize a workspace, so nothing changed.', 'Open Your connections and choose Add a workspace to try again.');
     }
     const code = req.query.code;
     if (req.query.error !== undefined || typeof code !== 'string' || !code) {
@@ -298,6 +419,7 @@ ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected t
       deps.log.warn({ status: (err as { status?: number }).status }, 'notion sign-in code exchange failed');
       throw new PageError('Notion did not confirm the sign-in', 'Notion could not be reached or did not accept the sign-in.', 'Wait a minute, then open Your connections and sign in again.', 502);
     }
+    if (flow.addTo) return finishAdd(req, res, flow, tokens);
     if (tokens.owner?.type !== 'user' || !tokens.owner.user.id) {
       try {
         await deps.notion.revoke(tokens.access_token);
@@ -349,8 +471,10 @@ ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected t
       throw new PageError('Nothing to undo', 'There is no such trashing in the activity of your connections.', 'Open Your connections to see the current activity.', 404);
     }
     const token = notionToken(deps, session);
-    if (!token || grant.notionWorkspaceId !== session.workspaceId) {
-      throw new PageError('Sign in again to undo', 'This sign-in cannot restore pages in that workspace.', UNDO_ELSEWHERE(grant.info.workspaceName ?? 'its workspace'), 403);
+    // The entry's own workspace on a connection with several, else the connection's.
+    const workspaceId = entry!.workspace ? entry!.workspace.id : grant.notionWorkspaceId;
+    if (!token || !workspaceId || workspaceId !== session.workspaceId) {
+      throw new PageError('Sign in again to undo', 'This sign-in cannot restore pages in that workspace.', UNDO_ELSEWHERE(entry!.workspace?.name ?? grant.info.workspaceName ?? 'its workspace'), 403);
     }
     const restored: ActivityObject[] = [];
     let failure: string | undefined;
@@ -404,5 +528,5 @@ ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected t
     res.redirect(303, '/connections?saved=1');
   };
 
-  return { page, login, finishLogin, disconnect, undo, logout, settings };
+  return { page, login, finishLogin, disconnect, undo, logout, settings, addWorkspace, removeWorkspace };
 }

@@ -24,6 +24,8 @@ export interface Routes {
   authorize: Handler;
   decision: Handler;
   callback: Handler;
+  /** POST /oauth/callback: "add another workspace" or "finish" between two Notion authorizations. */
+  nextWorkspace: Handler;
   token: Handler;
   revoke: Handler;
   mcp: McpHandler<AuthContext>;
@@ -36,6 +38,8 @@ export interface Routes {
   undo: Handler;
   logout: Handler;
   connectionSettings: Handler;
+  addWorkspace: Handler;
+  removeWorkspace: Handler;
 }
 
 /** How errors on a route reach the caller: OAuth JSON or a page for people (/mcp: see mcp-route.ts). */
@@ -114,6 +118,7 @@ export function createHttpApp(deps: {
   app.get('/authorize', as('page'), pageLimit('authorize'), routes.authorize);
   app.post('/authorize', as('page'), pageLimit('decision'), form, routes.decision);
   app.get('/oauth/callback', as('page'), pageLimit('callback'), routes.callback);
+  app.post('/oauth/callback', as('page'), pageLimit('next-workspace'), form, routes.nextWorkspace);
   app.get(ICON_PATH, (_req, res) => void res.set({ 'Cache-Control': 'public, max-age=86400', 'Content-Type': 'image/svg+xml' }).send(ICON_SVG));
   app.get('/', as('page'), routes.landing);
   app.get('/privacy', as('page'), routes.privacy);
@@ -124,6 +129,8 @@ export function createHttpApp(deps: {
   app.post('/connections/undo', as('page'), form, routes.undo);
   app.post('/connections/logout', as('page'), form, routes.logout);
   app.post('/connections/settings', as('page'), form, routes.connectionSettings);
+  app.post('/connections/workspaces/add', as('page'), pageLimit('add-workspace'), form, routes.addWorkspace);
+  app.post('/connections/workspaces/remove', as('page'), form, routes.removeWorkspace);
   app.post('/token', as('oauth'), tokenLimit('token'), form, json('64kb'), routes.token);
   app.post('/revoke', as('oauth'), tokenLimit('revoke'), form, json('64kb'), routes.revoke);
 

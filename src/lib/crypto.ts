@@ -2,6 +2,10 @@ import {
   createCipheriv,
   createDecipheriv,
   createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
   hash,
   hkdfSync,
   randomBytes,
@@ -183,4 +187,39 @@ export function open(key: Buffer, sealed: string, aad: string): string {
 /** PKCE S256 (RFC 7636 §4.6). */
 export function pkceS256(verifier: string): string {
   return sha256(verifier);
+}
+
+/**
+ * A grant's drop box: Your connections adds a workspace to a grant without its key. Each grant
+ * has an X25519 key pair; the public key is stored in clear, the private key only sealed under the
+ * grant key. `dropSeal` seals to the public key (an ephemeral X25519 agreement, HKDF, AES-256-GCM),
+ * so what is dropped opens only with the grant key, as the grant's own credentials do: the data
+ * directory plus SESSION_SECRET cannot open it.
+ */
+export function newDropKeys(): { publicKey: string; privateKey: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('x25519');
+  return {
+    publicKey: b64u(publicKey.export({ type: 'spki', format: 'der' })),
+    privateKey: b64u(privateKey.export({ type: 'pkcs8', format: 'der' })),
+  };
+}
+
+const dropKey = (shared: Buffer, ephemeral: string, aad: string) => Buffer.from(hkdfSync('sha256', shared, Buffer.from(ephemeral), `drop/v1\0${aad}`, 32));
+const publicKeyOf = (spki: string) => createPublicKey({ key: Buffer.from(spki, 'base64url'), format: 'der', type: 'spki' });
+
+/** Seals `plaintext` so that only the holder of the private key of `publicKey` (newDropKeys) opens it. */
+export function dropSeal(publicKey: string, plaintext: string, aad: string): string {
+  const eph = generateKeyPairSync('x25519');
+  const ephemeral = b64u(eph.publicKey.export({ type: 'spki', format: 'der' }));
+  const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: publicKeyOf(publicKey) });
+  return `${ephemeral}.${seal(dropKey(shared, ephemeral, aad), plaintext, aad)}`;
+}
+
+/** Opens what dropSeal sealed; throws when the key or the record does not match. */
+export function dropOpen(privateKey: string, sealed: string, aad: string): string {
+  const [ephemeral, body] = sealed.split('.');
+  if (!ephemeral || !body) throw new Error('not a dropped value');
+  const key = createPrivateKey({ key: Buffer.from(privateKey, 'base64url'), format: 'der', type: 'pkcs8' });
+  const shared = diffieHellman({ privateKey: key, publicKey: publicKeyOf(ephemeral) });
+  return open(dropKey(shared, ephemeral, aad), body, aad);
 }

@@ -82,6 +82,8 @@ export interface ToolHost<A extends Caller> {
    * (progress reports, cancellation) only for calls that asked for progress.
    */
   call(name: string, args: Record<string, unknown> | undefined, auth: A, options?: CallOptions): Promise<CallToolResult>;
+  /** What to add to the server instructions for this caller (a connection with several workspaces names them); none by default. */
+  instructions?(auth: A): string | undefined;
 }
 export type McpHandler<A extends Caller> = ReturnType<typeof createMcpHandler<A>>;
 /** How a tools/call ended: a result, a tool error (isError), or a failure of ours. */
@@ -262,6 +264,10 @@ export function createMcpHandler<A extends Caller>(deps: {
   onToolCall?: (tool: string, outcome: ToolOutcome) => void;
 }) {
   const { tools } = deps;
+  const instructionsFor = (auth: A): string => {
+    const more = tools.instructions?.(auth);
+    return more ? `${INSTRUCTIONS} ${more}` : INSTRUCTIONS;
+  };
   const withIcons = { ...SERVER_INFO, icons: [{ src: `${deps.baseUrl}${ICON_PATH}`, mimeType: 'image/svg+xml', sizes: ['any'] }] };
   /** The `_meta` of every 2026-07-28 result the fast path builds, as the SDK's carry it. */
   const resultMeta = { [SERVER_INFO_META_KEY]: withIcons };
@@ -307,7 +313,7 @@ export function createMcpHandler<A extends Caller>(deps: {
     ({ authInfo }) => {
       const auth = authInfo?.extra?.auth as A;
       const stream = authInfo?.extra?.stream as StreamedCall | undefined;
-      const server = new Server(withIcons, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+      const server = new Server(withIcons, { capabilities: { tools: { listChanged: false } }, instructions: instructionsFor(auth) });
       server.setRequestHandler('tools/list', async () => ({ ...(tools.list(auth) as ListToolsResult), ...TOOLS_LIST_CACHE }));
       // Progress goes on our own stream (stream.ts), the same in both eras; the SDK answers JSON.
       server.setRequestHandler('tools/call', async (req) => callTool(req.params.name, req.params.arguments, auth, stream));
@@ -377,7 +383,7 @@ export function createMcpHandler<A extends Caller>(deps: {
           protocolVersion,
           capabilities: { tools: { listChanged: false } },
           serverInfo: protocolVersion >= ICONS_SINCE ? withIcons : SERVER_INFO,
-          instructions: INSTRUCTIONS,
+          instructions: instructionsFor(auth),
         });
       }
       case 'ping':

@@ -15,10 +15,19 @@ const HINTS: Partial<Record<string, string>> = {
   [APIErrorCode.RestrictedResource]: 'The connection lacks the Notion capability for this action, or the page is not shared with it.',
 };
 
-/** The user's Notion credentials, as sealed inside a grant. */
+/** The user's Notion credentials for one workspace, as sealed inside a grant. */
 export interface NotionCredentials {
   accessToken: string;
   refreshToken: string | null;
+}
+
+/**
+ * One workspace of a grant: its credentials, and its id and name (null on a grant made before
+ * workspaces were recorded, whose one workspace is the grant's `notionWorkspaceId`).
+ */
+export interface WorkspaceCredentials extends NotionCredentials {
+  id: string | null;
+  name: string | null;
 }
 
 /**
@@ -30,12 +39,14 @@ export interface NotionAuth {
   notion: NotionCredentials;
   /** The unwrapped grant key, so a refreshed Notion token can be sealed again. */
   grantKey: Buffer;
+  /** On a grant with several workspaces: which one these credentials are for (WorkspaceCredentials.id). */
+  workspaceId?: string | null;
 }
 
-/** Opens and seals a grant's Notion credentials (the OAuth layer's Grants). */
+/** Opens and seals a grant's Notion credentials, one entry per workspace (the OAuth layer's Grants). */
 export interface CredentialSeal {
-  openNotion(grant: GrantRecord, grantKey: Buffer): NotionCredentials;
-  sealNotion(grantId: string, grantKey: Buffer, notion: NotionCredentials): string;
+  openWorkspaces(grant: GrantRecord, grantKey: Buffer): WorkspaceCredentials[];
+  sealWorkspaces(grant: GrantRecord, grantKey: Buffer, workspaces: readonly WorkspaceCredentials[]): string;
 }
 
 /** A 429 or 529 whose Retry-After is this short is retried once; longer ones go back to the model. */
@@ -126,24 +137,31 @@ export class NotionRefresher {
   ) {}
 
   refresh(auth: NotionAuth, rejectedToken: string): Promise<NotionCredentials | null> {
-    const running = this.inflight.get(auth.grantId);
+    // One refresh at a time per workspace of a grant: each workspace has its own refresh token.
+    const key = auth.workspaceId ? `${auth.grantId}/${auth.workspaceId}` : auth.grantId;
+    const running = this.inflight.get(key);
     if (running) return running;
-    const job = this.run(auth, rejectedToken).finally(() => this.inflight.delete(auth.grantId));
-    this.inflight.set(auth.grantId, job);
+    const job = this.run(auth, rejectedToken).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, job);
     return job;
   }
 
   private async run(auth: NotionAuth, rejectedToken: string): Promise<NotionCredentials | null> {
     const grant = await this.store.getGrant(auth.grantId);
     if (!grant) return null;
-    const current = this.grants.openNotion(grant, auth.grantKey);
+    const all = this.grants.openWorkspaces(grant, auth.grantKey);
+    const at = auth.workspaceId ? all.findIndex((w) => w.id === auth.workspaceId) : 0;
+    const current = all[at];
+    // The workspace was removed meanwhile (Your connections): nothing to refresh.
+    if (!current) return null;
     // Another request already refreshed: use its token rather than spend the refresh token again.
     if (current.accessToken !== rejectedToken) return current;
     if (!current.refreshToken) return null;
     try {
       const res = await this.oauth.refresh(current.refreshToken);
-      const next = { accessToken: res.access_token, refreshToken: res.refresh_token ?? current.refreshToken };
-      await this.store.updateGrantNotion(grant.id, this.grants.sealNotion(grant.id, auth.grantKey, next));
+      const next = { ...current, accessToken: res.access_token, refreshToken: res.refresh_token ?? current.refreshToken };
+      all[at] = next;
+      await this.store.updateGrantNotion(grant.id, this.grants.sealWorkspaces(grant, auth.grantKey, all));
       this.log.info({ grantId: grant.id }, 'notion token refreshed');
       return next;
     } catch (err) {
@@ -194,17 +212,51 @@ type Query = NonNullable<Parameters<Client['request']>[0]['query']>;
  *   that a Notion token refresh fixed.
  */
 export class NotionSession {
+  /**
+   * @param others On a grant with several workspaces, the ones to try after `auth`'s when Notion
+   *   answers object_not_found (workspace-router.ts): an object lives in one workspace only, and a
+   *   404 means nothing was read or written, so trying the next is safe for writes too.
+   */
   constructor(
     private readonly deps: NotionDeps,
-    private readonly auth: NotionAuth,
+    private auth: NotionAuth,
+    private readonly others?: NotionAuth[],
   ) {}
 
   read<T>(fn: Call<T>): Promise<T> {
-    return this.run(fn, true);
+    return this.others ? this.routed(fn, true) : this.run(this.auth, fn, true);
   }
 
   write<T>(fn: Call<T>): Promise<T> {
-    return this.run(fn, false);
+    return this.others ? this.routed(fn, false) : this.run(this.auth, fn, false);
+  }
+
+  /** The workspace (its credentials' owner) the last answered call went to. */
+  get current(): NotionAuth {
+    return this.auth;
+  }
+
+  /**
+   * Tries the workspace that answered last, then the others in turn while Notion answers
+   * object_not_found. The one that answers becomes the first to try for the call's next requests.
+   */
+  private async routed<T>(fn: Call<T>, idempotent: boolean): Promise<T> {
+    const order = [this.auth, ...this.others!];
+    for (let i = 0; ; i++) {
+      const auth = order[i]!;
+      try {
+        const result = await this.run(auth, fn, idempotent);
+        // Not found there when a concurrent call of the same tool already moved it first.
+        const at = i > 0 ? this.others!.indexOf(auth) : -1;
+        if (at >= 0) {
+          this.others!.splice(at, 1, this.auth);
+          this.auth = auth;
+        }
+        return result;
+      } catch (err) {
+        if (i + 1 >= order.length || !(err instanceof ToolError) || err.code !== APIErrorCode.ObjectNotFound) throw err;
+      }
+    }
   }
 
   /** NOTION_API_BASE_URL's origin, when known. */
@@ -224,9 +276,9 @@ export class NotionSession {
     return this.read((n, auth) => n.request<T>({ method: 'get', path, ...(query ? { query: query as Query } : {}), auth }));
   }
 
-  private async run<T>(fn: Call<T>, idempotent: boolean): Promise<T> {
+  private async run<T>(auth: NotionAuth, fn: Call<T>, idempotent: boolean): Promise<T> {
     const { gate, limiter, stopping, metrics } = this.deps;
-    const key = this.auth.grantId;
+    const key = auth.grantId;
     let retriedTransient = false;
     let retriedRate = false;
     let refreshed = false;
@@ -236,7 +288,7 @@ export class NotionSession {
       if (stopping.aborted) throw shuttingDown();
       const queued = limiter.acquire(key);
       if (queued) await queued;
-      const token = this.auth.notion.accessToken;
+      const token = auth.notion.accessToken;
       let err: unknown;
       try {
         const client = this.deps.client;
@@ -261,15 +313,15 @@ export class NotionSession {
         }
       } else if (isUnauthorized(err) && !refreshed) {
         refreshed = true;
-        const next = await this.deps.refresher.refresh(this.auth, token);
+        const next = await this.deps.refresher.refresh(auth, token);
         if (stopping.aborted) throw shuttingDown();
         if (next) {
-          this.auth.notion = next;
+          auth.notion = next;
           metrics?.notionRetry('refreshed');
           continue;
         }
         // Tell a connection whose access was revoked in Notion apart from other refusals.
-        if (await this.deps.refresher.isRevoked(this.auth, token)) throw accessRevoked();
+        if (await this.deps.refresher.isRevoked(auth, token)) throw accessRevoked();
       } else if (idempotent && isTransient(err) && !retriedTransient) {
         retriedTransient = true;
         metrics?.notionRetry('transient');

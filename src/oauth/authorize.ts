@@ -27,6 +27,12 @@ export interface PendingAuthorization {
   resource: string;
   /** SHA-256 of the browser cookie the flow is bound to. */
   browser: string;
+  /** The user ticked "add more than one workspace": after each Notion round trip, the next page offers another (callback.ts). */
+  addAnother?: boolean;
+  /** The workspaces authorized so far in this flow, sealed under the browser cookie (callback.ts: Collected). */
+  collected?: string;
+  /** Set on the flow that waits for the "add another or finish" choice; never a Notion state. */
+  choosing?: boolean;
 }
 
 /**
@@ -235,7 +241,13 @@ export function createDecisionHandler(deps: AuthorizeDeps) {
     // A consent opened before toolsets existed has none recorded: it asked for everything, as before.
     const toolsets = chosen?.toolsets ?? pending.toolsets ?? [...config.toolsets.max];
     const lockdown = chosen ? chosen.lockdown : (pending.lockdown ?? config.toolsets.lockdown);
-    const approved: PendingAuthorization = { ...pending, scopes: grantScope(wantsWrite, toolsets).split(' '), toolsets, lockdown };
+    const approved: PendingAuthorization = {
+      ...pending,
+      scopes: grantScope(wantsWrite, toolsets).split(' '),
+      toolsets,
+      lockdown,
+      ...(body.workspaces === 'more' ? { addAnother: true } : {}),
+    };
     // The upstream state exists only from here on: after consent, single use, bound to this browser.
     const state = randomSecret();
     await deps.store.putFlow(sha256(state), 'notion', approved, deps.now() + config.ttl.flowS * 1000);

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { Keyring, newGrantKey, open, randomSecret, seal, sha256 } from '../lib/crypto.js';
-import type { NotionCredentials } from '../notion/session.js';
+import type { NotionAuth, NotionCredentials, WorkspaceCredentials } from '../notion/session.js';
 import type { CodeRecord, CredentialRef, GrantRecord, Store, TokenRecord } from '../store/types.js';
 import { effectiveScopes } from './scopes.js';
+import { dropBoxInfo, needsReconcile, pendingOf, reconcile, removedOf } from './workspaces.js';
 
 /** What a verified access token gives the MCP layer: whose Notion, and what they allowed. */
 export interface AuthContext {
@@ -18,6 +19,22 @@ export interface AuthContext {
   lockdown?: boolean;
   /** The app asked for toolset scopes by name, so it speaks them: a call beyond its scope gets a 403 step-up challenge (mcp-route.ts). */
   stepUp?: boolean;
+  /**
+   * Set only when the connection has more than one Notion workspace: each one's credentials, in
+   * the order they were added (`notion` is then the first's). Tools route by it (workspace-router.ts).
+   */
+  workspaces?: WorkspaceAuth[];
+}
+
+/** One workspace of a connection with several: its credentials as a session uses them, and its name. */
+export interface WorkspaceAuth extends NotionAuth {
+  workspaceId: string | null;
+  name: string;
+}
+
+/** The sealed form of a grant's Notion credentials with several workspaces; one workspace keeps the NotionCredentials form. */
+interface SealedWorkspaces {
+  workspaces: WorkspaceCredentials[];
 }
 
 /**
@@ -29,10 +46,31 @@ export const settingsInfo = (s: { lockdown?: boolean; stepUp?: boolean }): Grant
   lockdown: s.lockdown === undefined ? null : s.lockdown ? 'on' : 'off',
   stepUp: s.stepUp ? 'on' : null,
 });
+/**
+ * The workspaces of a connection with several, for display without the grant key (Your
+ * connections): `workspaces`, JSON of `[{id, name}]`. Nothing is added for one workspace, whose
+ * name is `workspaceName` as before.
+ */
+export const workspacesInfo = (list: readonly { id: string | null; name: string | null }[]): GrantRecord['info'] =>
+  list.length > 1 ? { workspaces: JSON.stringify(list.map(({ id, name }) => ({ id, name }))) } : {};
+
+/** The workspaces of a grant as Your connections shows them: from `workspaces`, else its one workspace. */
+export function workspacesOf(grant: GrantRecord): { id: string | null; name: string | null }[] {
+  if (grant.info.workspaces) {
+    try {
+      const list = JSON.parse(grant.info.workspaces) as unknown;
+      if (Array.isArray(list)) return list as { id: string | null; name: string | null }[];
+    } catch {
+      // Fall back to the grant's own workspace.
+    }
+  }
+  return [{ id: grant.notionWorkspaceId, name: grant.info.workspaceName ?? null }];
+}
+
 export const lockdownOf = (grant: GrantRecord, config: Config): boolean =>
   grant.info.lockdown ? grant.info.lockdown === 'on' : config.toolsets.lockdown;
 /** What a verified context depends on besides the token: a change makes the next request open the grant again. */
-const grantVersion = (g: GrantRecord): string => `${g.sealedNotion} ${g.scope} ${g.info.lockdown ?? ''}`;
+const grantVersion = (g: GrantRecord): string => `${g.sealedNotion} ${g.scope} ${g.info.lockdown ?? ''} ${g.info.pending ?? ''} ${g.info.removed ?? ''}`;
 
 /** What /token answers. The store keeps it sealed, so that a retry gets the same (IssueResult). */
 export interface TokenAnswer {
@@ -90,6 +128,8 @@ export class Grants {
     private readonly keyring: Keyring,
     private readonly config: Config,
     private readonly now: () => number,
+    /** Revokes a removed workspace's Notion token upstream; best effort (it logs its failures). */
+    private readonly revokeUpstream?: (notionToken: string, grantId: string) => Promise<void>,
   ) {}
 
   /** Creates a grant holding the user's Notion credentials, plus the code that redeems it. */
@@ -99,7 +139,8 @@ export class Grants {
     codeChallenge: string;
     resource: string;
     scope: string;
-    notion: NotionCredentials;
+    /** One entry per workspace, the first the grant's own (`notionWorkspaceId`). */
+    workspaces: WorkspaceCredentials[];
     notionUserId: string | null;
     notionWorkspaceId: string | null;
     info: GrantRecord['info'];
@@ -115,11 +156,12 @@ export class Grants {
       resource: args.resource,
       notionUserId: args.notionUserId,
       notionWorkspaceId: args.notionWorkspaceId,
-      info: args.info,
-      sealedNotion: seal(grantKey, JSON.stringify(args.notion), grantId),
+      info: { ...args.info, ...dropBoxInfo(grantId, grantKey) },
+      sealedNotion: '',
       createdAt: now,
       lastUsedAt: null,
     };
+    grant.sealedNotion = this.sealWorkspaces(grant, grantKey, args.workspaces);
     const record: CodeRecord = {
       hash: sha256(code),
       grantId,
@@ -142,12 +184,23 @@ export class Grants {
     return this.keyring.unwrapGrantKey(token, wrappedKey);
   }
 
-  openNotion(grant: GrantRecord, grantKey: Buffer): NotionCredentials {
-    return JSON.parse(open(grantKey, grant.sealedNotion, grant.id)) as NotionCredentials;
+  /**
+   * The grant's Notion credentials, one entry per workspace. A grant with one workspace keeps the
+   * single-credential form it always had (so grants made before workspaces open unchanged): its
+   * workspace is the grant's `notionWorkspaceId`.
+   */
+  openWorkspaces(grant: GrantRecord, grantKey: Buffer): WorkspaceCredentials[] {
+    const opened = JSON.parse(open(grantKey, grant.sealedNotion, grant.id)) as NotionCredentials | SealedWorkspaces;
+    if ('workspaces' in opened) return opened.workspaces;
+    return [{ id: grant.notionWorkspaceId, name: grant.info.workspaceName ?? null, accessToken: opened.accessToken, refreshToken: opened.refreshToken }];
   }
 
-  sealNotion(grantId: string, grantKey: Buffer, notion: NotionCredentials): string {
-    return seal(grantKey, JSON.stringify(notion), grantId);
+  sealWorkspaces(grant: GrantRecord, grantKey: Buffer, workspaces: readonly WorkspaceCredentials[]): string {
+    const [only] = workspaces;
+    if (workspaces.length === 1 && only && only.id === grant.notionWorkspaceId) {
+      return seal(grantKey, JSON.stringify({ accessToken: only.accessToken, refreshToken: only.refreshToken }), grant.id);
+    }
+    return seal(grantKey, JSON.stringify({ workspaces: [...workspaces] } satisfies SealedWorkspaces), grant.id);
   }
 
   /**
@@ -248,20 +301,65 @@ export class Grants {
     return found !== null && found.token.kind === 'access' && found.grant.id === hit.auth.grantId && grantVersion(found.grant) === hit.version;
   }
 
+  /**
+   * Applies what Your connections left for the grant (oauth/workspaces.ts) now that its key is
+   * open: merges added workspaces, drops removed ones and revokes their Notion tokens. Stores the
+   * result over a fresh read of the grant, so a settings change made meanwhile is kept. A failed
+   * write leaves it for the next request; the tools use the result either way.
+   */
+  private async reconcile(grant: GrantRecord, grantKey: Buffer, current: WorkspaceCredentials[]): Promise<{ grant: GrantRecord; workspaces: WorkspaceCredentials[] }> {
+    const r = reconcile(grant, grantKey, current, (list) => this.sealWorkspaces(grant, grantKey, list), workspacesInfo);
+    let stored = grant;
+    try {
+      const fresh = await this.store.getGrant(grant.id);
+      if (!fresh) return { grant, workspaces: r.workspaces };
+      const done = new Set(pendingOf(grant).map((p) => p.sealed));
+      const pending = pendingOf(fresh).filter((p) => !done.has(p.sealed));
+      const removedBefore = new Set(removedOf(grant));
+      const removed = removedOf(fresh).filter((id) => !removedBefore.has(id));
+      // Only the fields reconcile owns come from it; the rest (settings) as stored now.
+      const own = r.write!.info;
+      const merged: GrantRecord['info'] = { ...fresh.info, addKey: own.addKey ?? null, addKeySealed: own.addKeySealed ?? null };
+      const { pending: _p, removed: _r, workspaces: _w, ...kept } = merged;
+      if (own.workspaces) kept.workspaces = own.workspaces;
+      const info: GrantRecord['info'] = { ...kept, ...(pending.length ? { pending: JSON.stringify(pending) } : {}), ...(removed.length ? { removed: JSON.stringify(removed) } : {}) };
+      if (r.write!.sealedNotion !== grant.sealedNotion) {
+        // Refreshed through another token meanwhile: left for the next request, which opens that.
+        if (fresh.sealedNotion !== grant.sealedNotion) return { grant, workspaces: r.workspaces };
+        await this.store.updateGrantNotion(grant.id, r.write!.sealedNotion);
+      }
+      await this.store.updateGrantSettings(grant.id, fresh.scope, info);
+      stored = { ...fresh, sealedNotion: r.write!.sealedNotion, info };
+    } catch {
+      // Left for the next request, revocations included.
+      return { grant, workspaces: r.workspaces };
+    }
+    for (const token of r.revoke) void this.revokeUpstream?.(token, grant.id);
+    return { grant: stored, workspaces: r.workspaces };
+  }
+
   private async verifyUncached(token: string, ref: CredentialRef): Promise<{ auth: AuthContext; version: string } | null> {
     const found = await this.store.getToken(ref);
     if (!found || found.token.kind !== 'access' || found.token.expiresAt <= this.now()) return null;
-    const { token: rec, grant } = found;
+    const { token: rec } = found;
+    let { grant } = found;
     // Audience check: a token is only good for the resource it was issued for.
     if (grant.resource !== this.config.resource) return null;
     let grantKey: Buffer;
-    let notion: NotionCredentials;
+    let workspaces: WorkspaceCredentials[];
     try {
       grantKey = this.openKey(token, rec.wrappedKey);
-      notion = this.openNotion(grant, grantKey);
+      workspaces = this.openWorkspaces(grant, grantKey);
     } catch {
       return null;
     }
+    if (needsReconcile(grant)) {
+      const applied = await this.reconcile(grant, grantKey, workspaces);
+      grant = applied.grant;
+      workspaces = applied.workspaces;
+    }
+    const first = workspaces[0];
+    if (!first) return null;
     const now = this.now();
     if (grant.lastUsedAt === null || now - grant.lastUsedAt > TOUCH_INTERVAL_MS) {
       // Best effort: "last used" is for display, so a failed write must not fail the request.
@@ -273,11 +371,20 @@ export class Grants {
       // The grant's scope is read at every verification, so a change on Your connections counts at once.
       scopes: effectiveScopes(grant.scope, rec.scope, this.config.toolsets.max),
       expiresAt: rec.expiresAt,
-      notion,
+      notion: { accessToken: first.accessToken, refreshToken: first.refreshToken },
       grantKey,
       lockdown: lockdownOf(grant, this.config),
       stepUp: grant.info.stepUp === 'on',
     };
+    if (workspaces.length > 1) {
+      auth.workspaces = workspaces.map((w, i) => ({
+        grantId: grant.id,
+        grantKey,
+        workspaceId: w.id,
+        name: w.name ?? `Workspace ${i + 1}`,
+        notion: { accessToken: w.accessToken, refreshToken: w.refreshToken },
+      }));
+    }
     return { auth, version: grantVersion(grant) };
   }
 }

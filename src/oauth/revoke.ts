@@ -20,20 +20,24 @@ export interface RevokeDeps {
  * Needs a live token of the grant, because only that can open the sealed Notion credentials.
  */
 export async function endGrant(deps: RevokeDeps, grant: GrantRecord, token: string, wrappedKey: string): Promise<void> {
-  let notionToken: string | null = null;
+  let notionTokens: string[] = [];
   try {
-    notionToken = deps.grants.openNotion(grant, deps.grants.openKey(token, wrappedKey)).accessToken;
+    notionTokens = deps.grants.openWorkspaces(grant, deps.grants.openKey(token, wrappedKey)).map((w) => w.accessToken);
   } catch {
     deps.log.warn({ grantId: grant.id }, 'could not open grant for upstream revocation');
   }
   await deps.store.deleteGrant(grant.id);
-  if (!notionToken) return;
-  try {
-    await deps.notion.revoke(notionToken);
-  } catch (err) {
-    // Our side is already revoked; Notion keeps the page access until the user removes it there.
-    deps.log.warn({ grantId: grant.id, status: (err as { status?: number }).status }, 'notion token revocation failed');
-  }
+  // Every workspace of the connection has its own Notion token.
+  await Promise.all(
+    notionTokens.map(async (notionToken) => {
+      try {
+        await deps.notion.revoke(notionToken);
+      } catch (err) {
+        // Our side is already revoked; Notion keeps the page access until the user removes it there.
+        deps.log.warn({ grantId: grant.id, status: (err as { status?: number }).status }, 'notion token revocation failed');
+      }
+    }),
+  );
 }
 
 /**

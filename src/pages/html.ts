@@ -25,6 +25,7 @@ h2{font-size:1.1rem;margin:1.5rem 0 .5rem}ol,ul{padding-left:1.4rem}li{margin:.3
 input[type=text]{font:inherit;font-family:ui-monospace,monospace;padding:.55rem;border:1px solid var(--muted);border-radius:8px;background:var(--bg);color:var(--fg);min-height:44px}
 .grants{list-style:none;padding:0}.grants>li{border:1px solid var(--line);border-radius:8px;padding:.75rem 1rem;margin:.75rem 0}
 .grants form{margin-top:.5rem}
+.workspaces{list-style:none;padding:0;margin:.25rem 0}.workspaces li{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;justify-content:space-between;border-top:1px solid var(--line);padding:.35rem 0;margin:0;overflow-wrap:anywhere}.workspaces li form{margin:0}
 .activity{list-style:none;padding:0;margin:.25rem 0;border-bottom:1px solid var(--line)}.activity li{border-left:4px solid transparent;border-top:1px solid var(--line);padding:.35rem .6rem;margin:0;overflow-wrap:anywhere}.activity p{margin:.15rem 0}
 .activity li.write{border-left:4px double var(--warn-fg);background:var(--warn-bg);color:var(--warn-fg)}.activity li.write a{color:inherit}
 .tag{font-size:.8rem;font-weight:650;text-transform:uppercase;border:1px solid currentColor;border-radius:4px;padding:0 .3rem}.write .tag{font-weight:800}
@@ -96,6 +97,35 @@ export interface ConsentView {
   csrf: string;
 }
 
+export interface NextWorkspaceView {
+  clientName: string;
+  /** Names of the workspaces authorized so far. */
+  added: string[];
+  /** Notion did not complete the last authorization (cancelled or failed). */
+  lastFailed: boolean;
+  next: string;
+  csrf: string;
+}
+
+/** Between two Notion authorizations of one connection: add another workspace, or finish. */
+export function sendNextWorkspacePage(res: Response, v: NextWorkspaceView): void {
+  const items = v.added.map((n) => `<li>${esc(n)}</li>`).join('');
+  sendPage(
+    res,
+    200,
+    `Add another workspace for ${v.clientName}`,
+    `<div class="card"><h1>Add another workspace?</h1>
+${v.lastFailed ? '<p class="warn" role="alert">Notion did not complete the last authorization, so no workspace was added.</p>' : ''}
+<p>${esc(v.clientName)} will use ${v.added.length === 1 ? 'this workspace' : 'these workspaces'}:</p>
+<ul>${items}</ul>
+<p>To add another, choose it on Notion's next screen (switch workspace at the top of that screen). Authorizing one already listed replaces it.</p>
+<form method="post" action="/oauth/callback">
+<input type="hidden" name="next" value="${esc(v.next)}"><input type="hidden" name="csrf" value="${esc(v.csrf)}">
+<div class="actions"><button class="primary" type="submit" name="decision" value="finish">Finish</button><button type="submit" name="decision" value="another">Add another workspace</button></div>
+</form></div>`,
+  );
+}
+
 export function sendConsentPage(res: Response, v: ConsentView): void {
   const warn = v.loopback
     ? `<p class="warn" role="note"><strong>Check this:</strong> after you approve, the access is sent to <span class="host">${esc(v.redirectHost)}</span>, a program on your own computer. Approve only if you started this connection from an app you trust on this device.</p>`
@@ -120,6 +150,8 @@ ${warn}
 <input type="hidden" name="consent" value="${esc(v.consentId)}"><input type="hidden" name="csrf" value="${esc(v.csrf)}"><input type="hidden" name="settings" value="1">
 ${access}
 ${v.settings}
+<fieldset><legend>Workspaces</legend>
+<label><input type="checkbox" name="workspaces" value="more"> Add more than one Notion workspace: after the first, you can authorize another</label></fieldset>
 <p class="muted">You can change what it may use later under Your connections.</p>
 <div class="actions"><button class="primary" type="submit" name="decision" value="approve">Approve and choose pages</button><button type="submit" name="decision" value="deny">Deny</button></div>
 </form>

@@ -124,6 +124,8 @@ export interface ActivityEntry {
   objects: ActivityObject[];
   /** On an undo: the id of the entry it undid. */
   undoes?: string;
+  /** On a connection with several workspaces: the one the call went to (none for a search across them). */
+  workspace?: { id: string | null; name: string };
   /** Reads repeated back to back (same tool, objects and outcome) are one entry: how many, and the last one's time. */
   count?: number;
   lastAt?: number;

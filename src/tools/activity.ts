@@ -112,7 +112,9 @@ function touched(tool: string, args: Obj, value: unknown, ok: boolean): Activity
 function activityEntry(grantId: string, called: string, note: CallNote, outcome: string, at: number): Omit<ActivityEntry, 'id'> {
   const tool = note.tool ?? (outcome === 'unknown_tool' ? '(unknown)' : called);
   const objects = note.args ? touched(tool, note.args, note.value, outcome === 'ok') : [];
-  return { grantId, at, tool, write: note.readOnly === false, outcome, objects };
+  const entry: Omit<ActivityEntry, 'id'> = { grantId, at, tool, write: note.readOnly === false, outcome, objects };
+  if (note.workspace) entry.workspace = note.workspace;
+  return entry;
 }
 
 /** What the MCP layer passes a streamed call: progress reports and the cancellation signal. */

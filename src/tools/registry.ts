@@ -28,6 +28,17 @@ export interface ToolContext {
   signal?: AbortSignal;
   /** Filled in by `result` as the call goes, for the activity log (activity.ts). */
   note?: CallNote;
+  /** Only on a connection with several Notion workspaces, for a call that spans them (search): each one's session (workspace-router.ts). */
+  workspaces?: WorkspaceView[];
+}
+
+/** One workspace of a connection with several, as a tool that spans them sees it. */
+export interface WorkspaceView {
+  name: string;
+  id: string | null;
+  notion: NotionSession;
+  /** Records that these IDs were found in this workspace, so later calls naming them go there first. */
+  seen(ids: string[]): void;
 }
 
 /** What a call resolved to: the tool (a group call's op), its hint, its validated arguments, its result value. */
@@ -36,6 +47,8 @@ export interface CallNote {
   readOnly?: boolean;
   args?: Record<string, unknown>;
   value?: unknown;
+  /** On a connection with several workspaces: the one the call went to (workspace-router.ts). */
+  workspace?: { id: string | null; name: string };
 }
 
 /**

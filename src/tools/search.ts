@@ -1,7 +1,7 @@
 import { extractNotionId, type GetPageResponse } from '@notionhq/client';
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
-import { defineTool } from './registry.js';
+import { defineTool, type ToolContext, type WorkspaceView } from './registry.js';
 import { annotations, notionId, pageSize, READ, startCursor, textStart } from './args.js';
 import { getDatabase, getDataSource, isNotFound } from '../notion/resolve.js';
 import type { NotionSession } from '../notion/session.js';
@@ -179,6 +179,96 @@ const FETCH_OUTPUT = {
   required: ['id', 'title', 'text', 'url', 'metadata'],
 };
 
+interface SearchArgs {
+  query?: string;
+  filter?: 'page' | 'data_source';
+  sort?: 'ascending' | 'descending';
+  start_cursor?: string;
+  page_size?: number;
+}
+
+/** One workspace's search: its shaped results, with `withheld` the number lockdown left out. */
+async function searchRaw(args: SearchArgs, ctx: ToolContext): Promise<{ list: Obj; results: unknown[]; withheld: number }> {
+  const { filter, sort, ...rest } = args;
+  const params = {
+    ...rest,
+    ...(filter ? { filter: { property: 'object' as const, value: filter } } : {}),
+    ...(sort ? { sort: { timestamp: 'last_edited_time' as const, direction: sort } } : {}),
+  };
+  const raw = await ctx.notion.read((n, auth) => n.search({ ...params, auth }));
+  const who = await provenance(ctx);
+  const list = shape(raw) as Obj;
+  const { kept, withheld } = who.vetList(raw.results, (list.results as unknown[]).map(searchHit));
+  return { list, results: kept, withheld };
+}
+
+async function searchOne(args: SearchArgs, ctx: ToolContext): Promise<Obj> {
+  const { list, results, withheld } = await searchRaw(args, ctx);
+  return { ...list, results, ...withheldNote(withheld) };
+}
+
+/** The cursor of a search across workspaces: each workspace's Notion cursor, by workspace id. */
+const EACH_CURSOR = 'nmw.';
+
+/**
+ * search on a connection with several workspaces: every workspace at once (each through the
+ * grant's rate gate and call slots), each result naming its `workspace`. `next_cursor` holds the
+ * cursor of every workspace with more; a workspace that failed is named under `unavailable`.
+ */
+async function searchEach(args: SearchArgs, ctx: ToolContext, views: readonly WorkspaceView[]): Promise<Obj> {
+  let cursors: Record<string, string> | null = null;
+  if (args.start_cursor !== undefined) {
+    try {
+      if (!args.start_cursor.startsWith(EACH_CURSOR)) throw new Error('not ours');
+      cursors = JSON.parse(Buffer.from(args.start_cursor.slice(EACH_CURSOR.length), 'base64url').toString()) as Record<string, string>;
+      if (typeof cursors !== 'object' || cursors === null) throw new Error('not an object');
+    } catch {
+      throw new ToolError('invalid_arguments', 'Invalid arguments. start_cursor: pass the next_cursor of the previous search unchanged.');
+    }
+  }
+  const keyOf = (v: WorkspaceView) => v.id ?? v.name;
+  const chosen = cursors ? views.filter((v) => typeof cursors[keyOf(v)] === 'string') : views;
+  const settled = await Promise.allSettled(
+    chosen.map((v) =>
+      searchRaw(
+        { ...args, start_cursor: cursors?.[keyOf(v)] },
+        // Lockdown's member list is per workspace: its cache is keyed by the grant, so by grant and workspace here.
+        { ...ctx, notion: v.notion, workspaces: undefined, auth: { ...ctx.auth, grantId: `${ctx.auth.grantId}/${v.id ?? v.name}` } },
+      ),
+    ),
+  );
+  const results: unknown[] = [];
+  const next: Record<string, string> = {};
+  const unavailable: string[] = [];
+  let withheld = 0;
+  let failure: unknown;
+  settled.forEach((s, i) => {
+    const v = chosen[i]!;
+    if (s.status === 'rejected') {
+      failure ??= s.reason;
+      unavailable.push(`${v.name}: ${s.reason instanceof Error ? s.reason.message : 'failed'}`);
+      return;
+    }
+    const found = s.value.results.filter(isObj);
+    v.seen(found.map((r) => String(r.id)));
+    for (const r of found) {
+      const { id, title, url, ...rest } = r;
+      results.push({ id, title, url, workspace: v.name, ...rest });
+    }
+    withheld += s.value.withheld;
+    if (typeof s.value.list.next_cursor === 'string') next[keyOf(v)] = s.value.list.next_cursor;
+  });
+  if (unavailable.length === chosen.length && failure) throw failure;
+  const more = Object.keys(next).length > 0;
+  return {
+    results,
+    has_more: more,
+    ...(more ? { next_cursor: EACH_CURSOR + Buffer.from(JSON.stringify(next)).toString('base64url') } : {}),
+    ...(unavailable.length ? { unavailable } : {}),
+    ...withheldNote(withheld),
+  };
+}
+
 export const searchTools = [
   defineTool({
     name: 'search',
@@ -194,19 +284,7 @@ export const searchTools = [
     annotations: annotations('Search Notion', READ),
     output: SEARCH_OUTPUT,
     paging: 'list',
-    run: async (args, ctx) => {
-      const { filter, sort, ...rest } = args;
-      const params = {
-        ...rest,
-        ...(filter ? { filter: { property: 'object' as const, value: filter } } : {}),
-        ...(sort ? { sort: { timestamp: 'last_edited_time' as const, direction: sort } } : {}),
-      };
-      const raw = await ctx.notion.read((n, auth) => n.search({ ...params, auth }));
-      const who = await provenance(ctx);
-      const list = shape(raw) as Obj;
-      const { kept, withheld } = who.vetList(raw.results, (list.results as unknown[]).map(searchHit));
-      return { ...list, results: kept, ...withheldNote(withheld) };
-    },
+    run: (args, ctx) => (ctx.workspaces ? searchEach(args, ctx, ctx.workspaces) : searchOne(args, ctx)),
   }),
   defineTool({
     name: 'fetch',

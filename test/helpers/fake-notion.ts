@@ -119,6 +119,12 @@ export interface FakeNotion {
   dataSources: Map<string, FakeDataSource>;
   /** What GET /v1/users lists (user objects); empty: the workspace's own user and bot. */
   users: Record<string, unknown>[];
+  /**
+   * Object id (dashed) -> the id of the workspace it lives in: a token of any other workspace gets
+   * 404 object_not_found for it. A workspace's shared content is its own once a token was issued
+   * for it, and so is every page created through it; other ids are found in every workspace.
+   */
+  owners: Map<string, string>;
   /** Clears requests, queue, handler, hangTokens and `served`, and restores latencyMs = 0, down = false. Tokens, data sources, users and files are kept. */
   reset(): void;
   /** Files (S3's part, for Notion-hosted file URLs): see "File bytes" below. */
@@ -298,7 +304,10 @@ export function fakeDatabase(ws: FakeWorkspace): { databaseId: string; dataSourc
  * What an ID names in a workspace: its database, its data source, nothing (the missing prefix),
  * or else a page. Notion keeps the kinds apart: a page endpoint does not answer for a database.
  */
-function kindOf(id: string, ws: FakeWorkspace): 'page' | 'database' | 'data_source' | undefined {
+function kindOf(id: string, ws: FakeWorkspace, state: ServerState): 'page' | 'database' | 'data_source' | undefined {
+  // An object of another workspace is not found, as Notion answers a token of another workspace.
+  const owner = state.owners.get(id);
+  if (owner !== undefined && owner !== ws.id) return undefined;
   const db = fakeDatabase(ws);
   if (id === db.databaseId) return 'database';
   if (id === db.dataSourceId) return 'data_source';
@@ -371,6 +380,8 @@ interface ServerState {
   readonly refreshGrants: Map<string, TokenGrant>;
   readonly dataSources: Map<string, FakeDataSource>;
   readonly users: Record<string, unknown>[];
+  /** Object id (dashed) -> the id of the workspace it lives in; other workspaces get 404 for it. */
+  readonly owners: Map<string, string>;
 }
 
 interface RouteContext {
@@ -500,6 +511,10 @@ function issueGrant(state: ServerState, workspace: FakeWorkspace, withRefresh: b
   };
   state.tokens.set(grant.accessToken, workspace);
   if (grant.refreshToken !== null) state.refreshGrants.set(grant.refreshToken, grant);
+  // What the workspace shares lives in it: another workspace's token does not find it.
+  for (const item of workspaceContent(workspace)) state.owners.set(String(item.value.id), workspace.id);
+  const db = fakeDatabase(workspace);
+  state.owners.set(db.databaseId, workspace.id).set(db.dataSourceId, workspace.id);
   return grant;
 }
 
@@ -618,23 +633,23 @@ const notFound = (what: string, id: string): FakeResponse =>
 const wrongKind = (id: string, is: string, isNot: string, api: string): FakeResponse =>
   validationError(`Provided ID ${id} is a ${is}, not a ${isNot}. Use the retrieve ${is} API instead, \`/v1/${api}/${id}\`.`);
 
-function retrievePage({ params, workspace }: ApiContext): FakeResponse {
+function retrievePage({ params, workspace, state }: ApiContext): FakeResponse {
   const raw = params.page_id ?? '';
   const id = normalizeId(raw);
   if (id === undefined) {
     return validationError(`path failed validation: path.page_id should be a valid uuid, instead was \`"${raw}"\`.`);
   }
-  const kind = kindOf(id, workspace);
+  const kind = kindOf(id, workspace, state);
   if (kind === 'database') return wrongKind(id, 'database', 'page', 'databases');
   if (kind !== 'page') return notFound('page', id);
   return { status: 200, body: pageObject(id, workspace) };
 }
 
-function retrieveDatabase({ params, workspace }: ApiContext): FakeResponse {
+function retrieveDatabase({ params, workspace, state }: ApiContext): FakeResponse {
   const raw = params.database_id ?? '';
   const id = normalizeId(raw);
   if (id === undefined) return validationError(`path failed validation: path.database_id should be a valid uuid, instead was \`"${raw}"\`.`);
-  const kind = kindOf(id, workspace);
+  const kind = kindOf(id, workspace, state);
   if (kind === 'page') return wrongKind(id, 'page', 'database', 'pages');
   if (kind !== 'database') return notFound('database', id);
   const db = fakeDatabase(workspace);
@@ -647,7 +662,7 @@ function retrieveDataSource({ params, workspace, state }: ApiContext): FakeRespo
   if (id === undefined) return validationError(`path failed validation: path.data_source_id should be a valid uuid, instead was \`"${raw}"\`.`);
   const registered = state.dataSources.get(id);
   if (registered) return { status: 200, body: registered.schema };
-  if (kindOf(id, workspace) !== 'data_source') return notFound('data_source', id);
+  if (kindOf(id, workspace, state) !== 'data_source') return notFound('data_source', id);
   const db = fakeDatabase(workspace);
   return { status: 200, body: dataSourceObject(id, db.databaseId, db.title, workspace, LAST_EDITED_TIME) };
 }
@@ -658,7 +673,7 @@ function queryDataSource({ req, params, workspace, state }: ApiContext): FakeRes
   const id = normalizeId(raw);
   if (id === undefined) return validationError(`path failed validation: path.data_source_id should be a valid uuid, instead was \`"${raw}"\`.`);
   let ds = state.dataSources.get(id);
-  if (!ds && kindOf(id, workspace) === 'data_source') {
+  if (!ds && kindOf(id, workspace, state) === 'data_source') {
     const db = fakeDatabase(workspace);
     ds = { schema: dataSourceObject(id, db.databaseId, db.title, workspace, LAST_EDITED_TIME), rows: [] };
   }
@@ -686,7 +701,7 @@ function listUsers({ req, workspace, state }: ApiContext): FakeResponse {
  * The page parent of a create or move body as Notion checks it: a page (page_id), a data source
  * (data_source_id) or, where `workspace` is allowed, the workspace. An ID of another kind is not found.
  */
-function pageParent(body: unknown, ws: FakeWorkspace, workspace: boolean): FakeResponse | Record<string, unknown> {
+function pageParent(body: unknown, ws: FakeWorkspace, workspace: boolean, state: ServerState): FakeResponse | Record<string, unknown> {
   const parent = isRecord(body) && isRecord(body.parent) ? body.parent : undefined;
   const key = parent && (['page_id', 'data_source_id'] as const).find((k) => typeof parent[k] === 'string');
   if (!parent || !key) {
@@ -695,26 +710,27 @@ function pageParent(body: unknown, ws: FakeWorkspace, workspace: boolean): FakeR
   }
   const id = normalizeId(String(parent[key]));
   if (id === undefined) return validationError(`body failed validation: body.parent.${key} should be a valid uuid, instead was \`${JSON.stringify(parent[key])}\`.`);
-  if (key === 'page_id') return kindOf(id, ws) === 'page' ? { type: 'page_id', page_id: id } : notFound('page', id);
-  if (kindOf(id, ws) !== 'data_source') return notFound('data_source', id);
+  if (key === 'page_id') return kindOf(id, ws, state) === 'page' ? { type: 'page_id', page_id: id } : notFound('page', id);
+  if (kindOf(id, ws, state) !== 'data_source') return notFound('data_source', id);
   return { type: 'data_source_id', data_source_id: id, database_id: fakeDatabase(ws).databaseId };
 }
 
 const isResponse = (v: FakeResponse | Record<string, unknown>): v is FakeResponse => typeof v.status === 'number';
 
 /** POST /v1/pages. */
-function createPage({ req, workspace }: ApiContext): FakeResponse {
-  const parent = pageParent(req.body, workspace, true);
+function createPage({ req, workspace, state }: ApiContext): FakeResponse {
+  const parent = pageParent(req.body, workspace, true, state);
   if (isResponse(parent)) return parent;
   const page = pageObject(uuidFrom(`${workspace.id}:created:${JSON.stringify(req.body)}`), workspace);
+  state.owners.set(String(page.id), workspace.id);
   return { status: 200, body: { ...page, parent } };
 }
 
 /** POST /v1/pages/{page_id}/move: under a page or a data source. */
-function movePage({ req, params, workspace }: ApiContext): FakeResponse {
+function movePage({ req, params, workspace, state }: ApiContext): FakeResponse {
   const id = normalizeId(params.page_id ?? '');
-  if (id === undefined || kindOf(id, workspace) !== 'page') return notFound('page', id ?? String(params.page_id));
-  const parent = pageParent(req.body, workspace, false);
+  if (id === undefined || kindOf(id, workspace, state) !== 'page') return notFound('page', id ?? String(params.page_id));
+  const parent = pageParent(req.body, workspace, false, state);
   if (isResponse(parent)) return parent;
   return { status: 200, body: { ...pageObject(id, workspace), parent } };
 }
@@ -802,6 +818,7 @@ class FakeNotionServer implements FakeNotion {
   readonly revoked = new Set<string>();
   readonly dataSources = new Map<string, FakeDataSource>();
   readonly users: Record<string, unknown>[] = [];
+  readonly owners = new Map<string, string>();
   readonly files = new Map<string, FakeFile>();
   readonly served = new Map<string, number>();
   latencyMs = 0;
@@ -832,6 +849,7 @@ class FakeNotionServer implements FakeNotion {
       refreshGrants: new Map(),
       dataSources: this.dataSources,
       users: this.users,
+      owners: this.owners,
     };
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => {

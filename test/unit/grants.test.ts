@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { Keyring } from '../../src/lib/crypto.js';
+import { dropOpen, dropSeal, Keyring, newDropKeys, seal } from '../../src/lib/crypto.js';
 import { credentialRef, Grants } from '../../src/oauth/grants.js';
+import { withPending } from '../../src/oauth/workspaces.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { CredentialRef, Store } from '../../src/store/types.js';
 import { TEST_SECRET } from '../helpers/stack.js';
@@ -54,7 +55,7 @@ async function connect(): Promise<{ grantId: string; accessToken: string }> {
     codeChallenge: 'challenge',
     resource: 'https://mcp.example.com/mcp',
     scope: 'notion:read notion:write',
-    notion: { accessToken: 'ntn_user', refreshToken: null },
+    workspaces: [{ id: 'ws-1', name: 'WS', accessToken: 'ntn_user', refreshToken: null }],
     notionUserId: 'user-1',
     notionWorkspaceId: 'ws-1',
     info: { workspaceName: 'WS' },
@@ -125,5 +126,45 @@ describe('verified-token cache', () => {
     expect(reads).toBe(2);
     clock += config().ttl.accessTokenS * 1000;
     expect(await grants.verifyAccessToken(a.accessToken)).toBeNull();
+  });
+});
+
+describe('workspaces of a grant', () => {
+  it('a grant sealed before workspaces existed opens as its one workspace, and its first request gives it a drop box', async () => {
+    const a = await connect();
+    // As stored before: the single-credential form, no drop box in `info`.
+    const grant = (await store.getGrant(a.grantId))!;
+    const key = grants.openKey(a.accessToken, (await store.getToken(credentialRef(a.accessToken)))!.token.wrappedKey);
+    const legacy = seal(key, JSON.stringify({ accessToken: 'ntn_legacy', refreshToken: 'nrt_legacy' }), grant.id);
+    const { addKey: _k, addKeySealed: _s, ...oldInfo } = grant.info;
+    await store.updateGrantNotion(grant.id, legacy);
+    await store.updateGrantSettings(grant.id, grant.scope, oldInfo);
+
+    const auth = (await grants.verifyAccessToken(a.accessToken))!;
+    expect(auth.notion).toEqual({ accessToken: 'ntn_legacy', refreshToken: 'nrt_legacy' });
+    expect(auth.workspaces).toBeUndefined();
+    const after = (await store.getGrant(a.grantId))!;
+    expect(after.sealedNotion).toBe(legacy); // the credentials are left as they were
+    expect(after.info.addKey).toBeTruthy();
+    expect(after.info.workspaceName).toBe('WS');
+
+    // What Your connections drops in opens only with the grant key: merged by the next verification.
+    const info = withPending(after, { id: 'ws-2', name: 'Second', accessToken: 'ntn_second', refreshToken: null });
+    expect(JSON.stringify(info)).not.toContain('ntn_second');
+    await store.updateGrantSettings(after.id, after.scope, info);
+    const merged = (await grants.verifyAccessToken(a.accessToken))!;
+    expect(merged.workspaces?.map((w) => [w.workspaceId, w.name, w.notion.accessToken])).toEqual([
+      ['ws-1', 'WS', 'ntn_legacy'],
+      ['ws-2', 'Second', 'ntn_second'],
+    ]);
+    expect((await store.getGrant(a.grantId))!.info.pending).toBeUndefined();
+  });
+
+  it('a dropped value opens only with its private key and for its own record', () => {
+    const keys = newDropKeys();
+    const sealed = dropSeal(keys.publicKey, 'secret', 'grant-1:pending');
+    expect(dropOpen(keys.privateKey, sealed, 'grant-1:pending')).toBe('secret');
+    expect(() => dropOpen(keys.privateKey, sealed, 'grant-2:pending')).toThrow();
+    expect(() => dropOpen(newDropKeys().privateKey, sealed, 'grant-1:pending')).toThrow();
   });
 });
