@@ -386,7 +386,7 @@ ${grants.length ? `<ul class="grants">${items}</ul>` : '<p>No app is connected t
       throw new PageError('Sign in as the same person', 'The workspace was authorized by another Notion account than the one signed in here, so it was not added.', 'Open Your connections and try again, signed in to Notion as yourself.', 403);
     }
     const grant = await ownGrant(deps, flow.addTo, session.userId);
-    const creds = { id: tokens.workspace_id ?? null, name: tokens.workspace_name ?? null, accessToken: tokens.access_token, refreshToken: tokens.refresh_token ?? null };
+    const creds = { id: tokens.workspace_id ?? null, name: tokens.workspace_name ?? null, botId: tokens.bot_id ?? null, accessToken: tokens.access_token, refreshToken: tokens.refresh_token ?? null };
     const removed = new Set(removedOf(grant));
     const known = [...workspacesOf(grant).filter((w) => w.id === null || !removed.has(w.id)), ...pendingOf(grant).filter((p) => !p.remove)];
     if (!known.some((w) => w.id === creds.id) && new Set(known.map((w) => w.id)).size >= MAX_WORKSPACES) {

@@ -28,6 +28,8 @@ export interface NotionCredentials {
 export interface WorkspaceCredentials extends NotionCredentials {
   id: string | null;
   name: string | null;
+  /** The authorization's bot user (absent on credentials sealed before it was kept: the grant's `info.botId`). */
+  botId?: string | null;
 }
 
 /**
@@ -41,6 +43,8 @@ export interface NotionAuth {
   grantKey: Buffer;
   /** On a grant with several workspaces: which one these credentials are for (WorkspaceCredentials.id). */
   workspaceId?: string | null;
+  /** The Notion bot user of this authorization (the token's `bot_id`): what this connection writes is by it. */
+  botId?: string | null;
 }
 
 /** Opens and seals a grant's Notion credentials, one entry per workspace (the OAuth layer's Grants). */

@@ -89,7 +89,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
       workspaces: [
         // A workspace authorized again replaces its earlier entry.
         ...(earlier?.workspaces ?? []).filter((w) => w.id === null || w.id !== (tokens.workspace_id ?? null)),
-        { id: tokens.workspace_id ?? null, name: tokens.workspace_name ?? null, accessToken: tokens.access_token, refreshToken: tokens.refresh_token ?? null },
+        { id: tokens.workspace_id ?? null, name: tokens.workspace_name ?? null, botId: tokens.bot_id ?? null, accessToken: tokens.access_token, refreshToken: tokens.refresh_token ?? null },
       ],
     };
     if (flow.addAnother) {

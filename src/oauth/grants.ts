@@ -15,6 +15,8 @@ export interface AuthContext {
   notion: NotionCredentials;
   /** The unwrapped grant key, so a refreshed Notion token can be sealed again. */
   grantKey: Buffer;
+  /** The (first) workspace's bot user: what this connection wrote there (NotionAuth.botId). */
+  botId?: string | null;
   /** Lockdown: tools return only content written by members of the workspace (no guests, no integrations). */
   lockdown?: boolean;
   /** The app asked for toolset scopes by name, so it speaks them: a call beyond its scope gets a 403 step-up challenge (mcp-route.ts). */
@@ -192,7 +194,7 @@ export class Grants {
   openWorkspaces(grant: GrantRecord, grantKey: Buffer): WorkspaceCredentials[] {
     const opened = JSON.parse(open(grantKey, grant.sealedNotion, grant.id)) as NotionCredentials | SealedWorkspaces;
     if ('workspaces' in opened) return opened.workspaces;
-    return [{ id: grant.notionWorkspaceId, name: grant.info.workspaceName ?? null, accessToken: opened.accessToken, refreshToken: opened.refreshToken }];
+    return [{ id: grant.notionWorkspaceId, name: grant.info.workspaceName ?? null, botId: grant.info.botId ?? null, accessToken: opened.accessToken, refreshToken: opened.refreshToken }];
   }
 
   sealWorkspaces(grant: GrantRecord, grantKey: Buffer, workspaces: readonly WorkspaceCredentials[]): string {
@@ -373,6 +375,7 @@ export class Grants {
       expiresAt: rec.expiresAt,
       notion: { accessToken: first.accessToken, refreshToken: first.refreshToken },
       grantKey,
+      botId: first.botId ?? grant.info.botId ?? null,
       lockdown: lockdownOf(grant, this.config),
       stepUp: grant.info.stepUp === 'on',
     };
@@ -382,6 +385,7 @@ export class Grants {
         grantKey,
         workspaceId: w.id,
         name: w.name ?? `Workspace ${i + 1}`,
+        botId: w.botId ?? (i === 0 ? (grant.info.botId ?? null) : null),
         notion: { accessToken: w.accessToken, refreshToken: w.refreshToken },
       }));
     }

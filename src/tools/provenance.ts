@@ -7,7 +7,9 @@ import { sanitizeText } from './sanitize.js';
  * Who wrote what a result carries. Pages, blocks, databases, data sources and comments name their
  * `created_by` and `last_edited_by` by id only. GET /v1/users lists the workspace's members and
  * bots but not its guests, so an id found there as a person is a member, as a bot an integration,
- * and a person id not found there is a guest (or someone outside the workspace).
+ * and a person id not found there is a guest (or someone outside the workspace). This connection's
+ * own bot (the `bot_id` Notion gave with its token) counts as a member: what it wrote, the user's
+ * app wrote through this connection, so a page the app edited still reads as the user's own.
  *
  * - Members are the norm and stay unmarked. An object written by a guest or an integration gets
  *   `untrusted: true`, `source` ("guest" or "integration": the last editor's, else the creator's)
@@ -124,6 +126,8 @@ export class Provenance {
   constructor(
     private readonly dir: Directory | null,
     readonly lockdown: boolean,
+    /** This connection's own bot user (NotionAuth.botId): its writes are the user's own, through the app. */
+    private readonly self?: string | null,
   ) {}
 
   /** Whether who wrote what can be told: false when the connection may not list users. */
@@ -133,7 +137,7 @@ export class Provenance {
 
   private kind(id: string | undefined): Kind | undefined {
     if (!id || !this.dir) return undefined;
-    if (this.dir.members.has(id)) return 'member';
+    if (this.dir.members.has(id) || id === this.self) return 'member';
     if (this.dir.bots.has(id)) return 'integration';
     return this.dir.complete ? 'guest' : undefined;
   }
@@ -248,7 +252,7 @@ export async function provenance(ctx: ToolContext): Promise<Provenance> {
       "Lockdown is on, but Notion did not list the workspace's users, so who wrote the content cannot be checked. The connection needs Notion's capability to read user information; if it has it, try again in a moment.",
     );
   }
-  return new Provenance(dir, lockdown);
+  return new Provenance(dir, lockdown, ctx.notion.current.botId);
 }
 
 /** A result whose `key` text came from an object `mark` marks: that text fenced, the marks added. */

@@ -348,6 +348,20 @@ describe('lockdown: only what workspace members wrote', () => {
     expect(paths()).not.toContain(`GET /v1/pages/${PAGES.guest}/markdown`);
   });
 
+  it("what this connection's own bot wrote reads as the user's own; another connection's bot stays an integration", async () => {
+    ts.answer(notion());
+    // The page the "bot" wrote, read by the connection that bot belongs to (its token's bot_id)…
+    const own = await ts.result('get_page_markdown', { page_id: PAGES.bot }, {}, { ...connection(true), botId: BOT });
+    for (const out of both(own)) expect(out).toEqual({ markdown: MARKDOWN.bot, truncated: false });
+    const search = await ts.result('search', { query: 'notes' }, {}, { ...connection(true), botId: BOT });
+    expect((search.structuredContent as Obj).results.map((r: Obj) => r.id)).toEqual([PAGES.bot, PAGES.member]);
+    // …and by another connection, whose own bot is someone else.
+    const other = { ...connection(true), botId: '9d8c7b6a-5f4e-4d3c-8b2a-190817263544' };
+    await expect(ts.result('get_page_markdown', { page_id: PAGES.bot }, {}, other)).rejects.toMatchObject({ code: 'lockdown_withheld' });
+    const unlocked = await ts.result('get_page_markdown', { page_id: PAGES.bot }, {}, { ...other, lockdown: false });
+    expect(unlocked.structuredContent).toMatchObject({ untrusted: true, source: 'integration' });
+  });
+
   it('a connection that may not list users cannot tell who wrote anything: reads fail with a clear tool error', async () => {
     ts.answer(notion({ status: 403, body: { object: 'error', status: 403, code: 'restricted_resource', message: 'Insufficient permissions for this endpoint.' } }));
     await expect(ts.result('search', { query: 'notes' }, {}, connection(true))).rejects.toMatchObject({
