@@ -95,7 +95,9 @@ async function loadOrNull(ctx: ToolContext): Promise<{ dir: Directory | null; tt
 }
 
 async function directory(ctx: ToolContext): Promise<Directory | null> {
-  const key = ctx.auth.grantId;
+  // Per workspace: the one the call's session reached (a connection may span several).
+  const { grantId, workspaceId } = ctx.notion.current;
+  const key = workspaceId ? `${grantId}/${workspaceId}` : grantId;
   const hit = cache.get(key);
   // A hit is not moved to the back: entries live five minutes, so the first loaded goes first.
   if (hit && hit.until > Date.now()) return hit.dir;

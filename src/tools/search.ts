@@ -232,8 +232,7 @@ async function searchEach(args: SearchArgs, ctx: ToolContext, views: readonly Wo
     chosen.map((v) =>
       searchRaw(
         { ...args, start_cursor: cursors?.[keyOf(v)] },
-        // Lockdown's member list is per workspace: its cache is keyed by the grant, so by grant and workspace here.
-        { ...ctx, notion: v.notion, workspaces: undefined, auth: { ...ctx.auth, grantId: `${ctx.auth.grantId}/${v.id ?? v.name}` } },
+        { ...ctx, notion: v.notion, workspaces: undefined },
       ),
     ),
   );

@@ -1,5 +1,5 @@
 import { ToolError } from '../errors.js';
-import type { AuthContext, WorkspaceAuth } from '../oauth/grants.js';
+import type { WorkspaceAuth } from '../oauth/grants.js';
 import { type NotionDeps, NotionSession } from '../notion/session.js';
 import type { ToolContext, WorkspaceView } from './registry.js';
 
@@ -68,17 +68,6 @@ export function pickWorkspace(list: readonly WorkspaceAuth[], named: unknown): W
   return found;
 }
 
-/**
- * The call's AuthContext with `grantId` naming the grant and the workspace in use: what a tool
- * keys per-connection caches by (provenance.ts: the workspace's member list is per workspace).
- * The Notion calls themselves use the session's credentials and the real grant id.
- */
-function perWorkspace(auth: AuthContext, current: () => WorkspaceAuth): AuthContext {
-  const copy = { ...auth };
-  Object.defineProperty(copy, 'grantId', { enumerable: true, get: () => `${auth.grantId}/${current().workspaceId ?? current().name}` });
-  return copy;
-}
-
 /** What the server instructions add for a connection with several workspaces. */
 export const workspacesInstructions = (list: readonly WorkspaceAuth[]): string =>
   `This connection spans several Notion workspaces: ${namesOf(list)}. search covers all of them and names each result's workspace; IDs find their own workspace. A call that names no ID (get_self, get_users, create_page without a parent) needs "workspace": one of those names.`;
@@ -117,7 +106,7 @@ export class WorkspaceRouter {
     if (workspace !== undefined) {
       const ws = pickWorkspace(list, workspace);
       if (ctx.note) ctx.note.workspace = { id: ws.workspaceId, name: ws.name };
-      const result = await call(name, args, { ...ctx, auth: perWorkspace(auth, () => ws), notion: new NotionSession(this.deps, ws) });
+      const result = await call(name, args, { ...ctx, notion: new NotionSession(this.deps, ws) });
       this.remember(auth.grantId, ids, ws.workspaceId);
       return result;
     }
@@ -143,7 +132,7 @@ export class WorkspaceRouter {
     const first = this.ownerOf(auth.grantId, ids, list) ?? list[0]!;
     const session = new NotionSession(this.deps, first, list.filter((w) => w !== first));
     try {
-      const result = await call(name, args, { ...ctx, auth: perWorkspace(auth, () => session.current as WorkspaceAuth), notion: session });
+      const result = await call(name, args, { ...ctx, notion: session });
       this.remember(auth.grantId, ids, (session.current as WorkspaceAuth).workspaceId);
       return result;
     } finally {
