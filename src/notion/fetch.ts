@@ -139,20 +139,25 @@ export function keepAliveFetch(opts: {
           if (settled) return;
           clearTimeout(deadline);
           observe?.(endpointGroup(path), (performance.now() - started) / 1000);
+          const got = new ResponseHeaders(raw);
           const answer = (bytes: Buffer) => {
             settled = true;
             const text = bytes.toString('utf8');
-            resolve({ ok: status >= 200 && status < 300, status, headers: new ResponseHeaders(raw), text: () => Promise.resolve(text), body: null });
+            resolve({ ok: status >= 200 && status < 300, status, headers: got, text: () => Promise.resolve(text), body: null });
           };
           const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          const encoding = new ResponseHeaders(raw).get('content-encoding');
+          const encoding = got.get('content-encoding');
           const decode = encoding === null ? undefined : decoders[encoding.trim().toLowerCase()];
           if (decode) decode(body).then(answer, fail);
           else answer(body);
         },
         onError: fail,
       };
-      agent.dispatch({ origin: to, path, method: (init.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: body ?? null }, handler);
+      try {
+        agent.dispatch({ origin: to, path, method: (init.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: body ?? null }, handler);
+      } catch (err) {
+        fail(err); // a header value undici refuses, or a closed pool
+      }
     });
   };
 
