@@ -104,7 +104,11 @@ function blockText(b: Obj): string {
  * databases (child_database) too, so one call tells the kind; only data sources, which are not
  * blocks, need a second lookup. Data sources and databases come with the first page of rows.
  */
-async function fetchAnything(notion: NotionSession, who: Provenance, raw: string, withContent: boolean): Promise<Obj> {
+/**
+ * `vetter` gives the Provenance only once the first read found the object: on a connection with
+ * several workspaces, that read is what tells whose members judge it.
+ */
+async function fetchAnything(notion: NotionSession, vetter: () => Promise<Provenance>, raw: string, withContent: boolean): Promise<Obj> {
   const trimmed = raw.trim();
   const collection = /^collection:\/\/(.+)$/.exec(trimmed);
   // A URL with a #block fragment points at that block, not at the page.
@@ -112,6 +116,7 @@ async function fetchAnything(notion: NotionSession, who: Provenance, raw: string
   if (!id) throw new ToolError('invalid_arguments', 'id: expected a Notion URL, an ID (with or without dashes) or collection://<data source id>');
   const dataSource = async () => {
     const source = await getDataSource(notion, id);
+    const who = await vetter();
     const found = shape(source) as Obj;
     if (!withContent || who.withholds(source)) return doc(who, source, 'data_source', found, '');
     const r = await rows(notion, who, id);
@@ -126,6 +131,7 @@ async function fetchAnything(notion: NotionSession, who: Provenance, raw: string
     if (!isNotFound(err)) throw err;
     return dataSource();
   }
+  const who = await vetter();
   if (block.type === 'child_page') {
     const raw = await notion.get<GetPageResponse>(`pages/${id}`);
     const page = shape(raw) as Obj;
@@ -296,6 +302,6 @@ export const searchTools = [
     annotations: annotations('Fetch by URL or ID', READ),
     output: FETCH_OUTPUT,
     paging: { text: 'text' },
-    run: async (args, ctx) => fetchAnything(ctx.notion, await provenance(ctx), args.id, args.include_content !== false),
+    run: async (args, ctx) => fetchAnything(ctx.notion, () => provenance(ctx), args.id, args.include_content !== false),
   }),
 ];

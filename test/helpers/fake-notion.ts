@@ -450,6 +450,8 @@ const OAUTH_ROUTES: readonly Route<RouteContext>[] = [
 const API_ROUTES: readonly Route<ApiContext>[] = [
   route('POST', '/v1/search', search),
   route('GET', '/v1/pages/:page_id', retrievePage),
+  route('GET', '/v1/pages/:page_id/markdown', retrievePageMarkdown),
+  route('GET', '/v1/blocks/:block_id', retrieveBlock),
   route('POST', '/v1/pages', createPage),
   route('POST', '/v1/pages/:page_id/move', movePage),
   route('GET', '/v1/databases/:database_id', retrieveDatabase),
@@ -643,6 +645,41 @@ function retrievePage({ params, workspace, state }: ApiContext): FakeResponse {
   if (kind === 'database') return wrongKind(id, 'database', 'page', 'databases');
   if (kind !== 'page') return notFound('page', id);
   return { status: 200, body: pageObject(id, workspace) };
+}
+
+/** GET /v1/pages/{id}/markdown: a shared page's body (its title as a heading). */
+function retrievePageMarkdown({ params, workspace, state }: ApiContext): FakeResponse {
+  const raw = params.page_id ?? '';
+  const id = normalizeId(raw);
+  if (id === undefined) return validationError(`path failed validation: path.page_id should be a valid uuid, instead was \`"${raw}"\`.`);
+  if (kindOf(id, workspace, state) !== 'page') return notFound('page', id);
+  return { status: 200, body: { object: 'page_markdown', id, markdown: `# ${fakePageTitle(id, workspace)}`, truncated: false, unknown_block_ids: [] } };
+}
+
+/** GET /v1/blocks/{id}: a shared page seen as a block is its `child_page` block; nothing else is a block here. */
+function retrieveBlock({ params, workspace, state }: ApiContext): FakeResponse {
+  const raw = params.block_id ?? '';
+  const id = normalizeId(raw);
+  if (id === undefined) return validationError(`path failed validation: path.block_id should be a valid uuid, instead was \`"${raw}"\`.`);
+  if (kindOf(id, workspace, state) !== 'page') return notFound('block', id);
+  const page = pageObject(id, workspace);
+  return {
+    status: 200,
+    body: {
+      object: 'block',
+      id,
+      parent: page.parent,
+      created_time: page.created_time,
+      last_edited_time: page.last_edited_time,
+      created_by: page.created_by,
+      last_edited_by: page.last_edited_by,
+      has_children: false,
+      in_trash: false,
+      archived: false,
+      type: 'child_page',
+      child_page: { title: fakePageTitle(id, workspace) },
+    },
+  };
 }
 
 function retrieveDatabase({ params, workspace, state }: ApiContext): FakeResponse {

@@ -276,6 +276,23 @@ describe('lockdown across workspaces', () => {
   });
 });
 
+describe('lockdown across workspaces: an ID the connection never saw', () => {
+  it('fetch judges it by the members of the workspace that has it, not of the first one tried', async () => {
+    const L3 = fakeWorkspace('Lock Three');
+    const L4 = fakeWorkspace('Lock Four');
+    const { tokens } = await connectWorkspaces(stack, [L3, L4], 'write', { settings: '1', toolset: 'pages', lockdown: 'on' });
+    // The page's ID, learnt by another connection (the routing memory is per connection).
+    const alone = (await connect(stack, L4)).tokens.access_token;
+    const page = (await callTool(stack.baseUrl, alone, 'search', { filter: 'page' })).data.results[0].id as string;
+    const res = await callTool(stack.baseUrl, tokens.access_token, 'fetch', { id: page });
+    expect(res.isError).toBe(false);
+    expect(res.data.id).toBe(page);
+    expect(res.data.untrusted).toBeUndefined();
+    expect(res.data.title).toBe(fakePageTitle(page, L4));
+    expect(res.data.text).toBe(`# ${fakePageTitle(page, L4)}`);
+  });
+});
+
 describe('isolation: two users who share one workspace, and one who does not', () => {
   const shared = fakeWorkspace('Shared');
   const own = fakeWorkspace('Own One');
