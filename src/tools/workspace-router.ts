@@ -28,7 +28,7 @@ const UUID = /[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}/g
 type Call<R> = (name: string, args: unknown, ctx: ToolContext) => Promise<R>;
 
 /** The IDs (dashless, lower case) named anywhere in a call's arguments: ID fields, notion.so URLs, text. */
-export function idsIn(value: unknown, out: string[] = [], depth = 0): string[] {
+function idsIn(value: unknown, out: string[] = [], depth = 0): string[] {
   if (out.length >= IDS_PER_CALL || depth > 8) return out;
   if (typeof value === 'string') {
     for (const m of value.matchAll(UUID)) if (out.length < IDS_PER_CALL) out.push(m[0].replace(/-/g, '').toLowerCase());
@@ -57,7 +57,7 @@ const dashless = (id: string) => id.replace(/-/g, '').toLowerCase();
 const namesOf = (list: readonly WorkspaceAuth[]) => list.map((w) => `"${w.name}"`).join(', ');
 
 /** The workspace a `workspace` argument names: its name (any case) or its id (with or without dashes). */
-export function pickWorkspace(list: readonly WorkspaceAuth[], named: unknown): WorkspaceAuth {
+function pickWorkspace(list: readonly WorkspaceAuth[], named: unknown): WorkspaceAuth {
   if (typeof named !== 'string' || !named.trim()) {
     throw new ToolError('invalid_arguments', `Invalid arguments. workspace: expected the name or id of one of this connection's workspaces: ${namesOf(list)}`);
   }
