@@ -132,6 +132,8 @@ const isUnauthorized = (err: unknown) => isHTTPResponseError(err) && err.status 
  */
 export class NotionRefresher {
   private readonly inflight = new Map<string, Promise<NotionCredentials | null>>();
+  /** Per grant, the last refresh queued: a grant's workspaces share one sealed list, so their refreshes rewrite it one after another. */
+  private readonly queued = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: Store,
@@ -145,8 +147,14 @@ export class NotionRefresher {
     const key = auth.workspaceId ? `${auth.grantId}/${auth.workspaceId}` : auth.grantId;
     const running = this.inflight.get(key);
     if (running) return running;
-    const job = this.run(auth, rejectedToken).finally(() => this.inflight.delete(key));
+    const before = this.queued.get(auth.grantId);
+    const job = (before ? before.then(() => this.run(auth, rejectedToken)) : this.run(auth, rejectedToken)).finally(() => {
+      this.inflight.delete(key);
+      if (this.queued.get(auth.grantId) === last) this.queued.delete(auth.grantId);
+    });
+    const last = job.catch(() => undefined);
     this.inflight.set(key, job);
+    this.queued.set(auth.grantId, last);
     return job;
   }
 
